@@ -1,0 +1,1 @@
+"""The ``glance-download`` interoperable image import method for Glance."""

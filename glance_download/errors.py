@@ -1,0 +1,33 @@
+"""Failures whose message is written for the person who asked for the import.
+
+Every message says what went wrong and, where there is one, what to do about
+it.  None may contain a token: messages end up in task records and logs.
+"""
+
+
+class GlanceDownloadError(Exception):
+    """Base class: the import cannot go on; ``str(exc)`` is the user message."""
+
+
+class InvalidRequest(GlanceDownloadError):
+    """The import request names a region, interface or image that is unusable."""
+
+
+class EndpointRefused(GlanceDownloadError):
+    """The remote URL does not pass the operator's import filtering."""
+
+
+class RemoteImageError(GlanceDownloadError):
+    """The source image cannot be read or is not in a state to be copied."""
+
+
+class TransferError(GlanceDownloadError):
+    """The data could not be transferred within the configured attempts."""
+
+
+class VerificationError(GlanceDownloadError):
+    """The bytes received differ from what the source image declares."""
+
+
+class Aborted(GlanceDownloadError):
+    """The import was stopped from outside: task ended or image deleted."""

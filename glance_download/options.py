@@ -1,0 +1,111 @@
+"""Configuration options of the glance-download plugin.
+
+Our own settings live in ``[glance_download]``.  The property prefixes are
+read from ``[glance_download_properties] extra_properties``, the option
+operators already set for Glance's in-tree method; Glance registers it
+itself, so we only register it when it is not there yet.
+"""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+GROUP = 'glance_download'
+PROPERTIES_GROUP = 'glance_download_properties'
+
+DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
+
+transfer_opts = [
+    cfg.FloatOpt('connect_timeout', default=10.0, min=0.1,
+                 help='Seconds to wait for a TCP (and TLS) connection to '
+                      'the remote Glance before the attempt counts as '
+                      'failed.'),
+    cfg.FloatOpt('read_timeout', default=60.0, min=0.1,
+                 help='Seconds the remote Glance may stay silent, while '
+                      'answering or while streaming data, before the attempt '
+                      'counts as failed and is retried or resumed.'),
+    cfg.IntOpt('max_attempts', default=5, min=1,
+               help='Attempts for each remote request, the first included. '
+                    'A broken download resumes from the byte reached, and '
+                    'each resume uses one attempt. Connection errors, '
+                    'timeouts, HTTP 5xx and 429 are retried; other answers '
+                    'are not.'),
+    cfg.FloatOpt('retry_delay', default=1.0, min=0.0,
+                 help='Seconds to wait before the first retry; the wait '
+                      'doubles after each failed attempt up to '
+                      'retry_max_delay. A Retry-After header from the remote '
+                      'is obeyed within the same bound.'),
+    cfg.FloatOpt('retry_max_delay', default=30.0, min=0.0,
+                 help='Upper bound, in seconds, of the wait between two '
+                      'attempts.'),
+    cfg.IntOpt('chunk_size', default=4 * 1024 * 1024,
+               min=64 * 1024, max=64 * 1024 * 1024,
+               help='Bytes read from the network, hashed and written to the '
+                    'staging area at a time. Memory used by one import is a '
+                    'small multiple of this value, whatever the image '
+                    'size.'),
+    cfg.FloatOpt('progress_interval', default=5.0, min=0.5,
+                 help='Seconds between two updates of the import task\'s '
+                      'message with the bytes copied, the total, the '
+                      'percentage and the throughput. Each update also '
+                      'checks that the task is still processing and the '
+                      'target image still exists, and stops the download '
+                      'if not.'),
+    cfg.IntOpt('max_redirects', default=3, min=0,
+               help='HTTP redirects followed for one request. A redirect '
+                    'to another scheme, host or port than the catalog '
+                    'endpoint is followed without the user\'s or the '
+                    'service\'s token, and only if it passes '
+                    '[import_filtering_opts].'),
+    cfg.BoolOpt('record_provenance', default=True,
+                help='Record the source region and source image id on the '
+                     'target image, in the properties '
+                     'glance_download_source_region and '
+                     'glance_download_source_image_id.'),
+    cfg.BoolOpt('send_service_token', default=False,
+                help='Send an X-Service-Token header, obtained with the '
+                     'service credentials named by auth_type/auth_section '
+                     'in this group (for example auth_section = '
+                     'keystone_authtoken), along with the user\'s token. A '
+                     'remote Glance whose keystonemiddleware accepts '
+                     'expired user tokens together with a valid service '
+                     'token can then serve imports that outlive the user\'s '
+                     'token.'),
+]
+
+extra_properties_opt = cfg.ListOpt(
+    'extra_properties',
+    item_type=cfg.types.String(quotes=True),
+    bounds=True,
+    default=DEFAULT_PREFIXES,
+    help='Prefixes of the source image properties copied to the target '
+         'image. A property is copied when its name starts with one of '
+         'them. Core and reserved attributes (os_glance_*, os_hash_*, id, '
+         'owner, visibility, status, size, checksum, locations, timestamps '
+         'and the like) are never copied, whatever the prefixes. This is '
+         'the option Glance\'s in-tree glance-download method reads too.')
+
+
+def register_opts(conf):
+    """Register every option we read; safe to call more than once.
+
+    Glance registers ``[glance_download_properties] extra_properties`` with
+    its own help text, which makes oslo.config refuse ours as a duplicate:
+    the host's definition is then kept, the value read is the same.
+    """
+    conf.register_opts(transfer_opts, group=GROUP)
+    ks_loading.register_session_conf_options(conf, GROUP)
+    conf.register_opts(ks_loading.get_auth_common_conf_options(), group=GROUP)
+    try:
+        conf.register_opt(extra_properties_opt, group=PROPERTIES_GROUP)
+    except cfg.DuplicateOptError:
+        pass
+
+
+def list_opts():
+    """Options for oslo-config-generator (the oslo.config.opts entry point)."""
+    return [
+        (GROUP, transfer_opts
+         + ks_loading.get_session_conf_options()
+         + ks_loading.get_auth_common_conf_options()),
+        (PROPERTIES_GROUP, [extra_properties_opt]),
+    ]
