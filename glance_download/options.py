@@ -72,6 +72,16 @@ transfer_opts = [
                      'token.'),
 ]
 
+# TLS settings, under keystoneauth1's usual names (cafile, certfile, keyfile,
+# insecure); its other session options would only shadow ours.
+TLS_OPTION_NAMES = ('cafile', 'certfile', 'keyfile', 'insecure')
+
+
+def tls_opts():
+    return [opt for opt in ks_loading.get_session_conf_options()
+            if opt.dest in TLS_OPTION_NAMES]
+
+
 extra_properties_opt = cfg.ListOpt(
     'extra_properties',
     item_type=cfg.types.String(quotes=True),
@@ -93,7 +103,7 @@ def register_opts(conf):
     the host's definition is then kept, the value read is the same.
     """
     conf.register_opts(transfer_opts, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
+    conf.register_opts(tls_opts(), group=GROUP)
     conf.register_opts(ks_loading.get_auth_common_conf_options(), group=GROUP)
     try:
         conf.register_opt(extra_properties_opt, group=PROPERTIES_GROUP)
@@ -104,8 +114,7 @@ def register_opts(conf):
 def list_opts():
     """Options for oslo-config-generator (the oslo.config.opts entry point)."""
     return [
-        (GROUP, transfer_opts
-         + ks_loading.get_session_conf_options()
+        (GROUP, transfer_opts + tls_opts()
          + ks_loading.get_auth_common_conf_options()),
         (PROPERTIES_GROUP, [extra_properties_opt]),
     ]
