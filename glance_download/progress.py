@@ -1,0 +1,60 @@
+"""Progress of a download, told to the user through the task's message."""
+
+import time
+
+_UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+
+
+def human_size(count):
+    value = float(count)
+    for unit in _UNITS:
+        if value < 1024 or unit == _UNITS[-1]:
+            break
+        value /= 1024
+    return '%d B' % count if unit == 'B' else '%.1f %s' % (value, unit)
+
+
+def describe(done, total, seconds, region):
+    """One line: bytes, total, percentage and throughput."""
+    percent = 100.0 * done / total if total else 100.0
+    rate = done / seconds if seconds > 0 else 0.0
+    return ('Downloading from region %s: %s of %s (%.0f%%) at %s/s'
+            % (region, human_size(done), human_size(total), percent,
+               human_size(int(rate))))
+
+
+def describe_done(result, region):
+    """The closing line, saying what was verified."""
+    rate = result.bytes / result.seconds if result.seconds > 0 else 0.0
+    check = ('%s verified' % result.algorithm if result.algorithm
+             else 'size verified')
+    line = ('Downloaded %s from region %s in %.1f s (%s/s), %s'
+            % (human_size(result.bytes), region, result.seconds,
+               human_size(int(rate)), check))
+    if result.resumes or result.restarts:
+        line += '; %d resumed, %d restarted' % (result.resumes,
+                                                result.restarts)
+    return line
+
+
+class Progress(object):
+    """Calls ``report(message)`` at most once per ``interval`` seconds.
+
+    ``report`` may raise (errors.Aborted) to stop the download: it is where
+    the task and the image are checked, so the check runs at the same pace.
+    """
+
+    def __init__(self, report, interval, region, clock=time.monotonic):
+        self.report = report
+        self.interval = interval
+        self.region = region
+        self.clock = clock
+        self.started = clock()
+        self.last = self.started
+
+    def __call__(self, done, total):
+        now = self.clock()
+        if now - self.last < self.interval:
+            return
+        self.last = now
+        self.report(describe(done, total, now - self.started, self.region))

@@ -1,0 +1,54 @@
+import types
+import unittest
+
+from glance_download import errors
+from glance_download import progress
+
+
+class DescribeTest(unittest.TestCase):
+
+    def test_human_size(self):
+        self.assertEqual('0 B', progress.human_size(0))
+        self.assertEqual('1023 B', progress.human_size(1023))
+        self.assertEqual('1.0 KiB', progress.human_size(1024))
+        self.assertEqual('1.5 GiB', progress.human_size(3 * 2 ** 29))
+
+    def test_describe(self):
+        self.assertEqual(
+            'Downloading from region R1: 512.0 MiB of 1.0 GiB (50%) at '
+            '128.0 MiB/s', progress.describe(2 ** 29, 2 ** 30, 4.0, 'R1'))
+        self.assertIn('(100%)', progress.describe(0, 0, 0, 'R1'))
+
+    def test_describe_done(self):
+        result = types.SimpleNamespace(bytes=2 ** 20, seconds=0.5,
+                                       algorithm='sha512', resumes=2,
+                                       restarts=0)
+        line = progress.describe_done(result, 'R1')
+        self.assertIn('1.0 MiB from region R1', line)
+        self.assertIn('sha512 verified', line)
+        self.assertIn('2 resumed', line)
+        result.algorithm = None
+        self.assertIn('size verified', progress.describe_done(result, 'R1'))
+
+
+class ProgressTest(unittest.TestCase):
+
+    def test_reports_at_most_once_per_interval(self):
+        now = [100.0]
+        seen = []
+        reporter = progress.Progress(seen.append, 5.0, 'R1',
+                                     clock=lambda: now[0])
+        for step in range(1, 21):
+            now[0] = 100.0 + step
+            reporter(step * 10, 200)
+        self.assertEqual(4, len(seen))
+        self.assertIn('50 B of 200 B (25%)', seen[0])
+        self.assertIn('at 10 B/s', seen[0])
+
+    def test_abort_from_report_propagates(self):
+        def report(message):
+            raise errors.Aborted('gone')
+        now = [0.0]
+        reporter = progress.Progress(report, 1.0, 'R1', clock=lambda: now[0])
+        now[0] = 2.0
+        self.assertRaises(errors.Aborted, reporter, 1, 2)
