@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Run the glance-download test suite.
+#
+#   tools/test.sh                         # every test
+#   tools/test.sh tests.unit.test_fetch   # a filter, passed to "stestr run"
+#
+# The first run creates .venv in the repository with "python3 -m venv" and
+# installs test-requirements.txt and the package (editable) into it.  Later
+# runs reuse it, and reinstall when requirements.txt, test-requirements.txt,
+# setup.cfg or setup.py change.  Set PYTHON to use another interpreter for
+# the virtual environment.
+#
+# The last line of output is "stestr: N passed, N failed, N skipped".  The
+# exit status is stestr's when it failed, otherwise non-zero as well if a
+# test failed or no test ran.
+
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+STAMP=$VENV/.glance-download-requirements
+
+# pbr derives the version from git history.  Outside a git checkout, or in
+# a shallow clone where that history is cut, give it a version to use.
+if [ -z "${PBR_VERSION:-}" ]; then
+    if ! git rev-parse --git-dir >/dev/null 2>&1 ||
+            [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then
+        export PBR_VERSION=0.0.0.dev0
+    fi
+fi
+
+requirements_hash() {
+    cat requirements.txt test-requirements.txt setup.cfg setup.py |
+        "$VENV/bin/python" -c '
+import hashlib, sys
+h = hashlib.sha256(sys.stdin.buffer.read())
+h.update(sys.version.encode())
+print(h.hexdigest())'
+}
+
+if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    echo "Creating $VENV with $PYTHON"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+wanted=$(requirements_hash)
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
+    echo "Installing test requirements and the package into $VENV"
+    rm -f "$STAMP"
+    "$VENV/bin/python" -m pip install --quiet -r test-requirements.txt -e .
+    echo "$wanted" > "$STAMP"
+fi
+
+# "stestr last" would show an earlier run if this one stopped before any
+# test ran (an import error during discovery, for example): compare the
+# repository's next run id before and after.
+next_run() {
+    cat .stestr/next-stream 2>/dev/null || echo none
+}
+before=$(next_run)
+
+set +e
+"$VENV/bin/stestr" run "$@"
+rc=$?
+set -e
+
+after=$(next_run)
+if [ "$after" = none ] || [ "$after" = "$before" ]; then
+    summary="0 0 0"
+else
+    # "stestr last" exits non-zero when the run had failures: keep its
+    # stream in a file rather than in a pipeline under pipefail.
+    stream_file=$(mktemp)
+    trap 'rm -f "$stream_file"' EXIT
+    "$VENV/bin/stestr" last --subunit > "$stream_file" || true
+    summary=$("$VENV/bin/python" - "$stream_file" <<'EOF_PARSE'
+import sys
+
+import subunit
+import testtools
+
+summary = testtools.StreamSummary()
+with open(sys.argv[1], "rb") as source:
+    stream = subunit.ByteStreamToStreamResult(
+        source, non_subunit_name="stdout")
+    summary.startTestRun()
+    try:
+        stream.run(summary)
+    finally:
+        summary.stopTestRun()
+failed = (len(summary.failures) + len(summary.errors)
+          + len(summary.unexpectedSuccesses))
+skipped = len(summary.skipped)
+print(summary.testsRun - failed - skipped, failed, skipped)
+EOF_PARSE
+) || summary="0 1 0"
+fi
+
+read -r passed failed skipped <<< "$summary"
+# On a line of its own, even after output that did not end with a newline.
+printf '\nstestr: %s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+
+if [ "$rc" -ne 0 ]; then
+    exit "$rc"
+fi
+if [ "$failed" -ne 0 ]; then
+    exit 1
+fi
+if [ $((passed + failed + skipped)) -eq 0 ]; then
+    echo "No test ran." >&2
+    exit 1
+fi
+exit 0
