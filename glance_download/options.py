@@ -72,14 +72,25 @@ transfer_opts = [
                      'token.'),
 ]
 
-# TLS settings, under keystoneauth1's usual names (cafile, certfile, keyfile,
-# insecure); its other session options would only shadow ours.
-TLS_OPTION_NAMES = ('cafile', 'certfile', 'keyfile', 'insecure')
-
-
-def tls_opts():
-    return [opt for opt in ks_loading.get_session_conf_options()
-            if opt.dest in TLS_OPTION_NAMES]
+# TLS settings under the names keystoneauth1 gives them in every OpenStack
+# service (cafile, certfile, keyfile, insecure), with help of our own.
+tls_opts = [
+    cfg.StrOpt('cafile',
+               help='PEM file of the certificate authorities used to verify '
+                    'the remote Glance\'s HTTPS certificate. Default: the '
+                    'system\'s trusted authorities.'),
+    cfg.StrOpt('certfile',
+               help='PEM client certificate presented to the remote Glance, '
+                    'for deployments that require TLS client '
+                    'authentication.'),
+    cfg.StrOpt('keyfile',
+               help='PEM private key of certfile, when it is not in '
+                    'certfile itself.'),
+    cfg.BoolOpt('insecure', default=False,
+                help='Do not verify the remote Glance\'s HTTPS certificate. '
+                     'Tokens can then be intercepted; use only for '
+                     'testing.'),
+]
 
 
 extra_properties_opt = cfg.ListOpt(
@@ -103,7 +114,7 @@ def register_opts(conf):
     the host's definition is then kept, the value read is the same.
     """
     conf.register_opts(transfer_opts, group=GROUP)
-    conf.register_opts(tls_opts(), group=GROUP)
+    conf.register_opts(tls_opts, group=GROUP)
     conf.register_opts(ks_loading.get_auth_common_conf_options(), group=GROUP)
     try:
         conf.register_opt(extra_properties_opt, group=PROPERTIES_GROUP)
@@ -114,7 +125,7 @@ def register_opts(conf):
 def list_opts():
     """Options for oslo-config-generator (the oslo.config.opts entry point)."""
     return [
-        (GROUP, transfer_opts + tls_opts()
+        (GROUP, transfer_opts + tls_opts
          + ks_loading.get_auth_common_conf_options()),
         (PROPERTIES_GROUP, [extra_properties_opt]),
     ]
