@@ -1,0 +1,678 @@
+import errno
+import hashlib
+import io
+import json
+import logging
+import os
+import random
+import socket
+import tempfile
+import threading
+import time
+import unittest
+from unittest import mock
+import uuid
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+from glance_download import errors
+from glance_download import fetch
+from glance_download import retry
+from glance_download import verify
+from tests import fake_glance
+from tests.fake_glance import Cut
+from tests.fake_glance import FakeGlance
+from tests.fake_glance import FlipByte
+from tests.fake_glance import IgnoreRange
+from tests.fake_glance import NoLength
+from tests.fake_glance import Redirect
+from tests.fake_glance import Stall
+from tests.fake_glance import Status
+
+CHUNK = 64 * 1024
+DATA = random.Random(20240229).randbytes(1_000_003)
+
+
+class _Capture(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+class _StubResponse:
+    """The parts of a streamed requests.Response that fetch uses."""
+
+    def __init__(self, status, headers=None, body=b''):
+        self.status_code = status
+        self.headers = CaseInsensitiveDict(headers or {})
+        self.raw = io.BytesIO(body)
+        self.closed = False
+
+    def close(self):
+        self.closed = True
+
+
+class FetchTestCase(unittest.TestCase):
+    """A FakeGlance, a session, a staging directory and a recording sleep."""
+
+    def setUp(self):
+        self.token = f'secret-{uuid.uuid4().hex}'
+        self.glance = FakeGlance(tokens={self.token}).start()
+        self.addCleanup(self.glance.stop)
+        self.session = requests.Session()
+        self.addCleanup(self.session.close)
+        staging = tempfile.TemporaryDirectory()
+        self.addCleanup(staging.cleanup)
+        self.staging = staging.name
+        self.dest = os.path.join(self.staging, str(uuid.uuid4()))
+        self.slept = []
+        self.policy = retry.RetryPolicy(4, 0.5, 4.0, sleep=self.slept.append)
+        self.offsets = []
+        self.logs = _Capture()
+        logger = logging.getLogger('glance_download')
+        logger.addHandler(self.logs)
+        self.addCleanup(logger.removeHandler, self.logs)
+        logger.propagate = False
+        self.addCleanup(setattr, logger, 'propagate', True)
+
+    def tearDown(self):
+        hashers = [t for t in threading.enumerate()
+                   if t.name == 'glance-download-hash']
+        self.assertEqual([], hashers)
+        for message in self.logs.messages:
+            self.assertNotIn(self.token, message)
+
+    def opener(self, url, read_timeout=2.0):
+        """Open ``url`` the way the plugin does; map refusals to errors."""
+        def open_at(offset):
+            self.offsets.append(offset)
+            headers = {'X-Auth-Token': self.token,
+                       'Accept-Encoding': 'identity'}
+            if offset:
+                headers['Range'] = f'bytes={offset}-'
+            response = self.session.get(url, headers=headers, stream=True,
+                                        timeout=(1.0, read_timeout))
+            if response.status_code in (401, 403, 404):
+                response.close()
+                raise errors.RemoteImageError(
+                    f'The source image cannot be read (HTTP '
+                    f'{response.status_code}).')
+            return response
+        return open_at
+
+    def download(self, image, digest=None, progress=None, **kwargs):
+        if digest is None:
+            digest = verify.expected_digest(image)
+        download = fetch.StagedDownload(
+            self.dest, image['size'], digest, CHUNK, self.policy,
+            progress=progress)
+        return download.run(self.opener(self.glance.file_url(image['id']),
+                                        **kwargs))
+
+    def file_requests(self):
+        return self.glance.requests_to('/file')
+
+    def ranges(self):
+        return [r.headers.get('Range') for r in self.file_requests()]
+
+    def assertStaged(self, data):
+        self.assertEqual([os.path.basename(self.dest)],
+                         os.listdir(self.staging))
+        with open(self.dest, 'rb') as f:
+            self.assertEqual(hashlib.sha512(data).hexdigest(),
+                             hashlib.sha512(f.read()).hexdigest())
+
+    def assertNothingStaged(self):
+        self.assertEqual([], os.listdir(self.staging))
+
+    def assertFailsWith(self, error, call, *args, **kwargs):
+        with self.assertRaises(error) as caught:
+            call(*args, **kwargs)
+        message = str(caught.exception)
+        self.assertNotIn(self.token, message)
+        self.assertNothingStaged()
+        return message
+
+
+class DownloadTest(FetchTestCase):
+
+    def test_sha512(self):
+        image = self.glance.add_image(DATA)
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(
+            fetch.DownloadResult(bytes=len(DATA), algorithm='sha512',
+                                 hexdigest=image['os_hash_value'],
+                                 attempts=1, resumes=0, restarts=0,
+                                 seconds=result.seconds),
+            result)
+        self.assertEqual(0o600, os.stat(self.dest).st_mode & 0o777)
+        self.assertEqual([None], self.ranges())
+        self.assertEqual([], self.slept)
+
+    def test_md5_fallback(self):
+        image = self.glance.add_image(DATA, os_hash_algo=None,
+                                      os_hash_value=None)
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(('md5', image['checksum']),
+                         (result.algorithm, result.hexdigest))
+
+    def test_size_only(self):
+        image = self.glance.add_image(DATA, os_hash_algo=None,
+                                      os_hash_value=None, checksum=None)
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertIsNone(result.algorithm)
+        self.assertIsNone(result.hexdigest)
+
+    def test_empty_image(self):
+        image = self.glance.add_image(b'')
+        result = self.download(image)
+        self.assertStaged(b'')
+        self.assertEqual(0, result.bytes)
+
+    def test_progress_is_reported_in_order(self):
+        image = self.glance.add_image(DATA)
+        calls = []
+        self.download(image, progress=lambda done, total: calls.append(
+            (done, total)))
+        done = [c[0] for c in calls]
+        self.assertEqual(sorted(set(done)), done)
+        self.assertEqual((len(DATA), len(DATA)), calls[-1])
+        self.assertEqual({len(DATA)}, {c[1] for c in calls})
+
+    def test_cleanup_is_idempotent(self):
+        image = self.glance.add_image(DATA)
+        download = fetch.StagedDownload(self.dest, len(DATA),
+                                        verify.expected_digest(image), CHUNK,
+                                        self.policy)
+        download.run(self.opener(self.glance.file_url(image['id'])))
+        download.cleanup()
+        self.assertNothingStaged()
+        download.cleanup()
+        self.assertNothingStaged()
+
+    def test_stale_final_file_is_removed_first(self):
+        with open(self.dest, 'wb') as f:
+            f.write(b'an earlier, unrelated attempt')
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(FlipByte(offset=1))
+        self.assertFailsWith(errors.VerificationError, self.download, image)
+
+
+class ResumeTest(FetchTestCase):
+
+    def test_resume_after_connection_cut(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Cut(after=300_000))
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([None, 'bytes=300000-'], self.ranges())
+        self.assertLess(self.glance.bytes_sent, 2 * len(DATA))
+        self.assertEqual((2, 1, 0),
+                         (result.attempts, result.resumes, result.restarts))
+        self.assertEqual([0.5], self.slept)
+
+    def test_retry_after_connection_reset(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Cut(after=300_000, reset=True))
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(2, result.attempts)
+        # The reset drops what the client had received but not read.
+        self.assertLessEqual(self.offsets[1], 300_000)
+
+    def test_resume_after_stall_longer_than_read_timeout(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=200_000, seconds=10))
+        started = time.monotonic()
+        result = self.download(image, read_timeout=0.3)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertStaged(DATA)
+        self.assertEqual(1, result.resumes)
+        self.assertEqual(f'bytes={200_000 // CHUNK * CHUNK}-',
+                         self.ranges()[1])
+
+    def test_server_ignoring_range_restarts_from_zero(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Cut(after=300_000), IgnoreRange()]
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual((2, 0, 1),
+                         (result.attempts, result.resumes, result.restarts))
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+
+    def test_restart_then_resume_keeps_the_digest_consistent(self):
+        size = len(DATA)
+        answers = iter([
+            _StubResponse(200, {'Content-Length': str(size)}, DATA[:300_000]),
+            _StubResponse(200, {'Content-Length': str(size)}, DATA[:600_000]),
+            _StubResponse(206, {'Content-Range':
+                                f'bytes 600000-{size - 1}/{size}'},
+                          DATA[600_000:])])
+        offsets = []
+
+        def opener(offset):
+            offsets.append(offset)
+            return next(answers)
+
+        digest = ('sha512', hashlib.sha512(DATA).hexdigest())
+        result = fetch.StagedDownload(self.dest, size, digest, CHUNK,
+                                      self.policy).run(opener)
+        self.assertStaged(DATA)
+        self.assertEqual([0, 300_000, 600_000], offsets)
+        self.assertEqual((3, 1, 1),
+                         (result.attempts, result.resumes, result.restarts))
+
+    def test_repeated_cuts_use_up_the_attempts(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Cut(after=100_000, times=10))
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image)
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertEqual(4, len(self.file_requests()))
+        self.assertEqual([0.5, 0.5, 0.5], self.slept)
+
+    def test_backoff_starts_over_after_progress(self):
+        self.policy = retry.RetryPolicy(5, 0.5, 4.0, sleep=self.slept.append)
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Cut(after=200_000), Status(503),
+                               Cut(after=200_000)]
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([0.5, 1.0, 0.5], self.slept)
+        self.assertEqual(2, result.resumes)
+
+    def test_other_range_answered_refetches_from_zero(self):
+        half = len(DATA) // 2
+        full = {'Content-Length': str(len(DATA))}
+        answers = iter([
+            _StubResponse(200, full, DATA[:half]),
+            _StubResponse(206, {'Content-Range':
+                                f'bytes 0-{len(DATA) - 1}/{len(DATA)}'},
+                          DATA),
+            _StubResponse(200, full, DATA)])
+        offsets = []
+
+        def opener(offset):
+            offsets.append(offset)
+            return next(answers)
+
+        digest = ('sha512', hashlib.sha512(DATA).hexdigest())
+        result = fetch.StagedDownload(self.dest, len(DATA), digest, CHUNK,
+                                      self.policy).run(opener)
+        self.assertStaged(DATA)
+        self.assertEqual([0, half, 0], offsets)
+        self.assertEqual((3, 1), (result.attempts, result.restarts))
+
+
+class StatusTest(FetchTestCase):
+
+    def test_transient_statuses_then_success(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Status(500), Status(503), Status(429)]
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(4, result.attempts)
+        self.assertEqual([0.5, 1.0, 2.0], self.slept)
+        self.assertEqual([None] * 4, self.ranges())
+
+    def test_persistent_5xx_gives_up_after_max_attempts(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Status(503, times=10))
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image)
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertIn('HTTP 503 Service Unavailable', message)
+        self.assertIn('Nothing was activated', message)
+        self.assertEqual(4, len(self.file_requests()))
+        self.assertEqual([0.5, 1.0, 2.0], self.slept)
+        self.assertEqual(3, len(self.logs.messages))
+
+    def test_retry_after_is_honoured_within_the_cap(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Status(503, retry_after='3'),
+                               Status(429, retry_after='3600')]
+        self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([3.0, 4.0], self.slept)
+
+    def test_other_status_is_not_retried(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Status(400))
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image)
+        self.assertIn('HTTP 400 Bad Request', message)
+        self.assertEqual(1, len(self.file_requests()))
+        self.assertEqual([], self.slept)
+
+    def test_permanent_error_of_the_opener_is_not_retried(self):
+        image = self.glance.add_image(DATA, visible_to={'someone else'})
+        self.assertFailsWith(errors.RemoteImageError, self.download, image)
+        self.assertEqual(1, len(self.file_requests()))
+        self.assertEqual([], self.slept)
+
+    def test_unreachable_source_is_retried_then_reported(self):
+        with socket.socket() as probe:
+            probe.bind(('127.0.0.1', 0))
+            port = probe.getsockname()[1]
+        download = fetch.StagedDownload(self.dest, 10, None, CHUNK,
+                                        self.policy)
+        url = f'http://127.0.0.1:{port}/v2/images/x/file'
+        message = self.assertFailsWith(errors.TransferError, download.run,
+                                       self.opener(url))
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertIn('ConnectionError', message)
+        self.assertEqual([0, 0, 0, 0], self.offsets)
+        self.assertEqual([0.5, 1.0, 2.0], self.slept)
+
+    def test_encoded_body_is_refused(self):
+        def opener(offset):
+            return _StubResponse(200, {'Content-Encoding': 'gzip'}, b'x')
+        download = fetch.StagedDownload(self.dest, 1, None, CHUNK,
+                                        self.policy)
+        message = self.assertFailsWith(errors.TransferError, download.run,
+                                       opener)
+        self.assertIn("'gzip'", message)
+
+
+class VerificationTest(FetchTestCase):
+
+    def test_flipped_byte(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(FlipByte(offset=654_321))
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.download, image)
+        self.assertIn(f'expected {image["os_hash_value"]}, received ',
+                      message)
+        self.assertIn('Nothing was activated', message)
+        self.assertEqual(1, len(self.file_requests()))
+
+    def test_flipped_byte_with_md5(self):
+        image = self.glance.add_image(DATA, os_hash_value=None)
+        self.glance.faults.append(FlipByte(offset=0))
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.download, image)
+        self.assertIn('md5 digest', message)
+
+    def test_source_announces_more_than_its_size(self):
+        image = self.glance.add_image(DATA, size=len(DATA) - 10)
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.download, image)
+        self.assertIn(f'expected {len(DATA) - 10} bytes, received '
+                      f'{len(DATA)} bytes announced', message)
+        self.assertEqual(1, len(self.file_requests()))
+
+    def test_source_streams_more_than_its_size(self):
+        image = self.glance.add_image(DATA, size=len(DATA) - 10)
+        self.glance.faults.append(NoLength())
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.download, image)
+        self.assertIn('received at least', message)
+        self.assertEqual(1, len(self.file_requests()))
+
+    def test_source_announces_less_than_its_size(self):
+        image = self.glance.add_image(DATA, size=len(DATA) + 10)
+        self.assertFailsWith(errors.VerificationError, self.download, image)
+        self.assertEqual(1, len(self.file_requests()))
+
+    def test_source_streams_less_than_its_size(self):
+        image = self.glance.add_image(DATA, size=len(DATA) + 10)
+        self.glance.faults.append(NoLength())
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.download, image)
+        self.assertIn('the source has no more', message)
+        self.assertEqual([None, f'bytes={len(DATA)}-'], self.ranges())
+
+
+class AbortTest(FetchTestCase):
+
+    def test_abort_from_progress_stops_at_once(self):
+        image = self.glance.add_image(DATA)
+        calls = []
+
+        def progress(done, total):
+            calls.append(done)
+            if len(calls) == 2:
+                raise errors.Aborted('The import task was deleted.')
+
+        message = self.assertFailsWith(errors.Aborted, self.download, image,
+                                       progress=progress)
+        self.assertEqual('The import task was deleted.', message)
+        self.assertEqual(2, len(calls))
+        self.assertEqual(1, len(self.file_requests()))
+        self.assertEqual([], self.slept)
+
+
+class StagingErrorTest(FetchTestCase):
+
+    def test_missing_staging_directory(self):
+        self.dest = os.path.join(self.staging, 'missing', 'image')
+        image = self.glance.add_image(DATA)
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image)
+        self.assertIn('staging area could not be written', message)
+        self.assertIn('No such file or directory', message)
+        self.assertEqual([], self.offsets)
+
+    def test_write_error_is_not_retried(self):
+        image = self.glance.add_image(DATA)
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        with mock.patch.object(fetch.os, 'pwrite', side_effect=full):
+            message = self.assertFailsWith(errors.TransferError,
+                                           self.download, image)
+        self.assertIn('staging area could not be written', message)
+        self.assertIn(os.strerror(errno.ENOSPC), message)
+        self.assertEqual(1, len(self.file_requests()))
+        self.assertEqual([], self.slept)
+
+
+class PlanResumeTest(unittest.TestCase):
+
+    SIZE = 1000
+
+    def plan(self, status, offset, **headers):
+        headers = CaseInsensitiveDict(
+            {k.replace('_', '-'): v for k, v in headers.items()})
+        return fetch.plan_resume(status, headers, offset, self.SIZE)
+
+    def test_full_answers(self):
+        self.assertIs(fetch.Plan.APPEND, self.plan(200, 0))
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(200, 0, Content_Length='1000'))
+        self.assertIs(fetch.Plan.RESTART, self.plan(200, 400))
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(200, 0, Content_Encoding='identity'))
+
+    def test_full_answer_of_another_length(self):
+        self.assertRaises(errors.VerificationError, self.plan, 200, 0,
+                          Content_Length='999')
+        self.assertRaises(errors.VerificationError, self.plan, 200, 400,
+                          Content_Length='1001')
+
+    def test_partial_answers(self):
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-999/1000'))
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-599/1000'))
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-999/*'))
+        self.assertIs(fetch.Plan.APPEND,
+                      self.plan(206, 0, Content_Range='bytes 0-999/1000'))
+
+    def test_partial_answer_elsewhere(self):
+        self.assertIs(fetch.Plan.REFETCH,
+                      self.plan(206, 400, Content_Range='bytes 0-999/1000'))
+        self.assertIs(fetch.Plan.REFETCH,
+                      self.plan(206, 400, Content_Range='bytes 500-999/1000'))
+        self.assertRaises(errors.TransferError, self.plan, 206, 0,
+                          Content_Range='bytes 10-999/1000')
+
+    def test_partial_answer_of_another_total(self):
+        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
+                          Content_Range='bytes 400-1099/1100')
+        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
+                          Content_Range='bytes 400-1099/*')
+
+    def test_nonsensical_partial_answers(self):
+        for value in (None, '', 'bytes 400-/1000', 'bytes 500-400/1000',
+                      'bytes 400-1000/1000', 'items 400-999/1000'):
+            with self.subTest(value=value):
+                self.assertRaises(errors.TransferError, self.plan, 206, 400,
+                                  Content_Range=value)
+
+    def test_range_not_satisfiable(self):
+        self.assertRaises(errors.VerificationError, self.plan, 416, 400,
+                          Content_Range='bytes */400')
+        self.assertRaises(errors.VerificationError, self.plan, 416, 400)
+        self.assertRaises(errors.TransferError, self.plan, 416, 0)
+
+    def test_other_statuses(self):
+        for status in (201, 204, 304, 400, 404, 418):
+            self.assertRaises(errors.TransferError, self.plan, status, 0)
+
+    def test_encoded_body(self):
+        self.assertRaises(errors.TransferError, self.plan, 200, 0,
+                          Content_Encoding='gzip')
+
+    def test_parse_content_range(self):
+        self.assertEqual((0, 9, 10), fetch.parse_content_range('bytes 0-9/10'))
+        self.assertEqual((5, 9, None),
+                         fetch.parse_content_range(' Bytes 5-9/* '))
+        for value in (None, '', 'bytes */10', 'bytes 9-5/10',
+                      'bytes 0-10/10', 'bytes=0-9/10'):
+            self.assertIsNone(fetch.parse_content_range(value), value)
+
+
+class FakeGlanceTest(unittest.TestCase):
+    """The fake's own behaviour, which other tests rely on."""
+
+    def setUp(self):
+        self.glance = FakeGlance(prefix='/image').start()
+        self.addCleanup(self.glance.stop)
+        self.session = requests.Session()
+        self.addCleanup(self.session.close)
+        self.headers = {'X-Auth-Token': fake_glance.DEFAULT_TOKEN}
+
+    def get(self, url, token=fake_glance.DEFAULT_TOKEN, **headers):
+        if token:
+            headers['X-Auth-Token'] = token
+        return self.session.get(url, headers=headers, timeout=(1, 2),
+                                allow_redirects=False)
+
+    def test_record_and_data(self):
+        image = self.glance.add_image(b'abc', name='cirros', hw_foo='bar')
+        self.assertTrue(self.glance.url.endswith('/image'))
+        record = self.get(self.glance.image_url(image['id'])).json()
+        self.assertEqual(image, record)
+        self.assertEqual(('active', 3, 'raw', 'bare', 'sha512', 'bar'),
+                         (record['status'], record['size'],
+                          record['disk_format'], record['container_format'],
+                          record['os_hash_algo'], record['hw_foo']))
+        self.assertEqual(hashlib.sha512(b'abc').hexdigest(),
+                         record['os_hash_value'])
+        response = self.get(self.glance.file_url(image['id']))
+        self.assertEqual((200, b'abc', 'application/octet-stream', '3'),
+                         (response.status_code, response.content,
+                          response.headers['Content-Type'],
+                          response.headers['Content-Length']))
+        method, path, headers = self.glance.requests[-1]
+        self.assertEqual(('GET', f'/image/v2/images/{image["id"]}/file'),
+                         (method, path))
+        self.assertEqual(fake_glance.DEFAULT_TOKEN, headers['x-auth-token'])
+
+    def test_ranges(self):
+        image = self.glance.add_image(b'0123456789')
+        url = self.glance.file_url(image['id'])
+        response = self.get(url, Range='bytes=4-')
+        self.assertEqual((206, b'456789', 'bytes 4-9/10'),
+                         (response.status_code, response.content,
+                          response.headers['Content-Range']))
+        self.assertEqual(b'45', self.get(url, Range='bytes=4-5').content)
+        response = self.get(url, Range='bytes=10-')
+        self.assertEqual((416, 'bytes */10'),
+                         (response.status_code,
+                          response.headers['Content-Range']))
+
+    def test_auth_and_visibility(self):
+        image = self.glance.add_image(b'x', visible_to={'a', 'b'},
+                                      forbidden_to={'b'})
+        self.glance.tokens |= {'a', 'b', 'c'}
+        url = self.glance.file_url(image['id'])
+        self.assertEqual(
+            [401, 401, 200, 403, 404],
+            [self.get(url, token=t).status_code
+             for t in (None, 'unknown', 'a', 'b', 'c')])
+        self.assertEqual(404, self.get(self.glance.url + '/v2/other')
+                         .status_code)
+
+    def test_image_without_data(self):
+        image = self.glance.add_image(b'', status='queued')
+        self.assertEqual(204, self.get(self.glance.file_url(image['id']))
+                         .status_code)
+
+    def test_redirect_and_another_loopback_host(self):
+        with FakeGlance(host='127.0.0.2', tokens=None) as other:
+            copy = other.add_image(b'moved')
+            image = self.glance.add_image(b'moved')
+            self.glance.faults.append(
+                Redirect(location=other.file_url(copy['id']), on='metadata'))
+            response = self.get(self.glance.image_url(image['id']))
+            self.assertEqual((302, other.file_url(copy['id'])),
+                             (response.status_code,
+                              response.headers['Location']))
+            self.assertEqual(200, self.get(self.glance.image_url(image['id']))
+                             .status_code)
+            response = self.get(response.headers['Location'], token=None)
+            self.assertEqual(b'moved', response.content)
+            self.assertNotIn('X-Auth-Token', other.requests[-1].headers)
+            self.assertTrue(other.url.startswith('http://127.0.0.2:'))
+
+    def test_faults_are_consumed_in_order(self):
+        image = self.glance.add_image(b'x')
+        self.glance.faults += [Status(503, retry_after='1', times=2),
+                               Status(500, on='metadata')]
+        url = self.glance.file_url(image['id'])
+        self.assertEqual(500, self.get(self.glance.image_url(image['id']))
+                         .status_code)
+        first = self.get(url)
+        self.assertEqual((503, '1'),
+                         (first.status_code, first.headers['Retry-After']))
+        self.assertEqual([503, 200], [self.get(url).status_code
+                                      for _ in range(2)])
+        self.assertEqual([], self.glance.faults)
+
+    def test_invalid_faults(self):
+        self.assertRaises(ValueError, Cut, after=1, times=0)
+        self.assertRaises(ValueError, Cut, after=1, on='metadata')
+
+    def test_stop_is_prompt_during_a_stall(self):
+        image = self.glance.add_image(b'x' * 100_000)
+        self.glance.faults.append(Stall(after=10, seconds=60))
+        self.assertRaises(requests.exceptions.ConnectionError,
+                          lambda: self.session.get(
+                              self.glance.file_url(image['id']),
+                              headers=self.headers, timeout=(1, 0.2)).content)
+        started = time.monotonic()
+        self.glance.stop()
+        self.assertLess(time.monotonic() - started, 2)
+
+    def test_loopback_only(self):
+        self.assertRaises(ValueError, FakeGlance, host='0.0.0.0')
+
+    def test_json_record_is_live(self):
+        image = self.glance.add_image(b'x')
+        image['status'] = 'deactivated'
+        url = self.glance.image_url(image['id'])
+        self.assertEqual('deactivated',
+                         json.loads(self.get(url).content)['status'])
+        self.assertEqual(403, self.get(url + '/file').status_code)
+
+
+if __name__ == '__main__':
+    unittest.main()
