@@ -1,0 +1,175 @@
+"""The boundary with Glance: the only module that imports it.
+
+Everything the plugin needs from its host goes through here: the global
+configuration, the staging location Glance's next task reads, Glance's
+import filtering, the exception type whose text Glance writes into the
+failed task, the task record used for progress, and the hard-coded
+glance-download step of Glance's import flow.  A Glance upgrade should
+touch this file only; tests/unit/test_host.py checks these contracts
+against the installed Glance.
+"""
+
+import functools
+import logging
+
+from oslo_config import cfg
+from stevedore import named
+
+from glance.async_.flows import api_image_import
+from glance.common import exception as glance_exc
+from glance.common import store_utils
+from glance.common import utils as glance_utils
+
+from glance_download import errors
+
+LOG = logging.getLogger(__name__)
+
+CONF = cfg.CONF
+
+PLUGIN_NAMESPACE = 'glance.image_import.internal_plugins'
+PLUGIN_NAME = 'glance_download'
+THIS_PLUGIN = 'glance_download.plugin:get_flow'
+
+# Glance's task executor writes str(exc) into the task only for this type;
+# any other exception becomes "Task failed due to Internal Error".
+HostUploadException = glance_exc.UploadException
+
+
+class ImportFailed(HostUploadException):
+    """Ends the import with a message the user reads in the task."""
+
+
+def url_allowed(url):
+    """Whether [import_filtering_opts] allows fetching from ``url``."""
+    return glance_utils.validate_uri(url)
+
+
+def staging_target(image_id):
+    """(file URI, path) where Glance's import-to-store step reads the data.
+
+    Built exactly as Glance's import flow builds the URI it hands to its
+    own tasks: ``os_glance_staging_store`` with multiple stores, else the
+    legacy ``node_staging_uri``.
+    """
+    if CONF.enabled_backends:
+        separator, staging_dir = store_utils.get_dir_separator()
+    else:
+        staging_dir = CONF.node_staging_uri
+        separator = '' if staging_dir.endswith('/') else '/'
+    file_uri = separator.join((staging_dir, str(image_id)))
+    if not file_uri.startswith('file:///'):
+        raise errors.InvalidRequest(
+            'The staging area of this Glance is not a local directory '
+            '(%s); glance-download needs one. Ask your cloud operator to '
+            'check node_staging_uri or [os_glance_staging_store].'
+            % staging_dir)
+    return file_uri, file_uri[len('file://'):]
+
+
+class TaskReporter(object):
+    """Writes progress into the task and stops if the import was abandoned."""
+
+    def __init__(self, task_repo, task_id, action_wrapper):
+        self.task_repo = task_repo
+        self.task_id = task_id
+        self.action_wrapper = action_wrapper
+
+    def _check(self):
+        try:
+            self.action_wrapper.assert_task_lock()
+        except glance_exc.TaskAbortedError:
+            raise errors.Aborted(
+                'Another import took over the target image; this download '
+                'stopped.') from None
+        except glance_exc.NotFound:
+            raise errors.Aborted(
+                'The target image was deleted; the download stopped.'
+            ) from None
+        try:
+            task = self.task_repo.get(self.task_id)
+        except glance_exc.NotFound:
+            task = None
+        if task is None or task.status != 'processing':
+            raise errors.Aborted(
+                'The import task is no longer processing; the download '
+                'stopped.')
+        return task
+
+    def report(self, message):
+        task = self._check()
+        task.message = message
+        glance_utils.retry_on_db_lock(lambda: self.task_repo.save(task))
+
+
+def restore_image(action_wrapper, change):
+    """Apply ``change(action)`` to the image during a revert, if still ours.
+
+    A revert must not fail because the user deleted the image or another
+    import holds it: there is then nothing of ours left to restore.
+    """
+    try:
+        with action_wrapper as action:
+            change(action)
+    except (glance_exc.NotFound, glance_exc.TaskAbortedError) as exc:
+        LOG.warning('Image %s could not be restored after a failed import: '
+                    '%s', action_wrapper.image_id, type(exc).__name__)
+
+
+def mark_failed(action_wrapper, stores):
+    """Image back to ``queued``; its importing stores now failed stores."""
+    def change(action):
+        action.set_image_attribute(status='queued')
+        action.remove_importing_stores(stores)
+        action.add_failed_stores(stores)
+    restore_image(action_wrapper, change)
+
+
+@functools.lru_cache(maxsize=None)
+def resolved_plugin():
+    """The entry point Glance runs for glance-download, or None.
+
+    Glance 25 and later register an in-tree plugin under the same name.
+    Glance asks stevedore for the name with ``name_order=True`` and
+    stevedore keeps the last implementation it finds; asking the same way
+    gives the same answer. Entry points do not change while a process runs.
+    """
+    manager = named.NamedExtensionManager(
+        PLUGIN_NAMESPACE, names=[PLUGIN_NAME], name_order=True,
+        invoke_on_load=False)
+    if not manager.extensions:
+        return None
+    return manager.extensions[0].entry_point.value
+
+
+def _host_metadata_step_skipped(self):
+    """Replaces Glance's own glance-download metadata step (see below)."""
+    return None
+
+
+def take_over_metadata_step():
+    """Leave reading and copying the source's metadata to our flow.
+
+    Glance's import flow adds a metadata task of its own for the
+    glance-download method before any internal plugin, and no setting turns
+    it off. It would read the source record a second time, copy reserved
+    attributes a prefix happens to match, and fail first, with "Internal
+    Error" as the only message, on exactly the requests our flow explains.
+    Its ``execute`` is looked up when the flow runs, so replacing it also
+    covers the flow being built while this plugin is first loaded. Its
+    revert, which sets the image back to ``queued``, is kept.
+
+    Stevedore builds every implementation of the name before keeping one,
+    so this runs only when Glance really resolves glance-download to us.
+    """
+    if resolved_plugin() != THIS_PLUGIN:
+        LOG.warning('Glance resolves glance-download to %s, not to this '
+                    'plugin; leaving its import flow as it is.',
+                    resolved_plugin())
+        return False
+    step = getattr(api_image_import, '_ImportMetadata', None)
+    if step is None:
+        LOG.warning('Glance has no glance-download metadata step to take '
+                    'over; its import flow has changed.')
+        return False
+    step.execute = _host_metadata_step_skipped
+    return True

@@ -1,0 +1,40 @@
+"""Entry point Glance calls to build the glance-download part of an import.
+
+Registered as ``glance_download`` in the ``glance.image_import.internal_plugins``
+namespace. Glance calls it with keyword arguments (task_id, task_type,
+context, task_repo, image_repo, image_id, import_req, backend,
+action_wrapper, ...) while it builds its import flow, and adds the flow we
+return after its image lock and before its own import-to-store steps.
+
+Nothing here talks to the network or raises for bad user input: a failure
+while Glance builds the flow would leave the image locked, so every check
+runs inside the tasks, whose failures Glance reverts cleanly.
+"""
+
+from taskflow.patterns import linear_flow
+
+from glance_download import host
+from glance_download import options
+from glance_download import tasks
+
+
+def get_flow(**kwargs):
+    conf = host.CONF
+    options.register_opts(conf)
+    host.take_over_metadata_step()
+
+    task_id = kwargs['task_id']
+    task_type = kwargs['task_type']
+    action_wrapper = kwargs['action_wrapper']
+    stores = kwargs.get('backend') or [None]
+    method = kwargs['import_req'].get('method') or {}
+
+    source = tasks.Source(conf, kwargs['context'], method)
+    reporter = host.TaskReporter(kwargs['task_repo'], task_id, action_wrapper)
+    return linear_flow.Flow('%s-GlanceDownload-%s' % (task_type, task_id)).add(
+        tasks.ReadSourceImage(task_id, task_type, action_wrapper, source,
+                              stores),
+        tasks.CopyMetadata(task_id, task_type, action_wrapper, source),
+        tasks.DownloadToStaging(task_id, task_type, action_wrapper, source,
+                                reporter),
+    )

@@ -1,0 +1,210 @@
+"""The taskflow tasks of one glance-download import.
+
+Glance runs them inside its own import flow, after taking the image lock
+and before its own steps that move the staged data into the stores:
+
+1. ReadSourceImage: find the remote Glance, read the source image record.
+2. CopyMetadata: formats, prefixed properties and provenance onto the
+   target image.
+3. DownloadToStaging: stream, verify and stage the data.
+
+Any failure makes Glance revert the whole flow: each task undoes exactly
+what it did, so the image is ``queued`` again and a retry works.
+"""
+
+import contextlib
+import functools
+import logging
+import os
+
+from taskflow import task
+
+from glance_download import endpoint
+from glance_download import errors
+from glance_download import fetch
+from glance_download import host
+from glance_download import metadata
+from glance_download import options
+from glance_download import progress
+from glance_download import remote
+from glance_download import retry
+from glance_download import verify
+
+LOG = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def user_errors(task_id):
+    """Turn our failures into the host exception whose text the user sees."""
+    try:
+        yield
+    except errors.GlanceDownloadError as exc:
+        LOG.warning('glance-download task %s failed: %s', task_id, exc)
+        raise host.ImportFailed(str(exc)) from None
+
+
+class Source(object):
+    """The source image of one import, shared by the tasks of its flow."""
+
+    def __init__(self, conf, context, method):
+        self.conf = conf
+        self.context = context
+        self.image_id = method.get('glance_image_id')
+        self.region = method.get('glance_region')
+        self.interface = method.get('glance_service_interface')
+        self.policy = retry.RetryPolicy.from_conf(conf)
+        self.client = None
+        self.image = None
+
+    @property
+    def settings(self):
+        return self.conf[options.GROUP]
+
+    def connect(self):
+        found = endpoint.resolve(self.context.service_catalog, self.region,
+                                 self.interface)
+        # The resolved name, as the catalog spells it, is what we report.
+        self.region = found.region
+        settings = self.settings
+        self.client = remote.RemoteGlance(
+            session=remote.make_session(self.conf, self.context.auth_token),
+            endpoint=found,
+            policy=self.policy,
+            timeouts=(settings.connect_timeout, settings.read_timeout),
+            max_redirects=settings.max_redirects,
+            url_allowed=host.url_allowed)
+
+    def read(self):
+        if not isinstance(self.image_id, str) or not self.image_id:
+            raise errors.InvalidRequest(
+                'glance_image_id must name the source image.')
+        self.connect()
+        image = self.client.get_image(self.image_id)
+        metadata.check_importable(image, self.image_id, self.region)
+        self.image = image
+        return image
+
+
+class _Step(task.Task):
+
+    def __init__(self, step, task_id, task_type, action_wrapper, source):
+        self.task_id = task_id
+        self.action_wrapper = action_wrapper
+        self.source = source
+        super(_Step, self).__init__(
+            name='%s-GlanceDownload%s-%s' % (task_type, step, task_id))
+
+
+class ReadSourceImage(_Step):
+    """Resolve the endpoint and read the source; revert marks the failure.
+
+    As the first of our tasks its revert runs whatever failed later, so it
+    is where the image returns to ``queued`` and its importing stores
+    become failed stores, as Glance's own import steps expect.
+    """
+
+    def __init__(self, task_id, task_type, action_wrapper, source, stores):
+        self.stores = stores
+        super(ReadSourceImage, self).__init__(
+            'Read', task_id, task_type, action_wrapper, source)
+
+    def execute(self):
+        with user_errors(self.task_id):
+            self.source.read()
+
+    def revert(self, result, **kwargs):
+        host.mark_failed(self.action_wrapper, self.stores)
+
+
+class CopyMetadata(_Step):
+    """Set formats and properties; remember what was there to restore it."""
+
+    def __init__(self, task_id, task_type, action_wrapper, source):
+        super(CopyMetadata, self).__init__(
+            'Metadata', task_id, task_type, action_wrapper, source)
+        self.saved = None
+
+    def wanted(self):
+        conf = self.source.conf
+        source = self.source
+        props = metadata.properties_to_copy(
+            source.image, conf[options.PROPERTIES_GROUP].extra_properties)
+        if source.settings.record_provenance:
+            props.update(metadata.provenance(source.region, source.image_id))
+        return props
+
+    def execute(self):
+        props = self.wanted()
+        image = self.source.image
+        with self.action_wrapper as action:
+            current = action.image_extra_properties
+            self.saved = {
+                'disk_format': action.image_disk_format,
+                'container_format': action.image_container_format,
+                'properties': {name: current.get(name) for name in props},
+            }
+            action.set_image_attribute(
+                disk_format=image['disk_format'],
+                container_format=image['container_format'])
+            action.set_image_extra_properties(props)
+        LOG.info('Copied formats and %d properties from image %s in region '
+                 '%s to image %s', len(props), self.source.image_id,
+                 self.source.region, self.action_wrapper.image_id)
+
+    def revert(self, result, **kwargs):
+        if self.saved is None:
+            return
+        saved = self.saved
+
+        def change(action):
+            action.set_image_attribute(
+                disk_format=saved['disk_format'],
+                container_format=saved['container_format'])
+            for name, value in saved['properties'].items():
+                if value is None:
+                    action.pop_extra_property(name)
+            action.set_image_extra_properties(
+                {name: value for name, value in saved['properties'].items()
+                 if value is not None})
+        host.restore_image(self.action_wrapper, change)
+        self.saved = None
+
+
+class DownloadToStaging(_Step):
+    """Stream the data into Glance's staging area, verified, resumable."""
+
+    def __init__(self, task_id, task_type, action_wrapper, source, reporter):
+        super(DownloadToStaging, self).__init__(
+            'Data', task_id, task_type, action_wrapper, source)
+        self.reporter = reporter
+        self.download = None
+
+    def execute(self):
+        source = self.source
+        settings = source.settings
+        image_id = self.action_wrapper.image_id
+        with user_errors(self.task_id):
+            file_uri, path = host.staging_target(image_id)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            size = source.image['size']
+            self.download = fetch.StagedDownload(
+                dest_path=path, size=size,
+                digest=verify.expected_digest(source.image),
+                chunk_size=settings.chunk_size,
+                policy=source.policy,
+                progress=progress.Progress(
+                    self.reporter.report, settings.progress_interval,
+                    source.region))
+            self.reporter.report(progress.describe(0, size, 0, source.region))
+            result = self.download.run(
+                functools.partial(source.client.open_file, source.image_id))
+            self.reporter.report(progress.describe_done(result,
+                                                        source.region))
+        LOG.info('Image %s staged at %s: %d bytes from image %s in region '
+                 '%s, %s', image_id, path, result.bytes, source.image_id,
+                 source.region, result.algorithm or 'size only')
+        return file_uri
+
+    def revert(self, result, **kwargs):
+        if self.download is not None:
+            self.download.cleanup()

@@ -1,0 +1,117 @@
+"""Stand-ins for the objects Glance hands to an import plugin.
+
+They imitate Glance's repositories the way its database does: ``get``
+returns a fresh copy and only ``save`` makes changes stick, so code that
+forgets to save is caught. The action wrapper wrapped around them is
+Glance's real ``ImportActionWrapper``.
+"""
+
+import copy
+import types
+import uuid
+
+from glance.async_.flows import api_image_import
+from glance.common import exception as glance_exc
+
+TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
+
+
+class FakeImage(object):
+
+    def __init__(self, image_id, **attrs):
+        self.image_id = image_id
+        self.status = 'importing'
+        self.disk_format = 'raw'
+        self.container_format = 'bare'
+        self.size = None
+        self.virtual_size = None
+        self.checksum = None
+        self.os_hash_algo = None
+        self.os_hash_value = None
+        self.locations = []
+        self.extra_properties = {}
+        for name, value in attrs.items():
+            setattr(self, name, value)
+
+
+class FakeImageRepo(object):
+
+    def __init__(self):
+        self.images = {}
+        self.saves = 0
+
+    def add(self, image):
+        self.images[image.image_id] = copy.deepcopy(image)
+        return image
+
+    def get(self, image_id):
+        try:
+            return copy.deepcopy(self.images[image_id])
+        except KeyError:
+            raise glance_exc.ImageNotFound(image_id=image_id) from None
+
+    def save(self, image, from_state=None):
+        if image.image_id not in self.images:
+            raise glance_exc.ImageNotFound(image_id=image.image_id)
+        self.saves += 1
+        self.images[image.image_id] = copy.deepcopy(image)
+
+    def delete_property_atomic(self, image, name, value):
+        stored = self.images[image.image_id]
+        if stored.extra_properties.get(name) != value:
+            raise glance_exc.NotFound()
+        del stored.extra_properties[name]
+
+    def delete(self, image_id):
+        del self.images[image_id]
+
+
+class FakeTaskRepo(object):
+
+    def __init__(self, task_id):
+        self.task = types.SimpleNamespace(task_id=task_id,
+                                          status='processing', message='')
+        self.messages = []
+
+    def get(self, task_id):
+        if task_id != self.task.task_id:
+            raise glance_exc.NotFound()
+        return copy.copy(self.task)
+
+    def save(self, task):
+        self.task = copy.copy(task)
+        self.messages.append(task.message)
+
+
+class HostObjects(object):
+    """A target image locked by a processing task, as Glance sets it up."""
+
+    def __init__(self, stores=('fast',), **image_attrs):
+        self.image_id = str(uuid.uuid4())
+        self.task_id = str(uuid.uuid4())
+        self.stores = list(stores)
+        self.image_repo = FakeImageRepo()
+        props = {'os_glance_import_task': self.task_id,
+                 'os_glance_importing_to_stores': ','.join(
+                     s for s in self.stores if s)}
+        props.update(image_attrs.pop('extra_properties', {}))
+        self.image_repo.add(FakeImage(self.image_id, extra_properties=props,
+                                      **image_attrs))
+        self.task_repo = FakeTaskRepo(self.task_id)
+        self.action_wrapper = api_image_import.ImportActionWrapper(
+            self.image_repo, self.image_id, self.task_id)
+
+    @property
+    def image(self):
+        return self.image_repo.images[self.image_id]
+
+
+def context(catalog, token=TOKEN):
+    return types.SimpleNamespace(auth_token=token, service_catalog=catalog)
+
+
+def catalog(region1_url, region2_url='http://127.0.0.1:1'):
+    return [{'type': 'image', 'name': 'glance', 'endpoints': [
+        {'region': 'REGION1', 'publicURL': region1_url,
+         'internalURL': region1_url},
+        {'region': 'REGION2', 'publicURL': region2_url}]}]

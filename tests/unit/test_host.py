@@ -1,0 +1,264 @@
+"""The contracts between the plugin and the installed Glance."""
+
+import os
+import tempfile
+import types
+import unittest
+from unittest import mock
+
+from oslo_config import cfg
+from stevedore import named
+
+from glance.async_.flows import api_image_import
+from glance.async_.flows import _internal_plugins as internal_plugins
+from glance.common import exception as glance_exc
+
+from glance_download import errors
+from glance_download import host
+from glance_download import options
+from glance_download import plugin
+from tests.unit import host_fakes
+
+CONF = cfg.CONF
+
+
+def override(test, name, value, group=None):
+    CONF.set_override(name, value, group=group)
+    test.addCleanup(CONF.clear_override, name, group=group)
+
+
+def register_staging_store_group():
+    try:
+        CONF.register_opt(cfg.StrOpt('filesystem_store_datadir'),
+                          group='os_glance_staging_store')
+    except cfg.DuplicateOptError:
+        pass
+
+
+def prefer(entry_point_value):
+    """A stevedore conflict resolver that picks one implementation."""
+    def resolver(namespace, name, extensions):
+        for extension in extensions:
+            if extension.entry_point.value == entry_point_value:
+                return extension
+        return extensions[-1]
+    return resolver
+
+
+def resolving_to(test, entry_point_value):
+    """Make stevedore resolve glance_download to one implementation."""
+    real = named.NamedExtensionManager
+
+    def manager(*args, **kwargs):
+        kwargs['conflict_resolver'] = prefer(entry_point_value)
+        return real(*args, **kwargs)
+    patcher = mock.patch.object(named, 'NamedExtensionManager', manager)
+    patcher.start()
+    test.addCleanup(patcher.stop)
+    host.resolved_plugin.cache_clear()
+    test.addCleanup(host.resolved_plugin.cache_clear)
+
+
+IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
+
+
+class StagingTargetTest(unittest.TestCase):
+
+    def test_legacy_node_staging_uri(self):
+        override(self, 'enabled_backends', None)
+        for uri in ('file:///srv/staging', 'file:///srv/staging/'):
+            override(self, 'node_staging_uri', uri)
+            self.assertEqual(('file:///srv/staging/abc', '/srv/staging/abc'),
+                             host.staging_target('abc'))
+
+    def test_multiple_stores_use_the_reserved_staging_store(self):
+        register_staging_store_group()
+        override(self, 'enabled_backends', {'fast': 'file'})
+        override(self, 'filesystem_store_datadir', '/srv/st',
+                 group='os_glance_staging_store')
+        self.assertEqual(('file:///srv/st/abc', '/srv/st/abc'),
+                         host.staging_target('abc'))
+
+    def test_staging_that_is_not_a_directory_is_refused(self):
+        override(self, 'enabled_backends', None)
+        override(self, 'node_staging_uri', 'http://elsewhere/')
+        with self.assertRaises(errors.InvalidRequest) as ctx:
+            host.staging_target('abc')
+        self.assertIn('not a local directory', str(ctx.exception))
+
+
+class ImportFilteringTest(unittest.TestCase):
+
+    def test_defaults_refuse_loopback_and_odd_ports(self):
+        self.assertFalse(host.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(host.url_allowed('ftp://192.0.2.10/'))
+        self.assertFalse(host.url_allowed('http://192.0.2.10:9292/'))
+        self.assertTrue(host.url_allowed('https://192.0.2.10/image'))
+
+    def test_operator_allows_a_loopback_glance(self):
+        override(self, 'allowed_hosts', ['127.0.0.1'],
+                 group='import_filtering_opts')
+        override(self, 'allowed_ports', [9292],
+                 group='import_filtering_opts')
+        self.assertTrue(host.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(host.url_allowed('http://127.0.0.2:9292/v2'))
+        self.assertFalse(host.url_allowed('http://127.0.0.1:9293/v2'))
+
+
+class FailureTypeTest(unittest.TestCase):
+
+    def test_glance_writes_our_text_into_the_task(self):
+        # Glance's executor uses str(exc) only for UploadException.
+        exc = host.ImportFailed('Image x was not found in region R1.')
+        self.assertIsInstance(exc, glance_exc.UploadException)
+        self.assertEqual('Image x was not found in region R1.', str(exc))
+
+
+class TaskReporterTest(unittest.TestCase):
+
+    def setUp(self):
+        self.objs = host_fakes.HostObjects()
+        self.reporter = host.TaskReporter(
+            self.objs.task_repo, self.objs.task_id, self.objs.action_wrapper)
+
+    def test_report_saves_the_message(self):
+        self.reporter.report('half way')
+        self.assertEqual('half way', self.objs.task_repo.task.message)
+
+    def test_task_no_longer_processing(self):
+        self.objs.task_repo.task.status = 'failure'
+        self.assertRaises(errors.Aborted, self.reporter.report, 'x')
+
+    def test_image_deleted(self):
+        self.objs.image_repo.delete(self.objs.image_id)
+        with self.assertRaises(errors.Aborted) as ctx:
+            self.reporter.report('x')
+        self.assertIn('deleted', str(ctx.exception))
+
+    def test_lock_taken_by_another_task(self):
+        self.objs.image.extra_properties['os_glance_import_task'] = 'other'
+        with self.assertRaises(errors.Aborted) as ctx:
+            self.reporter.report('x')
+        self.assertIn('took over', str(ctx.exception))
+
+
+class MarkFailedTest(unittest.TestCase):
+
+    def test_image_queued_and_stores_failed(self):
+        objs = host_fakes.HostObjects(stores=('fast', 'cheap'))
+        host.mark_failed(objs.action_wrapper, objs.stores)
+        self.assertEqual('queued', objs.image.status)
+        props = objs.image.extra_properties
+        self.assertEqual('', props['os_glance_importing_to_stores'])
+        self.assertEqual('cheap,fast', props['os_glance_failed_import'])
+
+    def test_vanished_image_is_not_an_error(self):
+        objs = host_fakes.HostObjects()
+        objs.image_repo.delete(objs.image_id)
+        host.mark_failed(objs.action_wrapper, objs.stores)
+
+
+class ResolutionTest(unittest.TestCase):
+
+    def test_our_entry_point_is_registered(self):
+        manager = named.NamedExtensionManager(
+            host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME],
+            invoke_on_load=False)
+        loaded = {ext.entry_point.value: ext.plugin
+                  for ext in manager.extensions}
+        self.assertIs(plugin.get_flow, loaded[host.THIS_PLUGIN])
+
+    def test_resolution_follows_stevedore_to_us(self):
+        resolving_to(self, host.THIS_PLUGIN)
+        self.assertEqual(host.THIS_PLUGIN, host.resolved_plugin())
+
+    def test_resolution_follows_stevedore_to_in_tree(self):
+        resolving_to(self, IN_TREE)
+        self.assertEqual(IN_TREE, host.resolved_plugin())
+
+    def test_metadata_step_left_alone_when_glance_runs_in_tree(self):
+        original = api_image_import._ImportMetadata.execute
+        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
+                        original)
+        resolving_to(self, IN_TREE)
+        self.assertFalse(host.take_over_metadata_step())
+        self.assertIs(original, api_image_import._ImportMetadata.execute)
+
+
+class HostFlowTest(unittest.TestCase):
+    """Glance's own get_flow, with the arguments Glance passes, builds ours."""
+
+    def setUp(self):
+        self.staging = tempfile.mkdtemp()
+        self.addCleanup(lambda: os.path.isdir(self.staging) and
+                        os.rmdir(self.staging))
+        override(self, 'enabled_backends', None)
+        override(self, 'node_staging_uri', 'file://' + self.staging)
+        override(self, 'enabled_import_methods',
+                 ['glance-direct', 'web-download', 'glance-download'])
+        original = api_image_import._ImportMetadata.execute
+        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
+                        original)
+        self.original_execute = original
+
+    def host_flow(self):
+        objs = host_fakes.HostObjects(stores=(None,), status='queued')
+        context = host_fakes.context(host_fakes.catalog('http://h:9292'))
+        context.owner = 'project'
+        import_req = {'method': {
+            'name': 'glance-download', 'glance_region': 'REGION1',
+            'glance_image_id': '1d3b2bc6-2ab7-4bb3-8c0b-24e4b9d25e34',
+            'glance_service_interface': 'public'}}
+        # As glance.async_.taskflow_executor.TaskExecutor._get_flow passes.
+        kwargs = {'task_id': objs.task_id, 'task_type': 'api_image_import',
+                  'context': context, 'task_repo': objs.task_repo,
+                  'image_repo': objs.image_repo, 'image_factory': None,
+                  'backend': [None], 'image_id': objs.image_id,
+                  'import_req': import_req}
+        return objs, api_image_import.get_flow(**kwargs)
+
+    def atoms(self, flow):
+        return [atom for atom, _ in flow.iter_nodes()]
+
+    def flat_names(self, flow):
+        names = []
+        for atom in self.atoms(flow):
+            if hasattr(atom, 'iter_nodes'):
+                names.extend(self.flat_names(atom))
+            else:
+                names.append(atom.name)
+        return names
+
+    def test_glance_builds_our_flow_and_hands_over_metadata(self):
+        resolving_to(self, host.THIS_PLUGIN)
+        objs, flow = self.host_flow()
+        names = self.flat_names(flow)
+        ours = [n for n in names if '-GlanceDownload' in n]
+        self.assertEqual(['Read', 'Metadata', 'Data'],
+                         [n.split('-GlanceDownload')[1].split('-')[0]
+                          for n in ours])
+        self.assertFalse(any('GlanceDownload-' + objs.task_id == n
+                             for n in names))
+        self.assertIsNot(self.original_execute,
+                         api_image_import._ImportMetadata.execute)
+        # Glance marked the image importing before running anything.
+        self.assertEqual('importing', objs.image.status)
+        # Where Glance's next task reads the staged data is where we write.
+        verify = [a for a in self.atoms(flow)
+                  if type(a).__name__ == '_VerifyStaging'][0]
+        self.assertEqual(host.staging_target(objs.image_id)[0], verify.uri)
+
+    def test_in_tree_resolution_keeps_glance_flow_untouched(self):
+        resolving_to(self, IN_TREE)
+        objs, flow = self.host_flow()
+        names = self.flat_names(flow)
+        self.assertFalse([n for n in names if '-GlanceDownloadRead' in n])
+        self.assertIs(self.original_execute,
+                      api_image_import._ImportMetadata.execute)
+
+    def test_options_do_not_clash_with_glance(self):
+        options.register_opts(CONF)
+        options.register_opts(CONF)
+        self.assertEqual(options.DEFAULT_PREFIXES,
+                         CONF.glance_download_properties.extra_properties)
+        self.assertEqual(4 * 1024 * 1024, CONF.glance_download.chunk_size)

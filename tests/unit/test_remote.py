@@ -1,0 +1,286 @@
+"""The HTTP client of the remote Glance, against a real local HTTP server."""
+
+import io
+import logging
+import socket
+import unittest
+
+from oslo_config import cfg
+
+from glance_download import endpoint
+from glance_download import errors
+from glance_download import options
+from glance_download import remote
+from glance_download import retry
+from tests import fake_glance
+from tests.unit import host_fakes
+
+TOKEN = host_fakes.TOKEN
+
+
+def make_conf(**settings):
+    conf = cfg.ConfigOpts()
+    options.register_opts(conf)
+    conf([])
+    for name, value in settings.items():
+        conf.set_override(name, value, group=options.GROUP)
+    return conf
+
+
+class RemoteTestBase(unittest.TestCase):
+
+    def setUp(self):
+        self.glance = fake_glance.FakeGlance(tokens=[TOKEN]).start()
+        self.addCleanup(self.glance.stop)
+        self.sleeps = []
+        self.refused = set()
+
+    def client(self, url=None, token=TOKEN, conf=None, max_attempts=3,
+               max_redirects=3):
+        found = endpoint.Endpoint('REGION1', 'public', url or self.glance.url)
+        return remote.RemoteGlance(
+            session=remote.make_session(conf or make_conf(), token),
+            endpoint=found,
+            policy=retry.RetryPolicy(max_attempts, 0.5, 2.0,
+                                     sleep=self.sleeps.append),
+            timeouts=(2.0, 2.0), max_redirects=max_redirects,
+            url_allowed=lambda url: not any(h in url for h in self.refused))
+
+
+class GetImageTest(RemoteTestBase):
+
+    def test_reads_the_record_with_the_token(self):
+        image = self.glance.add_image(b'abc', hw_disk_bus='virtio')
+        record = self.client().get_image(image['id'])
+        self.assertEqual('virtio', record['hw_disk_bus'])
+        seen = self.glance.requests_to(image['id'])
+        self.assertEqual(TOKEN, seen[0].headers['X-Auth-Token'])
+
+    def test_endpoint_with_path_prefix(self):
+        with fake_glance.FakeGlance(tokens=[TOKEN], prefix='/image') as other:
+            image = other.add_image(b'abc')
+            self.assertEqual(image['id'],
+                             self.client(other.url).get_image(image['id'])['id'])
+
+    def assert_fails(self, image_id, text, exc_type=errors.RemoteImageError,
+                     **kwargs):
+        with self.assertRaises(exc_type) as ctx:
+            self.client(**kwargs).get_image(image_id)
+        self.assertIn(text, str(ctx.exception))
+        self.assertNotIn(TOKEN, str(ctx.exception))
+        return ctx.exception
+
+    def test_unknown_or_invisible_image_is_404(self):
+        image = self.glance.add_image(b'abc', visible_to={'someone-else'})
+        self.assert_fails(image['id'], 'was not found in region REGION1')
+        self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
+                          'Check the image id and the region')
+        self.assertEqual([], self.sleeps)
+
+    def test_forbidden_image(self):
+        image = self.glance.add_image(b'abc', forbidden_to={TOKEN})
+        self.assert_fails(image['id'], 'not allowed to read image')
+
+    def test_rejected_token(self):
+        image = self.glance.add_image(b'abc')
+        self.assert_fails(image['id'], 'did not accept your token',
+                          token='expired')
+
+    def test_transient_answers_are_retried(self):
+        image = self.glance.add_image(b'abc')
+        self.glance.faults += [fake_glance.Status(503, on='metadata'),
+                               fake_glance.Status(429, on='metadata',
+                                                  retry_after='1')]
+        self.assertEqual(image['id'], self.client().get_image(image['id'])['id'])
+        self.assertEqual([0.5, 1.0], self.sleeps)
+
+    def test_persistent_5xx_gives_up_after_the_attempts(self):
+        image = self.glance.add_image(b'abc')
+        self.glance.faults.append(
+            fake_glance.Status(500, on='metadata', times=10))
+        self.assert_fails(image['id'], 'after 3 attempts (last: HTTP 500)',
+                          errors.TransferError)
+        self.assertEqual(3, len(self.glance.requests_to(image['id'])))
+
+    def test_nobody_listening_is_retried_then_reported(self):
+        sock = socket.socket()
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        exc = self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
+                                'after 3 attempts', errors.TransferError,
+                                url='http://127.0.0.1:%d' % port)
+        self.assertEqual(2, len(self.sleeps), exc)
+
+    def test_not_a_glance(self):
+        image = self.glance.add_image(b'abc')
+        with fake_glance.FakeGlance(tokens=None) as other:
+            self.glance.faults.append(fake_glance.Redirect(
+                other.url + '/v2/images/%s/file' % image['id'],
+                on='metadata'))
+            other.add_image(b'abc', id=image['id'])
+            self.assert_fails(image['id'], 'did not answer with an image')
+
+
+class RedirectTest(RemoteTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.other = fake_glance.FakeGlance(host='127.0.0.2', tokens=None)
+        self.other.start()
+        self.addCleanup(self.other.stop)
+        self.image = self.glance.add_image(b'x' * 1000)
+        self.other.add_image(b'x' * 1000, id=self.image['id'])
+
+    def test_token_never_goes_to_another_host(self):
+        self.glance.faults.append(fake_glance.Redirect(
+            self.other.image_url(self.image['id']), on='metadata'))
+        record = self.client().get_image(self.image['id'])
+        self.assertEqual(self.image['id'], record['id'])
+        seen = self.other.requests_to(self.image['id'])
+        self.assertEqual(1, len(seen))
+        self.assertNotIn('X-Auth-Token', seen[0].headers)
+        self.assertNotIn('X-Service-Token', seen[0].headers)
+
+    def test_data_redirect_to_another_port_is_without_token(self):
+        with fake_glance.FakeGlance(tokens=None) as same_host:
+            same_host.add_image(b'x' * 1000, id=self.image['id'])
+            self.glance.faults.append(fake_glance.Redirect(
+                same_host.file_url(self.image['id'])))
+            response = self.client().open_file(self.image['id'], 10)
+            with response:
+                self.assertEqual(206, response.status_code)
+            seen = same_host.requests_to('/file')[0]
+            self.assertNotIn('X-Auth-Token', seen.headers)
+            self.assertEqual('bytes=10-', seen.headers['Range'])
+
+    def test_same_origin_redirect_keeps_the_token(self):
+        moved = self.glance.add_image(b'y' * 10)
+        self.glance.faults.append(fake_glance.Redirect(
+            '/v2/images/%s' % moved['id'], on='metadata'))
+        record = self.client().get_image(self.image['id'])
+        self.assertEqual(moved['id'], record['id'])
+        seen = self.glance.requests_to(moved['id'])[0]
+        self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
+
+    def test_refused_redirect_target_gets_nothing(self):
+        self.refused.add('127.0.0.2')
+        self.glance.faults.append(fake_glance.Redirect(
+            self.other.image_url(self.image['id']), on='metadata'))
+        with self.assertRaises(errors.EndpointRefused) as ctx:
+            self.client().get_image(self.image['id'])
+        self.assertIn('127.0.0.2', str(ctx.exception))
+        self.assertIn('[import_filtering_opts]', str(ctx.exception))
+        self.assertEqual([], self.other.requests)
+
+    def test_redirect_loop_ends(self):
+        self.glance.faults.append(fake_glance.Redirect(
+            '/v2/images/%s' % self.image['id'], on='metadata', times=10))
+        with self.assertRaises(errors.TransferError) as ctx:
+            self.client(max_redirects=2).get_image(self.image['id'])
+        self.assertIn('redirected more than 2 times', str(ctx.exception))
+        self.assertEqual(3, len(self.glance.requests_to(self.image['id'])))
+
+
+class FilteringTest(RemoteTestBase):
+
+    def test_refused_endpoint_is_sent_nothing(self):
+        image = self.glance.add_image(b'abc')
+        self.refused.add('127.0.0.1')
+        with self.assertRaises(errors.EndpointRefused):
+            self.client().get_image(image['id'])
+        with self.assertRaises(errors.EndpointRefused):
+            self.client().open_file(image['id'])
+        self.assertEqual([], self.glance.requests)
+
+
+class OpenFileTest(RemoteTestBase):
+
+    def test_range_asked_from_offset(self):
+        image = self.glance.add_image(b'0123456789')
+        with self.client().open_file(image['id'], 4) as response:
+            self.assertEqual(206, response.status_code)
+            self.assertEqual(b'456789', response.raw.read())
+        with self.client().open_file(image['id']) as response:
+            self.assertEqual(200, response.status_code)
+            self.assertNotIn('Range', self.glance.requests_to('/file')[-1]
+                             .headers)
+
+    def test_permanent_answers_raise(self):
+        image = self.glance.add_image(b'abc', forbidden_to={TOKEN})
+        with self.assertRaises(errors.RemoteImageError) as ctx:
+            self.client().open_file(image['id'])
+        self.assertIn('not allowed to read the data of image',
+                      str(ctx.exception))
+
+    def test_transient_answers_are_left_to_the_caller(self):
+        image = self.glance.add_image(b'abc')
+        self.glance.faults.append(fake_glance.Status(503))
+        with self.client().open_file(image['id']) as response:
+            self.assertEqual(503, response.status_code)
+
+
+class SessionTest(RemoteTestBase):
+
+    def test_tls_settings(self):
+        session = remote.make_session(make_conf(), TOKEN)
+        self.assertIs(True, session.verify)
+        self.assertIsNone(session.cert)
+        session = remote.make_session(make_conf(
+            cafile='/etc/ca.pem', certfile='/etc/c.pem', keyfile='/etc/k.pem'),
+            TOKEN)
+        self.assertEqual('/etc/ca.pem', session.verify)
+        self.assertEqual(('/etc/c.pem', '/etc/k.pem'), session.cert)
+        session = remote.make_session(make_conf(insecure=True,
+                                                cafile='/etc/ca.pem'), TOKEN)
+        self.assertIs(False, session.verify)
+
+    def test_no_user_token(self):
+        self.assertRaises(errors.InvalidRequest, remote.make_session,
+                          make_conf(), None)
+
+    def test_service_token_is_sent_along(self):
+        conf = make_conf(send_service_token=True)
+        conf.set_override('auth_type', 'admin_token', group=options.GROUP)
+        remote.make_session(conf, TOKEN)  # registers the plugin's options
+        conf.set_override('token', 'service-token', group=options.GROUP)
+        image = self.glance.add_image(b'abc')
+        self.client(conf=conf).get_image(image['id'])
+        seen = self.glance.requests_to(image['id'])[0]
+        self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
+        self.assertEqual('service-token', seen.headers['X-Service-Token'])
+
+    def test_service_token_needs_credentials(self):
+        with self.assertRaises(errors.InvalidRequest) as ctx:
+            remote.make_session(make_conf(send_service_token=True), TOKEN)
+        self.assertIn('auth_section', str(ctx.exception))
+
+
+class NoTokenInLogsTest(RemoteTestBase):
+
+    def test_debug_logs_never_hold_the_token(self):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setLevel(logging.DEBUG)
+        root = logging.getLogger()
+        old_level = root.level
+        root.addHandler(handler)
+        root.setLevel(logging.DEBUG)
+        self.addCleanup(root.removeHandler, handler)
+        self.addCleanup(root.setLevel, old_level)
+        image = self.glance.add_image(b'abc')
+        hidden = self.glance.add_image(b'abc', visible_to={'x'})
+        with fake_glance.FakeGlance(host='127.0.0.2', tokens=None) as other:
+            other.add_image(b'abc', id=image['id'])
+            self.glance.faults += [
+                fake_glance.Status(503, on='metadata'),
+                fake_glance.Redirect(other.image_url(image['id']),
+                                     on='metadata')]
+            self.client().get_image(image['id'])
+        self.assertRaises(errors.RemoteImageError,
+                          self.client().get_image, hidden['id'])
+        with self.client().open_file(image['id'], 1) as response:
+            response.raw.read()
+        logged = stream.getvalue()
+        self.assertIn(image['id'], logged)  # the logs did capture requests
+        self.assertNotIn(TOKEN, logged)

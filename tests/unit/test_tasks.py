@@ -1,0 +1,298 @@
+"""The whole glance-download flow, as Glance runs it, against a local server.
+
+Our flow runs inside a flow shaped like Glance's own (revert everything on
+failure, a step after ours that may fail), with Glance's real
+ImportActionWrapper over in-memory repositories, a real HTTP server as the
+source region and a temporary staging directory.
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+import unittest
+
+from oslo_config import cfg
+from taskflow import engines
+from taskflow.patterns import linear_flow
+from taskflow import retry as tf_retry
+from taskflow import task as tf_task
+
+from glance.async_.flows import api_image_import
+
+from glance_download import host
+from glance_download import options
+from glance_download import plugin
+from tests import fake_glance
+from tests.unit import host_fakes
+
+CONF = cfg.CONF
+TOKEN = host_fakes.TOKEN
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+class NextHostStep(tf_task.Task):
+    """Stands for Glance's steps after ours; fails on request."""
+
+    def __init__(self, fail=False):
+        super().__init__(name='next-host-step')
+        self.fail = fail
+        self.staged = None
+
+    def execute(self):
+        if self.fail:
+            raise RuntimeError('store unavailable')
+
+
+class FlowTestBase(unittest.TestCase):
+
+    def setUp(self):
+        self.glance = fake_glance.FakeGlance(tokens=[TOKEN]).start()
+        self.addCleanup(self.glance.stop)
+        self.staging = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.staging, True)
+        options.register_opts(CONF)
+        port = int(self.glance.url.rsplit(':', 1)[1])
+        for name, value, group in [
+                ('enabled_backends', None, None),
+                ('node_staging_uri', 'file://' + self.staging, None),
+                ('allowed_hosts', ['127.0.0.1'], 'import_filtering_opts'),
+                ('allowed_ports', [port], 'import_filtering_opts'),
+                ('retry_delay', 0.0, options.GROUP),
+                ('read_timeout', 2.0, options.GROUP),
+                ('chunk_size', 256 * 1024, options.GROUP),
+                ('progress_interval', 0.5, options.GROUP),
+                ('max_attempts', 3, options.GROUP)]:
+            CONF.set_override(name, value, group=group)
+            self.addCleanup(CONF.clear_override, name, group=group)
+        original = api_image_import._ImportMetadata.execute
+        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
+                        original)
+        self.source = self.glance.add_image(
+            DATA, disk_format='qcow2', container_format='ovf',
+            hw_disk_bus='virtio', os_distro='cirros', foo='bar',
+            os_admin_user='root')
+        self.objs = host_fakes.HostObjects(
+            stores=('fast',), disk_format='raw', container_format='bare',
+            extra_properties={'hw_disk_bus': 'ide', 'keep': 'me'})
+        self.before = self.snapshot()
+
+    def snapshot(self):
+        image = self.objs.image
+        props = dict(image.extra_properties)
+        props.pop('os_glance_import_task', None)
+        props.pop('os_glance_importing_to_stores', None)
+        props.pop('os_glance_failed_import', None)
+        return image.disk_format, image.container_format, props
+
+    def import_req(self, **method):
+        fields = {'name': 'glance-download', 'glance_region': 'REGION1',
+                  'glance_image_id': self.source['id'],
+                  'glance_service_interface': 'public'}
+        fields.update(method)
+        return {'method': fields}
+
+    def run_import(self, next_step=None, context=None, **method):
+        context = context or host_fakes.context(
+            host_fakes.catalog(self.glance.url))
+        ours = plugin.get_flow(
+            task_id=self.objs.task_id, task_type='api_image_import',
+            context=context, task_repo=self.objs.task_repo,
+            image_repo=self.objs.image_repo, image_factory=None,
+            backend=self.objs.stores, image_id=self.objs.image_id,
+            import_req=self.import_req(**method),
+            action_wrapper=self.objs.action_wrapper)
+        flow = linear_flow.Flow('host', retry=tf_retry.AlwaysRevert())
+        flow.add(ours, next_step or NextHostStep())
+        engines.run(flow, engine='serial')
+
+    def staged_files(self):
+        return sorted(os.listdir(self.staging))
+
+    def assert_failed_cleanly(self, text, **kwargs):
+        with self.assertRaises(host.ImportFailed) as ctx:
+            self.run_import(**kwargs)
+        message = str(ctx.exception)
+        self.assertIn(text, message)
+        self.assertNotIn(TOKEN, message)
+        self.assertEqual('queued', self.objs.image.status)
+        self.assertEqual(self.before, self.snapshot())
+        props = self.objs.image.extra_properties
+        self.assertEqual('', props['os_glance_importing_to_stores'])
+        self.assertEqual('fast', props['os_glance_failed_import'])
+        self.assertEqual([], self.staged_files())
+        return message
+
+    def retry_succeeds(self):
+        """A new import of the same image, as the API would start it."""
+        image = self.objs.image
+        self.objs.task_id = self.objs.task_id + '-again'
+        self.objs.task_repo = host_fakes.FakeTaskRepo(self.objs.task_id)
+        self.objs.action_wrapper = api_image_import.ImportActionWrapper(
+            self.objs.image_repo, self.objs.image_id, self.objs.task_id)
+        image.extra_properties['os_glance_import_task'] = self.objs.task_id
+        image.status = 'importing'
+        self.run_import()
+        self.assert_staged()
+
+    def assert_staged(self):
+        self.assertEqual([self.objs.image_id], self.staged_files())
+        with open(os.path.join(self.staging, self.objs.image_id), 'rb') as f:
+            self.assertEqual(DATA, f.read())
+
+
+class SuccessTest(FlowTestBase):
+
+    def test_metadata_copied_and_data_staged_verified(self):
+        self.run_import()
+        self.assert_staged()
+        image = self.objs.image
+        self.assertEqual(('qcow2', 'ovf'),
+                         (image.disk_format, image.container_format))
+        props = image.extra_properties
+        self.assertEqual('virtio', props['hw_disk_bus'])
+        self.assertEqual('cirros', props['os_distro'])
+        self.assertEqual('me', props['keep'])
+        self.assertNotIn('foo', props)
+        self.assertNotIn('os_admin_user', props)
+        self.assertEqual('REGION1', props['glance_download_source_region'])
+        self.assertEqual(self.source['id'],
+                         props['glance_download_source_image_id'])
+        messages = self.objs.task_repo.messages
+        self.assertTrue(messages[0].startswith(
+            'Downloading from region REGION1: 0 B of 3.0 MiB'), messages)
+        self.assertIn('sha512 verified', messages[-1])
+        self.assertNotIn(TOKEN, ' '.join(messages))
+        # The source was read once: Glance's own metadata step was skipped.
+        self.assertEqual(1, len(self.glance.requests_to(self.source['id'])))
+
+    def test_region_and_interface_spelled_loosely(self):
+        self.run_import(glance_region='region1',
+                        glance_service_interface='internalURL')
+        self.assert_staged()
+        self.assertEqual('REGION1', self.objs.image.extra_properties[
+            'glance_download_source_region'])
+
+    def test_interface_defaults_to_public(self):
+        method = self.import_req()['method']
+        del method['glance_service_interface']
+        self.run_import(**{k: v for k, v in method.items() if k != 'name'})
+        self.assert_staged()
+
+    def test_broad_prefix_and_no_provenance(self):
+        CONF.set_override('extra_properties', ['os_', 'f'],
+                          group=options.PROPERTIES_GROUP)
+        self.addCleanup(CONF.clear_override, 'extra_properties',
+                        group=options.PROPERTIES_GROUP)
+        CONF.set_override('record_provenance', False, group=options.GROUP)
+        self.addCleanup(CONF.clear_override, 'record_provenance',
+                        group=options.GROUP)
+        self.run_import()
+        props = self.objs.image.extra_properties
+        self.assertEqual('root', props['os_admin_user'])
+        self.assertEqual('bar', props['foo'])
+        self.assertEqual('ide', props['hw_disk_bus'])
+        for name in ('os_hash_value', 'os_hash_algo', 'os_hidden',
+                     'glance_download_source_region'):
+            self.assertNotIn(name, props)
+
+    def test_cut_and_stalled_transfers_resume(self):
+        self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
+                               fake_glance.Stall(after=1024 * 1024, seconds=5)]
+        CONF.set_override('read_timeout', 0.5, group=options.GROUP)
+        self.run_import()
+        self.assert_staged()
+        ranges = [r.headers.get('Range')
+                  for r in self.glance.requests_to('/file')]
+        self.assertEqual([None, 'bytes=1048576-', 'bytes=2097152-'], ranges)
+        self.assertIn('2 resumed', self.objs.task_repo.messages[-1])
+
+    def test_server_ignoring_range_still_gives_a_correct_image(self):
+        self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
+                               fake_glance.IgnoreRange()]
+        self.run_import()
+        self.assert_staged()
+
+
+class FailureTest(FlowTestBase):
+
+    def test_unknown_region(self):
+        message = self.assert_failed_cleanly(
+            "Region 'REGION9' has no image service endpoint",
+            glance_region='REGION9')
+        self.assertIn('REGION1, REGION2', message)
+        self.assertEqual([], self.glance.requests)
+        self.retry_succeeds()
+
+    def test_bad_interface(self):
+        self.assert_failed_cleanly("glance_service_interface 'private'",
+                                   glance_service_interface='private')
+
+    def test_image_not_visible_in_source_region(self):
+        hidden = self.glance.add_image(b'x', visible_to={'other'})
+        self.assert_failed_cleanly('was not found in region REGION1',
+                                   glance_image_id=hidden['id'])
+
+    def test_expired_token(self):
+        context = host_fakes.context(host_fakes.catalog(self.glance.url),
+                                     token='expired')
+        self.assert_failed_cleanly('did not accept your token',
+                                   context=context)
+
+    def test_source_not_active(self):
+        for status in ('queued', 'deactivated'):
+            queued = self.glance.add_image(b'x', status=status)
+            self.assert_failed_cleanly("'%s', not 'active'" % status,
+                                       glance_image_id=queued['id'])
+
+    def test_endpoint_refused_by_import_filtering(self):
+        CONF.set_override('allowed_ports', [80], 'import_filtering_opts')
+        self.assert_failed_cleanly('[import_filtering_opts]')
+        self.assertEqual([], self.glance.requests)
+
+    def test_flipped_byte_is_caught_and_retry_works(self):
+        self.glance.faults.append(fake_glance.FlipByte(offset=12345))
+        message = self.assert_failed_cleanly('sha512 digest')
+        self.assertIn('Nothing was activated', message)
+        self.retry_succeeds()
+
+    def test_wrong_size_declared(self):
+        self.source['size'] = len(DATA) + 1
+        self.assert_failed_cleanly('size')
+
+    def test_persistent_server_errors(self):
+        self.glance.faults.append(fake_glance.Status(500, times=10))
+        self.assert_failed_cleanly('3 attempt(s) failed')
+        self.assertEqual(3, len(self.glance.requests_to('/file')))
+
+    def test_later_host_step_failing_removes_staged_data(self):
+        with self.assertRaises(RuntimeError):
+            self.run_import(next_step=NextHostStep(fail=True))
+        self.assertEqual('queued', self.objs.image.status)
+        self.assertEqual(self.before, self.snapshot())
+        self.assertEqual([], self.staged_files())
+        self.retry_succeeds()
+
+    def test_task_abandoned_stops_the_download(self):
+        self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
+                                                    seconds=1.5))
+        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        timer = threading.Timer(
+            0.3, lambda: setattr(self.objs.task_repo.task, 'status',
+                                 'failure'))
+        timer.start()
+        self.addCleanup(timer.cancel)
+        self.assert_failed_cleanly('no longer processing')
+
+    def test_target_deleted_during_download(self):
+        self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
+                                                    seconds=1.5))
+        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        timer = threading.Timer(
+            0.3, self.objs.image_repo.delete, [self.objs.image_id])
+        timer.start()
+        self.addCleanup(timer.cancel)
+        with self.assertRaises(host.ImportFailed) as ctx:
+            self.run_import()
+        self.assertIn('target image was deleted', str(ctx.exception))
+        self.assertEqual([], self.staged_files())
