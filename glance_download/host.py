@@ -9,11 +9,10 @@ touch this file only; tests/unit/test_host.py checks these contracts
 against the installed Glance.
 """
 
-import functools
+import importlib
 import logging
 
 from oslo_config import cfg
-from stevedore import named
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
@@ -28,7 +27,10 @@ CONF = cfg.CONF
 
 PLUGIN_NAMESPACE = 'glance.image_import.internal_plugins'
 PLUGIN_NAME = 'glance_download'
-THIS_PLUGIN = 'glance_download.plugin:get_flow'
+IN_TREE_MODULE = 'glance.async_.flows._internal_plugins.glance_download'
+
+# Glance's own get_flow, kept when claim_method() replaces it.
+_in_tree = {}
 
 # Glance's task executor writes str(exc) into the task only for this type;
 # any other exception becomes "Task failed due to Internal Error".
@@ -124,21 +126,41 @@ def mark_failed(action_wrapper, stores):
     restore_image(action_wrapper, change)
 
 
-@functools.lru_cache(maxsize=None)
-def resolved_plugin():
-    """The entry point Glance runs for glance-download, or None.
+def _in_tree_module():
+    try:
+        return importlib.import_module(IN_TREE_MODULE)
+    except ImportError:
+        return None
+
+
+def claim_method(get_flow):
+    """Make Glance build ``get_flow``'s flow for glance-download, always.
 
     Glance 25 and later register an in-tree plugin under the same name.
-    Glance asks stevedore for the name with ``name_order=True`` and
-    stevedore keeps the last implementation it finds; asking the same way
-    gives the same answer. Entry points do not change while a process runs.
+    To load the name, stevedore imports and calls every implementation in
+    the order it finds them, which follows the directory listing of
+    site-packages, and keeps the last. Both are called, so the first call of
+    ours points the in-tree entry point at ``get_flow``: if the in-tree one
+    comes later, loading it then gives ours. Either order ends with our
+    flow, from the first import on.
     """
-    manager = named.NamedExtensionManager(
-        PLUGIN_NAMESPACE, names=[PLUGIN_NAME], name_order=True,
-        invoke_on_load=False)
-    if not manager.extensions:
-        return None
-    return manager.extensions[0].entry_point.value
+    module = _in_tree_module()
+    if module is None or module.get_flow is get_flow:
+        return
+    _in_tree.setdefault('get_flow', module.get_flow)
+    module.get_flow = get_flow
+
+
+def in_tree_flow(**kwargs):
+    """Glance's own glance-download flow, for operators who choose it."""
+    original = _in_tree.get('get_flow')
+    if original is None:
+        original = getattr(_in_tree_module(), 'get_flow', None)
+    if original is None:
+        raise errors.InvalidRequest(
+            "This Glance has no in-tree glance-download method; set "
+            "[glance_download] implementation = plugin.")
+    return original(**kwargs)
 
 
 def _host_metadata_step_skipped(self):
@@ -157,15 +179,7 @@ def take_over_metadata_step():
     Its ``execute`` is looked up when the flow runs, so replacing it also
     covers the flow being built while this plugin is first loaded. Its
     revert, which sets the image back to ``queued``, is kept.
-
-    Stevedore builds every implementation of the name before keeping one,
-    so this runs only when Glance really resolves glance-download to us.
     """
-    if resolved_plugin() != THIS_PLUGIN:
-        LOG.warning('Glance resolves glance-download to %s, not to this '
-                    'plugin; leaving its import flow as it is.',
-                    resolved_plugin())
-        return False
     step = getattr(api_image_import, '_ImportMetadata', None)
     if step is None:
         LOG.warning('Glance has no glance-download metadata step to take '

@@ -15,6 +15,15 @@ PROPERTIES_GROUP = 'glance_download_properties'
 DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
 
 transfer_opts = [
+    cfg.StrOpt('implementation', default='plugin',
+               choices=[('plugin', 'this package'),
+                        ('in-tree', "Glance's own glance-download method")],
+               help='Which implementation serves the glance-download import '
+                    'method. Glance 25 and later ship one of their own under '
+                    'the same plugin name; while this package is installed, '
+                    'Glance uses this one unless this option says in-tree. '
+                    'Changing it needs a restart of glance-api.'),
+
     cfg.FloatOpt('connect_timeout', default=10.0, min=0.1,
                  help='Seconds to wait for a TCP (and TLS) connection to '
                       'the remote Glance before the attempt counts as '

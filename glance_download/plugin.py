@@ -6,6 +6,10 @@ context, task_repo, image_repo, image_id, import_req, backend,
 action_wrapper, ...) while it builds its import flow, and adds the flow we
 return after its image lock and before its own import-to-store steps.
 
+Glance ships an in-tree plugin of the same name; see host.claim_method for
+how this one is made the one Glance uses, and the ``implementation``
+option for how an operator chooses the in-tree one instead.
+
 Nothing here talks to the network or raises for bad user input: a failure
 while Glance builds the flow would leave the image locked, so every check
 runs inside the tasks, whose failures Glance reverts cleanly.
@@ -21,6 +25,9 @@ from glance_download import tasks
 def get_flow(**kwargs):
     conf = host.CONF
     options.register_opts(conf)
+    if conf[options.GROUP].implementation == 'in-tree':
+        return host.in_tree_flow(**kwargs)
+    host.claim_method(get_flow)
     host.take_over_metadata_step()
 
     task_id = kwargs['task_id']

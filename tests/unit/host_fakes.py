@@ -7,11 +7,14 @@ Glance's real ``ImportActionWrapper``.
 """
 
 import copy
+import importlib
 import types
 import uuid
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
+
+from glance_download import host
 
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
@@ -115,3 +118,12 @@ def catalog(region1_url, region2_url='http://127.0.0.1:1'):
         {'region': 'REGION1', 'publicURL': region1_url,
          'internalURL': region1_url},
         {'region': 'REGION2', 'publicURL': region2_url}]}]
+
+
+def restore_glance_after(test):
+    """Undo, after the test, what the plugin changes in Glance's modules."""
+    in_tree = importlib.import_module(host.IN_TREE_MODULE)
+    test.addCleanup(setattr, in_tree, 'get_flow', in_tree.get_flow)
+    test.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
+                    api_image_import._ImportMetadata.execute)
+    test.addCleanup(host._in_tree.clear)

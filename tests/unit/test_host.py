@@ -1,16 +1,17 @@
 """The contracts between the plugin and the installed Glance."""
 
+import importlib
+import importlib.metadata
 import os
 import tempfile
-import types
 import unittest
 from unittest import mock
 
 from oslo_config import cfg
+from stevedore import extension
 from stevedore import named
 
 from glance.async_.flows import api_image_import
-from glance.async_.flows import _internal_plugins as internal_plugins
 from glance.common import exception as glance_exc
 
 from glance_download import errors
@@ -35,31 +36,30 @@ def register_staging_store_group():
         pass
 
 
-def prefer(entry_point_value):
-    """A stevedore conflict resolver that picks one implementation."""
-    def resolver(namespace, name, extensions):
-        for extension in extensions:
-            if extension.entry_point.value == entry_point_value:
-                return extension
-        return extensions[-1]
-    return resolver
+OURS = 'glance_download.plugin:get_flow'
+IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
 
 
-def resolving_to(test, entry_point_value):
-    """Make stevedore resolve glance_download to one implementation."""
-    real = named.NamedExtensionManager
+def enumerated(test, first):
+    """Make stevedore find one glance_download implementation first.
 
-    def manager(*args, **kwargs):
-        kwargs['conflict_resolver'] = prefer(entry_point_value)
-        return real(*args, **kwargs)
-    patcher = mock.patch.object(named, 'NamedExtensionManager', manager)
+    Which comes first on a real host follows the directory listing of
+    site-packages; both orders must give the same result.
+    """
+    real = extension.ExtensionManager.list_entry_points
+
+    def ordered(manager):
+        eps = list(real(manager))
+        return sorted(eps, key=lambda ep: ep.value != first)
+    patcher = mock.patch.object(extension.ExtensionManager,
+                                'list_entry_points', ordered)
     patcher.start()
     test.addCleanup(patcher.stop)
-    host.resolved_plugin.cache_clear()
-    test.addCleanup(host.resolved_plugin.cache_clear)
 
 
-IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
+def use(test, implementation):
+    options.register_opts(CONF)
+    override(test, 'implementation', implementation, group=options.GROUP)
 
 
 class StagingTargetTest(unittest.TestCase):
@@ -160,29 +160,36 @@ class MarkFailedTest(unittest.TestCase):
 
 class ResolutionTest(unittest.TestCase):
 
+    def setUp(self):
+        host_fakes.restore_glance_after(self)
+
     def test_our_entry_point_is_registered(self):
-        manager = named.NamedExtensionManager(
-            host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME],
-            invoke_on_load=False)
-        loaded = {ext.entry_point.value: ext.plugin
-                  for ext in manager.extensions}
-        self.assertIs(plugin.get_flow, loaded[host.THIS_PLUGIN])
+        eps = [ep.value for ep in importlib.metadata.entry_points(
+            group=host.PLUGIN_NAMESPACE) if ep.name == host.PLUGIN_NAME]
+        self.assertIn(OURS, eps)
 
-    def test_resolution_follows_stevedore_to_us(self):
-        resolving_to(self, host.THIS_PLUGIN)
-        self.assertEqual(host.THIS_PLUGIN, host.resolved_plugin())
+    def load(self):
+        """The glance_download implementation, loaded as Glance loads it."""
+        return named.NamedExtensionManager(
+            host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME], name_order=True,
+            invoke_on_load=False).extensions[0].plugin
 
-    def test_resolution_follows_stevedore_to_in_tree(self):
-        resolving_to(self, IN_TREE)
-        self.assertEqual(IN_TREE, host.resolved_plugin())
+    def test_claim_makes_the_in_tree_entry_point_ours(self):
+        enumerated(self, OURS)
+        self.assertIsNot(plugin.get_flow, self.load())
+        host.claim_method(plugin.get_flow)
+        self.assertIs(plugin.get_flow, self.load())
+        host.claim_method(plugin.get_flow)
+        self.assertIs(plugin.get_flow, self.load())
 
-    def test_metadata_step_left_alone_when_glance_runs_in_tree(self):
-        original = api_image_import._ImportMetadata.execute
-        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
-                        original)
-        resolving_to(self, IN_TREE)
-        self.assertFalse(host.take_over_metadata_step())
-        self.assertIs(original, api_image_import._ImportMetadata.execute)
+    def test_in_tree_flow_is_still_reachable_after_a_claim(self):
+        in_tree = importlib.import_module(host.IN_TREE_MODULE)
+        original = in_tree.get_flow
+        host.claim_method(plugin.get_flow)
+        with mock.patch.dict(host._in_tree, {'get_flow': mock.Mock()}) as d:
+            host.in_tree_flow(a=1)
+            d['get_flow'].assert_called_once_with(a=1)
+        self.assertIs(original, host._in_tree['get_flow'])
 
 
 class HostFlowTest(unittest.TestCase):
@@ -196,10 +203,8 @@ class HostFlowTest(unittest.TestCase):
         override(self, 'node_staging_uri', 'file://' + self.staging)
         override(self, 'enabled_import_methods',
                  ['glance-direct', 'web-download', 'glance-download'])
-        original = api_image_import._ImportMetadata.execute
-        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
-                        original)
-        self.original_execute = original
+        host_fakes.restore_glance_after(self)
+        self.original_execute = api_image_import._ImportMetadata.execute
 
     def host_flow(self):
         objs = host_fakes.HostObjects(stores=(None,), status='queued')
@@ -218,27 +223,22 @@ class HostFlowTest(unittest.TestCase):
         return objs, api_image_import.get_flow(**kwargs)
 
     def atoms(self, flow):
-        return [atom for atom, _ in flow.iter_nodes()]
-
-    def flat_names(self, flow):
-        names = []
-        for atom in self.atoms(flow):
+        found = []
+        for atom, _ in flow.iter_nodes():
             if hasattr(atom, 'iter_nodes'):
-                names.extend(self.flat_names(atom))
+                found.extend(self.atoms(atom))
             else:
-                names.append(atom.name)
-        return names
+                found.append(atom)
+        return found
 
-    def test_glance_builds_our_flow_and_hands_over_metadata(self):
-        resolving_to(self, host.THIS_PLUGIN)
+    def assert_ours(self):
         objs, flow = self.host_flow()
-        names = self.flat_names(flow)
-        ours = [n for n in names if '-GlanceDownload' in n]
-        self.assertEqual(['Read', 'Metadata', 'Data'],
-                         [n.split('-GlanceDownload')[1].split('-')[0]
-                          for n in ours])
-        self.assertFalse(any('GlanceDownload-' + objs.task_id == n
-                             for n in names))
+        kinds = [type(atom).__name__ for atom in self.atoms(flow)]
+        start = kinds.index('ReadSourceImage')
+        self.assertEqual(['ReadSourceImage', 'CopyMetadata',
+                          'DownloadToStaging', '_VerifyStaging'],
+                         kinds[start:start + 4])
+        self.assertNotIn('_DownloadGlanceImage', kinds)
         self.assertIsNot(self.original_execute,
                          api_image_import._ImportMetadata.execute)
         # Glance marked the image importing before running anything.
@@ -248,13 +248,32 @@ class HostFlowTest(unittest.TestCase):
                   if type(a).__name__ == '_VerifyStaging'][0]
         self.assertEqual(host.staging_target(objs.image_id)[0], verify.uri)
 
-    def test_in_tree_resolution_keeps_glance_flow_untouched(self):
-        resolving_to(self, IN_TREE)
+    def assert_in_tree(self):
         objs, flow = self.host_flow()
-        names = self.flat_names(flow)
-        self.assertFalse([n for n in names if '-GlanceDownloadRead' in n])
+        kinds = [type(atom).__name__ for atom in self.atoms(flow)]
+        self.assertIn('_DownloadGlanceImage', kinds)
+        self.assertNotIn('ReadSourceImage', kinds)
         self.assertIs(self.original_execute,
                       api_image_import._ImportMetadata.execute)
+
+    def test_ours_when_found_last(self):
+        enumerated(self, IN_TREE)
+        self.assert_ours()
+
+    def test_ours_when_found_first(self):
+        enumerated(self, OURS)
+        self.assert_ours()
+        self.assert_ours()
+
+    def test_in_tree_by_choice_when_found_last(self):
+        use(self, 'in-tree')
+        enumerated(self, IN_TREE)
+        self.assert_in_tree()
+
+    def test_in_tree_by_choice_when_found_first(self):
+        use(self, 'in-tree')
+        enumerated(self, OURS)
+        self.assert_in_tree()
 
     def test_options_do_not_clash_with_glance(self):
         options.register_opts(CONF)

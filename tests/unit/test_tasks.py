@@ -65,9 +65,7 @@ class FlowTestBase(unittest.TestCase):
                 ('max_attempts', 3, options.GROUP)]:
             CONF.set_override(name, value, group=group)
             self.addCleanup(CONF.clear_override, name, group=group)
-        original = api_image_import._ImportMetadata.execute
-        self.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
-                        original)
+        host_fakes.restore_glance_after(self)
         self.source = self.glance.add_image(
             DATA, disk_format='qcow2', container_format='ovf',
             hw_disk_bus='virtio', os_distro='cirros', foo='bar',
