@@ -11,6 +11,8 @@ import importlib
 import types
 import uuid
 
+from oslo_config import cfg
+
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 
@@ -127,3 +129,12 @@ def restore_glance_after(test):
     test.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
                     api_image_import._ImportMetadata.execute)
     test.addCleanup(host._in_tree.clear)
+
+
+def register_staging_store_group():
+    """The reserved staging store's group, as glance_store registers it."""
+    try:
+        cfg.CONF.register_opt(cfg.StrOpt('filesystem_store_datadir'),
+                              group='os_glance_staging_store')
+    except cfg.DuplicateOptError:
+        pass

@@ -28,14 +28,6 @@ def override(test, name, value, group=None):
     test.addCleanup(CONF.clear_override, name, group=group)
 
 
-def register_staging_store_group():
-    try:
-        CONF.register_opt(cfg.StrOpt('filesystem_store_datadir'),
-                          group='os_glance_staging_store')
-    except cfg.DuplicateOptError:
-        pass
-
-
 OURS = 'glance_download.plugin:get_flow'
 IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
 
@@ -72,7 +64,7 @@ class StagingTargetTest(unittest.TestCase):
                              host.staging_target('abc'))
 
     def test_multiple_stores_use_the_reserved_staging_store(self):
-        register_staging_store_group()
+        host_fakes.register_staging_store_group()
         override(self, 'enabled_backends', {'fast': 'file'})
         override(self, 'filesystem_store_datadir', '/srv/st',
                  group='os_glance_staging_store')

@@ -164,6 +164,18 @@ class SuccessTest(FlowTestBase):
         # The source was read once: Glance's own metadata step was skipped.
         self.assertEqual(1, len(self.glance.requests_to(self.source['id'])))
 
+    def test_multiple_stores_stage_in_the_reserved_staging_store(self):
+        host_fakes.register_staging_store_group()
+        for name, value, group in [
+                ('enabled_backends', {'fast': 'file'}, None),
+                ('node_staging_uri', 'file:///nonexistent', None),
+                ('filesystem_store_datadir', self.staging,
+                 'os_glance_staging_store')]:
+            CONF.set_override(name, value, group=group)
+            self.addCleanup(CONF.clear_override, name, group=group)
+        self.run_import()
+        self.assert_staged()
+
     def test_region_and_interface_spelled_loosely(self):
         self.run_import(glance_region='region1',
                         glance_service_interface='internalURL')
