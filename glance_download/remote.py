@@ -9,6 +9,7 @@ operator's import filtering before a byte is sent.
 import logging
 import urllib.parse
 
+import requests
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
@@ -94,9 +95,9 @@ class RemoteGlance(object):
             parts = urllib.parse.urlsplit(url)
             raise errors.EndpointRefused(
                 'The remote address %s://%s is not allowed by this Glance\'s '
-                '[import_filtering_opts] (schemes, hosts, ports), so nothing '
-                'was sent to it. Ask your cloud operator to allow it.'
-                % (parts.scheme, parts.netloc))
+                '[import_filtering_opts] (schemes, hosts, ports), or its host '
+                'name does not resolve, so nothing was sent to it. Ask your '
+                'cloud operator to allow it.' % (parts.scheme, parts.netloc))
 
     def send(self, url, headers=None, stream=False):
         """GET url, following redirects; the token only to our origin."""
@@ -116,6 +117,13 @@ class RemoteGlance(object):
                     'verification. Ask your cloud operator to check '
                     '[glance_download] cafile, certfile and keyfile.'
                     % region) from None
+            except (requests.RequestException, ks_exc.ClientException) as exc:
+                if retry.is_transient_exception(exc):
+                    raise
+                raise errors.TransferError(
+                    'The Glance in region %s could not be reached at %s (%s). '
+                    'Ask your cloud operator to check its catalog endpoint.'
+                    % (region, url, type(exc).__name__)) from None
             if (response.status_code not in REDIRECT_STATUSES
                     or 'Location' not in response.headers):
                 return response

@@ -112,6 +112,13 @@ class GetImageTest(RemoteTestBase):
                                 url='http://127.0.0.1:%d' % port)
         self.assertEqual(2, len(self.sleeps), exc)
 
+    def test_malformed_catalog_url(self):
+        exc = self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
+                                'could not be reached at',
+                                errors.TransferError, url='http//no-scheme')
+        self.assertIn('catalog endpoint', str(exc))
+        self.assertEqual([], self.sleeps)
+
     def test_not_a_glance(self):
         image = self.glance.add_image(b'abc')
         with fake_glance.FakeGlance(tokens=None) as other:
