@@ -1,0 +1,579 @@
+"""glance-download-status: is this Glance ready to serve glance-download?
+
+Run with Glance's Python and Glance's configuration files, it reads the
+configuration the way glance-api does and reports, one check per line, the
+implementation Glance will load, whether the method is enabled, the staging
+area, import filtering, the regions the service catalog lists image
+endpoints for, and our own settings. It exits 0 when no check failed.
+
+Checks that cannot be made (Keystone unreachable, no service credentials)
+are reported as unknown and do not fail the command: the method itself
+uses each user's own catalog, not the service's.
+"""
+
+import contextlib
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import os
+import pwd
+import shutil
+import sys
+import urllib.parse
+
+from keystoneauth1 import exceptions as ks_exc
+from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
+from oslo_config import cfg
+from stevedore import named
+
+from glance_download import endpoint
+from glance_download import errors
+from glance_download import host
+from glance_download import options
+from glance_download import plugin
+from glance_download import progress
+
+CONF = host.CONF
+
+DISTRIBUTION = 'glance-download'
+METHOD = 'glance-download'
+OURS = '%s:%s' % (plugin.get_flow.__module__, plugin.get_flow.__name__)
+AUTHTOKEN_GROUP = 'keystone_authtoken'
+FILTER_GROUP = 'import_filtering_opts'
+FILTER_OPTS = ('allowed_schemes', 'disallowed_schemes', 'allowed_hosts',
+               'disallowed_hosts', 'allowed_ports', 'disallowed_ports')
+KEYSTONE_TIMEOUT = 10.0
+
+OK, WARN, FAIL, UNKNOWN = 'ok', 'warn', 'fail', 'unknown'
+
+cli_opts = [
+    cfg.BoolOpt('json', default=False,
+                help='Print the checks as one JSON document.'),
+]
+
+
+@dataclasses.dataclass
+class Check:
+    """The outcome of one check, as printed and as JSON."""
+
+    name: str
+    title: str
+    status: str
+    summary: str
+    fix: str = ''
+    details: list = dataclasses.field(default_factory=list)
+    data: dict = dataclasses.field(default_factory=dict)
+
+
+class Unknown(Exception):
+    """A check that could not be made; the message says why."""
+
+    def __init__(self, message, fix='', details=()):
+        super().__init__(message)
+        self.fix = fix
+        self.details = list(details)
+
+
+def _version():
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _shown(value):
+    """An option value as an operator would write it."""
+    if isinstance(value, (list, tuple)):
+        return '[%s]' % ','.join(str(item) for item in value)
+    return '(not set)' if value is None else str(value)
+
+
+def _safe_url(url):
+    """A URL without any user:password@ part."""
+    parts = urllib.parse.urlsplit(url or '')
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit('@', 1)[1]
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+# 1. Implementation
+
+def _entry_points():
+    return [ep for ep in importlib.metadata.entry_points(
+        group=host.PLUGIN_NAMESPACE) if ep.name == host.PLUGIN_NAME]
+
+
+def _describe_entry_point(ep):
+    dist = getattr(ep, 'dist', None)
+    origin = ' (%s %s)' % (dist.name, dist.version) if dist else ''
+    return '%s = %s%s' % (ep.name, ep.value, origin)
+
+
+def _loaded_function():
+    """The get_flow Glance obtains for glance_download, loaded as it does."""
+    manager = named.NamedExtensionManager(
+        host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME], name_order=True,
+        invoke_on_load=False)
+    if not manager.extensions:
+        return None
+    found = manager.extensions[0].plugin
+    return '%s:%s' % (found.__module__, found.__qualname__)
+
+
+def check_implementation(conf):
+    """Which get_flow Glance ends up with, proven by loading it as Glance.
+
+    Both glance_download entry points are listed; our claim is applied
+    first, as our get_flow applies it when Glance first calls it.
+    """
+    eps = _entry_points()
+    installed = any(ep.value == OURS for ep in eps)
+    version = _version()
+    choice = conf[options.GROUP].implementation
+    if installed and choice == 'plugin':
+        host.claim_method(plugin.get_flow)
+    loaded = _loaded_function()
+    outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
+    check = Check('implementation', 'Implementation', OK, '',
+                  details=['entry point ' + _describe_entry_point(ep)
+                           for ep in eps],
+                  data={'entry_points': [ep.value for ep in eps],
+                        'installed': installed, 'version': version,
+                        'implementation': choice, 'outcome': outcome,
+                        'function': loaded})
+    if loaded is None:
+        check.status = FAIL
+        check.summary = ('Glance finds no %s plugin in %s.'
+                         % (host.PLUGIN_NAME, host.PLUGIN_NAMESPACE))
+        check.fix = ("Install glance-download with Glance's own python -m "
+                     "pip, then restart glance-api.")
+    elif outcome == 'plugin':
+        check.summary = ('this plugin, glance-download %s: Glance loads %s.'
+                         % (version, loaded))
+        if loaded != OURS:
+            check.status = FAIL
+            check.summary = ('Glance would load %s, not this plugin (%s).'
+                             % (loaded, OURS))
+            check.fix = ("Glance's plugin loading is not what this version "
+                         "of glance-download expects; set [glance_download] "
+                         "implementation = in-tree until it is upgraded.")
+    else:
+        via = (', which hands over to the in-tree flow' if loaded == OURS
+               else '')
+        check.summary = ("Glance's in-tree method: Glance loads %s%s."
+                         % (loaded, via))
+        if installed:
+            check.summary += ' [glance_download] implementation = in-tree.'
+        else:
+            check.status = WARN
+            check.summary += (' glance-download is not installed for %s.'
+                              % sys.executable)
+            check.fix = ("Install glance-download with Glance's own python "
+                         "-m pip to use this plugin.")
+    return check
+
+
+# 2. Enabled
+
+def check_enabled(conf):
+    """Glance refuses the method's requests unless it is enabled."""
+    methods = list(conf.enabled_import_methods or [])
+    check = Check('enabled', 'Enabled', OK,
+                  '%s is in [DEFAULT] enabled_import_methods %s.'
+                  % (METHOD, _shown(methods)),
+                  data={'enabled_import_methods': methods})
+    if METHOD not in methods:
+        check.status = FAIL
+        check.summary = ('%s is not in [DEFAULT] enabled_import_methods %s.'
+                         % (METHOD, _shown(methods)))
+        check.fix = ('Set [DEFAULT] enabled_import_methods = %s and restart '
+                     'glance-api.' % _shown(methods + [METHOD]))
+    return check
+
+
+# 3. Staging
+
+def _staging_option(conf):
+    """(option that sets the staging area, its value), as Glance picks it."""
+    if conf.enabled_backends:
+        host.register_staging_store_opts()
+        return ('[os_glance_staging_store] filesystem_store_datadir',
+                conf.os_glance_staging_store.filesystem_store_datadir)
+    return '[DEFAULT] node_staging_uri', conf.node_staging_uri
+
+
+def _user(uid):
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def check_staging(conf):
+    """The directory our download writes to and Glance's next step reads."""
+    option, value = _staging_option(conf)
+    user = _user(os.geteuid())
+    data = {'option': option, 'value': value, 'user': user}
+    try:
+        path = os.path.dirname(host.staging_target('image-id')[1])
+    except errors.InvalidRequest:
+        return Check('staging', 'Staging', FAIL,
+                     '%s = %s is not a local directory.' % (option, value),
+                     fix='Set %s to a local or shared directory, for example '
+                         '%s.' % (option, _example_staging(option)),
+                     data=data)
+    data.update(path=path, exists=os.path.isdir(path))
+    if not data['exists']:
+        return Check('staging', 'Staging', FAIL,
+                     '%s (%s) does not exist.' % (path, option),
+                     fix='Create it, writable by the user glance-api runs '
+                         'as, or set %s.' % option, data=data)
+    stat = os.stat(path)
+    data.update(writable=os.access(path, os.W_OK | os.X_OK),
+                free_bytes=shutil.disk_usage(path).free)
+    details = ['owner %s, mode %04o' % (_user(stat.st_uid),
+                                        stat.st_mode & 0o7777)]
+    if os.geteuid() == 0:
+        details.append('Checked as root, who can write anywhere: run this '
+                       'command as the user glance-api runs as.')
+    if not data['writable']:
+        return Check('staging', 'Staging', FAIL,
+                     '%s (%s) is not writable by %s.' % (path, option, user),
+                     fix='Make it writable by the user glance-api runs as, '
+                         'and run this command as that user.',
+                     details=details, data=data)
+    return Check('staging', 'Staging', OK,
+                 '%s (%s): writable by %s, %s free.'
+                 % (path, option, user,
+                    progress.human_size(data['free_bytes'])),
+                 details=details, data=data)
+
+
+def _example_staging(option):
+    if option.startswith('[DEFAULT]'):
+        return 'file:///var/lib/glance/staging'
+    return '/var/lib/glance/staging'
+
+
+# 4. Import filtering
+
+def _refusal_hint(values, refused):
+    ports = sorted({endpoint.origin_of(url)[2] for _r, _i, url in refused}
+                   - set(values['allowed_ports'] or []))
+    hint = ('Allow the remote Glances in [import_filtering_opts]: their '
+            'scheme in allowed_schemes, their host in allowed_hosts (when it '
+            'is set; loopback and link-local addresses only then) and not '
+            'in disallowed_hosts, their port in allowed_ports. Host names '
+            'must resolve from this host.')
+    if ports and values['allowed_ports']:
+        hint += ' For example allowed_ports = %s.' % _shown(
+            list(values['allowed_ports']) + ports)
+    return hint
+
+
+def check_filtering(conf, endpoints):
+    """Whether import filtering lets the plugin reach each image endpoint.
+
+    ``endpoints`` is what the Regions check found, None when unknown.
+    """
+    group = conf[FILTER_GROUP]
+    values = {name: group[name] for name in FILTER_OPTS}
+    details = ['[%s] %s = %s' % (FILTER_GROUP, name, _shown(value))
+               for name, value in values.items()]
+    check = Check('import_filtering', 'Import filtering', OK, '',
+                  details=details, data={'options': values, 'endpoints': []})
+    if not endpoints:
+        check.status = UNKNOWN
+        check.summary = ('No image endpoint to check; see Regions. Allowed '
+                         'schemes %s, ports %s.'
+                         % (_shown(values['allowed_schemes']),
+                            _shown(values['allowed_ports'])))
+        return check
+    refused = []
+    for region, interfaces in sorted(endpoints.items()):
+        for interface, url in sorted(interfaces.items()):
+            allowed = host.url_allowed(endpoint.strip_version(url))
+            check.data['endpoints'].append(
+                {'region': region, 'interface': interface, 'url': url,
+                 'allowed': allowed})
+            check.details.append('%s %s %s: %s' % (
+                region, interface, url, 'allowed' if allowed else 'refused'))
+            if not allowed:
+                refused.append((region, interface, url))
+    total = len(check.data['endpoints'])
+    if not refused:
+        check.summary = 'All %d image endpoints are allowed.' % total
+        return check
+    check.status = FAIL if len(refused) == total else WARN
+    check.summary = '%s image endpoints are refused: %s.' % (
+        'All %d' % total if len(refused) == total
+        else '%d of %d' % (len(refused), total),
+        ', '.join('%s %s' % (region, interface)
+                  for region, interface, _u in refused))
+    check.fix = _refusal_hint(values, refused)
+    return check
+
+
+# 5. Regions
+
+def _credentials_group(conf):
+    """Where the service credentials are: ours when set, else Glance's."""
+    ours = conf[options.GROUP]
+    return options.GROUP if (ours.auth_type or ours.auth_section) \
+        else AUTHTOKEN_GROUP
+
+
+def _tls(group):
+    """keystoneauth1 session TLS arguments from a section, when it has them."""
+    def get(name, default=None):
+        return group[name] if name in group else default
+    verify = False if get('insecure', False) else (get('cafile') or True)
+    certfile, keyfile = get('certfile'), get('keyfile')
+    cert = (certfile, keyfile) if certfile and keyfile else certfile
+    return {'verify': verify, 'cert': cert}
+
+
+def _load_auth(conf, group):
+    ks_loading.register_auth_conf_options(conf, group)
+    section = conf[group].auth_section or group
+    if section != group:
+        ks_loading.register_auth_conf_options(conf, section)
+    fix = ('Set auth_type = password, auth_url, username, password, '
+           'project_name, user_domain_name and project_domain_name in '
+           '[%s], as keystonemiddleware uses them, or point [%s] '
+           'auth_section at a section that has them.'
+           % (AUTHTOKEN_GROUP, options.GROUP))
+    try:
+        auth = ks_loading.load_auth_from_conf_options(conf, group)
+    except ks_exc.ClientException as exc:
+        raise Unknown('The service credentials in [%s] cannot be used: %s'
+                      % (section, exc), fix) from None
+    if auth is None:
+        raise Unknown('No service credentials: [%s] auth_type is not set.'
+                      % section, fix)
+    return auth, section
+
+
+def fetch_catalog(conf):
+    """The raw service catalog, as Keystone gives it to Glance's user."""
+    auth, section = _load_auth(conf, _credentials_group(conf))
+    auth_url = _safe_url(getattr(auth, 'auth_url', None) or '')
+    session = ks_session.Session(auth=auth, timeout=KEYSTONE_TIMEOUT,
+                                 **_tls(conf[section]))
+    fix = ('Check auth_url and the credentials in [%s], and that Keystone '
+           'answers from this host.' % section)
+    try:
+        access = auth.get_access(session)
+    except ks_exc.ConnectionError as exc:
+        raise Unknown('Keystone at %s could not be reached (%s).'
+                      % (auth_url, type(exc).__name__), fix,
+                      details=[str(exc)]) from None
+    except ks_exc.ClientException as exc:
+        raise Unknown('Keystone at %s gave no token for the credentials of '
+                      '[%s]: %s' % (auth_url, section, exc), fix) from None
+    return access.service_catalog.catalog, section, auth_url
+
+
+def _catalog_passed_on(conf):
+    """Whether keystonemiddleware hands users' catalogs to Glance."""
+    group = conf[AUTHTOKEN_GROUP]
+    return ('include_service_catalog' not in group
+            or group.include_service_catalog)
+
+
+def check_regions(conf):
+    """The regions users can import from, as the service's catalog lists."""
+    try:
+        raw, section, auth_url = fetch_catalog(conf)
+    except Unknown as exc:
+        return Check('regions', 'Regions', UNKNOWN, str(exc), fix=exc.fix,
+                     details=exc.details, data={'regions': None})
+    endpoints = {region: {interface: _safe_url(url)
+                          for interface, url in interfaces.items()}
+                 for region, interfaces
+                 in endpoint.image_endpoints(raw).items()}
+    check = Check('regions', 'Regions', OK, '',
+                  data={'regions': endpoints, 'credentials': section,
+                        'auth_url': auth_url})
+    for region, interfaces in sorted(endpoints.items()):
+        for interface, url in sorted(interfaces.items()):
+            check.details.append('%s %s %s' % (region or '(no region)',
+                                               interface, url))
+    names = sorted(region or '(no region)' for region in endpoints)
+    if not endpoints:
+        check.status = FAIL
+        check.summary = ('The service catalog from Keystone at %s lists no '
+                         'image endpoint.' % auth_url)
+        check.fix = ('Register the image service endpoints of every region '
+                     'in Keystone.')
+    elif not _catalog_passed_on(conf):
+        check.status = FAIL
+        check.summary = ('Image endpoints in %s, but keystonemiddleware does '
+                         'not pass users\' catalogs to Glance.'
+                         % ', '.join(names))
+        check.fix = ('Set [%s] include_service_catalog = true.'
+                     % AUTHTOKEN_GROUP)
+    else:
+        check.summary = 'Image endpoints in %s.' % ', '.join(names)
+        if len(endpoints) < 2:
+            check.status = WARN
+            check.summary += ' There is no other region to import from.'
+    return check
+
+
+# 6. Settings
+
+def _our_opts():
+    return (options.transfer_opts + options.tls_opts
+            + ks_loading.get_auth_common_conf_options())
+
+
+def _readable(path):
+    return os.path.isfile(path) and os.access(path, os.R_OK)
+
+
+def check_settings(conf):
+    """Our settings, and the combinations that would fail every import."""
+    group = conf[options.GROUP]
+    values, changed, details = {}, [], []
+    for opt in _our_opts():
+        value = group[opt.dest]
+        values[opt.dest] = None if opt.secret and value else value
+        if value != opt.default:
+            changed.append(opt.dest)
+        shown = '****' if opt.secret and value else _shown(value)
+        details.append('[%s] %s = %s' % (options.GROUP, opt.dest, shown))
+    prefixes = conf[options.PROPERTIES_GROUP].extra_properties
+    values['extra_properties'] = prefixes
+    details.append('[%s] extra_properties = %s'
+                   % (options.PROPERTIES_GROUP, _shown(prefixes)))
+    check = Check('settings', 'Settings', OK,
+                  'Changed from the defaults: %s.' % (', '.join(changed)
+                                                      or 'none'),
+                  details=details, data=values)
+    problems, fixes = [], []
+    if group.send_service_token and not (group.auth_type
+                                         or group.auth_section):
+        problems.append('send_service_token is on without service '
+                        'credentials')
+        fixes.append('set [%s] auth_section = %s.'
+                     % (options.GROUP, AUTHTOKEN_GROUP))
+    for name in ('cafile', 'certfile', 'keyfile'):
+        if group[name] and not _readable(group[name]):
+            problems.append('%s %s is not a readable file' % (name,
+                                                              group[name]))
+            fixes.append('correct [%s] %s.' % (options.GROUP, name))
+    if problems:
+        check.status = FAIL
+        check.summary = '; '.join(problems) + '.'
+        check.fix = ' '.join(fix[0].upper() + fix[1:] for fix in fixes)
+    elif group.insecure:
+        check.status = WARN
+        check.summary = ('insecure = true: remote Glances\' certificates '
+                         'are not verified, tokens can be intercepted.')
+        check.fix = 'Set [%s] insecure = false.' % options.GROUP
+    return check
+
+
+# Running the checks
+
+def _guarded(name, title, function, *args):
+    """Run one check; a broken setting fails it, not the command."""
+    try:
+        return function(*args)
+    except cfg.Error as exc:
+        return Check(name, title, FAIL,
+                     'The configuration cannot be read: %s' % exc,
+                     fix='Correct the option named above.')
+    except Exception as exc:
+        return Check(name, title, UNKNOWN,
+                     'Could not be checked: %s: %s' % (type(exc).__name__,
+                                                       exc))
+
+
+def run_checks(conf):
+    regions = _guarded('regions', 'Regions', check_regions, conf)
+    endpoints = regions.data.get('regions')
+    return [
+        _guarded('implementation', 'Implementation', check_implementation,
+                 conf),
+        _guarded('enabled', 'Enabled', check_enabled, conf),
+        _guarded('staging', 'Staging', check_staging, conf),
+        _guarded('import_filtering', 'Import filtering', check_filtering,
+                 conf, endpoints),
+        regions,
+        _guarded('settings', 'Settings', check_settings, conf),
+    ]
+
+
+def ready(checks):
+    return all(check.status != FAIL for check in checks)
+
+
+def render_text(checks, out):
+    for check in checks:
+        out.write('%-8s %-17s %s\n' % (check.status.upper(), check.title,
+                                       check.summary))
+        for line in check.details:
+            out.write('%27s%s\n' % ('', line))
+        if check.fix:
+            out.write('%27sTo fix: %s\n' % ('', check.fix))
+    failed = [check.title for check in checks if check.status == FAIL]
+    unknown = [check.title for check in checks if check.status == UNKNOWN]
+    if failed:
+        out.write('Not ready: fix %s.\n' % ', '.join(failed))
+    else:
+        out.write('Ready: Glance can serve %s.\n' % METHOD)
+    if unknown:
+        out.write('Not checked: %s.\n' % ', '.join(unknown))
+
+
+def render_json(checks, out):
+    json.dump({'ready': ready(checks), 'version': _version(),
+               'checks': [dataclasses.asdict(check) for check in checks]},
+              out, indent=2, sort_keys=True, default=str)
+    out.write('\n')
+
+
+@contextlib.contextmanager
+def _library_warnings_hidden():
+    """Keep library warnings off the report; the checks say what matters.
+
+    Glance's logging setup sends them to stderr (stevedore, for one, warns
+    about the two glance_download implementations, which is expected).
+    """
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def main(argv=None):
+    """Console entry point: exit status 0 when ready, 1 otherwise."""
+    conf = CONF
+    options.register_opts(conf)
+    conf.register_cli_opts(cli_opts)
+    with _library_warnings_hidden():
+        try:
+            host.parse_config(
+                sys.argv[1:] if argv is None else argv,
+                prog='glance-download-status',
+                version=_version() or 'unknown',
+                description='Check that this Glance is ready to serve the '
+                            'glance-download import method.')
+        except cfg.Error as exc:
+            sys.stderr.write('glance-download-status: %s\n' % exc)
+            return 1
+        checks = run_checks(conf)
+    (render_json if conf.json else render_text)(checks, sys.stdout)
+    return 0 if ready(checks) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
