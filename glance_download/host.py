@@ -118,9 +118,14 @@ def restore_image(action_wrapper, change):
 
 
 def mark_failed(action_wrapper, stores):
-    """Image back to ``queued``; its importing stores now failed stores."""
+    """Image back to ``queued``; its importing stores now failed stores.
+
+    Glance allows ``importing -> queued`` only: another revert may have
+    queued the image already, and ``queued -> queued`` is refused.
+    """
     def change(action):
-        action.set_image_attribute(status='queued')
+        if action.image_status == 'importing':
+            action.set_image_attribute(status='queued')
         action.remove_importing_stores(stores)
         action.add_failed_stores(stores)
     restore_image(action_wrapper, change)
@@ -163,8 +168,8 @@ def in_tree_flow(**kwargs):
     return original(**kwargs)
 
 
-def _host_metadata_step_skipped(self):
-    """Replaces Glance's own glance-download metadata step (see below)."""
+def _host_metadata_step_skipped(self, *args, **kwargs):
+    """Replaces the execute and revert of Glance's own metadata step."""
     return None
 
 
@@ -176,9 +181,10 @@ def take_over_metadata_step():
     it off. It would read the source record a second time, copy reserved
     attributes a prefix happens to match, and fail first, with "Internal
     Error" as the only message, on exactly the requests our flow explains.
-    Its ``execute`` is looked up when the flow runs, so replacing it also
+    Its methods are looked up when the flow runs, so replacing them also
     covers the flow being built while this plugin is first loaded. Its
-    revert, which sets the image back to ``queued``, is kept.
+    revert goes too: it would only set the image to ``queued`` a second
+    time after our first task did, which Glance refuses.
     """
     step = getattr(api_image_import, '_ImportMetadata', None)
     if step is None:
@@ -186,6 +192,7 @@ def take_over_metadata_step():
                     'over; its import flow has changed.')
         return False
     step.execute = _host_metadata_step_skipped
+    step.revert = _host_metadata_step_skipped
     return True
 
 

@@ -15,6 +15,7 @@ from oslo_config import cfg
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
+from glance import domain
 
 from glance_download import host
 
@@ -22,6 +23,22 @@ TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
 
 class FakeImage(object):
+    """An image record that refuses the status changes Glance refuses."""
+
+    valid_state_targets = domain.Image.valid_state_targets
+
+    @property
+    def status(self):
+        return self._status
+
+    @status.setter
+    def status(self, status):
+        current = getattr(self, '_status', None)
+        if current is not None and (
+                status not in self.valid_state_targets[current]):
+            raise glance_exc.InvalidImageStatusTransition(
+                cur_status=current, new_status=status)
+        self._status = status
 
     def __init__(self, image_id, **attrs):
         self.image_id = image_id
@@ -126,8 +143,9 @@ def restore_glance_after(test):
     """Undo, after the test, what the plugin changes in Glance's modules."""
     in_tree = importlib.import_module(host.IN_TREE_MODULE)
     test.addCleanup(setattr, in_tree, 'get_flow', in_tree.get_flow)
-    test.addCleanup(setattr, api_image_import._ImportMetadata, 'execute',
-                    api_image_import._ImportMetadata.execute)
+    for method in ('execute', 'revert'):
+        test.addCleanup(setattr, api_image_import._ImportMetadata, method,
+                        getattr(api_image_import._ImportMetadata, method))
     test.addCleanup(host._in_tree.clear)
 
 
