@@ -18,41 +18,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PYTHON=${PYTHON:-python3}
-VENV=.venv
-STAMP=$VENV/.glance-download-requirements
-
-# pbr derives the version from git history.  Outside a git checkout, or in
-# a shallow clone where that history is cut, give it a version to use.
-if [ -z "${PBR_VERSION:-}" ]; then
-    if ! git rev-parse --git-dir >/dev/null 2>&1 ||
-            [ "$(git rev-parse --is-shallow-repository 2>/dev/null)" = true ]; then
-        export PBR_VERSION=0.0.0.dev0
-    fi
-fi
-
-requirements_hash() {
-    cat requirements.txt test-requirements.txt setup.cfg setup.py |
-        "$VENV/bin/python" -c '
-import hashlib, sys
-h = hashlib.sha256(sys.stdin.buffer.read())
-h.update(sys.version.encode())
-print(h.hexdigest())'
-}
-
-if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
-    echo "Creating $VENV with $PYTHON"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-
-wanted=$(requirements_hash)
-if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$wanted" ]; then
-    echo "Installing test requirements and the package into $VENV"
-    rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --quiet -r test-requirements.txt -e .
-    echo "$wanted" > "$STAMP"
-fi
+# Create .venv, or bring it up to date (sets VENV, and PBR_VERSION when
+# pbr needs it).
+. tools/venv.sh
 
 # "stestr last" would show an earlier run if this one stopped before any
 # test ran (an import error during discovery, for example): compare the
