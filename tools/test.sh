@@ -4,6 +4,11 @@
 #   tools/test.sh                         # every test
 #   tools/test.sh tests.unit.test_fetch   # a filter, passed to "stestr run"
 #
+# The end-to-end tests (tests/functional) need the test cloud: for a full
+# run, or a filter that names functional tests, the cloud is started with
+# "tools/cloud start" first and stopped at the end.  Set
+# GD_REUSE_CLOUD=1 to use a cloud that is already running and leave it so.
+#
 # The first run creates .venv in the repository with "python3 -m venv" and
 # installs test-requirements.txt and the package (editable) into it.  Later
 # runs reuse it, and reinstall when requirements.txt, test-requirements.txt,
@@ -21,6 +26,33 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Create .venv, or bring it up to date (sets VENV, and PBR_VERSION when
 # pbr needs it).
 . tools/venv.sh
+
+cleanup_files=()
+cloud_started=
+cleanup() {
+    if [ -n "$cloud_started" ]; then
+        tools/cloud stop || true
+    fi
+    if [ ${#cleanup_files[@]} -gt 0 ]; then
+        rm -f "${cleanup_files[@]}"
+    fi
+}
+trap cleanup EXIT
+
+needs_cloud=
+if [ $# -eq 0 ]; then
+    needs_cloud=1
+else
+    for arg in "$@"; do
+        case "$arg" in
+            *functional*) needs_cloud=1 ;;
+        esac
+    done
+fi
+if [ -n "$needs_cloud" ] && [ "${GD_REUSE_CLOUD:-}" != 1 ]; then
+    cloud_started=1
+    tools/cloud start
+fi
 
 # "stestr last" would show an earlier run if this one stopped before any
 # test ran (an import error during discovery, for example): compare the
@@ -42,7 +74,7 @@ else
     # "stestr last" exits non-zero when the run had failures: keep its
     # stream in a file rather than in a pipeline under pipefail.
     stream_file=$(mktemp)
-    trap 'rm -f "$stream_file"' EXIT
+    cleanup_files+=("$stream_file")
     "$VENV/bin/stestr" last --subunit > "$stream_file" || true
     summary=$("$VENV/bin/python" - "$stream_file" <<'EOF_PARSE'
 import sys

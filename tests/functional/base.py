@@ -1,0 +1,232 @@
+"""End-to-end tests against the project's two-region cloud (tools/cloud).
+
+The cloud is Keystone and three glance-api processes on 127.0.0.1, started
+by ``tools/cloud start`` (``tools/test.sh`` does it for a full run). These
+tests drive it the way users do: the ``openstack`` CLI, openstacksdk and
+plain HTTP, as the non-admin ``demo`` user with the user's own token.
+"""
+
+import json
+import os
+import subprocess
+import time
+import unittest
+import uuid
+
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+CLOUD_DIR = os.environ.get('GD_CLOUD_DIR', os.path.join(REPO, '.cloud'))
+
+# Bounds of every wait: an import of a few MiB takes seconds here.
+IMPORT_TIMEOUT = 120
+POLL = 0.25
+
+
+def load_env():
+    path = os.path.join(CLOUD_DIR, 'env.json')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except OSError:
+        raise RuntimeError(
+            'The functional tests need the test cloud: run tools/cloud start '
+            '(tools/test.sh starts it for a full run). No %s.' % path)
+
+
+class Identity(object):
+    """One user's token and catalog, fetched once per test process."""
+
+    _tokens = {}
+
+    def __init__(self, env, user):
+        self.env = env
+        self.user = user
+        self.creds = env['users'][user]
+
+    @property
+    def token(self):
+        if self.user not in self._tokens:
+            body = {'auth': {
+                'identity': {'methods': ['password'], 'password': {'user': {
+                    'name': self.creds['username'],
+                    'domain': {'name': self.creds['user_domain_name']},
+                    'password': self.creds['password']}}},
+                'scope': {'project': {
+                    'name': self.creds['project_name'],
+                    'domain': {'name': self.creds['project_domain_name']}}}}}
+            response = requests.post(self.env['keystone_url'] +
+                                     '/auth/tokens', json=body, timeout=30)
+            response.raise_for_status()
+            project = response.json()['token']['project']['id']
+            self._tokens[self.user] = (response.headers['X-Subject-Token'],
+                                       project)
+        return self._tokens[self.user][0]
+
+    @property
+    def project_id(self):
+        self.token
+        return self._tokens[self.user][1]
+
+
+class Glance(object):
+    """Plain HTTP to one region's Glance as one user."""
+
+    def __init__(self, env, region, identity):
+        self.url = env['regions'][region]['glance_url']
+        self.region = region
+        self.identity = identity
+
+    def call(self, method, path, **kwargs):
+        headers = kwargs.pop('headers', {})
+        headers['X-Auth-Token'] = self.identity.token
+        kwargs.setdefault('timeout', 60)
+        return requests.request(method, self.url + path, headers=headers,
+                                **kwargs)
+
+    def create(self, **fields):
+        fields.setdefault('name', 'gd-test-' + uuid.uuid4().hex[:8])
+        fields.setdefault('disk_format', 'raw')
+        fields.setdefault('container_format', 'bare')
+        response = self.call('POST', '/v2/images', json=fields)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, image_id, data):
+        response = self.call(
+            'PUT', '/v2/images/%s/file' % image_id, data=data,
+            headers={'Content-Type': 'application/octet-stream'})
+        assert response.status_code == 204, response.text
+
+    def get(self, image_id):
+        response = self.call('GET', '/v2/images/%s' % image_id)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def tasks(self, image_id):
+        response = self.call('GET', '/v2/images/%s/tasks' % image_id)
+        assert response.status_code == 200, response.text
+        return response.json()['tasks']
+
+    def import_image(self, image_id, method=None, **body):
+        body['method'] = method
+        return self.call('POST', '/v2/images/%s/import' % image_id,
+                         json=body)
+
+    def delete(self, image_id):
+        self.call('DELETE', '/v2/images/%s' % image_id)
+
+
+def glance_download(source_id, region='REGION1', interface='public'):
+    method = {'name': 'glance-download', 'glance_image_id': source_id,
+              'glance_region': region}
+    if interface is not None:
+        method['glance_service_interface'] = interface
+    return method
+
+
+class FunctionalTest(unittest.TestCase):
+    """Users, regions and helpers shared by the end-to-end tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = load_env()
+        cls.demo = Identity(cls.env, 'demo')
+        cls.alt = Identity(cls.env, 'alt')
+        cls.admin = Identity(cls.env, 'admin')
+
+    def glance(self, region, identity=None):
+        return Glance(self.env, region, identity or self.demo)
+
+    def source_image(self, data=None, region='REGION1', identity=None,
+                     **fields):
+        """An active image with data and a few properties, cleaned up."""
+        data = os.urandom(3 * 1024 * 1024 + 5) if data is None else data
+        glance = self.glance(region, identity)
+        props = {'hw_disk_bus': 'virtio', 'hw_rng_model': 'virtio',
+                 'os_distro': 'cirros', 'os_admin_user': 'root',
+                 'foo': 'bar', 'container_format': 'ovf'}
+        props.update(fields)
+        image = glance.create(**props)
+        self.addCleanup(glance.delete, image['id'])
+        glance.upload(image['id'], data)
+        return glance.get(image['id'])
+
+    def target_image(self, region='REGION2', identity=None, **fields):
+        """A queued image to import into, with other formats than the
+        source so that copying them shows."""
+        glance = self.glance(region, identity)
+        fields.setdefault('disk_format', 'iso')
+        image = glance.create(**fields)
+        self.addCleanup(glance.delete, image['id'])
+        return image
+
+    def wait_for(self, glance, image_id, messages=None):
+        """Poll until the import task ended and the image left importing.
+
+        Task messages seen on the way are appended to ``messages``.
+        """
+        deadline = time.monotonic() + IMPORT_TIMEOUT
+        while True:
+            image = glance.get(image_id)
+            latest = self.newest_task(glance, image_id)
+            if messages is not None and latest and latest['message'] and (
+                    not messages or messages[-1] != latest['message']):
+                messages.append(latest['message'])
+            if (latest and latest['status'] in ('success', 'failure')
+                    and image['status'] != 'importing'):
+                return image, latest
+            if time.monotonic() > deadline:
+                self.fail('image %s still %s after %d s (task: %s)' % (
+                    image_id, image['status'], IMPORT_TIMEOUT, latest))
+            time.sleep(POLL)
+
+    def staged_files(self, region='REGION2'):
+        staging = self.env['regions'][region]['staging']
+        return sorted(os.listdir(staging)) if os.path.isdir(staging) else []
+
+    def assert_copied(self, source, target):
+        """The target is a verified copy made by this plugin."""
+        self.assertEqual('active', target['status'])
+        for field in ('size', 'checksum', 'os_hash_algo', 'os_hash_value',
+                      'disk_format', 'container_format'):
+            self.assertEqual(source[field], target[field], field)
+        for name in ('hw_disk_bus', 'hw_rng_model', 'os_distro'):
+            self.assertEqual(source[name], target.get(name), name)
+        self.assertNotIn('foo', target)
+        self.assertNotIn('os_admin_user', target)
+        # Provenance: only this plugin records it.
+        self.assertEqual('REGION1', target['glance_download_source_region'])
+        self.assertEqual(source['id'],
+                         target['glance_download_source_image_id'])
+        self.assertNotIn(target['id'], self.staged_files())
+
+    def newest_task(self, glance, image_id):
+        tasks = glance.tasks(image_id)
+        return max(tasks, key=lambda t: t['created_at']) if tasks else None
+
+    def assert_failed_and_queued(self, glance, target_id, text):
+        image, task = self.wait_for(glance, target_id)
+        self.assertEqual('queued', image['status'])
+        self.assertIsNotNone(task, 'no import task for %s' % target_id)
+        self.assertEqual('failure', task['status'])
+        self.assertIn(text, task['message'])
+        self.assertNotIn(self.demo.token, task['message'])
+        self.assertNotIn(target_id, self.staged_files(glance.region))
+        return task['message']
+
+    def openstack(self, *args, cloud='gd-demo', check=True):
+        """The real openstack CLI, as a user runs it."""
+        env = dict(os.environ, OS_CLIENT_CONFIG_FILE=self.env['clouds_yaml'])
+        command = [os.path.join(self.env['venv'], 'bin', 'openstack'),
+                   '--os-cloud', cloud] + list(args)
+        result = subprocess.run(command, env=env, capture_output=True,
+                                text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            self.fail('%s failed (%d): %s' % (' '.join(args),
+                                              result.returncode,
+                                              result.stderr))
+        return result

@@ -1,0 +1,136 @@
+"""Imports that cannot succeed: a clear message, and nothing lost."""
+
+from tests.functional import base
+
+UNKNOWN_UUID = '0c1b6a8e-5f0e-4a51-9d5c-3f3b1e2a7d40'
+
+
+class TaskFailureTest(base.FunctionalTest):
+    """Refused while running: the task says why, the image stays queued."""
+
+    def start(self, source_id, target=None, **method):
+        target = target or self.target_image()
+        glance = self.glance('REGION2')
+        body = base.glance_download(source_id)
+        body.update(method)
+        response = glance.import_image(target['id'], body)
+        self.assertEqual(202, response.status_code, response.text)
+        return glance, target
+
+    def retry_succeeds(self, glance, target, source):
+        response = glance.import_image(target['id'],
+                                       base.glance_download(source['id']))
+        self.assertEqual(202, response.status_code, response.text)
+        image, task = self.wait_for(glance, target['id'])
+        self.assertEqual('success', task['status'], task['message'])
+        self.assert_copied(source, image)
+
+    def test_source_queued(self):
+        region1 = self.glance('REGION1')
+        queued = region1.create()
+        self.addCleanup(region1.delete, queued['id'])
+        glance, target = self.start(queued['id'])
+        self.assert_failed_and_queued(glance, target['id'],
+                                      "is 'queued', not 'active'")
+
+    def test_source_deactivated_then_reactivated(self):
+        source = self.source_image()
+        admin = self.glance('REGION1', self.admin)
+        response = admin.call('POST', '/v2/images/%s/actions/deactivate'
+                              % source['id'])
+        self.assertEqual(204, response.status_code, response.text)
+        glance, target = self.start(source['id'])
+        self.assert_failed_and_queued(glance, target['id'],
+                                      "is 'deactivated', not 'active'")
+        admin.call('POST', '/v2/images/%s/actions/reactivate' % source['id'])
+        self.retry_succeeds(glance, target, source)
+
+    def test_unknown_region(self):
+        source = self.source_image(data=b'r' * 4096)
+        glance, target = self.start(source['id'], glance_region='REGION9')
+        message = self.assert_failed_and_queued(
+            glance, target['id'], "Region 'REGION9' has no image service")
+        self.assertIn('REGION1, REGION2, REGION3', message)
+        self.retry_succeeds(glance, target, source)
+
+    def test_bad_interface(self):
+        source = self.source_image(data=b'i' * 4096)
+        glance, target = self.start(source['id'],
+                                    glance_service_interface='private')
+        self.assert_failed_and_queued(
+            glance, target['id'], "glance_service_interface 'private' is not "
+            "valid: use one of public, internal, admin")
+
+    def test_image_unknown_in_source_region(self):
+        glance, target = self.start(UNKNOWN_UUID)
+        self.assert_failed_and_queued(
+            glance, target['id'], 'was not found in region REGION1')
+
+    def test_source_private_to_another_project(self):
+        private = self.source_image(data=b'p' * 4096, identity=self.alt,
+                                    visibility='private')
+        glance, target = self.start(private['id'])
+        self.assert_failed_and_queued(
+            glance, target['id'],
+            'was not found in region REGION1 (HTTP 404): it does not exist '
+            'there or your project cannot see it')
+
+
+class ApiRefusalTest(base.FunctionalTest):
+    """Refused by the API at once: HTTP 4xx, nothing started."""
+
+    def assert_refused(self, glance, target, body, status, text):
+        response = glance.import_image(target['id'], body)
+        self.assertEqual(status, response.status_code, response.text)
+        self.assertIn(text, response.text)
+        self.assertEqual([], glance.tasks(target['id']))
+        self.assertEqual('queued', glance.get(target['id'])['status'])
+
+    def test_malformed_uuid(self):
+        target = self.target_image()
+        self.assert_refused(self.glance('REGION2'), target,
+                            base.glance_download('not-a-uuid'), 400,
+                            'does not look like a UUID')
+
+    def test_region_missing(self):
+        target = self.target_image()
+        body = base.glance_download(UNKNOWN_UUID)
+        del body['glance_region']
+        self.assert_refused(self.glance('REGION2'), target, body, 400,
+                            'glance_region&#x27; needs to be set')
+
+    def test_target_owned_by_another_project(self):
+        source = self.source_image(data=b'o' * 4096)
+        theirs = self.target_image(identity=self.alt, visibility='shared')
+        response = self.glance('REGION2').import_image(
+            theirs['id'], base.glance_download(source['id']))
+        self.assertIn(response.status_code, (403, 404), response.text)
+        alt = self.glance('REGION2', self.alt)
+        self.assertEqual('queued', alt.get(theirs['id'])['status'])
+        self.assertEqual([], alt.tasks(theirs['id']))
+
+    def test_method_disabled_in_config(self):
+        source = self.source_image(data=b'd' * 4096)
+        target = self.target_image(region='REGION3')
+        glance = self.glance('REGION3')
+        response = glance.import_image(target['id'],
+                                       base.glance_download(source['id']))
+        self.assertEqual(400, response.status_code, response.text)
+        self.assertIn('glance-download', response.text)
+        self.assertEqual('queued', glance.get(target['id'])['status'])
+        result = self.openstack(
+            '--os-region-name', 'REGION3', 'image', 'import',
+            '--method', 'glance-download', '--remote-image', source['id'],
+            '--remote-region', 'REGION1', '--remote-service-interface',
+            'public', target['id'], check=False)
+        self.assertNotEqual(0, result.returncode)
+        self.assertIn('glance-download', result.stderr)
+
+    def test_target_not_queued(self):
+        source = self.source_image(data=b'a' * 4096)
+        region1 = self.glance('REGION1')
+        response = region1.import_image(
+            source['id'], base.glance_download(source['id'], 'REGION2'))
+        self.assertEqual(409, response.status_code, response.text)
+        self.assertIn('cannot be target for import', response.text)
+        self.assertEqual('active', region1.get(source['id'])['status'])
