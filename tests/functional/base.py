@@ -35,39 +35,46 @@ def load_env():
             '(tools/test.sh starts it for a full run). No %s.' % path)
 
 
-class Identity(object):
-    """One user's token and catalog, fetched once per test process."""
+# Every token this process obtained: none may appear in any log file.
+ISSUED_TOKENS = []
 
-    _tokens = {}
+
+class Identity(object):
+    """One user's project-scoped token, obtained on first use."""
 
     def __init__(self, env, user):
         self.env = env
         self.user = user
         self.creds = env['users'][user]
+        self._token = None
+        self._project_id = None
+
+    def _authenticate(self):
+        body = {'auth': {
+            'identity': {'methods': ['password'], 'password': {'user': {
+                'name': self.creds['username'],
+                'domain': {'name': self.creds['user_domain_name']},
+                'password': self.creds['password']}}},
+            'scope': {'project': {
+                'name': self.creds['project_name'],
+                'domain': {'name': self.creds['project_domain_name']}}}}}
+        response = requests.post(self.env['keystone_url'] + '/auth/tokens',
+                                 json=body, timeout=30)
+        response.raise_for_status()
+        self._token = response.headers['X-Subject-Token']
+        self._project_id = response.json()['token']['project']['id']
+        ISSUED_TOKENS.append(self._token)
 
     @property
     def token(self):
-        if self.user not in self._tokens:
-            body = {'auth': {
-                'identity': {'methods': ['password'], 'password': {'user': {
-                    'name': self.creds['username'],
-                    'domain': {'name': self.creds['user_domain_name']},
-                    'password': self.creds['password']}}},
-                'scope': {'project': {
-                    'name': self.creds['project_name'],
-                    'domain': {'name': self.creds['project_domain_name']}}}}}
-            response = requests.post(self.env['keystone_url'] +
-                                     '/auth/tokens', json=body, timeout=30)
-            response.raise_for_status()
-            project = response.json()['token']['project']['id']
-            self._tokens[self.user] = (response.headers['X-Subject-Token'],
-                                       project)
-        return self._tokens[self.user][0]
+        if self._token is None:
+            self._authenticate()
+        return self._token
 
     @property
     def project_id(self):
         self.token
-        return self._tokens[self.user][1]
+        return self._project_id
 
 
 class Glance(object):
@@ -137,6 +144,19 @@ class FunctionalTest(unittest.TestCase):
         cls.alt = Identity(cls.env, 'alt')
         cls.admin = Identity(cls.env, 'admin')
 
+    @classmethod
+    def tearDownClass(cls):
+        """The logs are at debug level: no token may be in any of them."""
+        super().tearDownClass()
+        tokens = [t.encode() for t in ISSUED_TOKENS]
+        logs = cls.env['logs']
+        for name in sorted(os.listdir(logs)):
+            with open(os.path.join(logs, name), 'rb') as f:
+                text = f.read()
+            for token in tokens:
+                if token in text:
+                    raise AssertionError('A user token is in %s' % name)
+
     def glance(self, region, identity=None):
         return Glance(self.env, region, identity or self.demo)
 
@@ -172,6 +192,9 @@ class FunctionalTest(unittest.TestCase):
         while True:
             image = glance.get(image_id)
             latest = self.newest_task(glance, image_id)
+            if latest and latest['message']:
+                for token in ISSUED_TOKENS:
+                    self.assertNotIn(token, latest['message'])
             if messages is not None and latest and latest['message'] and (
                     not messages or messages[-1] != latest['message']):
                 messages.append(latest['message'])
@@ -213,7 +236,6 @@ class FunctionalTest(unittest.TestCase):
         self.assertIsNotNone(task, 'no import task for %s' % target_id)
         self.assertEqual('failure', task['status'])
         self.assertIn(text, task['message'])
-        self.assertNotIn(self.demo.token, task['message'])
         self.assertNotIn(target_id, self.staged_files(glance.region))
         return task['message']
 
