@@ -206,6 +206,17 @@ class FunctionalTest(unittest.TestCase):
                     image_id, image['status'], IMPORT_TIMEOUT, latest))
             time.sleep(POLL)
 
+    def import_succeeds(self, glance, target, source, region='REGION1',
+                        interface='public', **body):
+        """Import over plain HTTP; the target once active."""
+        response = glance.import_image(
+            target['id'], glance_download(source['id'], region, interface),
+            **body)
+        self.assertEqual(202, response.status_code, response.text)
+        image, task = self.wait_for(glance, target['id'])
+        self.assertEqual('success', task['status'], task['message'])
+        return image
+
     def staged_files(self, region='REGION2'):
         staging = self.env['regions'][region]['staging']
         return sorted(os.listdir(staging)) if os.path.isdir(staging) else []

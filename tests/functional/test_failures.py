@@ -24,12 +24,8 @@ class TaskFailureTest(base.FunctionalTest):
         return message
 
     def retry_succeeds(self, glance, target, source):
-        response = glance.import_image(target['id'],
-                                       base.glance_download(source['id']))
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
-        self.assert_copied(source, image)
+        self.assert_copied(source,
+                           self.import_succeeds(glance, target, source))
 
     def test_source_queued(self):
         region1 = self.glance('REGION1')

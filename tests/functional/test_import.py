@@ -91,33 +91,21 @@ class HttpImportTest(base.FunctionalTest):
     def test_plain_http_import(self):
         source = self.source_image()
         target = self.target_image()
-        glance = self.glance('REGION2')
-        response = glance.import_image(
-            target['id'], base.glance_download(source['id']))
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
+        image = self.import_succeeds(self.glance('REGION2'), target, source)
         self.assert_copied(source, image)
 
     def test_interface_may_be_left_out_of_the_request(self):
         source = self.source_image()
         target = self.target_image()
-        glance = self.glance('REGION2')
-        response = glance.import_image(
-            target['id'], base.glance_download(source['id'], interface=None))
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
+        image = self.import_succeeds(self.glance('REGION2'), target, source,
+                                     interface=None)
+        self.assertEqual(source['os_hash_value'], image['os_hash_value'])
 
     def test_into_a_single_store_region_with_legacy_staging(self):
         source = self.source_image(region='REGION2')
         target = self.target_image(region='REGION1')
-        glance = self.glance('REGION1')
-        response = glance.import_image(
-            target['id'], base.glance_download(source['id'], 'REGION2'))
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
+        image = self.import_succeeds(self.glance('REGION1'), target, source,
+                                     'REGION2')
         self.assertEqual(source['os_hash_value'], image['os_hash_value'])
         self.assertEqual('REGION2', image['glance_download_source_region'])
         self.assertEqual([], [f for f in self.staged_files('REGION1')
@@ -129,12 +117,8 @@ class MultiStoreTest(base.FunctionalTest):
     def import_to(self, **body):
         source = self.source_image(data=b'm' * 65536)
         target = self.target_image()
-        glance = self.glance('REGION2')
-        response = glance.import_image(
-            target['id'], base.glance_download(source['id']), **body)
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
+        image = self.import_succeeds(self.glance('REGION2'), target, source,
+                                     **body)
         self.assertEqual(source['os_hash_value'], image['os_hash_value'])
         return image
 

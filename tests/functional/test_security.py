@@ -95,12 +95,8 @@ class ReservedAttributesTest(base.FunctionalTest):
                                    os_admin_user='root',
                                    architecture='x86_64')
         target = self.target_image(region='REGION1')
-        glance = self.glance('REGION1')
-        response = glance.import_image(
-            target['id'], base.glance_download(source['id'], 'REGION2'))
-        self.assertEqual(202, response.status_code, response.text)
-        image, task = self.wait_for(glance, target['id'])
-        self.assertEqual('success', task['status'], task['message'])
+        image = self.import_succeeds(self.glance('REGION1'), target, source,
+                                     'REGION2')
         # Copied through the broad prefixes:
         self.assertEqual('root', image['os_admin_user'])
         self.assertEqual('x86_64', image['architecture'])
