@@ -1,57 +1,216 @@
-"""A loopback TCP proxy that slows down what the upstream sends back.
+"""A loopback HTTP proxy that slows down or breaks what a Glance sends back.
 
-Placed between one glance-api and another (the catalog lists it as an
-image endpoint of its own region), it makes a transfer last long enough
-for its progress to be watched. It listens on 127.0.0.1 only, and stop()
-ends every connection it relays.
+The test cloud lists it as the image endpoint of a region of its own, in
+front of another region's Glance, so that a real glance-api downloads
+through it.  It slows a transfer down so that its progress can be watched
+(``rate``), and injects the faults a long transfer between regions meets:
+a connection cut or stalled midway, a corrupted byte, an overloaded server,
+a server that ignores Range.  Every request is recorded, so that a test can
+check what the downloading Glance asked for and how much data it took.
+
+It handles one request per connection, which is how the cloud's servers
+speak (they answer ``Connection: close``): it reads the request head,
+forwards it, possibly altered, and relays the response.  It listens on
+127.0.0.1 only, relays to a loopback address only, and stop() ends every
+connection, stalled ones included.  Standard library only: tools/demo uses
+it too.
 """
 
+import dataclasses
+import http
 import ipaddress
+import re
 import socket
 import threading
 import time
 
 _PIECE = 64 * 1024
+# Bounds of one connection: the size of a message head, the silence of a
+# peer (the cloud's servers answer in well under a second), and how many
+# connections are relayed at once.
+_MAX_HEAD = 64 * 1024
+_IO_TIMEOUT = 30
+_MAX_CONNECTIONS = 64
+_STOP_TIMEOUT = 5
+
+_CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-\d+/(?:\d+|\*)', re.IGNORECASE)
+_OPEN_RANGE = re.compile(r'bytes=(\d+)-', re.IGNORECASE)
 
 
-class ThrottlingProxy(object):
+@dataclasses.dataclass(kw_only=True)
+class Fault:
+    """Something going wrong with the next ``times`` matching requests.
 
-    def __init__(self, port, upstream, rate):
-        """Relay 127.0.0.1:port to upstream (host, port) at ``rate`` B/s."""
+    A request matches when its path (query excluded) ends with ``path``;
+    the default is image data.  Faults are taken in list order, one per
+    request: the first that matches applies, and leaves the list once it
+    has applied ``times`` times.
+    """
+
+    times: int = 1
+    path: str = '/file'
+
+    def __post_init__(self):
+        if self.times < 1:
+            raise ValueError('times must be at least 1')
+
+
+@dataclasses.dataclass(kw_only=True)
+class Cut(Fault):
+    """Send ``after`` bytes of the response body on, then close."""
+
+    after: int
+
+
+@dataclasses.dataclass(kw_only=True)
+class Stall(Fault):
+    """Send ``after`` bytes of the body on, stay silent ``seconds``, close.
+
+    Only the client is kept waiting: the upstream connection is closed at
+    once, so that the upstream's worker is free for the retry.
+    """
+
+    after: int
+    seconds: float
+
+
+@dataclasses.dataclass(kw_only=True)
+class FlipByte(Fault):
+    """Invert the byte at image offset ``offset``, if the body holds it.
+
+    A 206 body starts at the first byte of its Content-Range, so the same
+    image byte is hit whether the request resumed or not.
+    """
+
+    offset: int
+
+
+@dataclasses.dataclass(kw_only=True)
+class Status(Fault):
+    """Answer ``code``, with Retry-After if given, without asking upstream."""
+
+    code: int
+    retry_after: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class IgnoreRange(Fault):
+    """Forward the request without Range: the upstream sends everything."""
+
+
+@dataclasses.dataclass
+class Request:
+    """One request received, and what went back for it."""
+
+    method: str
+    path: str
+    range: str | None
+    """The Range header as the client sent it."""
+    token: bool
+    """Whether an X-Auth-Token came with it."""
+    fault: Fault | None
+    at: float
+    """time.monotonic() when its head was read."""
+    status: int | None = None
+    """The status sent back; None when the connection ended before."""
+    body_bytes: int = 0
+    """Bytes of the upstream's response body sent on to the client."""
+
+    @property
+    def range_start(self):
+        """N of a ``Range: bytes=N-`` request, else None."""
+        match = _OPEN_RANGE.match((self.range or '').strip())
+        return int(match.group(1)) if match else None
+
+
+class FaultProxy(object):
+    """The proxy; a context manager, or call start() and stop()."""
+
+    def __init__(self, port, upstream, rate=None, faults=()):
+        """Relay 127.0.0.1:port to upstream, a loopback (host, port).
+
+        ``port`` 0 picks a free port, set in ``port`` by start().  ``rate``
+        limits each response body to that many bytes a second.  ``faults``
+        are the first of :attr:`faults`; :meth:`add` appends more.
+        """
         if not ipaddress.ip_address(upstream[0]).is_loopback:
             raise ValueError('the proxy relays to loopback addresses only')
         self.port = port
-        self.upstream = upstream
+        self.upstream = tuple(upstream)
         self.rate = rate
-        self._stopping = threading.Event()
-        self._sockets = set()
+        self.faults = list(faults)
+        self.requests = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
+        self._sockets = set()
+        self._threads = set()
         self._listener = None
+        self._acceptor = None
 
-    def __enter__(self):
-        listener = socket.create_server(('127.0.0.1', self.port),
-                                        reuse_port=False)
+    # Lifecycle
+
+    def start(self):
+        listener = socket.create_server(('127.0.0.1', self.port))
         listener.settimeout(0.2)
         self._listener = listener
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.port = listener.getsockname()[1]
+        self._stopping.clear()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True,
+                                          name='fault-proxy-%d' % self.port)
+        self._acceptor.start()
         return self
 
-    def __exit__(self, *exc_info):
+    def stop(self):
+        """Stop accepting; end stalls, throttling and open connections."""
+        if self._listener is None:
+            return
         self._stopping.set()
+        try:
+            # Wakes the accept() in progress on Linux; elsewhere it ends
+            # within its timeout.
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._acceptor.join(_STOP_TIMEOUT)
         self._listener.close()
+        self._listener = None
         with self._lock:
             sockets = list(self._sockets)
+            threads = list(self._threads)
         for sock in sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-            sock.close()
+        deadline = time.monotonic() + _STOP_TIMEOUT
+        for thread in threads:
+            thread.join(max(0, deadline - time.monotonic()))
 
-    def _track(self, sock):
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    @property
+    def url(self):
+        return 'http://127.0.0.1:%d' % self.port
+
+    # What tests use
+
+    def add(self, *faults):
+        """Apply these faults too, after those already waiting."""
         with self._lock:
-            self._sockets.add(sock)
-        return sock
+            self.faults.extend(faults)
+
+    def requests_to(self, suffix='/file'):
+        """The requests whose path (query excluded) ends with ``suffix``."""
+        with self._lock:
+            return [r for r in self.requests
+                    if r.path.split('?')[0].endswith(suffix)]
+
+    # Relaying
 
     def _accept(self):
         while not self._stopping.is_set():
@@ -61,38 +220,184 @@ class ThrottlingProxy(object):
                 continue
             except OSError:
                 return
-            try:
-                server = socket.create_connection(self.upstream, timeout=10)
-            except OSError:
+            if not self._slots.acquire(blocking=False):
                 client.close()
                 continue
-            self._track(client)
-            self._track(server)
-            threading.Thread(target=self._pump, args=(client, server, None),
-                             daemon=True).start()
-            threading.Thread(target=self._pump,
-                             args=(server, client, self.rate),
-                             daemon=True).start()
+            thread = threading.Thread(target=self._serve, args=(client,),
+                                      daemon=True)
+            with self._lock:
+                self._threads.add(thread)
+            thread.start()
 
-    def _pump(self, source, sink, rate):
-        started = time.monotonic()
-        sent = 0
+    def _track(self, sock):
+        sock.settimeout(_IO_TIMEOUT)
+        with self._lock:
+            self._sockets.add(sock)
+        return sock
+
+    def _serve(self, client):
+        sockets = [self._track(client)]
         try:
-            while not self._stopping.is_set():
-                data = source.recv(_PIECE)
-                if not data:
-                    break
-                sink.sendall(data)
-                sent += len(data)
-                if rate:
-                    ahead = sent / rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        self._stopping.wait(ahead)
-        except OSError:
+            self._relay(client, sockets)
+        except (OSError, ValueError):
+            # A peer went away, stop() closed the sockets, or a message
+            # could not be parsed: the connection just ends.
             pass
         finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            for sock in sockets:
+                sock.close()
+            with self._lock:
+                self._sockets.difference_update(sockets)
+                self._threads.discard(threading.current_thread())
+            self._slots.release()
+
+    def _relay(self, client, sockets):
+        head, rest = _read_head(client)
+        request_line, headers = _parse_head(head)
+        method, target = request_line.split(' ')[:2]
+        path = target.split('?')[0]
+        fault = self._take_fault(path)
+        record = Request(method=method, path=target,
+                         range=_header(headers, 'Range'),
+                         token=_header(headers, 'X-Auth-Token') is not None,
+                         fault=fault, at=time.monotonic())
+        with self._lock:
+            self.requests.append(record)
+        if isinstance(fault, Status):
+            record.status = fault.code
+            client.sendall(_status_answer(fault))
+            return
+
+        upstream = socket.create_connection(self.upstream,
+                                            timeout=_IO_TIMEOUT)
+        sockets.append(self._track(upstream))
+        dropped = {'connection', 'keep-alive'}
+        if isinstance(fault, IgnoreRange):
+            dropped |= {'range', 'if-range'}
+        headers = [(n, v) for n, v in headers if n.lower() not in dropped]
+        upstream.sendall(_make_head(request_line,
+                                    headers + [('Connection', 'close')]))
+        # A request body, if any, is relayed as it is.
+        length = int(_header(headers, 'Content-Length') or 0)
+        for piece in self._pieces(client, rest, length):
+            upstream.sendall(piece)
+
+        head, rest = _read_head(upstream)
+        status_line, headers = _parse_head(head)
+        record.status = int(status_line.split(' ')[1])
+        headers = [(n, v) for n, v in headers
+                   if n.lower() not in ('connection', 'keep-alive')]
+        client.sendall(_make_head(status_line,
+                                  headers + [('Connection', 'close')]))
+        if method == 'HEAD' or record.status in (204, 304):
+            return
+        length = _header(headers, 'Content-Length')
+        first = 0
+        if record.status == 206:
+            match = _CONTENT_RANGE.fullmatch(
+                (_header(headers, 'Content-Range') or '').strip())
+            first = int(match.group(1)) if match else 0
+        self._relay_body(upstream, client, rest,
+                         None if length is None else int(length),
+                         first, fault, record)
+
+    def _relay_body(self, upstream, client, rest, length, first, fault,
+                    record):
+        """Send the body on, as ``fault`` has it; its first byte is at
+        image offset ``first``."""
+        stop_after = fault.after if isinstance(fault, (Cut, Stall)) else None
+        flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
+        started = time.monotonic()
+        sent = 0
+        for piece in self._pieces(upstream, rest, length):
+            if stop_after is not None:
+                piece = piece[:stop_after - sent]
+            if sent <= flip_at < sent + len(piece):
+                piece = bytearray(piece)
+                piece[flip_at - sent] ^= 0xFF
+            client.sendall(piece)
+            sent += len(piece)
+            record.body_bytes = sent
+            if stop_after is not None and sent >= stop_after:
+                break
+            if self.rate:
+                ahead = sent / self.rate - (time.monotonic() - started)
+                if ahead > 0:
+                    self._stopping.wait(ahead)
+        if isinstance(fault, Stall):
+            upstream.close()
+            self._stopping.wait(fault.seconds)
+
+    def _pieces(self, sock, rest, length):
+        """``length`` bytes (None: up to the end) of a body whose first
+        bytes, ``rest``, came with the head."""
+        remaining = float('inf') if length is None else length
+        if rest and remaining:
+            rest = rest[:int(min(len(rest), remaining))]
+            remaining -= len(rest)
+            yield rest
+        while remaining > 0 and not self._stopping.is_set():
+            piece = sock.recv(int(min(_PIECE, remaining)))
+            if not piece:
+                return
+            remaining -= len(piece)
+            yield piece
+
+    def _take_fault(self, path):
+        with self._lock:
+            for fault in self.faults:
+                if path.endswith(fault.path):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+
+def _read_head(sock):
+    """A message head (to the blank line, excluded), and the bytes after."""
+    data = b''
+    while b'\r\n\r\n' not in data:
+        if len(data) > _MAX_HEAD:
+            raise ValueError('message head too long')
+        piece = sock.recv(_PIECE)
+        if not piece:
+            raise ConnectionError('closed before the end of a message head')
+        data += piece
+    head, _, rest = data.partition(b'\r\n\r\n')
+    return head, rest
+
+
+def _parse_head(head):
+    """The first line and the ``(name, value)`` header pairs, in order."""
+    lines = head.decode('latin-1').split('\r\n')
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(':')
+        headers.append((name.strip(), value.strip()))
+    return lines[0], headers
+
+
+def _make_head(first_line, headers):
+    lines = [first_line] + ['%s: %s' % pair for pair in headers]
+    return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
+
+
+def _header(headers, name):
+    for key, value in headers:
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _status_answer(fault):
+    try:
+        reason = http.HTTPStatus(fault.code).phrase
+    except ValueError:
+        reason = 'Injected'
+    body = ('%d %s\n' % (fault.code, reason)).encode()
+    headers = [('Content-Type', 'text/plain'),
+               ('Content-Length', str(len(body))), ('Connection', 'close')]
+    if fault.retry_after is not None:
+        headers.append(('Retry-After', fault.retry_after))
+    return _make_head('HTTP/1.1 %d %s' % (fault.code, reason), headers) + body
