@@ -46,6 +46,13 @@ class ProxyTestCase(base.FunctionalTest):
         self.addCleanup(self.proxy.stop)
         self.region2 = self.glance('REGION2')
 
+    def wait_for(self, glance, image_id, messages=None):
+        # Each poll reads the image, then the task: under load the image
+        # read can predate the import that the task read shows ended.
+        # Read again, now that the task has ended.
+        image, task = super().wait_for(glance, image_id, messages)
+        return glance.get(image_id), task
+
     def start_import(self, source, target):
         response = self.region2.import_image(
             target['id'], base.glance_download(source['id'], self.region))
