@@ -373,7 +373,8 @@ class StagedDownload:
                     response.close()
 
     def _retry_or_give_up(self, exc, attempts, failures):
-        reason = str(exc) if isinstance(exc, _Broken) else _describe(exc)
+        reason = (str(exc) if isinstance(exc, _Broken)
+                  else _describe(exc)).rstrip('.')
         if not self.policy.allows_another(attempts):
             raise errors.TransferError(
                 f'The image data could not be downloaded from the source: '

@@ -104,7 +104,11 @@ def is_transient_exception(exc):
     """
     if isinstance(exc, errors.GlanceDownloadError):
         return False
-    if not isinstance(exc, _TRANSIENT_EXCEPTIONS):
+    if not isinstance(exc, _TRANSIENT_EXCEPTIONS) and not (
+            # keystoneauth1 reports a body cut short (requests'
+            # ChunkedEncodingError) as an "unknown" error wrapping it.
+            isinstance(exc, ks_exceptions.UnknownConnectionError)
+            and isinstance(exc.original, _TRANSIENT_EXCEPTIONS)):
         return False
     return not any(isinstance(cause, ssl.SSLCertVerificationError)
                    for cause in _causes(exc))

@@ -93,6 +93,10 @@ class Cut(Fault):
     after: int
     reset: bool = False
 
+    @staticmethod
+    def allowed_on():
+        return ('file', 'metadata')
+
 
 @dataclasses.dataclass(kw_only=True)
 class Stall(Fault):
@@ -438,13 +442,16 @@ class FakeGlance:
             return self._reply(handler, fault.code, body=body,
                                headers={'Location': fault.location})
         if kind == 'metadata':
-            return self._reply(handler, 200, body=body,
-                               payload=json.dumps(image.record).encode(),
-                               content_type='application/json')
+            payload = json.dumps(image.record).encode()
+            return self._reply(handler, 200, body=body, payload=payload,
+                               content_type='application/json',
+                               send=fault.after if isinstance(fault, Cut)
+                               else None)
         return self._serve_data(handler, image, fault, body)
 
     def _reply(self, handler, code, body, headers=None, payload=None,
-               content_type='text/plain; charset=UTF-8'):
+               content_type='text/plain; charset=UTF-8', send=None):
+        """Answer; with ``send``, only that many bytes of the payload."""
         if payload is None:
             payload = f'{code} {_phrase(code)}\n'.encode()
         handler.send_response(code)
@@ -455,7 +462,9 @@ class FakeGlance:
             handler.send_header(name, value)
         handler.end_headers()
         if body:
-            handler.wfile.write(payload)
+            handler.wfile.write(payload if send is None else payload[:send])
+        if send is not None:
+            handler.close_connection = True
 
     def _serve_data(self, handler, image, fault, body):
         status = image.record.get('status')

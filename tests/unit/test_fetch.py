@@ -649,7 +649,7 @@ class FakeGlanceTest(unittest.TestCase):
 
     def test_invalid_faults(self):
         self.assertRaises(ValueError, Cut, after=1, times=0)
-        self.assertRaises(ValueError, Cut, after=1, on='metadata')
+        self.assertRaises(ValueError, IgnoreRange, on='metadata')
 
     def test_stop_is_prompt_during_a_stall(self):
         image = self.glance.add_image(b'x' * 100_000)

@@ -94,6 +94,14 @@ class GetImageTest(RemoteTestBase):
         self.assertEqual(image['id'], self.client().get_image(image['id'])['id'])
         self.assertEqual([0.5, 1.0], self.sleeps)
 
+    def test_record_cut_short_is_retried(self):
+        image = self.glance.add_image(b'abc')
+        self.glance.faults.append(fake_glance.Cut(after=20, on='metadata'))
+        self.assertEqual(image['id'],
+                         self.client().get_image(image['id'])['id'])
+        self.assertEqual(2, len(self.glance.requests_to(image['id'])))
+        self.assertEqual([0.5], self.sleeps)
+
     def test_persistent_5xx_gives_up_after_the_attempts(self):
         image = self.glance.add_image(b'abc')
         self.glance.faults.append(

@@ -141,7 +141,11 @@ class TransientExceptionTest(unittest.TestCase):
                 ConnectionResetError(104, 'reset'),
                 BrokenPipeError(32, 'broken pipe'),
                 socket.timeout('timed out'),
-                TimeoutError()):
+                TimeoutError(),
+                # How keystoneauth1 reports a response body cut short.
+                ks_exceptions.UnknownConnectionError(
+                    'Unexpected exception',
+                    requests.exceptions.ChunkedEncodingError('cut'))):
             self.assertTrue(retry.is_transient_exception(exc), repr(exc))
 
     def test_other_failures_are_not(self):
@@ -156,6 +160,8 @@ class TransientExceptionTest(unittest.TestCase):
                 requests.exceptions.InvalidURL('bad'),
                 requests.exceptions.TooManyRedirects('loop'),
                 ks_exceptions.UnknownConnectionError('odd', None),
+                ks_exceptions.UnknownConnectionError(
+                    'odd', requests.exceptions.InvalidURL('bad')),
                 _cert_failure(),
                 _cert_failure_in_keystoneauth()):
             self.assertFalse(retry.is_transient_exception(exc), repr(exc))
