@@ -8,7 +8,9 @@ plain HTTP, as the non-admin ``demo`` user with the user's own token.
 
 import json
 import os
+import socket
 import subprocess
+import threading
 import time
 import unittest
 import uuid
@@ -125,6 +127,38 @@ class Glance(object):
         self.call('DELETE', '/v2/images/%s' % image_id)
 
 
+class Listener(object):
+    """A loopback port that only counts who connects to it."""
+
+    def __init__(self, host='127.0.0.1', port=0):
+        self.sock = socket.create_server((host, port))
+        self.sock.settimeout(0.2)
+        self.url = 'http://%s:%d' % (host, self.sock.getsockname()[1])
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sock.close()
+
+
 def glance_download(source_id, region='REGION1', interface='public'):
     method = {'name': 'glance-download', 'glance_image_id': source_id,
               'glance_region': region}
@@ -190,8 +224,10 @@ class FunctionalTest(unittest.TestCase):
         """
         deadline = time.monotonic() + IMPORT_TIMEOUT
         while True:
-            image = glance.get(image_id)
+            # The task first: an image read before it could predate an
+            # import that the task read then shows ended.
             latest = self.newest_task(glance, image_id)
+            image = glance.get(image_id)
             if latest and latest['message']:
                 for token in ISSUED_TOKENS:
                     self.assertNotIn(token, latest['message'])

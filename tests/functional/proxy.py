@@ -87,10 +87,12 @@ class FlipByte(Fault):
 
 @dataclasses.dataclass(kw_only=True)
 class Status(Fault):
-    """Answer ``code``, with Retry-After if given, without asking upstream."""
+    """Answer ``code``, with Retry-After or Location if given, without
+    asking upstream (a redirect is a 3xx with a ``location``)."""
 
     code: int
     retry_after: str | None = None
+    location: str | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -400,4 +402,6 @@ def _status_answer(fault):
                ('Content-Length', str(len(body))), ('Connection', 'close')]
     if fault.retry_after is not None:
         headers.append(('Retry-After', fault.retry_after))
+    if fault.location is not None:
+        headers.append(('Location', fault.location))
     return _make_head('HTTP/1.1 %d %s' % (fault.code, reason), headers) + body

@@ -46,13 +46,6 @@ class ProxyTestCase(base.FunctionalTest):
         self.addCleanup(self.proxy.stop)
         self.region2 = self.glance('REGION2')
 
-    def wait_for(self, glance, image_id, messages=None):
-        # Each poll reads the image, then the task: under load the image
-        # read can predate the import that the task read shows ended.
-        # Read again, now that the task has ended.
-        image, task = super().wait_for(glance, image_id, messages)
-        return glance.get(image_id), task
-
     def start_import(self, source, target):
         response = self.region2.import_image(
             target['id'], base.glance_download(source['id'], self.region))
@@ -178,3 +171,30 @@ class FaultTest(ProxyTestCase):
         self.assertGreater(second.range_start, 0)
         self.assertEqual(200, second.status)
         self.assertEqual(SIZE, second.body_bytes)
+
+
+class RedirectTest(ProxyTestCase):
+    """The catalog endpoint redirects to another host: that host gets
+    nothing, not the token, not even a connection, as import filtering
+    does not allow it; the import fails saying so."""
+
+    def assert_redirect_refused(self, path_of):
+        source = self.source_image(data=b'r' * 65536)
+        target = self.target_image()
+        with base.Listener('127.0.0.2') as elsewhere:
+            path = path_of(source['id'])
+            self.proxy.add(proxy.Status(code=302, path=path,
+                                        location=elsewhere.url + path))
+            self.start_import(source, target)
+            message = self.assert_failed_and_queued(
+                self.region2, target['id'], '[import_filtering_opts]')
+        self.assertIn(elsewhere.url.split('//')[1], message)
+        self.assertEqual(0, elsewhere.connections)
+
+    def test_redirected_image_record(self):
+        self.assert_redirect_refused(
+            lambda image_id: '/v2/images/%s' % image_id)
+
+    def test_redirected_image_data(self):
+        self.assert_redirect_refused(
+            lambda image_id: '/v2/images/%s/file' % image_id)

@@ -109,13 +109,6 @@ def _mib(kib):
 
 class LoadTest(base.FunctionalTest):
 
-    def wait_for(self, glance, image_id, messages=None):
-        # Each poll reads the image, then the task: under this load the
-        # image read can predate the import that the task read shows
-        # ended.  Read again, now that the task has ended.
-        image, task = super().wait_for(glance, image_id, messages)
-        return glance.get(image_id), task
-
     def test_ten_concurrent_imports(self):
         region2 = self.env['regions']['REGION2']
         port = self.env['ports']['REGION2']

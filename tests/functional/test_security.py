@@ -1,43 +1,9 @@
 """What the method must never do, whatever the request or the catalog."""
 
 import contextlib
-import socket
-import threading
 import uuid
 
 from tests.functional import base
-
-
-class Listener(object):
-    """A loopback port that only counts who connects to it."""
-
-    def __init__(self, host='127.0.0.1', port=0):
-        self.sock = socket.create_server((host, port))
-        self.sock.settimeout(0.2)
-        self.url = 'http://%s:%d' % (host, self.sock.getsockname()[1])
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
 
 
 class CatalogFilteringTest(base.FunctionalTest):
@@ -66,7 +32,7 @@ class CatalogFilteringTest(base.FunctionalTest):
     def assert_refused_unreached(self, host, port):
         source = self.source_image(data=b'f' * 4096)
         target = self.target_image()
-        with Listener(host, port) as listener:
+        with base.Listener(host, port) as listener:
             with self.region_with_endpoint(listener.url) as region:
                 # A token issued now has the new region in its catalog.
                 user = base.Identity(self.env, 'demo')
