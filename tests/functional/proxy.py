@@ -8,12 +8,15 @@ a connection cut or stalled midway, a corrupted byte, an overloaded server,
 a server that ignores Range.  Every request is recorded, so that a test can
 check what the downloading Glance asked for and how much data it took.
 
+Its faults are those of tests.fake_glance (Cut, Stall, FlipByte, Status,
+Redirect, IgnoreRange), applied here to a real Glance's answers; ``on``
+tells image data (``file``) from image records (``metadata``).
+
 It handles one request per connection, which is how the cloud's servers
 speak (they answer ``Connection: close``): it reads the request head,
 forwards it, possibly altered, and relays the response.  It listens on
 127.0.0.1 only, relays to a loopback address only, and stop() ends every
-connection, stalled ones included.  Standard library only: tools/demo uses
-it too.
+connection, stalled ones included.  tools/demo uses it too.
 """
 
 import dataclasses
@@ -21,8 +24,20 @@ import http
 import ipaddress
 import re
 import socket
+import struct
 import threading
 import time
+
+from tests.fake_glance import Cut
+from tests.fake_glance import Fault
+from tests.fake_glance import FlipByte
+from tests.fake_glance import IgnoreRange
+from tests.fake_glance import Redirect
+from tests.fake_glance import Stall
+from tests.fake_glance import Status
+
+__all__ = ['FaultProxy', 'Cut', 'FlipByte', 'IgnoreRange', 'Redirect',
+           'Stall', 'Status']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -35,69 +50,6 @@ _STOP_TIMEOUT = 5
 
 _CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-\d+/(?:\d+|\*)', re.IGNORECASE)
 _OPEN_RANGE = re.compile(r'bytes=(\d+)-', re.IGNORECASE)
-
-
-@dataclasses.dataclass(kw_only=True)
-class Fault:
-    """Something going wrong with the next ``times`` matching requests.
-
-    A request matches when its path (query excluded) ends with ``path``;
-    the default is image data.  Faults are taken in list order, one per
-    request: the first that matches applies, and leaves the list once it
-    has applied ``times`` times.
-    """
-
-    times: int = 1
-    path: str = '/file'
-
-    def __post_init__(self):
-        if self.times < 1:
-            raise ValueError('times must be at least 1')
-
-
-@dataclasses.dataclass(kw_only=True)
-class Cut(Fault):
-    """Send ``after`` bytes of the response body on, then close."""
-
-    after: int
-
-
-@dataclasses.dataclass(kw_only=True)
-class Stall(Fault):
-    """Send ``after`` bytes of the body on, stay silent ``seconds``, close.
-
-    Only the client is kept waiting: the upstream connection is closed at
-    once, so that the upstream's worker is free for the retry.
-    """
-
-    after: int
-    seconds: float
-
-
-@dataclasses.dataclass(kw_only=True)
-class FlipByte(Fault):
-    """Invert the byte at image offset ``offset``, if the body holds it.
-
-    A 206 body starts at the first byte of its Content-Range, so the same
-    image byte is hit whether the request resumed or not.
-    """
-
-    offset: int
-
-
-@dataclasses.dataclass(kw_only=True)
-class Status(Fault):
-    """Answer ``code``, with Retry-After or Location if given, without
-    asking upstream (a redirect is a 3xx with a ``location``)."""
-
-    code: int
-    retry_after: str | None = None
-    location: str | None = None
-
-
-@dataclasses.dataclass(kw_only=True)
-class IgnoreRange(Fault):
-    """Forward the request without Range: the upstream sends everything."""
 
 
 @dataclasses.dataclass
@@ -265,7 +217,7 @@ class FaultProxy(object):
                          fault=fault, at=time.monotonic())
         with self._lock:
             self.requests.append(record)
-        if isinstance(fault, Status):
+        if isinstance(fault, (Status, Redirect)):
             record.status = fault.code
             client.sendall(_status_answer(fault))
             return
@@ -329,6 +281,10 @@ class FaultProxy(object):
         if isinstance(fault, Stall):
             upstream.close()
             self._stopping.wait(fault.seconds)
+        elif isinstance(fault, Cut) and fault.reset:
+            # Closing with a zero linger sends a TCP reset, not a FIN.
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                              struct.pack('ii', 1, 0))
 
     def _pieces(self, sock, rest, length):
         """``length`` bytes (None: up to the end) of a body whose first
@@ -346,9 +302,10 @@ class FaultProxy(object):
             yield piece
 
     def _take_fault(self, path):
+        kind = 'file' if path.endswith('/file') else 'metadata'
         with self._lock:
             for fault in self.faults:
-                if path.endswith(fault.path):
+                if fault.on == kind:
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
@@ -400,8 +357,8 @@ def _status_answer(fault):
     body = ('%d %s\n' % (fault.code, reason)).encode()
     headers = [('Content-Type', 'text/plain'),
                ('Content-Length', str(len(body))), ('Connection', 'close')]
-    if fault.retry_after is not None:
-        headers.append(('Retry-After', fault.retry_after))
-    if fault.location is not None:
+    if isinstance(fault, Redirect):
         headers.append(('Location', fault.location))
+    elif fault.retry_after is not None:
+        headers.append(('Retry-After', fault.retry_after))
     return _make_head('HTTP/1.1 %d %s' % (fault.code, reason), headers) + body

@@ -178,13 +178,12 @@ class RedirectTest(ProxyTestCase):
     nothing, not the token, not even a connection, as import filtering
     does not allow it; the import fails saying so."""
 
-    def assert_redirect_refused(self, path_of):
+    def assert_redirect_refused(self, on, path_of):
         source = self.source_image(data=b'r' * 65536)
         target = self.target_image()
         with base.Listener('127.0.0.2') as elsewhere:
-            path = path_of(source['id'])
-            self.proxy.add(proxy.Status(code=302, path=path,
-                                        location=elsewhere.url + path))
+            self.proxy.add(proxy.Redirect(
+                elsewhere.url + path_of(source['id']), on=on))
             self.start_import(source, target)
             message = self.assert_failed_and_queued(
                 self.region2, target['id'], '[import_filtering_opts]')
@@ -193,8 +192,8 @@ class RedirectTest(ProxyTestCase):
 
     def test_redirected_image_record(self):
         self.assert_redirect_refused(
-            lambda image_id: '/v2/images/%s' % image_id)
+            'metadata', lambda image_id: '/v2/images/%s' % image_id)
 
     def test_redirected_image_data(self):
         self.assert_redirect_refused(
-            lambda image_id: '/v2/images/%s/file' % image_id)
+            'file', lambda image_id: '/v2/images/%s/file' % image_id)
