@@ -229,6 +229,18 @@ class _Server(http.server.ThreadingHTTPServer):
             super().shutdown_request(request)
 
 
+def shut_down(sock):
+    """End a socket's traffic both ways now, whatever state it is in.
+
+    A thread blocked reading or writing it wakes up; closing alone would
+    not wake it.
+    """
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class FakeGlance:
     """The server; a context manager, or call start() and stop()."""
 
@@ -272,10 +284,7 @@ class FakeGlance:
         with self._lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shut_down(connection)
         self._thread.join(timeout=5)
         self._server = None
 

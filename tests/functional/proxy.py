@@ -33,6 +33,7 @@ from tests.fake_glance import Fault
 from tests.fake_glance import FlipByte
 from tests.fake_glance import IgnoreRange
 from tests.fake_glance import Redirect
+from tests.fake_glance import shut_down
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
 
@@ -120,12 +121,9 @@ class FaultProxy(object):
         if self._listener is None:
             return
         self._stopping.set()
-        try:
-            # Wakes the accept() in progress on Linux; elsewhere it ends
-            # within its timeout.
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        # Wakes the accept() in progress on Linux; elsewhere it ends
+        # within its timeout.
+        shut_down(self._listener)
         self._acceptor.join(_STOP_TIMEOUT)
         self._listener.close()
         self._listener = None
@@ -133,10 +131,7 @@ class FaultProxy(object):
             sockets = list(self._sockets)
             threads = list(self._threads)
         for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            shut_down(sock)
         deadline = time.monotonic() + _STOP_TIMEOUT
         for thread in threads:
             thread.join(max(0, deadline - time.monotonic()))
