@@ -46,7 +46,7 @@ transfer_opts = [
     cfg.FloatOpt('retry_max_delay', default=30.0, min=0.0,
                  help='Upper bound, in seconds, of the wait between two '
                       'attempts.'),
-    cfg.IntOpt('chunk_size', default=4 * 1024 * 1024,
+    cfg.IntOpt('chunk_size', default=1024 * 1024,
                min=64 * 1024, max=64 * 1024 * 1024,
                help='Bytes read from the network, hashed and written to the '
                     'staging area at a time. Memory used by one import is a '

@@ -449,6 +449,44 @@ class AbortTest(FetchTestCase):
         self.assertEqual([], self.slept)
 
 
+class WriteTest(FetchTestCase):
+
+    def test_large_chunks_are_written_in_slices(self):
+        data = random.Random(7).randbytes(3 * fetch._WRITE_SLICE + 1234)
+        image = self.glance.add_image(data)
+        writes = []
+        real_pwrite = os.pwrite
+
+        def pwrite(fd, buffer, offset):
+            writes.append((offset, len(buffer)))
+            return real_pwrite(fd, buffer, offset)
+        download = fetch.StagedDownload(
+            self.dest, len(data), verify.expected_digest(image),
+            4 * fetch._WRITE_SLICE, self.policy)
+        with mock.patch.object(fetch.os, 'pwrite', side_effect=pwrite):
+            download.run(self.opener(self.glance.file_url(image['id'])))
+        self.assertStaged(data)
+        self.assertTrue(all(size <= fetch._WRITE_SLICE
+                            for _, size in writes), writes)
+        # In order, without gaps or overlaps.
+        offset = 0
+        for at, size in writes:
+            self.assertEqual(offset, at)
+            offset += size
+        self.assertEqual(len(data), offset)
+
+    def test_short_writes_are_completed(self):
+        image = self.glance.add_image(DATA)
+        real_pwrite = os.pwrite
+
+        def short_pwrite(fd, buffer, offset):
+            return real_pwrite(fd, buffer[:1000], offset)
+        with mock.patch.object(fetch.os, 'pwrite', side_effect=short_pwrite):
+            result = self.download(image)
+        self.assertEqual(len(DATA), result.bytes)
+        self.assertStaged(DATA)
+
+
 class StagingErrorTest(FetchTestCase):
 
     def test_missing_staging_directory(self):

@@ -272,4 +272,4 @@ class HostFlowTest(unittest.TestCase):
         options.register_opts(CONF)
         self.assertEqual(options.DEFAULT_PREFIXES,
                          CONF.glance_download_properties.extra_properties)
-        self.assertEqual(4 * 1024 * 1024, CONF.glance_download.chunk_size)
+        self.assertEqual(1024 * 1024, CONF.glance_download.chunk_size)
