@@ -21,7 +21,7 @@ from tests.functional import proxy
 
 MIB = 1024 * 1024
 SIZE = 6 * MIB
-# REGION2 reads the data in 4 MiB chunks (chunk_size's default), and a
+# REGION2 reads the data in 1 MiB chunks (chunk_size's default), and a
 # break inside the first chunk can only resume from byte 0: breaks are put
 # past it, off any chunk boundary.
 BREAK = 5 * MIB + 4321
