@@ -55,7 +55,9 @@ transfer_opts = [
     cfg.FloatOpt('progress_interval', default=5.0, min=0.5,
                  help='Seconds between two updates of the import task\'s '
                       'message with the bytes copied, the total, the '
-                      'percentage and the throughput. Each update also '
+                      'percentage and the throughput. The first update '
+                      'comes one second into the download, or after this '
+                      'many seconds if fewer. Each update also '
                       'checks that the task is still processing and the '
                       'target image still exists, and stops the download '
                       'if not.'),

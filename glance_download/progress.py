@@ -40,17 +40,22 @@ def describe_done(result, region):
 class Progress(object):
     """Calls ``report(message)`` at most once per ``interval`` seconds.
 
+    The first report comes ``first_after`` seconds into the download (or
+    after ``interval``, if shorter): a download over by then has nothing to
+    show, and each report costs a read and a write of the task.
+
     ``report`` may raise (errors.Aborted) to stop the download: it is where
     the task and the image are checked, so the check runs at the same pace.
     """
 
-    def __init__(self, report, interval, region, clock=time.monotonic):
+    def __init__(self, report, interval, region, first_after=1.0,
+                 clock=time.monotonic):
         self.report = report
         self.interval = interval
         self.region = region
         self.clock = clock
         self.started = clock()
-        self.last = self.started
+        self.last = self.started - interval + min(first_after, interval)
 
     def __call__(self, done, total):
         now = self.clock()

@@ -195,7 +195,6 @@ class DownloadToStaging(_Step):
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
                     source.region))
-            self.reporter.report(progress.describe(0, size, 0, source.region))
             result = self.download.run(
                 functools.partial(source.client.open_file, source.image_id))
             self.reporter.report(progress.describe_done(result,

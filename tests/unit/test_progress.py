@@ -36,14 +36,41 @@ class ProgressTest(unittest.TestCase):
     def test_reports_at_most_once_per_interval(self):
         now = [100.0]
         seen = []
-        reporter = progress.Progress(seen.append, 5.0, 'R1',
+        reporter = progress.Progress(seen.append, 5.0, 'R1', first_after=2.0,
                                      clock=lambda: now[0])
         for step in range(1, 21):
             now[0] = 100.0 + step
             reporter(step * 10, 200)
+        # At 2 s, then every 5 s: 7, 12, 17.
         self.assertEqual(4, len(seen))
-        self.assertIn('50 B of 200 B (25%)', seen[0])
+        self.assertIn('20 B of 200 B (10%)', seen[0])
         self.assertIn('at 10 B/s', seen[0])
+        self.assertIn('70 B of 200 B (35%)', seen[1])
+
+    def test_nothing_reported_for_a_download_over_before_first_after(self):
+        now = [0.0]
+        seen = []
+        reporter = progress.Progress(seen.append, 5.0, 'R1',
+                                     clock=lambda: now[0])
+        for step in range(1, 10):
+            now[0] = step * 0.1
+            reporter(step, 9)
+        self.assertEqual([], seen)
+        now[0] = 1.0
+        reporter(10, 10)
+        self.assertEqual(1, len(seen))
+
+    def test_first_report_never_later_than_the_interval(self):
+        now = [0.0]
+        seen = []
+        reporter = progress.Progress(seen.append, 0.5, 'R1', first_after=3.0,
+                                     clock=lambda: now[0])
+        now[0] = 0.4
+        reporter(1, 10)
+        self.assertEqual([], seen)
+        now[0] = 0.5
+        reporter(2, 10)
+        self.assertEqual(1, len(seen))
 
     def test_abort_from_report_propagates(self):
         def report(message):
