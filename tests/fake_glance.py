@@ -244,10 +244,12 @@ def shut_down(sock):
 class FakeGlance:
     """The server; a context manager, or call start() and stop()."""
 
-    def __init__(self, host='127.0.0.1', tokens=(DEFAULT_TOKEN,), prefix=''):
+    def __init__(self, host='127.0.0.1', tokens=(DEFAULT_TOKEN,), prefix='',
+                 port=0):
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError('FakeGlance listens on loopback addresses only')
         self.host = host
+        self.port = port
         self.tokens = None if tokens is None else set(tokens)
         self.prefix = '/' + prefix.strip('/') if prefix.strip('/') else ''
         self.faults = []
@@ -264,7 +266,7 @@ class FakeGlance:
     # Lifecycle
 
     def start(self):
-        server = _Server((self.host, 0), _Handler)
+        server = _Server((self.host, self.port), _Handler)
         server.glance = self
         self._server = server
         self._stopping.clear()

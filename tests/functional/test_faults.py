@@ -16,6 +16,7 @@ fault plays out in seconds.  All these tests use the one proxy port:
 import os
 import urllib.parse
 
+from tests import fake_glance
 from tests.functional import base
 from tests.functional import proxy
 
@@ -174,9 +175,12 @@ class FaultTest(ProxyTestCase):
 
 
 class RedirectTest(ProxyTestCase):
-    """The catalog endpoint redirects to another host: that host gets
-    nothing, not the token, not even a connection, as import filtering
-    does not allow it; the import fails saying so."""
+    """The catalog endpoint redirects to another origin.
+
+    One that import filtering does not allow gets nothing, not even a
+    connection, and the import fails saying so.  One it allows serves the
+    data, and gets the request without the token.
+    """
 
     def assert_redirect_refused(self, on, path_of):
         source = self.source_image(data=b'r' * 65536)
@@ -197,3 +201,25 @@ class RedirectTest(ProxyTestCase):
     def test_redirected_image_data(self):
         self.assert_redirect_refused(
             'file', lambda image_id: '/v2/images/%s/file' % image_id)
+
+    def test_allowed_other_origin_serves_the_data_without_the_token(self):
+        data = os.urandom(2 * MIB + 17)
+        source = self.source_image(data=data)
+        # Like a download service the source region hands data off to: an
+        # allowed host and port, but not the catalog's endpoint.
+        with fake_glance.FakeGlance(port=self.env['spare_port'],
+                                    tokens=None) as elsewhere:
+            copy = elsewhere.add_image(data)
+            self.proxy.add(proxy.Redirect(elsewhere.file_url(copy['id']),
+                                          on='file'))
+            image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        (redirected,) = self.proxy.requests_to('/file')
+        self.assertEqual(302, redirected.status)
+        self.assertTrue(redirected.token)
+        (served,) = elsewhere.requests_to('/file')
+        self.assertEqual('GET', served.method)
+        self.assertNotIn('X-Auth-Token', served.headers)
+        self.assertNotIn('X-Service-Token', served.headers)
+        self.assertNotIn('Authorization', served.headers)
+        self.assertEqual(len(data), elsewhere.bytes_sent)
