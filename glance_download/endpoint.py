@@ -28,7 +28,8 @@ class Endpoint:
     url: str  # without version suffix and trailing slash
 
     def image_url(self, image_id):
-        return '%s/v2/images/%s' % (self.url, urllib.parse.quote(image_id, safe=''))
+        return '%s/v2/images/%s' % (self.url,
+                                    urllib.parse.quote(image_id, safe=''))
 
     def file_url(self, image_id):
         return self.image_url(image_id) + '/file'
@@ -71,7 +72,8 @@ def normalize_interface(interface):
 
 def _catalog(raw):
     is_v3 = any('interface' in endpoint
-                for service in raw for endpoint in service.get('endpoints', []))
+                for service in raw
+                for endpoint in service.get('endpoints', []))
     cls = (service_catalog.ServiceCatalogV3 if is_v3
            else service_catalog.ServiceCatalogV2)
     return cls(raw)

@@ -6,11 +6,11 @@ it.  None may contain a token: messages end up in task records and logs.
 
 
 class GlanceDownloadError(Exception):
-    """Base class: the import cannot go on; ``str(exc)`` is the user message."""
+    """The import cannot go on; ``str(exc)`` is the message for the user."""
 
 
 class InvalidRequest(GlanceDownloadError):
-    """The import request names a region, interface or image that is unusable."""
+    """The request names a region, interface or image that is unusable."""
 
 
 class EndpointRefused(GlanceDownloadError):

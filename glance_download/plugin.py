@@ -1,10 +1,11 @@
 """Entry point Glance calls to build the glance-download part of an import.
 
-Registered as ``glance_download`` in the ``glance.image_import.internal_plugins``
-namespace. Glance calls it with keyword arguments (task_id, task_type,
-context, task_repo, image_repo, image_id, import_req, backend,
-action_wrapper, ...) while it builds its import flow, and adds the flow we
-return after its image lock and before its own import-to-store steps.
+Registered as ``glance_download`` in the
+``glance.image_import.internal_plugins`` namespace. Glance calls it with
+keyword arguments (task_id, task_type, context, task_repo, image_repo,
+image_id, import_req, backend, action_wrapper, ...) while it builds its
+import flow, and adds the flow we return after its image lock and before
+its own import-to-store steps.
 
 Glance ships an in-tree plugin of the same name; see host.claim_method for
 how this one is made the one Glance uses, and the ``implementation``

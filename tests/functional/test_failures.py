@@ -20,7 +20,8 @@ class TaskFailureTest(base.FunctionalTest):
     def fails_then_recovers(self, glance, target, text):
         """The clear failure, then a good import into the same image."""
         message = self.assert_failed_and_queued(glance, target['id'], text)
-        self.retry_succeeds(glance, target, self.source_image(data=b'g' * 8192))
+        self.retry_succeeds(glance, target,
+                            self.source_image(data=b'g' * 8192))
         return message
 
     def retry_succeeds(self, glance, target, source):

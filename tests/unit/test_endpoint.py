@@ -40,7 +40,8 @@ class ResolveTest(unittest.TestCase):
     def test_v3_catalog(self):
         catalog = [{'type': 'image', 'id': 'x', 'endpoints': [
             {'id': '1', 'interface': 'public', 'region': 'RegionOne',
-             'region_id': 'RegionOne', 'url': 'https://glance.example/image/v2'},
+             'region_id': 'RegionOne',
+             'url': 'https://glance.example/image/v2'},
         ]}]
         found = endpoint.resolve(catalog, 'RegionOne', 'public')
         self.assertEqual('https://glance.example/image', found.url)

@@ -38,7 +38,8 @@ class PropertiesTest(unittest.TestCase):
     def test_reserved_never_copied_even_with_broad_prefixes(self):
         copied = metadata.properties_to_copy(source(), ['os_', 'o', 's', 'f'])
         for name in ('os_hash_algo', 'os_hash_value', 'os_hidden', 'owner',
-                     'os_glance_importing_to_stores', 'os_glance_failed_import',
+                     'os_glance_importing_to_stores',
+                     'os_glance_failed_import',
                      'status', 'size', 'schema', 'self', 'stores', 'id',
                      'checksum', 'visibility', 'created_at', 'file'):
             self.assertNotIn(name, copied)

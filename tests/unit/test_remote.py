@@ -59,8 +59,8 @@ class GetImageTest(RemoteTestBase):
     def test_endpoint_with_path_prefix(self):
         with fake_glance.FakeGlance(tokens=[TOKEN], prefix='/image') as other:
             image = other.add_image(b'abc')
-            self.assertEqual(image['id'],
-                             self.client(other.url).get_image(image['id'])['id'])
+            found = self.client(other.url).get_image(image['id'])
+            self.assertEqual(image['id'], found['id'])
 
     def assert_fails(self, image_id, text, exc_type=errors.RemoteImageError,
                      **kwargs):
@@ -91,7 +91,8 @@ class GetImageTest(RemoteTestBase):
         self.glance.faults += [fake_glance.Status(503, on='metadata'),
                                fake_glance.Status(429, on='metadata',
                                                   retry_after='1')]
-        self.assertEqual(image['id'], self.client().get_image(image['id'])['id'])
+        found = self.client().get_image(image['id'])
+        self.assertEqual(image['id'], found['id'])
         self.assertEqual([0.5, 1.0], self.sleeps)
 
     def test_record_cut_short_is_retried(self):

@@ -287,7 +287,6 @@ class ImplementationTest(StatusTestBase):
         test_host.enumerated(self, test_host.IN_TREE)
         self.assert_in_tree(test_host.OURS)
 
-
     def test_in_tree_when_this_plugin_is_not_installed(self):
         test_host.enumerated(self, test_host.OURS)
         in_tree_only = [ep for ep in status._entry_points()
