@@ -55,11 +55,11 @@ class Progress(object):
         self.region = region
         self.clock = clock
         self.started = clock()
-        self.last = self.started - interval + min(first_after, interval)
+        self.due = self.started + min(first_after, interval)
 
     def __call__(self, done, total):
         now = self.clock()
-        if now - self.last < self.interval:
+        if now < self.due:
             return
-        self.last = now
+        self.due = now + self.interval
         self.report(describe(done, total, now - self.started, self.region))
