@@ -396,7 +396,7 @@ class StagedDownload:
                     'the byte reached', self.dest_path, self._offset,
                     self.size, attempts, self.policy.max_attempts, reason,
                     delay)
-        self.policy.wait(failures, retry_after)
+        self.policy.sleep(delay)
 
     def _copy(self, raw, fd, hasher):
         """Stream the body to the file from ``self._offset`` until it ends.

@@ -160,7 +160,10 @@ class RetryPolicy:
 
     def wait(self, failures, retry_after=None):
         """Sleep before the next attempt; return the seconds slept."""
-        seconds = self.delay_for(failures, retry_after)
+        return self.sleep(self.delay_for(failures, retry_after))
+
+    def sleep(self, seconds):
+        """Sleep a delay already computed by :meth:`delay_for`."""
         if seconds > 0:
             self._sleep(seconds)
         return seconds
