@@ -2,28 +2,36 @@
 
 The token goes only to the scheme, host and port of the catalog endpoint.
 Redirects are followed here, not by the HTTP library, so that a hop to any
-other origin is made without credentials, and every hop passes the
-operator's import filtering before a byte is sent.
+other origin is made without credentials or cookies, and every hop passes
+the operator's import filtering before a byte is sent.  Both decisions are
+made on the URL as requests sends it (glance_download.urls), so no
+parser's reading of an odd URL can differ from where the connection goes.
 """
 
+import json
 import logging
-import urllib.parse
 
 import requests
+import requests.cookies
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
-from glance_download import endpoint as endpoint_mod
 from glance_download import errors
 from glance_download import options
 from glance_download import retry
+from glance_download import urls
 
 LOG = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# The record is read as sent: a compressed answer could expand without
+# bound, so none is asked for and none is accepted.
+RECORD_HEADERS = {'Accept': 'application/json', 'Accept-Encoding': 'identity'}
+RECORD_PIECE = 64 * 1024
 
 
 def _service_auth(conf):
@@ -58,7 +66,11 @@ def make_session(conf, user_token):
     if group.certfile:
         cert = ((group.certfile, group.keyfile) if group.keyfile
                 else group.certfile)
-    return ks_session.Session(auth=auth, verify=verify, cert=cert)
+    session = ks_session.Session(auth=auth, verify=verify, cert=cert)
+    # Without trust_env, neither proxies from the environment nor .netrc
+    # credentials apply to the remote Glance or any origin it redirects to.
+    session.session.trust_env = group.trust_env
+    return session
 
 
 def status_message(status, image_id, region, what='image'):
@@ -82,35 +94,78 @@ class RemoteGlance(object):
     """The source region's Glance, as seen by one import."""
 
     def __init__(self, session, endpoint, policy, timeouts, max_redirects,
-                 url_allowed):
+                 url_allowed, max_record_size=options.DEFAULT_RECORD_SIZE):
         self.session = session
         self.endpoint = endpoint
         self.policy = policy
         self.timeouts = timeouts
         self.max_redirects = max_redirects
         self.url_allowed = url_allowed
+        self.max_record_size = max_record_size
+        # One cookie jar per origin: what one origin set never goes to
+        # another, as a shared jar would send it (cookies ignore ports).
+        self._jars = {}
+        if session.verify is False:
+            LOG.warning('The HTTPS certificate of the Glance in region %s '
+                        'is not verified ([glance_download] insecure = '
+                        'true): the tokens sent to it can be intercepted.',
+                        endpoint.region)
 
-    def _check_allowed(self, url):
-        if not self.url_allowed(url):
-            parts = urllib.parse.urlsplit(url)
+    def _catalog_target(self, url):
+        try:
+            return urls.target(url)
+        except urls.UnsafeURL as exc:
             raise errors.EndpointRefused(
-                'The remote address %s://%s is not allowed by this Glance\'s '
+                'The image endpoint of region %s in your service catalog '
+                '(%s) is not used: %s. Nothing was sent to it. Ask your '
+                'cloud operator to fix the catalog.'
+                % (self.endpoint.region,
+                   urls.mask_userinfo(self.endpoint.url), exc)) from None
+
+    def _redirect_target(self, current, location):
+        try:
+            return urls.join(current.url, location)
+        except urls.UnsafeURL as exc:
+            raise errors.EndpointRefused(
+                'The Glance in region %s redirected to a location that is '
+                'not followed: %s. Nothing was sent there. Ask the '
+                'operator of region %s to check its redirects.'
+                % (self.endpoint.region, exc,
+                   self.endpoint.region)) from None
+
+    def _check_allowed(self, target):
+        if not self.url_allowed(target.filtering_url):
+            raise errors.EndpointRefused(
+                'The remote address %s is not allowed by this Glance\'s '
                 '[import_filtering_opts] (schemes, hosts, ports), or its host '
                 'name does not resolve, so nothing was sent to it. Ask your '
-                'cloud operator to allow it.' % (parts.scheme, parts.netloc))
+                'cloud operator to allow it.' % target.origin_text)
+
+    def _cookies_for(self, origin):
+        jar = self._jars.get(origin)
+        if jar is None:
+            jar = self._jars[origin] = requests.cookies.RequestsCookieJar()
+        self.session.session.cookies = jar
 
     def send(self, url, headers=None, stream=False):
-        """GET url, following redirects; the token only to our origin."""
+        """GET url, following redirects; the token only to our origin.
+
+        Every hop is checked as requests will send it: its text, then
+        import filtering on the origin urllib3 connects to.
+        """
         region = self.endpoint.region
+        home = self._catalog_target(self.endpoint.url).origin
+        target = self._catalog_target(url)
         for _hop in range(self.max_redirects + 1):
-            self._check_allowed(url)
-            same_origin = endpoint_mod.origin_of(url) == self.endpoint.origin
+            self._check_allowed(target)
+            same_origin = target.origin == home
+            self._cookies_for(target.origin)
             try:
                 response = self.session.request(
-                    url, 'GET', headers=dict(headers or {}),
+                    target.url, 'GET', headers=dict(headers or {}),
                     authenticated=same_origin, redirect=False,
                     raise_exc=False, stream=stream, timeout=self.timeouts,
-                    connect_retries=0, allow_reauth=False)
+                    connect_retries=0, allow_reauth=False, log=False)
             except ks_exc.SSLError:
                 raise errors.TransferError(
                     'The TLS connection to the Glance in region %s failed '
@@ -123,17 +178,24 @@ class RemoteGlance(object):
                 raise errors.TransferError(
                     'The Glance in region %s could not be reached at %s (%s). '
                     'Ask your cloud operator to check its catalog endpoint.'
-                    % (region, url, type(exc).__name__)) from None
+                    % (region, target.origin_text, type(exc).__name__)
+                ) from None
+            # Our own line: keystoneauth's would read a JSON body whole,
+            # however large, before we can bound it.
+            LOG.debug('GET %s%s: HTTP %s', target.url,
+                      '' if same_origin else ' (without credentials)',
+                      response.status_code)
             if (response.status_code not in REDIRECT_STATUSES
                     or 'Location' not in response.headers):
                 return response
-            target = urllib.parse.urljoin(url, response.headers['Location'])
+            location = response.headers['Location']
             response.close()
-            if not same_origin or endpoint_mod.origin_of(
-                    target) != self.endpoint.origin:
-                LOG.info('Remote Glance in region %s redirected to another '
-                         'origin; following without credentials', region)
-            url = target
+            following = self._redirect_target(target, location)
+            if following.origin != home:
+                LOG.info('Remote Glance in region %s redirected to %s, '
+                         'another origin; following without credentials',
+                         region, following.origin_text)
+            target = following
         raise errors.TransferError(
             'The Glance in region %s redirected more than %d times.'
             % (region, self.max_redirects))
@@ -147,22 +209,22 @@ class RemoteGlance(object):
             attempt += 1
             retry_after = None
             try:
-                response = self.send(url,
-                                     headers={'Accept': 'application/json'})
-            except Exception as exc:
-                if not retry.is_transient_exception(exc):
-                    raise
-                problem = str(exc)
-            else:
+                response = self.send(url, headers=RECORD_HEADERS,
+                                     stream=True)
                 with response:
                     status = response.status_code
                     if status == 200:
-                        return self._json(response, image_id)
+                        return self._json(self._record_bytes(response),
+                                          image_id)
                     if not retry.is_transient_status(status):
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region))
                     problem = 'HTTP %s' % status
                     retry_after = response.headers.get('Retry-After')
+            except Exception as exc:
+                if not retry.is_transient_exception(exc):
+                    raise
+                problem = str(exc)
             if not self.policy.allows_another(attempt):
                 raise errors.TransferError(
                     'Could not read image %s from the Glance in region %s '
@@ -170,17 +232,48 @@ class RemoteGlance(object):
                     % (image_id, region, attempt, problem))
             self.policy.wait(attempt, retry_after)
 
-    def _json(self, response, image_id):
+    def _too_large(self):
+        return errors.RemoteImageError(
+            'The Glance in region %s answered an image record larger than '
+            '%d bytes ([glance_download] max_record_size); it was not '
+            'read. Check that the catalog endpoint is a Glance, or ask your '
+            'cloud operator to raise the limit.'
+            % (self.endpoint.region, self.max_record_size))
+
+    def _record_bytes(self, response):
+        """The body, as sent: never decompressed, never past the cap."""
+        encoding = response.headers.get('Content-Encoding', '')
+        if encoding.strip().lower() not in ('', 'identity'):
+            raise errors.RemoteImageError(
+                'The Glance in region %s answered a compressed image record '
+                'although asked for an uncompressed one; it was not read. '
+                'Check that the catalog endpoint is a Glance.'
+                % self.endpoint.region)
+        cap = self.max_record_size
+        length = response.headers.get('Content-Length', '').strip()
+        if length.isdigit() and int(length) > cap:
+            raise self._too_large()
+        body = bytearray()
+        while True:
+            piece = response.raw.read(min(RECORD_PIECE, cap + 1 - len(body)),
+                                      decode_content=False)
+            if not piece:
+                return bytes(body)
+            body += piece
+            if len(body) > cap:
+                raise self._too_large()
+
+    def _json(self, body, image_id):
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            record = json.loads(body)
+        except (ValueError, RecursionError):
+            record = None
+        if not isinstance(record, dict):
             raise errors.RemoteImageError(
                 'The Glance in region %s did not answer with an image '
                 'record for %s. Check that the catalog endpoint is a Glance.'
                 % (self.endpoint.region, image_id))
-        return body
+        return record
 
     def open_file(self, image_id, offset=0):
         """Opener for fetch: the data from ``offset``, not yet read."""

@@ -123,9 +123,11 @@ class GetImageTest(RemoteTestBase):
 
     def test_malformed_catalog_url(self):
         exc = self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
-                                'could not be reached at',
-                                errors.TransferError, url='http//no-scheme')
-        self.assertIn('catalog endpoint', str(exc))
+                                'image endpoint of region REGION1 in your '
+                                'service catalog (http//no-scheme) is not '
+                                'used: it is not a valid URL',
+                                errors.EndpointRefused, url='http//no-scheme')
+        self.assertIn('fix the catalog', str(exc))
         self.assertEqual([], self.sleeps)
 
     def test_not_a_glance(self):
