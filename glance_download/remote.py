@@ -13,6 +13,7 @@ import logging
 
 import requests
 import requests.cookies
+import urllib3.util
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
@@ -50,6 +51,55 @@ def _service_auth(conf):
     return auth
 
 
+class PinnedAdapter(ks_session.TCPKeepAliveAdapter):
+    """Connects to the address import filtering validated for an origin.
+
+    Glance's filtering resolves a host name to check the addresses it
+    leads to; resolving it again to connect could give another one (DNS
+    rebinding).  For an origin pinned here, the connection goes to the
+    validated address, while the Host header, TLS server name and
+    certificate check keep the name.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pins = {}
+
+    def pin(self, target, address):
+        """Connect to ``address`` for ``target``'s origin from now on."""
+        if address.strip('[]') != target.host.strip('[]'):
+            self.pins[target.origin] = address
+
+    def _pinned(self, request):
+        try:
+            target = urls.target(request.url)
+        except urls.UnsafeURL:
+            return None, None
+        return target, self.pins.get(target.origin)
+
+    def build_connection_pool_key_attributes(self, request, verify,
+                                             cert=None):
+        host_params, pool_kwargs = super(
+            PinnedAdapter, self).build_connection_pool_key_attributes(
+                request, verify, cert)
+        target, address = self._pinned(request)
+        if address is not None:
+            host_params['host'] = address
+            host_params['port'] = target.port
+            if target.scheme == 'https':
+                pool_kwargs['server_hostname'] = target.host
+                if verify is not False:
+                    pool_kwargs['assert_hostname'] = target.host
+        return host_params, pool_kwargs
+
+    def send(self, request, *args, **kwargs):
+        target, address = self._pinned(request)
+        if address is not None:
+            request.headers['Host'] = urllib3.util.parse_url(
+                target.url).netloc
+        return super(PinnedAdapter, self).send(request, *args, **kwargs)
+
+
 def make_session(conf, user_token):
     """A keystoneauth1 session carrying the user's (and service's) token."""
     if not user_token:
@@ -66,11 +116,17 @@ def make_session(conf, user_token):
     if group.certfile:
         cert = ((group.certfile, group.keyfile) if group.keyfile
                 else group.certfile)
-    session = ks_session.Session(auth=auth, verify=verify, cert=cert)
+    http = requests.Session()
     # Without trust_env, neither proxies from the environment nor .netrc
     # credentials apply to the remote Glance or any origin it redirects to.
-    session.session.trust_env = group.trust_env
-    return session
+    http.trust_env = group.trust_env
+    if not group.trust_env:
+        # Through a proxy, the address connected to is the proxy's.
+        adapter = PinnedAdapter()
+        http.mount('https://', adapter)
+        http.mount('http://', adapter)
+    return ks_session.Session(auth=auth, verify=verify, cert=cert,
+                              session=http)
 
 
 def status_message(status, image_id, region, what='image'):
@@ -134,12 +190,23 @@ class RemoteGlance(object):
                    self.endpoint.region)) from None
 
     def _check_allowed(self, target):
-        if not self.url_allowed(target.filtering_url):
-            raise errors.EndpointRefused(
-                'The remote address %s is not allowed by this Glance\'s '
-                '[import_filtering_opts] (schemes, hosts, ports), or its host '
-                'name does not resolve, so nothing was sent to it. Ask your '
-                'cloud operator to allow it.' % target.origin_text)
+        """Filter ``target``; pin the address the filtering validated.
+
+        ``url_allowed`` answers falsy to refuse, else the address to
+        connect to, or True to leave resolving the name to the library.
+        """
+        address = self.url_allowed(target.filtering_url)
+        if address:
+            adapter = self.session.session.get_adapter(target.url)
+            if isinstance(address, str) and isinstance(adapter,
+                                                       PinnedAdapter):
+                adapter.pin(target, address)
+            return
+        raise errors.EndpointRefused(
+            'The remote address %s is not allowed by this Glance\'s '
+            '[import_filtering_opts] (schemes, hosts, ports), or its host '
+            'name does not resolve, so nothing was sent to it. Ask your '
+            'cloud operator to allow it.' % target.origin_text)
 
     def _cookies_for(self, origin):
         jar = self._jars.get(origin)

@@ -5,6 +5,8 @@ import logging
 import os
 import shutil
 import socket
+import ssl
+import subprocess
 import tempfile
 import unittest
 from unittest import mock
@@ -336,7 +338,7 @@ class HostileRedirectTest(RemoteTestBase):
 
     def glance_client(self, **kwargs):
         client = self.client(**kwargs)
-        client.url_allowed = host.url_allowed
+        client.url_allowed = host.validated_address
         return client
 
     def hostile_locations(self):
@@ -518,3 +520,141 @@ class InsecureWarningTest(RemoteTestBase):
     def test_no_warning_when_verified(self):
         with self.assertNoLogs('glance_download.remote', 'WARNING'):
             self.client().get_image(self.glance.add_image(b'abc')['id'])
+
+
+class RebindingBase(RemoteTestBase):
+    """A host name resolving to an allowed address while Glance checks
+    it, then to another one, where another server listens."""
+
+    NAME = 'glance.rebind.test'
+
+    def setUp(self):
+        super().setUp()
+        self.port = int(self.glance.url.rsplit(':', 1)[1])
+        self.elsewhere = fake_glance.FakeGlance(
+            host='127.0.0.2', port=self.port, tokens=None).start()
+        self.addCleanup(self.elsewhere.stop)
+        override(self, 'allowed_hosts', [self.NAME],
+                 group='import_filtering_opts')
+        override(self, 'allowed_ports', [self.port],
+                 group='import_filtering_opts')
+        self.checking = False
+        self.later_lookups = 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(name, port, *args, **kwargs):
+            if str(name).rstrip('.') != self.NAME:
+                return real(name, port, *args, **kwargs)
+            if not self.checking:
+                self.later_lookups += 1
+            address = '127.0.0.1' if self.checking else '127.0.0.2'
+            return real(address, port, *args, **kwargs)
+        patcher = mock.patch('socket.getaddrinfo', getaddrinfo)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def validated_address(self, url):
+        self.checking = True
+        try:
+            return host.validated_address(url)
+        finally:
+            self.checking = False
+
+
+class RebindingTest(RebindingBase):
+    """The connection goes to the address checked."""
+
+    def test_connection_goes_to_the_address_glance_validated(self):
+        image = self.glance.add_image(b'abc')
+        self.elsewhere.add_image(b'abc', id=image['id'])
+        client = self.client(url='http://%s:%d' % (self.NAME, self.port))
+        client.url_allowed = self.validated_address
+        record = client.get_image(image['id'])
+        self.assertEqual(image['id'], record['id'])
+        self.assertEqual([], self.elsewhere.requests)
+        (seen,) = self.glance.requests_to(image['id'])
+        self.assertEqual('%s:%d' % (self.NAME, self.port),
+                         seen.headers['Host'])
+        self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
+        self.assertEqual(0, self.later_lookups)
+
+    def test_trust_env_resolves_the_name_again(self):
+        """The documented limit: through the environment's settings, the
+        name is resolved to connect, and may lead elsewhere."""
+        image = self.glance.add_image(b'abc')
+        self.elsewhere.add_image(b'abc', id=image['id'])
+        client = self.client(url='http://%s:%d' % (self.NAME, self.port),
+                             conf=make_conf(trust_env=True))
+        client.url_allowed = self.validated_address
+        no_proxies = {name: '' for name in (
+            'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy',
+            'ALL_PROXY', 'all_proxy')}
+        with mock.patch.dict(os.environ, no_proxies):
+            client.get_image(image['id'])
+        self.assertEqual(1, len(self.elsewhere.requests))
+
+
+class TLSFakeGlance(fake_glance.FakeGlance):
+    """A FakeGlance over TLS, with a certificate for ``name`` only."""
+
+    def __init__(self, certfile, keyfile, **kwargs):
+        super().__init__(**kwargs)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certfile, keyfile)
+        self.server_names = []
+        self.context.sni_callback = (
+            lambda sock, name, context: self.server_names.append(name))
+
+    def start(self):
+        super().start()
+        self._server.socket = self.context.wrap_socket(
+            self._server.socket, server_side=True)
+        return self
+
+
+def self_signed(directory, name):
+    """(certificate, key) files of a self-signed certificate for name."""
+    cert = os.path.join(directory, 'cert.pem')
+    key = os.path.join(directory, 'key.pem')
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+         '-days', '2', '-subj', '/CN=%s' % name,
+         '-addext', 'subjectAltName=DNS:%s' % name,
+         '-keyout', key, '-out', cert],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+class PinnedTLSTest(RebindingBase):
+    """Pinned over TLS: the name is still the server name and what the
+    certificate is checked against."""
+
+    def setUp(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        self.cert, key = self_signed(directory, self.NAME)
+        self.tls = TLSFakeGlance(self.cert, key, tokens=[TOKEN]).start()
+        self.addCleanup(self.tls.stop)
+        super().setUp()
+
+    def tls_client(self, **settings):
+        port = int(self.tls.url.rsplit(':', 1)[1])
+        override(self, 'allowed_ports', [port],
+                 group='import_filtering_opts')
+        client = self.client(url='https://%s:%d' % (self.NAME, port),
+                             conf=make_conf(**settings))
+        client.url_allowed = self.validated_address
+        return client
+
+    def test_verified_tls_to_the_validated_address(self):
+        image = self.tls.add_image(b'abc')
+        record = self.tls_client(cafile=self.cert).get_image(image['id'])
+        self.assertEqual(image['id'], record['id'])
+        self.assertEqual([self.NAME], self.tls.server_names[:1])
+        self.assertEqual(0, self.later_lookups)
+
+    def test_certificate_still_checked_against_the_name(self):
+        image = self.tls.add_image(b'abc')
+        with self.assertRaises(errors.TransferError) as ctx:
+            self.tls_client().get_image(image['id'])
+        self.assertIn('failed verification', str(ctx.exception))
