@@ -10,6 +10,7 @@ parser's reading of an odd URL can differ from where the connection goes.
 
 import json
 import logging
+import time
 
 import requests
 import requests.cookies
@@ -320,15 +321,28 @@ class RemoteGlance(object):
         length = response.headers.get('Content-Length', '').strip()
         if length.isdigit() and int(length) > cap:
             raise self._too_large()
+        # A record is small: a remote that trickles it, each byte within
+        # the read timeout, is stopped once the read timeout is spent.
+        allowed = self.timeouts[1]
+        deadline = time.monotonic() + allowed
+        # read1 returns what one receive gave; read would wait for a
+        # whole piece, however slowly it comes.
+        read = getattr(response.raw, 'read1', response.raw.read)
         body = bytearray()
         while True:
-            piece = response.raw.read(min(RECORD_PIECE, cap + 1 - len(body)),
-                                      decode_content=False)
+            piece = read(min(RECORD_PIECE, cap + 1 - len(body)),
+                         decode_content=False)
             if not piece:
                 return bytes(body)
             body += piece
             if len(body) > cap:
                 raise self._too_large()
+            if time.monotonic() > deadline:
+                raise errors.TransferError(
+                    'The Glance in region %s sent the image record too '
+                    'slowly: %d bytes in %s seconds ([glance_download] '
+                    'read_timeout). Retry later.'
+                    % (self.endpoint.region, len(body), allowed))
 
     def _json(self, body, image_id):
         try:

@@ -213,3 +213,21 @@ class RecordTest(unittest.TestCase):
         with RawServer(respond) as server:
             outcome, _, _ = self.read_measured(self.client(server.url))
         self.assert_refused(outcome, 'did not answer with an image record')
+
+    def test_trickled_record_is_stopped_after_the_read_timeout(self):
+        record = json.dumps({'id': IMAGE_ID, 'pad': 'p' * 1000}).encode()
+
+        def respond(send):
+            # Each byte well within the 2 s read timeout, forever.
+            if send(head()):
+                for byte in record:
+                    if not send(bytes([byte])):
+                        return
+                    time.sleep(0.05)
+
+        with RawServer(respond) as server:
+            started = time.monotonic()
+            with self.assertRaises(errors.TransferError) as ctx:
+                self.client(server.url).get_image(IMAGE_ID)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn('sent the image record too slowly', str(ctx.exception))
