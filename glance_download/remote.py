@@ -121,11 +121,9 @@ def make_session(conf, user_token):
     # Without trust_env, neither proxies from the environment nor .netrc
     # credentials apply to the remote Glance or any origin it redirects to.
     http.trust_env = group.trust_env
-    if not group.trust_env:
-        # Through a proxy, the address connected to is the proxy's.
-        adapter = PinnedAdapter()
-        http.mount('https://', adapter)
-        http.mount('http://', adapter)
+    adapter = PinnedAdapter()
+    http.mount('https://', adapter)
+    http.mount('http://', adapter)
     return ks_session.Session(auth=auth, verify=verify, cert=cert,
                               session=http)
 
@@ -176,8 +174,8 @@ class RemoteGlance(object):
                 'The image endpoint of region %s in your service catalog '
                 '(%s) is not used: %s. Nothing was sent to it. Ask your '
                 'cloud operator to fix the catalog.'
-                % (self.endpoint.region,
-                   urls.mask_userinfo(self.endpoint.url), exc)) from None
+                % (self.endpoint.region, urls.shown(self.endpoint.url),
+                   exc)) from None
 
     def _redirect_target(self, current, location):
         try:
@@ -198,9 +196,11 @@ class RemoteGlance(object):
         """
         address = self.url_allowed(target.filtering_url)
         if address:
-            adapter = self.session.session.get_adapter(target.url)
-            if isinstance(address, str) and isinstance(adapter,
-                                                       PinnedAdapter):
+            http = self.session.session
+            adapter = http.get_adapter(target.url)
+            # Through a proxy of the environment, the peer is the proxy.
+            if (isinstance(address, str) and not http.trust_env
+                    and isinstance(adapter, PinnedAdapter)):
                 adapter.pin(target, address)
             return
         raise errors.EndpointRefused(

@@ -69,6 +69,14 @@ def mask_userinfo(text):
     return _USERINFO_IN_TEXT.sub(r'\1***@', text)
 
 
+def shown(url):
+    """``url`` fit for a message: no userinfo, control characters escaped."""
+    text = mask_userinfo(url if isinstance(url, str) else repr(url))
+    return _CONTROL.sub(
+        lambda match: match.group() if match.group() == ' '
+        else match.group().encode('unicode_escape').decode('ascii'), text)
+
+
 def unsafe_reason(url):
     """Why the text of ``url`` is refused before any parsing, or None."""
     if not isinstance(url, str) or not url:

@@ -190,3 +190,8 @@ class MaskTest(unittest.TestCase):
                 ('', '')]:
             self.assertEqual(expected, urls.mask_userinfo(text))
         self.assertIsNone(urls.mask_userinfo(None))
+
+    def test_shown_urls_hide_userinfo_and_escape_controls(self):
+        self.assertEqual('http://***@h/a\\r\\nX: 1 b',
+                         urls.shown('http://u:secret@h/a\r\nX: 1 b'))
+        self.assertEqual('None', urls.shown(None))
