@@ -90,7 +90,8 @@ transfer_opts = [
                help='Largest source image record, in bytes, read from the '
                     'remote Glance. The record is read uncompressed '
                     '(Accept-Encoding: identity) and a larger one fails the '
-                    'import before it is held in memory whole.'),
+                    'import before it is held in memory whole. The whole '
+                    'record must arrive within read_timeout seconds.'),
 ]
 
 # TLS settings under the names keystoneauth1 gives them in every OpenStack
