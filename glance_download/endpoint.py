@@ -34,17 +34,6 @@ class Endpoint:
     def file_url(self, image_id):
         return self.image_url(image_id) + '/file'
 
-    @property
-    def origin(self):
-        return origin_of(self.url)
-
-
-def origin_of(url):
-    """(scheme, host, port) of a URL: what a token is allowed to go to."""
-    parts = urllib.parse.urlsplit(url)
-    port = parts.port or {'http': 80, 'https': 443}.get(parts.scheme)
-    return parts.scheme.lower(), (parts.hostname or '').lower(), port
-
 
 def strip_version(url):
     """Catalog URL without a trailing version segment or slash."""

@@ -46,6 +46,26 @@ def url_allowed(url):
     return glance_utils.validate_uri(url)
 
 
+def validated_address(url):
+    """The address [import_filtering_opts] allows for ``url``, else None.
+
+    Glance resolves the host once to check where it leads and returns the
+    allowed addresses: connecting to the first, rather than to the name,
+    means a second resolution cannot lead elsewhere.  A Glance without
+    that function gives True, and the name is resolved again to connect.
+    """
+    validate = getattr(glance_utils, 'get_validated_address', None)
+    if validate is None:
+        return True if url_allowed(url) else None
+    try:
+        found = validate(url)
+    except ValueError:
+        return None
+    if isinstance(found, (list, tuple)):
+        return str(found[0]) if found else None
+    return str(found) if found else None
+
+
 def staging_target(image_id):
     """(file URI, path) where Glance's import-to-store step reads the data.
 

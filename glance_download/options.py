@@ -14,6 +14,10 @@ PROPERTIES_GROUP = 'glance_download_properties'
 
 DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
 
+# An image record is a few KiB; Glance's own property quota keeps it far
+# below this.
+DEFAULT_RECORD_SIZE = 1024 * 1024
+
 transfer_opts = [
     cfg.StrOpt('implementation', default='plugin',
                choices=[('plugin', 'this package'),
@@ -81,6 +85,13 @@ transfer_opts = [
                      'expired user tokens together with a valid service '
                      'token can then serve imports that outlive the user\'s '
                      'token.'),
+    cfg.IntOpt('max_record_size', default=DEFAULT_RECORD_SIZE,
+               min=4096, max=64 * 1024 * 1024,
+               help='Largest source image record, in bytes, read from the '
+                    'remote Glance. The record is read uncompressed '
+                    '(Accept-Encoding: identity) and a larger one fails the '
+                    'import before it is held in memory whole. The whole '
+                    'record must arrive within read_timeout seconds.'),
 ]
 
 # TLS settings under the names keystoneauth1 gives them in every OpenStack
@@ -88,8 +99,11 @@ transfer_opts = [
 tls_opts = [
     cfg.StrOpt('cafile',
                help='PEM file of the certificate authorities used to verify '
-                    'the remote Glance\'s HTTPS certificate. Default: the '
-                    'system\'s trusted authorities.'),
+                    'the remote Glance\'s HTTPS certificate. When unset, '
+                    'the CA bundle of the requests library is used (the '
+                    'certifi package\'s, as packaged), not the system\'s '
+                    'trusted authorities; with trust_env, '
+                    'REQUESTS_CA_BUNDLE overrides it.'),
     cfg.StrOpt('certfile',
                help='PEM client certificate presented to the remote Glance, '
                     'for deployments that require TLS client '
@@ -100,7 +114,18 @@ tls_opts = [
     cfg.BoolOpt('insecure', default=False,
                 help='Do not verify the remote Glance\'s HTTPS certificate. '
                      'Tokens can then be intercepted; use only for '
-                     'testing.'),
+                     'testing. Each import then logs a warning naming the '
+                     'region.'),
+    cfg.BoolOpt('trust_env', default=False,
+                help='Let the environment of glance-api apply to the '
+                     'connections to remote Glances: proxies from '
+                     'HTTP_PROXY, HTTPS_PROXY and NO_PROXY, credentials '
+                     'from ~/.netrc, and REQUESTS_CA_BUNDLE. Off by '
+                     'default, so that neither a proxy nor .netrc '
+                     'credentials meant for other tools see the user\'s '
+                     'token or go to a remote Glance. With a proxy, the '
+                     'address import filtering validated is not the one '
+                     'connected to.'),
 ]
 
 

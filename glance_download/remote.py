@@ -2,28 +2,38 @@
 
 The token goes only to the scheme, host and port of the catalog endpoint.
 Redirects are followed here, not by the HTTP library, so that a hop to any
-other origin is made without credentials, and every hop passes the
-operator's import filtering before a byte is sent.
+other origin is made without credentials or cookies, and every hop passes
+the operator's import filtering before a byte is sent.  Both decisions are
+made on the URL as requests sends it (glance_download.urls), so no
+parser's reading of an odd URL can differ from where the connection goes.
 """
 
+import json
 import logging
-import urllib.parse
+import time
 
 import requests
+import requests.cookies
+import urllib3.util
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
-from glance_download import endpoint as endpoint_mod
 from glance_download import errors
 from glance_download import options
 from glance_download import retry
+from glance_download import urls
 
 LOG = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# The record is read as sent: a compressed answer could expand without
+# bound, so none is asked for and none is accepted.
+RECORD_HEADERS = {'Accept': 'application/json', 'Accept-Encoding': 'identity'}
+RECORD_PIECE = 64 * 1024
 
 
 def _service_auth(conf):
@@ -42,6 +52,55 @@ def _service_auth(conf):
     return auth
 
 
+class PinnedAdapter(ks_session.TCPKeepAliveAdapter):
+    """Connects to the address import filtering validated for an origin.
+
+    Glance's filtering resolves a host name to check the addresses it
+    leads to; resolving it again to connect could give another one (DNS
+    rebinding).  For an origin pinned here, the connection goes to the
+    validated address, while the Host header, TLS server name and
+    certificate check keep the name.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pins = {}
+
+    def pin(self, target, address):
+        """Connect to ``address`` for ``target``'s origin from now on."""
+        if address.strip('[]') != target.host.strip('[]'):
+            self.pins[target.origin] = address
+
+    def _pinned(self, request):
+        try:
+            target = urls.target(request.url)
+        except urls.UnsafeURL:
+            return None, None
+        return target, self.pins.get(target.origin)
+
+    def build_connection_pool_key_attributes(self, request, verify,
+                                             cert=None):
+        host_params, pool_kwargs = super(
+            PinnedAdapter, self).build_connection_pool_key_attributes(
+                request, verify, cert)
+        target, address = self._pinned(request)
+        if address is not None:
+            host_params['host'] = address
+            host_params['port'] = target.port
+            if target.scheme == 'https':
+                pool_kwargs['server_hostname'] = target.host
+                if verify is not False:
+                    pool_kwargs['assert_hostname'] = target.host
+        return host_params, pool_kwargs
+
+    def send(self, request, *args, **kwargs):
+        target, address = self._pinned(request)
+        if address is not None:
+            request.headers['Host'] = urllib3.util.parse_url(
+                target.url).netloc
+        return super(PinnedAdapter, self).send(request, *args, **kwargs)
+
+
 def make_session(conf, user_token):
     """A keystoneauth1 session carrying the user's (and service's) token."""
     if not user_token:
@@ -58,7 +117,15 @@ def make_session(conf, user_token):
     if group.certfile:
         cert = ((group.certfile, group.keyfile) if group.keyfile
                 else group.certfile)
-    return ks_session.Session(auth=auth, verify=verify, cert=cert)
+    http = requests.Session()
+    # Without trust_env, neither proxies from the environment nor .netrc
+    # credentials apply to the remote Glance or any origin it redirects to.
+    http.trust_env = group.trust_env
+    adapter = PinnedAdapter()
+    http.mount('https://', adapter)
+    http.mount('http://', adapter)
+    return ks_session.Session(auth=auth, verify=verify, cert=cert,
+                              session=http)
 
 
 def status_message(status, image_id, region, what='image'):
@@ -82,35 +149,91 @@ class RemoteGlance(object):
     """The source region's Glance, as seen by one import."""
 
     def __init__(self, session, endpoint, policy, timeouts, max_redirects,
-                 url_allowed):
+                 url_allowed, max_record_size=options.DEFAULT_RECORD_SIZE):
         self.session = session
         self.endpoint = endpoint
         self.policy = policy
         self.timeouts = timeouts
         self.max_redirects = max_redirects
         self.url_allowed = url_allowed
+        self.max_record_size = max_record_size
+        # One cookie jar per origin: what one origin set never goes to
+        # another, as a shared jar would send it (cookies ignore ports).
+        self._jars = {}
+        if session.verify is False:
+            LOG.warning('The HTTPS certificate of the Glance in region %s '
+                        'is not verified ([glance_download] insecure = '
+                        'true): the tokens sent to it can be intercepted.',
+                        endpoint.region)
 
-    def _check_allowed(self, url):
-        if not self.url_allowed(url):
-            parts = urllib.parse.urlsplit(url)
+    def _catalog_target(self, url):
+        try:
+            return urls.target(url)
+        except urls.UnsafeURL as exc:
             raise errors.EndpointRefused(
-                'The remote address %s://%s is not allowed by this Glance\'s '
-                '[import_filtering_opts] (schemes, hosts, ports), or its host '
-                'name does not resolve, so nothing was sent to it. Ask your '
-                'cloud operator to allow it.' % (parts.scheme, parts.netloc))
+                'The image endpoint of region %s in your service catalog '
+                '(%s) is not used: %s. Nothing was sent to it. Ask your '
+                'cloud operator to fix the catalog.'
+                % (self.endpoint.region, urls.shown(self.endpoint.url),
+                   exc)) from None
+
+    def _redirect_target(self, current, location):
+        try:
+            return urls.join(current.url, location)
+        except urls.UnsafeURL as exc:
+            raise errors.EndpointRefused(
+                'The Glance in region %s redirected to a location that is '
+                'not followed: %s. Nothing was sent there. Ask the '
+                'operator of region %s to check its redirects.'
+                % (self.endpoint.region, exc,
+                   self.endpoint.region)) from None
+
+    def _check_allowed(self, target):
+        """Filter ``target``; pin the address the filtering validated.
+
+        ``url_allowed`` answers falsy to refuse, else the address to
+        connect to, or True to leave resolving the name to the library.
+        """
+        address = self.url_allowed(target.filtering_url)
+        if address:
+            http = self.session.session
+            adapter = http.get_adapter(target.url)
+            # Through a proxy of the environment, the peer is the proxy.
+            if (isinstance(address, str) and not http.trust_env
+                    and isinstance(adapter, PinnedAdapter)):
+                adapter.pin(target, address)
+            return
+        raise errors.EndpointRefused(
+            'The remote address %s is not allowed by this Glance\'s '
+            '[import_filtering_opts] (schemes, hosts, ports), or its host '
+            'name does not resolve, so nothing was sent to it. Ask your '
+            'cloud operator to allow it.' % target.origin_text)
+
+    def _cookies_for(self, origin):
+        jar = self._jars.get(origin)
+        if jar is None:
+            jar = self._jars[origin] = requests.cookies.RequestsCookieJar()
+        self.session.session.cookies = jar
 
     def send(self, url, headers=None, stream=False):
-        """GET url, following redirects; the token only to our origin."""
+        """GET url, following redirects; the token only to our origin.
+
+        Every hop is checked as requests will send it: its text, then
+        import filtering on the origin urllib3 connects to.
+        """
         region = self.endpoint.region
+        home = self._catalog_target(self.endpoint.url).origin
+        target = self._catalog_target(url)
         for _hop in range(self.max_redirects + 1):
-            self._check_allowed(url)
-            same_origin = endpoint_mod.origin_of(url) == self.endpoint.origin
+            self._check_allowed(target)
+            same_origin = target.origin == home
+            self._cookies_for(target.origin)
             try:
                 response = self.session.request(
-                    url, 'GET', headers=dict(headers or {}),
+                    target.url, 'GET', headers=dict(headers or {}),
                     authenticated=same_origin, redirect=False,
                     raise_exc=False, stream=stream, timeout=self.timeouts,
-                    connect_retries=0, allow_reauth=False)
+                    connect_retries=0, allow_reauth=False, log=False)
             except ks_exc.SSLError:
                 raise errors.TransferError(
                     'The TLS connection to the Glance in region %s failed '
@@ -123,17 +246,24 @@ class RemoteGlance(object):
                 raise errors.TransferError(
                     'The Glance in region %s could not be reached at %s (%s). '
                     'Ask your cloud operator to check its catalog endpoint.'
-                    % (region, url, type(exc).__name__)) from None
+                    % (region, target.origin_text, type(exc).__name__)
+                ) from None
+            # Our own line: keystoneauth's would read a JSON body whole,
+            # however large, before we can bound it.
+            LOG.debug('GET %s%s: HTTP %s', target.url,
+                      '' if same_origin else ' (without credentials)',
+                      response.status_code)
             if (response.status_code not in REDIRECT_STATUSES
                     or 'Location' not in response.headers):
                 return response
-            target = urllib.parse.urljoin(url, response.headers['Location'])
+            location = response.headers['Location']
             response.close()
-            if not same_origin or endpoint_mod.origin_of(
-                    target) != self.endpoint.origin:
-                LOG.info('Remote Glance in region %s redirected to another '
-                         'origin; following without credentials', region)
-            url = target
+            following = self._redirect_target(target, location)
+            if following.origin != home:
+                LOG.info('Remote Glance in region %s redirected to %s, '
+                         'another origin; following without credentials',
+                         region, following.origin_text)
+            target = following
         raise errors.TransferError(
             'The Glance in region %s redirected more than %d times.'
             % (region, self.max_redirects))
@@ -147,22 +277,22 @@ class RemoteGlance(object):
             attempt += 1
             retry_after = None
             try:
-                response = self.send(url,
-                                     headers={'Accept': 'application/json'})
-            except Exception as exc:
-                if not retry.is_transient_exception(exc):
-                    raise
-                problem = str(exc)
-            else:
+                response = self.send(url, headers=RECORD_HEADERS,
+                                     stream=True)
                 with response:
                     status = response.status_code
                     if status == 200:
-                        return self._json(response, image_id)
+                        return self._json(self._record_bytes(response),
+                                          image_id)
                     if not retry.is_transient_status(status):
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region))
                     problem = 'HTTP %s' % status
                     retry_after = response.headers.get('Retry-After')
+            except Exception as exc:
+                if not retry.is_transient_exception(exc):
+                    raise
+                problem = str(exc)
             if not self.policy.allows_another(attempt):
                 raise errors.TransferError(
                     'Could not read image %s from the Glance in region %s '
@@ -170,17 +300,61 @@ class RemoteGlance(object):
                     % (image_id, region, attempt, problem))
             self.policy.wait(attempt, retry_after)
 
-    def _json(self, response, image_id):
+    def _too_large(self):
+        return errors.RemoteImageError(
+            'The Glance in region %s answered an image record larger than '
+            '%d bytes ([glance_download] max_record_size); it was not '
+            'read. Check that the catalog endpoint is a Glance, or ask your '
+            'cloud operator to raise the limit.'
+            % (self.endpoint.region, self.max_record_size))
+
+    def _record_bytes(self, response):
+        """The body, as sent: never decompressed, never past the cap."""
+        encoding = response.headers.get('Content-Encoding', '')
+        if encoding.strip().lower() not in ('', 'identity'):
+            raise errors.RemoteImageError(
+                'The Glance in region %s answered a compressed image record '
+                'although asked for an uncompressed one; it was not read. '
+                'Check that the catalog endpoint is a Glance.'
+                % self.endpoint.region)
+        cap = self.max_record_size
+        length = response.headers.get('Content-Length', '').strip()
+        if length.isdigit() and int(length) > cap:
+            raise self._too_large()
+        # A record is small: a remote that trickles it, each byte within
+        # the read timeout, is stopped once the read timeout is spent.
+        allowed = self.timeouts[1]
+        deadline = time.monotonic() + allowed
+        # read1 returns what one receive gave; read would wait for a
+        # whole piece, however slowly it comes.
+        read = getattr(response.raw, 'read1', response.raw.read)
+        body = bytearray()
+        while True:
+            piece = read(min(RECORD_PIECE, cap + 1 - len(body)),
+                         decode_content=False)
+            if not piece:
+                return bytes(body)
+            body += piece
+            if len(body) > cap:
+                raise self._too_large()
+            if time.monotonic() > deadline:
+                raise errors.TransferError(
+                    'The Glance in region %s sent the image record too '
+                    'slowly: %d bytes in %s seconds ([glance_download] '
+                    'read_timeout). Retry later.'
+                    % (self.endpoint.region, len(body), allowed))
+
+    def _json(self, body, image_id):
         try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            record = json.loads(body)
+        except (ValueError, RecursionError):
+            record = None
+        if not isinstance(record, dict):
             raise errors.RemoteImageError(
                 'The Glance in region %s did not answer with an image '
                 'record for %s. Check that the catalog endpoint is a Glance.'
                 % (self.endpoint.region, image_id))
-        return body
+        return record
 
     def open_file(self, image_id, offset=0):
         """Opener for fetch: the data from ``offset``, not yet read."""

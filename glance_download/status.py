@@ -20,7 +20,6 @@ import os
 import pwd
 import shutil
 import sys
-import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
@@ -34,6 +33,7 @@ from glance_download import host
 from glance_download import options
 from glance_download import plugin
 from glance_download import progress
+from glance_download import urls
 
 CONF = host.CONF
 
@@ -90,13 +90,22 @@ def _shown(value):
     return '(not set)' if value is None else str(value)
 
 
-def _safe_url(url):
-    """A URL without any user:password@ part."""
-    parts = urllib.parse.urlsplit(url or '')
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit('@', 1)[1]
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+def _masked(value):
+    """``value`` with every user:password@ of a URL in it masked."""
+    if isinstance(value, str):
+        return urls.mask_userinfo(value)
+    if isinstance(value, (list, tuple)):
+        return [_masked(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    return value
+
+
+def _shown_check(check):
+    """The check as it may be printed: no userinfo in any of its texts."""
+    return dataclasses.replace(
+        check, summary=_masked(check.summary), fix=_masked(check.fix),
+        details=_masked(check.details), data=_masked(check.data))
 
 
 # 1. Implementation
@@ -260,8 +269,22 @@ def _example_staging(option):
 
 # 4. Import filtering
 
+def _target(url):
+    try:
+        return urls.target(endpoint.strip_version(url))
+    except urls.UnsafeURL:
+        return None
+
+
+def _endpoint_allowed(url):
+    """Whether the plugin would send to ``url``, decided as it decides."""
+    target = _target(url)
+    return target is not None and host.url_allowed(target.filtering_url)
+
+
 def _refusal_hint(values, refused):
-    ports = sorted({endpoint.origin_of(url)[2] for _r, _i, url in refused}
+    targets = [_target(url) for _r, _i, url in refused]
+    ports = sorted({target.port for target in targets if target}
                    - set(values['allowed_ports'] or []))
     hint = ('Allow the remote Glances in [import_filtering_opts]: their '
             'scheme in allowed_schemes, their host in allowed_hosts (when it '
@@ -295,7 +318,7 @@ def check_filtering(conf, endpoints):
     refused = []
     for region, interfaces in sorted(endpoints.items()):
         for interface, url in sorted(interfaces.items()):
-            allowed = host.url_allowed(endpoint.strip_version(url))
+            allowed = _endpoint_allowed(url)
             check.data['endpoints'].append(
                 {'region': region, 'interface': interface, 'url': url,
                  'allowed': allowed})
@@ -360,7 +383,7 @@ def _load_auth(conf, group):
 def fetch_catalog(conf):
     """The raw service catalog, as Keystone gives it to Glance's user."""
     auth, section = _load_auth(conf, _credentials_group(conf))
-    auth_url = _safe_url(getattr(auth, 'auth_url', None) or '')
+    auth_url = urls.mask_userinfo(getattr(auth, 'auth_url', None) or '')
     session = ks_session.Session(auth=auth, timeout=KEYSTONE_TIMEOUT,
                                  **_tls(conf[section]))
     fix = ('Check auth_url and the credentials in [%s], and that Keystone '
@@ -391,7 +414,7 @@ def check_regions(conf):
     except Unknown as exc:
         return Check('regions', 'Regions', UNKNOWN, str(exc), fix=exc.fix,
                      details=exc.details, data={'regions': None})
-    endpoints = {region: {interface: _safe_url(url)
+    endpoints = {region: {interface: urls.mask_userinfo(url)
                           for interface, url in interfaces.items()}
                  for region, interfaces
                  in endpoint.image_endpoints(raw).items()}
@@ -514,6 +537,7 @@ def ready(checks):
 
 
 def render_text(checks, out):
+    checks = [_shown_check(check) for check in checks]
     for check in checks:
         out.write('%-8s %-17s %s\n' % (check.status.upper(), check.title,
                                        check.summary))
@@ -533,7 +557,8 @@ def render_text(checks, out):
 
 def render_json(checks, out):
     json.dump({'ready': ready(checks), 'version': _version(),
-               'checks': [dataclasses.asdict(check) for check in checks]},
+               'checks': [dataclasses.asdict(_shown_check(check))
+                          for check in checks]},
               out, indent=2, sort_keys=True, default=str)
     out.write('\n')
 

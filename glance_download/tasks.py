@@ -72,7 +72,8 @@ class Source(object):
             policy=self.policy,
             timeouts=(settings.connect_timeout, settings.read_timeout),
             max_redirects=settings.max_redirects,
-            url_allowed=host.url_allowed)
+            url_allowed=host.validated_address,
+            max_record_size=settings.max_record_size)
 
     def read(self):
         if not isinstance(self.image_id, str) or not self.image_id:

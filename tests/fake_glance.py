@@ -137,10 +137,14 @@ class NoLength(Fault):
 
 @dataclasses.dataclass
 class Redirect(Fault):
-    """Answer ``code`` (302 by default) with ``Location: location``."""
+    """Answer ``code`` (302 by default) with ``Location: location``.
+
+    With ``cookie``, the answer also sets it (``Set-Cookie: cookie``).
+    """
 
     location: str
     code: int = 302
+    cookie: str | None = None
 
     @staticmethod
     def allowed_on():
@@ -450,8 +454,11 @@ class FakeGlance:
             return self._reply(handler, fault.code, body=body,
                                headers=headers)
         if isinstance(fault, Redirect):
+            headers = {'Location': fault.location}
+            if fault.cookie is not None:
+                headers['Set-Cookie'] = fault.cookie
             return self._reply(handler, fault.code, body=body,
-                               headers={'Location': fault.location})
+                               headers=headers)
         if kind == 'metadata':
             payload = json.dumps(image.record).encode()
             return self._reply(handler, 200, body=body, payload=payload,

@@ -89,13 +89,6 @@ class HelpersTest(unittest.TestCase):
                 ('http://h/v2images', 'http://h/v2images')]:
             self.assertEqual(expected, endpoint.strip_version(url), url)
 
-    def test_origin_defaults_ports(self):
-        self.assertEqual(('https', 'h', 443),
-                         endpoint.origin_of('HTTPS://H/x'))
-        self.assertEqual(('http', 'h', 80), endpoint.origin_of('http://h'))
-        self.assertNotEqual(endpoint.origin_of('http://h:81/'),
-                            endpoint.origin_of('http://h/'))
-
     def test_image_id_is_quoted_in_urls(self):
         found = endpoint.Endpoint('R', 'public', 'http://h')
         self.assertEqual('http://h/v2/images/a%2F..%2Fb',

@@ -96,6 +96,16 @@ class ImportFilteringTest(unittest.TestCase):
         self.assertFalse(host.url_allowed('http://127.0.0.2:9292/v2'))
         self.assertFalse(host.url_allowed('http://127.0.0.1:9293/v2'))
 
+    def test_validated_address_is_the_one_to_connect_to(self):
+        override(self, 'allowed_hosts', ['127.0.0.1'],
+                 group='import_filtering_opts')
+        override(self, 'allowed_ports', [9292],
+                 group='import_filtering_opts')
+        self.assertEqual('127.0.0.1',
+                         host.validated_address('http://127.0.0.1:9292/'))
+        self.assertIsNone(host.validated_address('http://127.0.0.2:9292/'))
+        self.assertIsNone(host.validated_address('http://127.0.0.1:9293/'))
+
 
 class FailureTypeTest(unittest.TestCase):
 

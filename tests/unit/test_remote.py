@@ -2,13 +2,20 @@
 
 import io
 import logging
+import os
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import unittest
+from unittest import mock
 
 from oslo_config import cfg
 
 from glance_download import endpoint
 from glance_download import errors
+from glance_download import host
 from glance_download import options
 from glance_download import remote
 from glance_download import retry
@@ -123,9 +130,11 @@ class GetImageTest(RemoteTestBase):
 
     def test_malformed_catalog_url(self):
         exc = self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
-                                'could not be reached at',
-                                errors.TransferError, url='http//no-scheme')
-        self.assertIn('catalog endpoint', str(exc))
+                                'image endpoint of region REGION1 in your '
+                                'service catalog (http//no-scheme) is not '
+                                'used: it is not a valid URL',
+                                errors.EndpointRefused, url='http//no-scheme')
+        self.assertIn('fix the catalog', str(exc))
         self.assertEqual([], self.sleeps)
 
     def test_not_a_glance(self):
@@ -300,3 +309,352 @@ class NoTokenInLogsTest(RemoteTestBase):
         logged = stream.getvalue()
         self.assertIn(image['id'], logged)  # the logs did capture requests
         self.assertNotIn(TOKEN, logged)
+
+
+def override(test, name, value, group=None):
+    host.CONF.set_override(name, value, group=group)
+    test.addCleanup(host.CONF.clear_override, name, group=group)
+
+
+class HostileRedirectTest(RemoteTestBase):
+    """Glance's own import filtering, allowing 127.0.0.1 only, and a
+    server on 127.0.0.2 that each Location below would reach if it were
+    read as the HTTP library reads it."""
+
+    def setUp(self):
+        super().setUp()
+        self.elsewhere = fake_glance.FakeGlance(host='127.0.0.2',
+                                                tokens=None).start()
+        self.addCleanup(self.elsewhere.stop)
+        self.image = self.glance.add_image(b'x' * 1000)
+        self.elsewhere.add_image(b'x' * 1000, id=self.image['id'])
+        here = int(self.glance.url.rsplit(':', 1)[1])
+        there = int(self.elsewhere.url.rsplit(':', 1)[1])
+        override(self, 'allowed_hosts', ['127.0.0.1'],
+                 group='import_filtering_opts')
+        override(self, 'allowed_ports', [here, there],
+                 group='import_filtering_opts')
+        self.here, self.there = here, there
+
+    def glance_client(self, **kwargs):
+        client = self.client(**kwargs)
+        client.url_allowed = host.validated_address
+        return client
+
+    def hostile_locations(self):
+        image_id = self.image['id']
+        here, there = self.here, self.there
+        path = '/v2/images/%s' % image_id
+        return [
+            ('http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (there, here, path),
+             'it contains a backslash'),
+            ('http://127.0.0.2:%d\\\\@127.0.0.1:%d%s' % (there, here, path),
+             'it contains a backslash'),
+            ('/\\127.0.0.2:%d%s' % (there, path), 'it contains a backslash'),
+            ('http://127.0.0.1:%d@127.0.0.2:%d%s' % (here, there, path),
+             'user name or password'),
+            ('http://u:secret@127.0.0.2:%d%s' % (there, path),
+             'user name or password'),
+            ('http://%%31%%32%%37.0.0.2:%d%s' % (there, path),
+             'percent-encoded'),
+            ('http://127.0.0.2:%d%s x' % (there, path),
+             'whitespace or control'),
+            ('http://127.0.0.2:%d%s\x01' % (there, path),
+             'whitespace or control'),
+            ('http://127.0.0.1:99999%s' % path,
+             'its port is not a number from 1 to 65535'),
+            ('http://127.0.0.1:%da%s' % (here, path),
+             'its port is not a number from 1 to 65535'),
+            ('http://[::ffff:127.0.0.2]:%d%s' % (there, path),
+             'not allowed by this Glance\'s [import_filtering_opts]'),
+            ('HTTP://127.0.0.2:%d%s' % (there, path),
+             'not allowed by this Glance\'s [import_filtering_opts]'),
+        ]
+
+    def test_hostile_locations_reach_nothing(self):
+        for location, reason in self.hostile_locations():
+            for on in ('metadata', 'file'):
+                with self.subTest(location=location, on=on):
+                    self.glance.faults.append(
+                        fake_glance.Redirect(location, on=on))
+                    client = self.glance_client()
+                    with self.assertRaises(errors.EndpointRefused) as ctx:
+                        if on == 'metadata':
+                            client.get_image(self.image['id'])
+                        else:
+                            client.open_file(self.image['id']).close()
+                    message = str(ctx.exception)
+                    self.assertIn(reason, message)
+                    self.assertIn('othing was sent', message)
+                    self.assertNotIn('secret', message)
+                    self.assertNotIn(TOKEN, message)
+                    self.assertEqual([], self.glance.faults)
+        self.assertEqual([], self.elsewhere.requests)
+
+    def test_allowed_redirect_still_followed_under_glance_filtering(self):
+        with fake_glance.FakeGlance(tokens=None) as other:
+            other.add_image(b'x' * 1000, id=self.image['id'])
+            port = int(other.url.rsplit(':', 1)[1])
+            override(self, 'allowed_ports', [self.here, port],
+                     group='import_filtering_opts')
+            self.glance.faults.append(fake_glance.Redirect(
+                'HTTP://127.0.0.1:%d/v2/images/%s' % (port, self.image['id']),
+                on='metadata'))
+            record = self.glance_client().get_image(self.image['id'])
+            self.assertEqual(self.image['id'], record['id'])
+            (seen,) = other.requests
+            self.assertNotIn('X-Auth-Token', seen.headers)
+
+    def test_same_origin_spelled_otherwise_keeps_the_token(self):
+        moved = self.glance.add_image(b'y' * 10)
+        self.glance.faults.append(fake_glance.Redirect(
+            'HTTP://127.0.0.1:%d/v2/images/%s' % (self.here, moved['id']),
+            on='metadata'))
+        self.glance_client().get_image(self.image['id'])
+        seen = self.glance.requests_to(moved['id'])[0]
+        self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
+
+    def test_default_port_is_filtered_as_the_port_connected_to(self):
+        """http://127.0.0.1/ connects to port 80: allowed_ports decides."""
+        self.glance.faults.append(fake_glance.Redirect(
+            'http://127.0.0.1/v2/images/%s' % self.image['id'],
+            on='metadata'))
+        with self.assertRaises(errors.EndpointRefused) as ctx:
+            self.glance_client().get_image(self.image['id'])
+        self.assertIn('http://127.0.0.1:80 is not allowed', str(ctx.exception))
+
+
+class CatalogURLTest(RemoteTestBase):
+
+    def test_userinfo_in_the_catalog_is_refused_and_never_shown(self):
+        url = self.glance.url.replace('//', '//admin:secret@')
+        image = self.glance.add_image(b'abc')
+        with self.assertLogs('glance_download', 'DEBUG') as logs:
+            logging.getLogger('glance_download').debug('start')
+            with self.assertRaises(errors.EndpointRefused) as ctx:
+                self.client(url=url).get_image(image['id'])
+        message = str(ctx.exception)
+        self.assertIn('user name or password', message)
+        self.assertIn('http://***@127.0.0.1', message)
+        self.assertNotIn('secret', message)
+        self.assertNotIn('secret', '\n'.join(logs.output))
+        self.assertEqual([], self.glance.requests)
+
+    def test_backslash_in_the_catalog_is_refused(self):
+        url = 'http://127.0.0.2:1\\@' + self.glance.url.split('//')[1]
+        with self.assertRaises(errors.EndpointRefused) as ctx:
+            self.client(url=url).get_image('x')
+        self.assertIn('in your service catalog', str(ctx.exception))
+        self.assertIn('backslash', str(ctx.exception))
+        self.assertEqual([], self.glance.requests)
+
+
+class CookieTest(RemoteTestBase):
+
+    def test_cookies_stay_with_the_origin_that_set_them(self):
+        image = self.glance.add_image(b'x' * 100)
+        with fake_glance.FakeGlance(tokens=None) as other:
+            other.add_image(b'x' * 100, id=image['id'])
+            # Same host, another port: a shared jar would send it there.
+            self.glance.faults += [
+                fake_glance.Redirect('/v2/images/%s' % image['id'],
+                                     on='metadata', cookie='lb=sticky-1'),
+                fake_glance.Redirect(other.image_url(image['id']),
+                                     on='metadata'),
+            ]
+            self.client().get_image(image['id'])
+            (seen,) = other.requests
+            self.assertNotIn('Cookie', seen.headers)
+        # The origin that set it gets it back.
+        second = self.glance.requests_to(image['id'])[1]
+        self.assertEqual('lb=sticky-1', second.headers.get('Cookie'))
+
+
+class EnvironmentTest(RemoteTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.image = self.glance.add_image(b'abc')
+        netrc = os.path.join(self.useTempDir(), 'netrc')
+        with open(netrc, 'w') as f:
+            f.write('machine 127.0.0.1 login someone password netrc-secret\n')
+        os.chmod(netrc, 0o600)
+        patcher = mock.patch.dict(os.environ, {
+            'NETRC': netrc, 'HTTP_PROXY': 'http://127.0.0.1:1',
+            'http_proxy': 'http://127.0.0.1:1', 'NO_PROXY': '',
+            'no_proxy': ''})
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def useTempDir(self):
+        path = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, path, ignore_errors=True)
+        return path
+
+    def test_proxies_and_netrc_do_not_apply_by_default(self):
+        record = self.client().get_image(self.image['id'])
+        self.assertEqual(self.image['id'], record['id'])
+        (seen,) = self.glance.requests_to(self.image['id'])
+        self.assertNotIn('Authorization', seen.headers)
+
+    def test_trust_env_lets_them_apply(self):
+        # The proxy of the environment, where nothing listens, is used.
+        with self.assertRaises(errors.TransferError):
+            self.client(conf=make_conf(trust_env=True),
+                        max_attempts=1).get_image(self.image['id'])
+        self.assertEqual([], self.glance.requests)
+
+
+class InsecureWarningTest(RemoteTestBase):
+
+    def test_one_warning_per_import_naming_the_region(self):
+        with self.assertLogs('glance_download.remote', 'WARNING') as logs:
+            client = self.client(conf=make_conf(insecure=True))
+            image = self.glance.add_image(b'abc')
+            client.get_image(image['id'])
+            client.open_file(image['id']).close()
+        self.assertEqual(1, len(logs.records), logs.output)
+        self.assertIn('region REGION1', logs.output[0])
+        self.assertIn('insecure = true', logs.output[0])
+
+    def test_no_warning_when_verified(self):
+        with self.assertNoLogs('glance_download.remote', 'WARNING'):
+            self.client().get_image(self.glance.add_image(b'abc')['id'])
+
+
+class RebindingBase(RemoteTestBase):
+    """A host name resolving to an allowed address while Glance checks
+    it, then to another one, where another server listens."""
+
+    NAME = 'glance.rebind.test'
+
+    def setUp(self):
+        super().setUp()
+        self.port = int(self.glance.url.rsplit(':', 1)[1])
+        self.elsewhere = fake_glance.FakeGlance(
+            host='127.0.0.2', port=self.port, tokens=None).start()
+        self.addCleanup(self.elsewhere.stop)
+        override(self, 'allowed_hosts', [self.NAME],
+                 group='import_filtering_opts')
+        override(self, 'allowed_ports', [self.port],
+                 group='import_filtering_opts')
+        self.checking = False
+        self.later_lookups = 0
+        real = socket.getaddrinfo
+
+        def getaddrinfo(name, port, *args, **kwargs):
+            if str(name).rstrip('.') != self.NAME:
+                return real(name, port, *args, **kwargs)
+            if not self.checking:
+                self.later_lookups += 1
+            address = '127.0.0.1' if self.checking else '127.0.0.2'
+            return real(address, port, *args, **kwargs)
+        patcher = mock.patch('socket.getaddrinfo', getaddrinfo)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def validated_address(self, url):
+        self.checking = True
+        try:
+            return host.validated_address(url)
+        finally:
+            self.checking = False
+
+
+class RebindingTest(RebindingBase):
+    """The connection goes to the address checked."""
+
+    def test_connection_goes_to_the_address_glance_validated(self):
+        image = self.glance.add_image(b'abc')
+        self.elsewhere.add_image(b'abc', id=image['id'])
+        client = self.client(url='http://%s:%d' % (self.NAME, self.port))
+        client.url_allowed = self.validated_address
+        record = client.get_image(image['id'])
+        self.assertEqual(image['id'], record['id'])
+        self.assertEqual([], self.elsewhere.requests)
+        (seen,) = self.glance.requests_to(image['id'])
+        self.assertEqual('%s:%d' % (self.NAME, self.port),
+                         seen.headers['Host'])
+        self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
+        self.assertEqual(0, self.later_lookups)
+
+    def test_trust_env_resolves_the_name_again(self):
+        """The documented limit: through the environment's settings, the
+        name is resolved to connect, and may lead elsewhere."""
+        image = self.glance.add_image(b'abc')
+        self.elsewhere.add_image(b'abc', id=image['id'])
+        client = self.client(url='http://%s:%d' % (self.NAME, self.port),
+                             conf=make_conf(trust_env=True))
+        client.url_allowed = self.validated_address
+        no_proxies = {name: '' for name in (
+            'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy',
+            'ALL_PROXY', 'all_proxy')}
+        with mock.patch.dict(os.environ, no_proxies):
+            client.get_image(image['id'])
+        self.assertEqual(1, len(self.elsewhere.requests))
+
+
+class TLSFakeGlance(fake_glance.FakeGlance):
+    """A FakeGlance over TLS, with a certificate for ``name`` only."""
+
+    def __init__(self, certfile, keyfile, **kwargs):
+        super().__init__(**kwargs)
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(certfile, keyfile)
+        self.server_names = []
+        self.context.sni_callback = (
+            lambda sock, name, context: self.server_names.append(name))
+
+    def start(self):
+        super().start()
+        self._server.socket = self.context.wrap_socket(
+            self._server.socket, server_side=True)
+        return self
+
+
+def self_signed(directory, name):
+    """(certificate, key) files of a self-signed certificate for name."""
+    cert = os.path.join(directory, 'cert.pem')
+    key = os.path.join(directory, 'key.pem')
+    subprocess.run(
+        ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+         '-days', '2', '-subj', '/CN=%s' % name,
+         '-addext', 'subjectAltName=DNS:%s' % name,
+         '-keyout', key, '-out', cert],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+class PinnedTLSTest(RebindingBase):
+    """Pinned over TLS: the name is still the server name and what the
+    certificate is checked against."""
+
+    def setUp(self):
+        directory = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, directory, ignore_errors=True)
+        self.cert, key = self_signed(directory, self.NAME)
+        self.tls = TLSFakeGlance(self.cert, key, tokens=[TOKEN]).start()
+        self.addCleanup(self.tls.stop)
+        super().setUp()
+
+    def tls_client(self, **settings):
+        port = int(self.tls.url.rsplit(':', 1)[1])
+        override(self, 'allowed_ports', [port],
+                 group='import_filtering_opts')
+        client = self.client(url='https://%s:%d' % (self.NAME, port),
+                             conf=make_conf(**settings))
+        client.url_allowed = self.validated_address
+        return client
+
+    def test_verified_tls_to_the_validated_address(self):
+        image = self.tls.add_image(b'abc')
+        record = self.tls_client(cafile=self.cert).get_image(image['id'])
+        self.assertEqual(image['id'], record['id'])
+        self.assertEqual([self.NAME], self.tls.server_names[:1])
+        self.assertEqual(0, self.later_lookups)
+
+    def test_certificate_still_checked_against_the_name(self):
+        image = self.tls.add_image(b'abc')
+        with self.assertRaises(errors.TransferError) as ctx:
+            self.tls_client().get_image(image['id'])
+        self.assertIn('failed verification', str(ctx.exception))

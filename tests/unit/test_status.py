@@ -399,6 +399,17 @@ class FilteringTest(StatusTestBase):
         self.assertEqual('fail', found['status'])
         self.assertIn('allowed_ports = [80,443,9292]', found['fix'])
 
+    def test_endpoints_are_checked_as_the_plugin_sends_to_them(self):
+        """A backslash makes Glance's parser read 192.0.2.10, urllib3
+        192.0.2.99: the plugin refuses it, and so does the check."""
+        self.keystone.catalog[0]['endpoints'].append(
+            {'region': 'RegionThree', 'interface': 'public',
+             'url': 'http://192.0.2.99:9292\\@192.0.2.10:9292'})
+        found = self.check('import_filtering')
+        self.assertEqual('warn', found['status'])
+        self.assertFalse(self.endpoints(found)[('RegionThree', 'public')])
+        self.assertTrue(self.endpoints(found)[('RegionOne', 'public')])
+
 
 class RegionsTest(StatusTestBase):
 
@@ -428,6 +439,21 @@ class RegionsTest(StatusTestBase):
         self.assertEqual('unknown', checks['regions']['status'])
         self.assertIn('could not be reached', checks['regions']['summary'])
         self.assertEqual('unknown', checks['import_filtering']['status'])
+
+    def test_userinfo_is_masked_in_details_too(self):
+        """keystoneauth's error text, in the details, names the URL."""
+        self.set('keystone_authtoken',
+                 auth_url='http://admin:%s@127.0.0.1:%d/v3'
+                 % (PASSWORD, closed_port()))
+        for args in ((), ('--json',)):
+            code, out, err = self.run_status(*args)
+            self.assertIn('could not be reached', out)
+            self.assertIn('http://***@127.0.0.1', out)
+            self.assertNotIn(PASSWORD, out + err)
+        code, checks = self.checks()
+        details = checks['regions']['details']
+        self.assertTrue(details)
+        self.assertIn('***@', ' '.join(details))
 
     def test_catalog_not_passed_to_glance(self):
         self.set('keystone_authtoken', include_service_catalog='false')
