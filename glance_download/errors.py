@@ -29,6 +29,10 @@ class RemoteImageError(GlanceDownloadError):
         self.status = status
 
 
+class SourceChanged(RemoteImageError):
+    """The source was deactivated or deleted after the import started."""
+
+
 class TransferError(GlanceDownloadError):
     """The data could not be transferred within the configured attempts."""
 

@@ -192,7 +192,7 @@ def check_formats(source_image, image_id, region, disk_formats,
 
 
 def check_still_active(source_image, image_id, region):
-    """Raise RemoteImageError unless the source is still ``active``.
+    """Raise SourceChanged unless the source is still ``active``.
 
     An administrator deactivates an image to stop it from being used; a
     copy started before must not be activated either.
@@ -201,12 +201,12 @@ def check_still_active(source_image, image_id, region):
     if status == 'active':
         return
     if status == 'deactivated':
-        raise errors.RemoteImageError(
+        raise errors.SourceChanged(
             'Image %s in region %s was deactivated after this import '
             'started, so its data may no longer be used: nothing was '
             'activated and the data copied was removed. Import again once '
             'it is reactivated.' % (image_id, region))
-    raise errors.RemoteImageError(
+    raise errors.SourceChanged(
         "Image %s in region %s is %s since this import started, no longer "
         "'active': nothing was activated and the data copied was removed. "
         "Import again once it is active." % (image_id, region,
@@ -215,7 +215,7 @@ def check_still_active(source_image, image_id, region):
 
 def deleted_error(image_id, region):
     """The error for a source that disappeared after the import started."""
-    return errors.RemoteImageError(
+    return errors.SourceChanged(
         'Image %s in region %s was deleted, or your project can no longer '
         'see it, after this import started: nothing was activated and the '
         'data copied was removed.' % (image_id, region))

@@ -111,7 +111,7 @@ class Source(object):
         """
         try:
             self.confirm_active()
-        except errors.RemoteImageError as exc:
+        except errors.SourceChanged as exc:
             return exc
         except errors.GlanceDownloadError:
             pass

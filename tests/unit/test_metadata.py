@@ -225,19 +225,20 @@ class StillActiveTest(unittest.TestCase):
         metadata.check_still_active(source(), 'b6f9', 'R1')
 
     def test_deactivated(self):
-        with self.assertRaises(errors.RemoteImageError) as ctx:
+        with self.assertRaises(errors.SourceChanged) as ctx:
             metadata.check_still_active(source(status='deactivated'),
                                         'b6f9', 'R1')
         self.assertIn('was deactivated after this import started',
                       str(ctx.exception))
 
     def test_other_status(self):
-        with self.assertRaises(errors.RemoteImageError) as ctx:
+        with self.assertRaises(errors.SourceChanged) as ctx:
             metadata.check_still_active(source(status='pending_delete'),
                                         'b6f9', 'R1')
         self.assertIn("is 'pending_delete' since this import started",
                       str(ctx.exception))
 
     def test_deleted(self):
-        self.assertIn('was deleted', str(metadata.deleted_error('b6f9',
-                                                                'R1')))
+        exc = metadata.deleted_error('b6f9', 'R1')
+        self.assertIsInstance(exc, errors.SourceChanged)
+        self.assertIn('was deleted', str(exc))

@@ -403,13 +403,17 @@ class MetadataCheckTest(FlowTestBase):
 class SourceChangedTest(FlowTestBase):
     """The source deactivated or deleted while its data was copied."""
 
-    def after_download(self, change):
-        """Run ``change`` as the last byte is in, before the re-read."""
+    def after_download(self, change, before=False):
+        """Run ``change`` as the last byte is in, before the re-read (or,
+        with ``before``, once the record was read, before any data)."""
         real = fetch.StagedDownload.run
 
         def run(download, opener):
+            if before:
+                change()
             result = real(download, opener)
-            change()
+            if not before:
+                change()
             return result
         patcher = mock.patch.object(fetch.StagedDownload, 'run', run)
         patcher.start()
@@ -455,5 +459,14 @@ class SourceChangedTest(FlowTestBase):
 
     def test_data_forbidden_while_the_source_is_active(self):
         self.glance.faults.append(fake_glance.Status(403))
+        self.assert_failed_cleanly(
+            'You are not allowed to read the data of image')
+
+    def test_data_and_record_forbidden(self):
+        # The data refused, and the record too when read again: the data's
+        # refusal is what the user is told.
+        self.glance.faults.append(fake_glance.Status(403))
+        self.after_download(lambda: self.glance.faults.append(
+            fake_glance.Status(403, on='metadata')), before=True)
         self.assert_failed_cleanly(
             'You are not allowed to read the data of image')
