@@ -136,7 +136,10 @@ def _check_field_types(source_image, image_id, region):
             ok = all(isinstance(item, str) for item in value)
         if not ok:
             raise _malformed(image_id, region, field, value, expected)
-    if source_image.get('id') not in (None, image_id):
+    # UUIDs compare without case: a database may find the image by an id
+    # spelled in capitals, and answer it in small letters.
+    if source_image.get('id') not in (None, image_id) and (
+            source_image['id'].lower() != image_id.lower()):
         raise errors.RemoteImageError(
             'The Glance in region %s answered the record of image %s when '
             'asked for image %s. The image cannot be imported; check that '

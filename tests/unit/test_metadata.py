@@ -186,6 +186,7 @@ class MalformedRecordTest(unittest.TestCase):
             metadata.check_importable(source(id='other'), 'b6f9', 'R1')
         self.assertIn("record of image 'other' when asked for image b6f9",
                       str(ctx.exception))
+        metadata.check_importable(source(id='b6f9'), 'B6F9', 'R1')
 
 
 class FormatsTest(unittest.TestCase):
