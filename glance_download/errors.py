@@ -18,11 +18,27 @@ class EndpointRefused(GlanceDownloadError):
 
 
 class RemoteImageError(GlanceDownloadError):
-    """The source image cannot be read or is not in a state to be copied."""
+    """The source image cannot be read or is not in a state to be copied.
+
+    ``status`` is the remote's HTTP status when an answer said so: a 403 or
+    404 for the data may mean the source changed, which its record tells.
+    """
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+class SourceChanged(RemoteImageError):
+    """The source was deactivated or deleted after the import started."""
 
 
 class TransferError(GlanceDownloadError):
     """The data could not be transferred within the configured attempts."""
+
+
+class MetadataRefused(GlanceDownloadError):
+    """This Glance refused the metadata copied onto the target image."""
 
 
 class VerificationError(GlanceDownloadError):

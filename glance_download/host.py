@@ -9,15 +9,20 @@ touch this file only; tests/unit/test_host.py checks these contracts
 against the installed Glance.
 """
 
+import contextlib
+import functools
 import importlib
 import logging
 
 from oslo_config import cfg
 
+from glance.api import common as api_common
+from glance.api.v2 import images as v2_images
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 from glance.common import store_utils
 from glance.common import utils as glance_utils
+from glance import domain
 
 from glance_download import errors
 
@@ -88,6 +93,93 @@ def staging_target(image_id):
     return file_uri, file_uri[len('file://'):]
 
 
+def image_formats():
+    """(disk formats, container formats) this Glance's API accepts."""
+    return (tuple(CONF.image_format.disk_formats),
+            tuple(CONF.image_format.container_formats))
+
+
+@functools.lru_cache(maxsize=1)
+def reserved_names():
+    """(names, prefixes) Glance keeps for itself, from its own lists.
+
+    The API's lists of read-only, reserved and disallowed names, the
+    attributes of its image schema, the domain's reserved names, and its
+    reserved namespace (``os_glance``).  Any list a Glance release lacks
+    is skipped: the plugin keeps a floor of its own.
+    """
+    deserializer = v2_images.RequestDeserializer
+    names = set(v2_images.get_base_properties())
+    for holder, lists in (
+            (deserializer, ('_disallowed_properties', '_readonly_properties',
+                            '_reserved_properties', '_base_properties')),
+            (domain.ImageFactory, ('_readonly_properties',
+                                   '_reserved_properties'))):
+        for attr in lists:
+            names.update(getattr(holder, attr, ()))
+    prefixes = set(getattr(deserializer, '_reserved_namespaces', ()))
+    prefixes.add(api_common.GLANCE_RESERVED_NS)
+    return frozenset(names), tuple(sorted(prefixes))
+
+
+@contextlib.contextmanager
+def metadata_refusals(copied):
+    """Turn Glance refusing the metadata of ``copied`` properties into ours.
+
+    Glance's quota, property protections and policy raise their own
+    exceptions while the image is changed or saved; any of them would
+    otherwise end the import as "Internal Error".
+    """
+    try:
+        yield
+    except glance_exc.ImagePropertyLimitExceeded as exc:
+        raise errors.MetadataRefused(
+            'Copying %d properties from the source image would give the '
+            'target image more properties than this Glance allows: '
+            '[DEFAULT] image_property_quota is %d (%s). Nothing was '
+            'changed. Remove properties from the target image, or ask your '
+            'cloud operator to raise image_property_quota or to copy fewer '
+            'properties ([glance_download_properties] extra_properties), '
+            'and import again.' % (copied, CONF.image_property_quota,
+                                   exc.msg)) from None
+    except glance_exc.NotFound:
+        raise errors.Aborted('The target image was deleted; the import '
+                             'stopped.') from None
+    except glance_exc.TaskAbortedError:
+        raise errors.Aborted('Another import took over the target image; '
+                             'this import stopped.') from None
+    except (glance_exc.Forbidden, glance_exc.Invalid,
+            glance_exc.LimitExceeded) as exc:
+        raise errors.MetadataRefused(
+            "This Glance refused the source image's metadata for the target "
+            "image: %s Nothing was changed. Ask your cloud operator which "
+            "properties may be set (property protections, policy), and "
+            "import again." % _sentence(exc.msg)) from None
+
+
+def _sentence(text):
+    text = str(text).strip()
+    return text if text.endswith('.') else text + '.'
+
+
+def _image_deleted(action_wrapper):
+    """Whether the target image is gone or on its way out.
+
+    Glance's delete first marks the image deleted and drops its properties,
+    the import lock among them, then removes it: a lock that vanished may
+    mean a delete, not another import.  The wrapper's repository is the one
+    Glance gave the import.
+    """
+    repo = getattr(action_wrapper, '_image_repo', None)
+    if repo is None:
+        return False
+    try:
+        image = repo.get(action_wrapper.image_id)
+    except glance_exc.NotFound:
+        return True
+    return image.status in ('deleted', 'pending_delete')
+
+
 class TaskReporter(object):
     """Writes progress into the task and stops if the import was abandoned."""
 
@@ -100,9 +192,13 @@ class TaskReporter(object):
         try:
             self.action_wrapper.assert_task_lock()
         except glance_exc.TaskAbortedError:
+            if not _image_deleted(self.action_wrapper):
+                raise errors.Aborted(
+                    'Another import took over the target image; this '
+                    'download stopped.') from None
             raise errors.Aborted(
-                'Another import took over the target image; this download '
-                'stopped.') from None
+                'The target image was deleted; the download stopped.'
+            ) from None
         except glance_exc.NotFound:
             raise errors.Aborted(
                 'The target image was deleted; the download stopped.'

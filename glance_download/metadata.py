@@ -1,42 +1,111 @@
 """What is copied from the source image, and whether it can be copied at all.
 
-Pure functions over the source image's JSON (``GET /v2/images/<id>``).
+Pure functions over the source image's JSON (``GET /v2/images/<id>``) and
+what the importing Glance accepts, which the caller reads from the host.
 """
+
+import unicodedata
 
 from glance_download import errors
 
-# Image attributes Glance owns or computes: never copied, whatever prefix an
-# operator configures (a prefix of ``os_`` must not carry os_hash_value, a
-# prefix of ``o`` must not carry owner).
+# Image attributes Glance owns or computes, and names its API refuses: never
+# copied, whatever prefix an operator configures (a prefix of ``os_`` must
+# not carry os_hash_value, a prefix of ``o`` must not carry owner).  The
+# lists of the running Glance are added to these (see Reserved); these stay
+# as the floor should a Glance release drop one of its lists.
 CORE_ATTRIBUTES = frozenset({
     'checksum', 'container_format', 'created_at', 'deleted', 'deleted_at',
-    'direct_url', 'disk_format', 'file', 'id', 'locations', 'member_status',
-    'min_disk', 'min_ram', 'name', 'os_hash_algo', 'os_hash_value',
-    'os_hidden', 'owner', 'protected', 'schema', 'self', 'size', 'status',
-    'stores', 'tags', 'updated_at', 'virtual_size', 'visibility',
+    'direct_url', 'disk_format', 'file', 'id', 'location', 'locations',
+    'member_status', 'min_disk', 'min_ram', 'name', 'os_hash_algo',
+    'os_hash_value', 'os_hidden', 'owner', 'protected', 'schema', 'self',
+    'size', 'status', 'stores', 'tags', 'updated_at', 'virtual_size',
+    'visibility',
 })
 RESERVED_PREFIXES = ('os_glance',)
+
+# Glance's API refuses longer property names; its database column holds 255.
+MAX_NAME_LENGTH = 255
 
 SOURCE_REGION_PROPERTY = 'glance_download_source_region'
 SOURCE_IMAGE_PROPERTY = 'glance_download_source_image_id'
 
+# What Glance's image schema says each attribute of a record is; None
+# stands for null, accepted wherever a Glance release might leave one out.
+_TEXT = (str, None)
+_INTEGER = (int, None)
+_BOOLEAN = (bool, None)
+_TEXT_LIST = (list, None)
+FIELD_TYPES = {
+    'id': _TEXT, 'name': _TEXT, 'visibility': _TEXT, 'owner': _TEXT,
+    'checksum': _TEXT, 'os_hash_algo': _TEXT, 'os_hash_value': _TEXT,
+    'created_at': _TEXT, 'updated_at': _TEXT, 'direct_url': _TEXT,
+    'self': _TEXT, 'file': _TEXT, 'schema': _TEXT, 'stores': _TEXT,
+    'virtual_size': _INTEGER, 'min_disk': _INTEGER, 'min_ram': _INTEGER,
+    'protected': _BOOLEAN, 'os_hidden': _BOOLEAN, 'tags': _TEXT_LIST,
+}
+_KIND = {str: 'a string', int: 'an integer', bool: 'true or false',
+         list: 'a list of strings'}
 
-def is_reserved(name):
-    return name in CORE_ATTRIBUTES or name.startswith(RESERVED_PREFIXES)
+
+def fold(name):
+    """``name`` as a case- and accent-insensitive comparison sees it.
+
+    Glance compares names exactly, but its MySQL tables use such a
+    collation: there ``OS_GLANCE_IMPORT_TASK`` is the import lock.
+    """
+    decomposed = unicodedata.normalize('NFKD', name)
+    return ''.join(c for c in decomposed
+                   if not unicodedata.combining(c)).casefold()
 
 
-def properties_to_copy(source_image, prefixes):
+class Reserved(object):
+    """The names never copied, compared without case or accents."""
+
+    def __init__(self, names=(), prefixes=()):
+        self.names = frozenset(fold(n) for n in CORE_ATTRIBUTES.union(names))
+        self.prefixes = tuple(sorted(
+            {fold(p) for p in RESERVED_PREFIXES + tuple(prefixes) if p}))
+
+    def __contains__(self, name):
+        folded = fold(name)
+        return folded in self.names or folded.startswith(self.prefixes)
+
+
+FLOOR = Reserved()
+
+
+def is_reserved(name, reserved=FLOOR):
+    return name in reserved
+
+
+def shown(value, limit=60):
+    """A field's value for a message: its JSON-like repr, shortened."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def properties_to_copy(source_image, prefixes, reserved=FLOOR):
     """Source properties whose name starts with a configured prefix.
 
-    Only string values are properties in Glance; anything else in the JSON
-    is an attribute and is left alone.
+    Prefixes match as written, case included, as in Glance's in-tree
+    method; reserved names are refused in any case.  Only string values
+    are properties in Glance; anything else in the JSON is an attribute and
+    is left alone.
     """
     prefixes = tuple(p for p in prefixes if p)
-    return {
+    copied = {
         name: value for name, value in source_image.items()
         if isinstance(value, str) and name.startswith(prefixes)
-        and not is_reserved(name)
+        and name not in reserved
     }
+    for name in copied:
+        if len(name) > MAX_NAME_LENGTH:
+            raise errors.RemoteImageError(
+                'The source image has a property whose name is longer than '
+                'the %d characters Glance allows (%s); no Glance can store '
+                'it, so the image cannot be imported.'
+                % (MAX_NAME_LENGTH, shown(name)))
+    return copied
 
 
 def provenance(region, image_id):
@@ -44,14 +113,52 @@ def provenance(region, image_id):
     return {SOURCE_REGION_PROPERTY: region, SOURCE_IMAGE_PROPERTY: image_id}
 
 
+def _malformed(image_id, region, field, value, expected):
+    return errors.RemoteImageError(
+        "The Glance in region %s answered a malformed record for image %s: "
+        "its '%s' is %s, where Glance gives %s. The image cannot be "
+        "imported; check that the catalog endpoint of region %s is a "
+        "Glance." % (region, image_id, field, shown(value), expected, region))
+
+
+def _check_field_types(source_image, image_id, region):
+    for field, types in sorted(FIELD_TYPES.items()):
+        if field not in source_image:
+            continue
+        value = source_image[field]
+        kind = types[0]
+        expected = _KIND[kind] + (' or null' if None in types else '')
+        if value is None and None in types:
+            continue
+        ok = isinstance(value, kind) and not (
+            kind is int and isinstance(value, bool))
+        if ok and kind is list:
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            raise _malformed(image_id, region, field, value, expected)
+    # UUIDs compare without case: a database may find the image by an id
+    # spelled in capitals, and answer it in small letters.
+    if source_image.get('id') not in (None, image_id) and (
+            source_image['id'].lower() != image_id.lower()):
+        raise errors.RemoteImageError(
+            'The Glance in region %s answered the record of image %s when '
+            'asked for image %s. The image cannot be imported; check that '
+            'the catalog endpoint of region %s is a Glance.'
+            % (region, shown(source_image['id']), image_id, region))
+
+
 def check_importable(source_image, image_id, region):
-    """Raise RemoteImageError unless the source can be copied as it is."""
+    """Raise RemoteImageError unless the source can be copied as it is.
+
+    Every attribute Glance defines must be of the type its schema gives,
+    so that nothing later trips over a malformed record.
+    """
     status = source_image.get('status')
     if status != 'active':
         raise errors.RemoteImageError(
-            "Image %s in region %s is '%s', not 'active': only active images "
+            "Image %s in region %s is %s, not 'active': only active images "
             "can be imported. Retry once it is active." % (
-                image_id, region, status))
+                image_id, region, shown(str(status))))
     size = source_image.get('size')
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise errors.RemoteImageError(
@@ -62,3 +169,56 @@ def check_importable(source_image, image_id, region):
             raise errors.RemoteImageError(
                 'Image %s in region %s has no %s; it cannot be imported.'
                 % (image_id, region, field))
+    _check_field_types(source_image, image_id, region)
+
+
+def check_formats(source_image, image_id, region, disk_formats,
+                  container_formats):
+    """Raise RemoteImageError unless this Glance accepts the source's formats.
+
+    ``disk_formats`` and ``container_formats`` are this Glance's
+    ``[image_format]`` lists: its API refuses any other value, and so must
+    an import.
+    """
+    for field, accepted, option in (
+            ('disk_format', disk_formats, 'disk_formats'),
+            ('container_format', container_formats, 'container_formats')):
+        value = source_image[field]
+        if value not in accepted:
+            raise errors.RemoteImageError(
+                "Image %s in region %s has the %s %s, which this Glance "
+                "does not accept; it accepts %s. Nothing was copied. Import "
+                "an image in one of these formats, or ask your cloud "
+                "operator to add it to [image_format] %s." % (
+                    image_id, region, field, shown(value),
+                    ', '.join(accepted) or 'none', option))
+
+
+def check_still_active(source_image, image_id, region):
+    """Raise SourceChanged unless the source is still ``active``.
+
+    An administrator deactivates an image to stop it from being used; a
+    copy started before must not be activated either.
+    """
+    status = source_image.get('status')
+    if status == 'active':
+        return
+    if status == 'deactivated':
+        raise errors.SourceChanged(
+            'Image %s in region %s was deactivated after this import '
+            'started, so its data may no longer be used: nothing was '
+            'activated and the data copied was removed. Import again once '
+            'it is reactivated.' % (image_id, region))
+    raise errors.SourceChanged(
+        "Image %s in region %s is %s since this import started, no longer "
+        "'active': nothing was activated and the data copied was removed. "
+        "Import again once it is active." % (image_id, region,
+                                             shown(str(status))))
+
+
+def deleted_error(image_id, region):
+    """The error for a source that disappeared after the import started."""
+    return errors.SourceChanged(
+        'Image %s in region %s was deleted, or your project can no longer '
+        'see it, after this import started: nothing was activated and the '
+        'data copied was removed.' % (image_id, region))

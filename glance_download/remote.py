@@ -286,7 +286,8 @@ class RemoteGlance(object):
                                           image_id)
                     if not retry.is_transient_status(status):
                         raise errors.RemoteImageError(
-                            status_message(status, image_id, region))
+                            status_message(status, image_id, region),
+                            status=status)
                     problem = 'HTTP %s' % status
                     retry_after = response.headers.get('Retry-After')
             except Exception as exc:
@@ -369,5 +370,5 @@ class RemoteGlance(object):
             response.close()
             raise errors.RemoteImageError(
                 status_message(status, image_id, self.endpoint.region,
-                               what='the data of image'))
+                               what='the data of image'), status=status)
         return response

@@ -55,6 +55,7 @@ class Source(object):
         self.policy = retry.RetryPolicy.from_conf(conf)
         self.client = None
         self.image = None
+        self.digest = None
 
     @property
     def settings(self):
@@ -82,8 +83,40 @@ class Source(object):
         self.connect()
         image = self.client.get_image(self.image_id)
         metadata.check_importable(image, self.image_id, self.region)
+        metadata.check_formats(image, self.image_id, self.region,
+                               *host.image_formats())
+        self.digest = verify.expected_digest(image)
         self.image = image
         return image
+
+    def confirm_active(self):
+        """Raise unless the source is still there and ``active``.
+
+        Read again once the data is in: an image deactivated or deleted
+        during the copy must not become an active copy.
+        """
+        try:
+            image = self.client.get_image(self.image_id)
+        except errors.RemoteImageError as exc:
+            if exc.status == 404:
+                raise metadata.deleted_error(self.image_id,
+                                             self.region) from None
+            raise
+        metadata.check_still_active(image, self.image_id, self.region)
+
+    def explain_refusal(self, refusal):
+        """The clearer error for data refused (403, 404) by a changed source.
+
+        Only the record tells a deactivated or deleted source from one the
+        user may not read; if it cannot be read either, ``refusal`` stands.
+        """
+        try:
+            self.confirm_active()
+        except errors.SourceChanged as exc:
+            return exc
+        except errors.GlanceDownloadError:
+            pass
+        return refusal
 
 
 class _Step(task.Task):
@@ -129,25 +162,31 @@ class CopyMetadata(_Step):
         conf = self.source.conf
         source = self.source
         props = metadata.properties_to_copy(
-            source.image, conf[options.PROPERTIES_GROUP].extra_properties)
+            source.image, conf[options.PROPERTIES_GROUP].extra_properties,
+            metadata.Reserved(*host.reserved_names()))
         if source.settings.record_provenance:
             props.update(metadata.provenance(source.region, source.image_id))
         return props
 
     def execute(self):
-        props = self.wanted()
         image = self.source.image
-        with self.action_wrapper as action:
-            current = action.image_extra_properties
-            self.saved = {
-                'disk_format': action.image_disk_format,
-                'container_format': action.image_container_format,
-                'properties': {name: current.get(name) for name in props},
-            }
-            action.set_image_attribute(
-                disk_format=image['disk_format'],
-                container_format=image['container_format'])
-            action.set_image_extra_properties(props)
+        with user_errors(self.task_id):
+            props = self.wanted()
+            with host.metadata_refusals(len(props)), \
+                    self.action_wrapper as action:
+                current = action.image_extra_properties
+                saved = {
+                    'disk_format': action.image_disk_format,
+                    'container_format': action.image_container_format,
+                    'properties': {name: current.get(name)
+                                   for name in props},
+                }
+                action.set_image_attribute(
+                    disk_format=image['disk_format'],
+                    container_format=image['container_format'])
+                action.set_image_extra_properties(props)
+        # Only what was saved is restored: a refused change left nothing.
+        self.saved = saved
         LOG.info('Copied formats and %d properties from image %s in region '
                  '%s to image %s', len(props), self.source.image_id,
                  self.source.region, self.action_wrapper.image_id)
@@ -190,14 +229,20 @@ class DownloadToStaging(_Step):
             size = source.image['size']
             self.download = fetch.StagedDownload(
                 dest_path=path, size=size,
-                digest=verify.expected_digest(source.image),
+                digest=source.digest,
                 chunk_size=settings.chunk_size,
                 policy=source.policy,
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
                     source.region))
-            result = self.download.run(
-                functools.partial(source.client.open_file, source.image_id))
+            try:
+                result = self.download.run(functools.partial(
+                    source.client.open_file, source.image_id))
+            except errors.RemoteImageError as exc:
+                if exc.status not in (403, 404):
+                    raise
+                raise source.explain_refusal(exc) from None
+            source.confirm_active()
             self.reporter.report(progress.describe_done(result,
                                                         source.region))
         LOG.info('Image %s staged at %s: %d bytes from image %s in region '

@@ -42,6 +42,19 @@ def _is_hex(value, digest_size):
             and all(c in string.hexdigits for c in value))
 
 
+def _declared(remote_image, field):
+    """A digest field of the record, normalised; '' when not declared."""
+    value = remote_image.get(field)
+    if value is None:
+        return ''
+    if not isinstance(value, str):
+        raise errors.VerificationError(
+            f'The source image declares a {field} that is not a string '
+            f'({type(value).__name__}), so the copy could not be verified. '
+            f'Nothing was activated.')
+    return value.strip().lower()
+
+
 def expected_digest(remote_image):
     """The ``(algorithm, hexvalue)`` to check the data against, or None.
 
@@ -51,9 +64,9 @@ def expected_digest(remote_image):
     checked.  A declared value that is not a digest of its algorithm is
     refused now rather than after the whole transfer.
     """
-    algorithm = (remote_image.get('os_hash_algo') or '').strip().lower()
-    value = (remote_image.get('os_hash_value') or '').strip().lower()
-    checksum = (remote_image.get('checksum') or '').strip().lower()
+    algorithm = _declared(remote_image, 'os_hash_algo')
+    value = _declared(remote_image, 'os_hash_value')
+    checksum = _declared(remote_image, 'checksum')
     if algorithm and value:
         digest_size = _fixed_digest_size(algorithm)
         if digest_size is not None:

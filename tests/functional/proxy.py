@@ -10,7 +10,9 @@ check what the downloading Glance asked for and how much data it took.
 
 Its faults are those of tests.fake_glance (Cut, Stall, FlipByte, Status,
 Redirect, IgnoreRange), applied here to a real Glance's answers; ``on``
-tells image data (``file``) from image records (``metadata``).
+tells image data (``file``) from image records (``metadata``).  One more,
+Rewrite, changes fields of an image record, as a hostile or broken remote
+would.
 
 It handles one request per connection, which is how the cloud's servers
 speak (they answer ``Connection: close``): it reads the request head,
@@ -22,6 +24,7 @@ connection, stalled ones included.  tools/demo uses it too.
 import dataclasses
 import http
 import ipaddress
+import json
 import re
 import socket
 import struct
@@ -38,7 +41,7 @@ from tests.fake_glance import Stall
 from tests.fake_glance import Status
 
 __all__ = ['FaultProxy', 'Cut', 'FlipByte', 'IgnoreRange', 'Redirect',
-           'Stall', 'Status']
+           'Rewrite', 'Stall', 'Status']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -48,6 +51,19 @@ _MAX_HEAD = 64 * 1024
 _IO_TIMEOUT = 30
 _MAX_CONNECTIONS = 64
 _STOP_TIMEOUT = 5
+
+
+@dataclasses.dataclass(kw_only=True)
+class Rewrite(Fault):
+    """Serve the image record with ``fields`` merged into it."""
+
+    fields: dict
+    on: str = 'metadata'
+
+    @staticmethod
+    def allowed_on():
+        return ('metadata',)
+
 
 _CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-\d+/(?:\d+|\*)', re.IGNORECASE)
 _OPEN_RANGE = re.compile(r'bytes=(\d+)-', re.IGNORECASE)
@@ -236,6 +252,9 @@ class FaultProxy(object):
         record.status = int(status_line.split(' ')[1])
         headers = [(n, v) for n, v in headers
                    if n.lower() not in ('connection', 'keep-alive')]
+        if isinstance(fault, Rewrite) and record.status == 200:
+            return self._rewrite(client, upstream, rest, status_line,
+                                 headers, fault, record)
         client.sendall(_make_head(status_line,
                                   headers + [('Connection', 'close')]))
         if method == 'HEAD' or record.status in (204, 304):
@@ -249,6 +268,23 @@ class FaultProxy(object):
         self._relay_body(upstream, client, rest,
                          None if length is None else int(length),
                          first, fault, record)
+
+    def _rewrite(self, client, upstream, rest, status_line, headers, fault,
+                 record):
+        """Send the JSON record on with ``fault.fields`` merged into it."""
+        length = _header(headers, 'Content-Length')
+        body = b''.join(self._pieces(upstream, rest,
+                                     None if length is None else int(length)))
+        document = json.loads(body)
+        document.update(fault.fields)
+        body = json.dumps(document).encode()
+        headers = [(n, v) for n, v in headers
+                   if n.lower() not in ('content-length',
+                                        'transfer-encoding')]
+        client.sendall(_make_head(
+            status_line, headers + [('Content-Length', str(len(body))),
+                                    ('Connection', 'close')]) + body)
+        record.body_bytes = len(body)
 
     def _relay_body(self, upstream, client, rest, length, first, fault,
                     record):

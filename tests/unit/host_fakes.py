@@ -57,10 +57,30 @@ class FakeImage(object):
 
 
 class FakeImageRepo(object):
+    """Glance's image repository; refuses what its quota and protections do.
+
+    ``property_quota`` counts properties outside Glance's reserved
+    namespace, as Glance's quota layer does, and raises its exception when
+    a save would exceed it; ``protected`` names are refused as Glance's
+    property protections refuse them.
+    """
 
     def __init__(self):
         self.images = {}
         self.saves = 0
+        self.property_quota = None
+        self.protected = ()
+
+    def _refuse(self, image):
+        props = image.extra_properties
+        for name in self.protected:
+            if name in props:
+                raise glance_exc.ReservedProperty(property=name)
+        if self.property_quota is not None:
+            counted = [n for n in props if not n.startswith('os_glance')]
+            if len(counted) > self.property_quota:
+                raise glance_exc.ImagePropertyLimitExceeded(
+                    attempted=len(counted), maximum=self.property_quota)
 
     def add(self, image):
         self.images[image.image_id] = copy.deepcopy(image)
@@ -75,6 +95,7 @@ class FakeImageRepo(object):
     def save(self, image, from_state=None):
         if image.image_id not in self.images:
             raise glance_exc.ImageNotFound(image_id=image.image_id)
+        self._refuse(image)
         self.saves += 1
         self.images[image.image_id] = copy.deepcopy(image)
 
@@ -86,6 +107,12 @@ class FakeImageRepo(object):
 
     def delete(self, image_id):
         del self.images[image_id]
+
+    def mark_deleted(self, image_id):
+        """The first half of Glance's delete: status and properties go."""
+        stored = self.images[image_id]
+        stored.status = 'deleted'
+        stored.extra_properties = {}
 
 
 class FakeTaskRepo(object):

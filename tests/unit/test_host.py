@@ -16,6 +16,7 @@ from glance.common import exception as glance_exc
 
 from glance_download import errors
 from glance_download import host
+from glance_download import metadata
 from glance_download import options
 from glance_download import plugin
 from tests.unit import host_fakes
@@ -116,6 +117,78 @@ class FailureTypeTest(unittest.TestCase):
         self.assertEqual('Image x was not found in region R1.', str(exc))
 
 
+class ImageFormatsTest(unittest.TestCase):
+
+    def test_the_formats_this_glance_accepts(self):
+        override(self, 'disk_formats', ['raw', 'qcow2'],
+                 group='image_format')
+        override(self, 'container_formats', ['bare'], group='image_format')
+        self.assertEqual((('raw', 'qcow2'), ('bare',)), host.image_formats())
+
+
+class ReservedNamesTest(unittest.TestCase):
+
+    def test_glance_lists_are_read(self):
+        names, prefixes = host.reserved_names()
+        # From the API's reserved, read-only and disallowed lists, the
+        # image schema and the domain: some are not in our own floor.
+        for name in ('location', 'deleted', 'deleted_at', 'locations',
+                     'direct_url', 'stores', 'os_hidden', 'os_hash_value',
+                     'owner', 'virtual_size', 'schema'):
+            self.assertIn(name, names)
+        self.assertIn('os_glance', prefixes)
+
+    def test_floor_covers_what_glance_lists(self):
+        # Our own list is a floor: a Glance that stops listing a name
+        # still has it refused.
+        names, _ = host.reserved_names()
+        self.assertEqual(set(), set(names) - metadata.CORE_ATTRIBUTES)
+
+
+class MetadataRefusalsTest(unittest.TestCase):
+
+    def refused(self, exc):
+        with self.assertRaises(errors.GlanceDownloadError) as ctx:
+            with host.metadata_refusals(5):
+                raise exc
+        return ctx.exception
+
+    def test_property_quota(self):
+        override(self, 'image_property_quota', 4)
+        exc = self.refused(glance_exc.ImagePropertyLimitExceeded(
+            attempted=7, maximum=4))
+        self.assertIsInstance(exc, errors.MetadataRefused)
+        message = str(exc)
+        self.assertIn('Copying 5 properties', message)
+        self.assertIn('[DEFAULT] image_property_quota is 4', message)
+        self.assertIn('Attempted: 7, Maximum: 4', message)
+        self.assertNotIn('Internal Error', message)
+
+    def test_forbidden_property(self):
+        for glance_error, text in [
+                (glance_exc.ReservedProperty(property='secret'),
+                 "Attribute 'secret' is reserved."),
+                (glance_exc.Forbidden('Property protected'),
+                 'Property protected.'),
+                (glance_exc.Invalid('Bad value'), 'Bad value.')]:
+            exc = self.refused(glance_error)
+            self.assertIsInstance(exc, errors.MetadataRefused)
+            self.assertIn("refused the source image's metadata for the "
+                          "target image: " + text, str(exc))
+
+    def test_target_gone_or_taken(self):
+        exc = self.refused(glance_exc.ImageNotFound(image_id='x'))
+        self.assertIsInstance(exc, errors.Aborted)
+        self.assertIn('target image was deleted', str(exc))
+        exc = self.refused(glance_exc.TaskAbortedError())
+        self.assertIn('Another import took over', str(exc))
+
+    def test_other_errors_pass_through(self):
+        with self.assertRaises(KeyError):
+            with host.metadata_refusals(1):
+                raise KeyError('x')
+
+
 class TaskReporterTest(unittest.TestCase):
 
     def setUp(self):
@@ -136,6 +209,13 @@ class TaskReporterTest(unittest.TestCase):
         with self.assertRaises(errors.Aborted) as ctx:
             self.reporter.report('x')
         self.assertIn('deleted', str(ctx.exception))
+
+    def test_image_being_deleted(self):
+        # Glance's delete drops the lock before the image is gone.
+        self.objs.image_repo.mark_deleted(self.objs.image_id)
+        with self.assertRaises(errors.Aborted) as ctx:
+            self.reporter.report('x')
+        self.assertIn('target image was deleted', str(ctx.exception))
 
     def test_lock_taken_by_another_task(self):
         self.objs.image.extra_properties['os_glance_import_task'] = 'other'

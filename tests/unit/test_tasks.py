@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import threading
 import unittest
+from unittest import mock
 
 from oslo_config import cfg
 from taskflow import engines
@@ -20,6 +21,7 @@ from taskflow import task as tf_task
 
 from glance.async_.flows import api_image_import
 
+from glance_download import fetch
 from glance_download import host
 from glance_download import options
 from glance_download import plugin
@@ -162,8 +164,9 @@ class SuccessTest(FlowTestBase):
         self.assertIn('Downloaded 3.0 MiB from region REGION1', messages[0])
         self.assertIn('sha512 verified', messages[0])
         self.assertNotIn(TOKEN, ' '.join(messages))
-        # The source was read once: Glance's own metadata step was skipped.
-        self.assertEqual(1, len(self.glance.requests_to(self.source['id'])))
+        # The source record was read before the copy and once the data was
+        # in, no more: Glance's own metadata step was skipped.
+        self.assertEqual(2, len(self.glance.requests_to(self.source['id'])))
 
     def test_multiple_stores_stage_in_the_reserved_staging_store(self):
         host_fakes.register_staging_store_group()
@@ -307,3 +310,163 @@ class FailureTest(FlowTestBase):
             self.run_import()
         self.assertIn('target image was deleted', str(ctx.exception))
         self.assertEqual([], self.staged_files())
+
+
+class MetadataCheckTest(FlowTestBase):
+    """The source's record and this Glance's rules, before any data."""
+
+    def override(self, name, value, group=None):
+        CONF.set_override(name, value, group=group)
+        self.addCleanup(CONF.clear_override, name, group=group)
+
+    def assert_refused_before_data(self, text):
+        message = self.assert_failed_cleanly(text)
+        self.assertNotIn('Internal Error', message)
+        self.assertEqual([], self.glance.requests_to('/file'))
+        return message
+
+    def test_disk_format_this_glance_refuses(self):
+        self.source['disk_format'] = 'evil-format'
+        message = self.assert_refused_before_data(
+            "has the disk_format 'evil-format', which this Glance does not "
+            "accept; it accepts ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2")
+        self.assertIn('[image_format] disk_formats', message)
+        self.source['disk_format'] = 'qcow2'
+        self.retry_succeeds()
+
+    def test_container_format_this_glance_refuses(self):
+        self.override('container_formats', ['bare'], group='image_format')
+        self.assert_refused_before_data(
+            "has the container_format 'ovf', which this Glance does not "
+            "accept; it accepts bare.")
+
+    def test_malformed_fields_fail_with_what_was_wrong(self):
+        for field, value in [('os_hash_value', 1234), ('checksum', ['x']),
+                             ('os_hash_algo', 512), ('name', 5),
+                             ('min_disk', 'big'), ('tags', 'a,b'),
+                             ('protected', 'yes')]:
+            good = self.source[field]
+            self.source[field] = value
+            self.assert_refused_before_data(
+                "malformed record for image %s: its '%s' is %r"
+                % (self.source['id'], field, value))
+            self.source[field] = good
+        for field, value, text in [
+                ('size', '3', 'does not state its size'),
+                ('status', ['active'], "not 'active'"),
+                ('disk_format', 7, 'has no disk_format')]:
+            good = self.source[field]
+            self.source[field] = value
+            self.assert_refused_before_data(text)
+            self.source[field] = good
+        self.retry_succeeds()
+
+    def test_reserved_names_never_copied_whatever_the_case(self):
+        self.override('extra_properties', ['l', 'L', 'os_', 'OS_'],
+                      group=options.PROPERTIES_GROUP)
+        self.source.update({
+            'location': 'file:///etc/shadow', 'Location': 'x',
+            'OS_GLANCE_IMPORT_TASK': 'stolen', 'os_GLANCE_x': 'x',
+            'OS_HASH_VALUE': 'x', 'lang': 'en'})
+        self.run_import()
+        self.assert_staged()
+        props = self.objs.image.extra_properties
+        for name in ('location', 'Location', 'OS_GLANCE_IMPORT_TASK',
+                     'os_GLANCE_x', 'OS_HASH_VALUE'):
+            self.assertNotIn(name, props)
+        self.assertEqual('en', props['lang'])
+        self.assertEqual('root', props['os_admin_user'])
+
+    def test_more_properties_than_the_quota(self):
+        self.override('image_property_quota', 4)
+        # The target has hw_disk_bus and keep; the copy sets hw_disk_bus
+        # and os_distro, and the provenance 2 more: 5 > 4.
+        self.objs.image_repo.property_quota = 4
+        message = self.assert_failed_cleanly(
+            '[DEFAULT] image_property_quota is 4')
+        self.assertIn('Copying 4 properties', message)
+        self.assertIn('Attempted: 5, Maximum: 4', message)
+        self.assertEqual([], self.glance.requests_to('/file'))
+        self.objs.image_repo.property_quota = 5
+        self.retry_succeeds()
+
+    def test_property_refused_by_this_glance(self):
+        self.objs.image_repo.protected = ('os_distro',)
+        message = self.assert_failed_cleanly(
+            "refused the source image's metadata for the target image: "
+            "Attribute 'os_distro' is reserved.")
+        self.assertIn('property protections', message)
+        self.objs.image_repo.protected = ()
+        self.retry_succeeds()
+
+
+class SourceChangedTest(FlowTestBase):
+    """The source deactivated or deleted while its data was copied."""
+
+    def after_download(self, change, before=False):
+        """Run ``change`` as the last byte is in, before the re-read (or,
+        with ``before``, once the record was read, before any data)."""
+        real = fetch.StagedDownload.run
+
+        def run(download, opener):
+            if before:
+                change()
+            result = real(download, opener)
+            if not before:
+                change()
+            return result
+        patcher = mock.patch.object(fetch.StagedDownload, 'run', run)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return patcher
+
+    def test_deactivated_after_the_last_byte(self):
+        patcher = self.after_download(
+            lambda: self.source.update(status='deactivated'))
+        message = self.assert_failed_cleanly(
+            'was deactivated after this import started')
+        self.assertIn('nothing was activated', message)
+        patcher.stop()
+        self.source['status'] = 'active'
+        self.retry_succeeds()
+
+    def test_deleted_after_the_last_byte(self):
+        self.after_download(lambda: self.glance.faults.append(
+            fake_glance.Status(404, on='metadata')))
+        self.assert_failed_cleanly('was deleted, or your project can no '
+                                   'longer see it, after this import started')
+
+    def test_record_unreadable_after_the_last_byte(self):
+        self.after_download(lambda: self.glance.faults.append(
+            fake_glance.Status(500, on='metadata', times=10)))
+        self.assert_failed_cleanly('Could not read image')
+
+    def test_deactivated_during_the_download_refuses_the_rest(self):
+        # Glance answers 403 for the data of a deactivated image: the
+        # resume after the stall gets it, and the record says why.
+        self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
+                                                    seconds=1.5))
+        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        timer = threading.Timer(
+            0.3, lambda: self.source.update(status='deactivated'))
+        timer.start()
+        self.addCleanup(timer.cancel)
+        message = self.assert_failed_cleanly(
+            'was deactivated after this import started')
+        self.assertNotIn('not allowed', message)
+        self.assertEqual([None, 'bytes=1048576-'], [
+            r.headers.get('Range') for r in self.glance.requests_to('/file')])
+
+    def test_data_forbidden_while_the_source_is_active(self):
+        self.glance.faults.append(fake_glance.Status(403))
+        self.assert_failed_cleanly(
+            'You are not allowed to read the data of image')
+
+    def test_data_and_record_forbidden(self):
+        # The data refused, and the record too when read again: the data's
+        # refusal is what the user is told.
+        self.glance.faults.append(fake_glance.Status(403))
+        self.after_download(lambda: self.glance.faults.append(
+            fake_glance.Status(403, on='metadata')), before=True)
+        self.assert_failed_cleanly(
+            'You are not allowed to read the data of image')

@@ -64,6 +64,18 @@ class ExpectedDigestTest(unittest.TestCase):
                 verify.expected_digest(image)
             self.assertIn('Nothing was activated', str(caught.exception))
 
+    def test_non_string_fields_are_refused_by_name(self):
+        for field, value in (('os_hash_value', 123), ('os_hash_algo', 512),
+                             ('checksum', ['x']), ('os_hash_value', {}),
+                             ('checksum', True)):
+            image = {'os_hash_algo': 'sha512', 'os_hash_value': SHA512,
+                     'checksum': MD5, field: value}
+            with self.assertRaises(errors.VerificationError) as caught:
+                verify.expected_digest(image)
+            message = str(caught.exception)
+            self.assertIn(f'declares a {field} that is not a string', message)
+            self.assertIn('Nothing was activated', message)
+
 
 class CheckTest(unittest.TestCase):
 
