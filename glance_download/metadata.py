@@ -17,6 +17,10 @@ CORE_ATTRIBUTES = frozenset({
 })
 RESERVED_PREFIXES = ('os_glance',)
 
+# Properties copied when an operator configures no prefixes: those that
+# tell Nova how to boot the image.
+DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
+
 SOURCE_REGION_PROPERTY = 'glance_download_source_region'
 SOURCE_IMAGE_PROPERTY = 'glance_download_source_image_id'
 
