@@ -11,7 +11,7 @@ import shutil
 
 _PROGRESS = re.compile(
     r'Downloading from region (?P<source>\S+): (?P<done>[\d.]+ \S+) of '
-    r'(?P<total>[\d.]+ \S+) \((?P<percent>\d+)%\) at (?P<rate>[\d.]+ \S+)')
+    r'(?P<total>[\d.]+ \S+) \((?P<percent>\d+)%\) at (?P<rate>[\d.]+ \S+?)/s')
 
 
 def parse_progress(message):
@@ -31,7 +31,7 @@ def compact(region, status, message, width=30):
                              ': %s' % message if message else '')
     percent, done, total, rate = progress
     filled = width * min(percent, 100) // 100
-    return '%s  [%s%s] %3d%%  %s of %s at %s' % (
+    return '%s  [%s%s] %3d%%  %s of %s at %s/s' % (
         region, '#' * filled, '.' * (width - filled), percent, done, total,
         rate)
 

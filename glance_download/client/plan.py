@@ -218,8 +218,8 @@ def managed_changes(source, copy, prefixes):
     if sorted(copy.get('tags') or []) != sorted(source.get('tags') or []):
         ops.append({'op': 'replace', 'path': '/tags',
                     'value': sorted(source.get('tags') or [])})
-    wanted = metadata.properties_to_copy(source, prefixes)
-    present = metadata.properties_to_copy(copy, prefixes)
+    wanted = _managed_properties(source, prefixes)
+    present = _managed_properties(copy, prefixes)
     for key in sorted(wanted):
         if key not in present:
             ops.append({'op': 'add', 'path': '/' + key,
@@ -230,6 +230,14 @@ def managed_changes(source, copy, prefixes):
     for key in sorted(set(present) - set(wanted)):
         ops.append({'op': 'remove', 'path': '/' + key})
     return tuple(ops)
+
+
+def _managed_properties(image, prefixes):
+    """Properties kept the same, never the provenance of a copy."""
+    found = metadata.properties_to_copy(image, prefixes)
+    for name in metadata.provenance('', ''):
+        found.pop(name, None)
+    return found
 
 
 def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
