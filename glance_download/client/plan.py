@@ -278,10 +278,23 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
     return steps
 
 
-def orphan_candidates(copies, sources):
-    """Source ids named by copies but not among the selected sources."""
+def matches(image, tags=(), properties=(), name=None):
+    """Whether image has every tag, every (key, value) and the name.
+
+    A copy carries its source's name, tags and managed properties: the
+    filters that selected the sources tell which copies are theirs.
+    """
+    return (set(tags) <= set(image.get('tags') or ())
+            and all(image.get(k) == v for k, v in properties)
+            and (name is None or image.get('name') == name))
+
+
+def orphan_candidates(copies, sources, tags=(), properties=(), name=None):
+    """Source ids named by copies that match the selection's filters but
+    are not among the selected sources."""
     selected = {s['id'] for s in sources}
-    return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies}
+    return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies
+                   if matches(c, tags, properties, name)}
                   - selected - {None})
 
 

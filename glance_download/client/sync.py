@@ -47,7 +47,8 @@ class SyncImages(base.RegionsCommand):
     copied, copies whose import failed before are imported again, and the
     managed metadata that drifted (name, tags, min_disk, min_ram and the
     properties whose names start with a --property-prefix) is set again.
-    Copies whose source image is gone are reported, or with --orphans
+    Copies whose source image is gone, among those that match the --tag,
+    --property and --name filters, are reported, or with --orphans
     deactivated or deleted (deleting needs --confirm-delete).
 
     A second run right after a successful one changes nothing and says so.
@@ -159,7 +160,10 @@ class SyncImages(base.RegionsCommand):
                 continue
             try:
                 copies = regions[region].copies(owner, source_region)
-                candidates = plan.orphan_candidates(copies, sources)
+                candidates = [] if parsed_args.images else (
+                    plan.orphan_candidates(
+                        copies, sources, parsed_args.tags or (),
+                        parsed_args.properties or (), parsed_args.name))
                 self._find_gone(source_glance, candidates, gone)
             except images.GlanceError as e:
                 rows.append(runner.Row(region, '', action='failed',

@@ -232,6 +232,17 @@ class SyncStepsTest(unittest.TestCase):
         self.assertEqual(['x'], plan.orphan_candidates(
             copies, [source(id='s1')]))
 
+    def test_orphan_candidates_match_the_filters(self):
+        copies = [copy('c1', source_id='x', tags=['web']),
+                  copy('c2', source_id='y', tags=['db'], hw_disk_bus='ide'),
+                  copy('c3', source_id='z', tags=['web'], name='other')]
+        self.assertEqual(['x', 'z'], plan.orphan_candidates(
+            copies, [], tags=['web']))
+        self.assertEqual(['y'], plan.orphan_candidates(
+            copies, [], properties=[('hw_disk_bus', 'ide')]))
+        self.assertEqual(['z'], plan.orphan_candidates(
+            copies, [], tags=['web'], name='other'))
+
 
 class ExitCodeTest(unittest.TestCase):
 
