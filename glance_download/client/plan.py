@@ -53,6 +53,9 @@ EXIT_TIMEOUT = 4
 _VOLUME_SNAPSHOT_PROPERTIES = ('block_device_mapping', 'bdm_v2')
 
 
+_IMPORT_LOCK = 'os_glance_import_task'
+
+
 class PlanError(Exception):
     """The request cannot be carried out at all; nothing was changed."""
 
@@ -133,7 +136,10 @@ def _rank(copy, source):
     same = copy.get('os_hash_value') == source.get('os_hash_value')
     if status == 'active' and same:
         return 0
-    if status == 'importing':
+    # Glance sets the lock when it accepts an import, before the image
+    # turns 'importing', and drops it when the import ended.
+    if status == 'importing' or (status == 'queued'
+                                 and copy.get(_IMPORT_LOCK)):
         return 1
     if status == 'queued':
         return 2

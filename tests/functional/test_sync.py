@@ -168,3 +168,36 @@ class SyncTest(test_client.ClientTest):
                       'region(s).', stderr)
         self.assertEqual(100, len(rows))
         self.assertLess(seconds, NOOP_SECONDS)
+
+    def test_public_images_as_admin_and_as_a_user(self):
+        tag = 'gd-public-' + uuid.uuid4().hex[:8]
+        source = self.source_image(data=b'public image', identity=self.admin,
+                                   visibility='public', tags=[tag])
+        self.clean_copies(source['id'], identity=self.admin)
+        self.clean_copies(source['id'])
+        select = ('--visibility', 'public', '--tag', tag)
+
+        code, rows, stderr = self.run_cli(
+            'image', 'sync', '-f', 'json', '--wait', '--to-region',
+            'REGION4', *select, cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION4', 'created')],
+                         self.actions(rows))
+        [copy] = self.copies('REGION4', source['id'], self.admin)
+        self.assertEqual(('public', self.admin.project_id, 'active'),
+                         (copy['visibility'], copy['owner'], copy['status']))
+
+        # A user may not publicize: a clear failure, nothing created.
+        code, rows, stderr = self.sync('--to-region', 'REGION2', *select)
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('visibility public needs a role you do not have',
+                      rows[0]['Message'])
+        self.assertEqual([], self.copies('REGION2', source['id']))
+        # A private copy of their own is theirs to make.
+        code, rows, stderr = self.sync('--to-region', 'REGION2', '--wait',
+                                       '--copy-visibility', 'private',
+                                       *select)
+        self.assertEqual(OK, code, stderr)
+        [copy] = self.copies('REGION2', source['id'])
+        self.assertEqual(('private', self.demo.project_id),
+                         (copy['visibility'], copy['owner']))

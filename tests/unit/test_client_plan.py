@@ -105,6 +105,11 @@ class CopyStepTest(unittest.TestCase):
         step = plan.copy_step('R2', source(), [copy('c1', 'importing')])
         self.assertEqual((plan.ATTACH, 'c1'), (step.action, step.image_id))
 
+    def test_queued_with_an_import_accepted_is_attached(self):
+        step = plan.copy_step('R2', source(), [
+            copy('c1', 'queued', os_glance_import_task='t1')])
+        self.assertEqual((plan.ATTACH, 'c1'), (step.action, step.image_id))
+
     def test_queued_is_imported_again(self):
         step = plan.copy_step('R2', source(), [copy('c1', 'queued')])
         self.assertEqual((plan.REIMPORT, 'c1'), (step.action, step.image_id))
