@@ -37,6 +37,8 @@ class Row:
     """'ok', 'failed' or 'timeout': what the exit status is made of."""
     started: float = dataclasses.field(default=0.0, repr=False)
     waiting: bool = dataclasses.field(default=False, repr=False)
+    label: str = dataclasses.field(default='', repr=False)
+    """How the progress display names it."""
 
     def values(self):
         return (self.region, self.source_id, self.image_id, self.action,
@@ -173,6 +175,10 @@ class Runner(object):
         """
         pending = [row for row in rows if row.waiting]
         deadline = self.clock() + timeout
+        several = len({row.source_id for row in pending}) > 1
+        for row in pending:
+            row.label = ('%s %s' % (row.region, row.source_id) if several
+                         else row.region)
         while pending:
             for row in list(pending):
                 if self._poll(row, sources[row.source_id], display):
@@ -191,7 +197,7 @@ class Runner(object):
                         'the same command again with --wait to wait for it.'
                         % timeout)
                     if display:
-                        display.update(row.region, 'timed out', row.message)
+                        display.update(row.label, 'timed out', row.message)
                 break
             time.sleep(POLL)
         return rows
@@ -204,7 +210,7 @@ class Runner(object):
             image = glance.get(row.image_id)
         except images.GlanceError as e:
             if display:
-                display.update(row.region, 'importing', str(e))
+                display.update(row.label, 'importing', str(e))
             return False
         if image is None:
             row.outcome = 'failed'
@@ -217,7 +223,7 @@ class Runner(object):
         message = (task or {}).get('message') or ''
         ended = task and task.get('status') in ('success', 'failure')
         if display:
-            display.update(row.region, image['status'], message)
+            display.update(row.label, image['status'], message)
         if not ended or image['status'] == 'importing':
             return False
         row.status = image['status']

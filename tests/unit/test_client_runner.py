@@ -136,3 +136,23 @@ class RunnerTest(unittest.TestCase):
         self.assertIn('--wait', rows[2].message)
         self.assertEqual(plan.EXIT_TIMEOUT,
                          plan.exit_code(r.outcome for r in rows))
+
+    def test_progress_names_the_image_when_there_are_several(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        rows = []
+        for image_id, source_id in (('a', 's1'), ('b', 's2')):
+            region.images[image_id] = {'id': image_id, 'status': 'queued'}
+            rows += work.run([(plan.Step('R2', plan.REIMPORT, source_id,
+                                         image_id), SOURCE, None)])
+            region.finish(image_id, True, 'done')
+        seen = []
+
+        class Shown(object):
+            def update(self, label, status, message):
+                seen.append((label, status, message))
+
+        work.wait(rows, {'s1': SOURCE, 's2': SOURCE}, timeout=5,
+                  display=Shown())
+        self.assertEqual([('R2 s1', 'active', 'done'),
+                          ('R2 s2', 'active', 'done')], seen)
