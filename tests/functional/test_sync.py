@@ -103,6 +103,15 @@ class SyncTest(test_client.ClientTest):
                          self.actions(orphans))
         self.assertIn('is gone', orphans[0]['Message'])
 
+        # Deactivated on request.
+        code, rows, stderr = self.sync('--orphans', 'deactivate', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(2, len([row for row in rows
+                                 if row['Action'] == 'deactivated']))
+        for region in ('REGION2', 'REGION4'):
+            [orphan] = self.copies(region, other['id'])
+            self.assertEqual('deactivated', orphan['status'])
+
         # Deleting them needs the confirmation.
         code, rows, stderr = self.run_cli('image', 'sync', '--orphans',
                                           'delete', *select)
