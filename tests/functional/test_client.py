@@ -23,7 +23,7 @@ from tests.functional import proxy
 
 MIB = 1024 * 1024
 # Exit statuses of the commands (glance_download.client.plan).
-OK, ERROR, PARTIAL = 0, 1, 3
+OK, ERROR, PARTIAL, TIMEOUT = 0, 1, 3, 4
 PROVENANCE = 'glance_download_source_image_id'
 PTY_TIMEOUT = 120
 
@@ -224,6 +224,10 @@ class CopyTest(ClientTest):
         self.assertIn('Exit status: 0', result.stdout)
         self.assertIn('glance_download_source_image_id',
                       ' '.join(result.stdout.split()))
+        result = self.openstack('help', 'image', 'sync')
+        self.assertIn('--to-all-regions', result.stdout)
+        self.assertIn('--confirm-delete', result.stdout)
+        self.assertIn('Exit status: 0', result.stdout)
 
 
 class SlowLinkTest(ClientTest):
@@ -265,6 +269,29 @@ class SlowLinkTest(ClientTest):
         self.assertEqual(('re-imported', placeholder['id'], 'active', True),
                          (row['Action'], row['Image ID'], row['Status'],
                           row['Hash Verified']))
+        self.assertEqual(1, len(self.copies('REGION2', source['id'])))
+
+    def test_timed_out_then_attached(self):
+        # Twelve seconds of transfer: the second command starts well
+        # before the import ends, even on a busy machine.
+        self.proxy.rate = MIB // 2
+        source = self.small_source(size=6 * MIB)
+        args = (source['id'], '--from-region', self.slow, '--to-region',
+                'REGION2', '--wait')
+        code, rows, stderr = self.copy(*args, '--timeout', '1')
+        self.assertEqual(TIMEOUT, code, stderr)
+        [row] = rows
+        self.assertEqual(('created', 'importing'),
+                         (row['Action'], row['Status']))
+        self.assertIn('run the same command again with --wait',
+                      row['Message'])
+        # The same command, given the time, waits for that import.
+        code, rows, stderr = self.copy(*args)
+        self.assertEqual(OK, code, stderr)
+        [again] = rows
+        self.assertEqual(('attached', row['Image ID'], 'active', True),
+                         (again['Action'], again['Image ID'],
+                          again['Status'], again['Hash Verified']))
         self.assertEqual(1, len(self.copies('REGION2', source['id'])))
 
     def test_live_progress_on_a_terminal(self):
