@@ -140,6 +140,23 @@ class CopyTest(ClientTest):
                           again['Hash Verified']))
         self.assertEqual(1, len(self.copies('REGION4', source['id'])))
 
+    def test_existing_copy_fail_or_replace(self):
+        source = self.small_source()
+        args = (source['id'], '--to-region', 'REGION4', '--wait')
+        code, [first], stderr = self.copy(*args)
+        self.assertEqual(OK, code, stderr)
+        code, [refused], stderr = self.copy(*args, '--existing', 'fail')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('already has a copy', refused['Message'])
+        code, [replaced], stderr = self.copy(*args, '--existing', 'replace')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(('replaced', 'active', True),
+                         (replaced['Action'], replaced['Status'],
+                          replaced['Hash Verified']))
+        [copy] = self.copies('REGION4', source['id'])
+        self.assertEqual(replaced['Image ID'], copy['id'])
+        self.assertNotEqual(first['Image ID'], copy['id'])
+
     def test_same_id(self):
         source = self.small_source()
         code, rows, stderr = self.copy(source['id'], '--to-region',
