@@ -235,6 +235,29 @@ class CopyTest(ClientTest):
         for image in (source, queued, snapshot):
             self.assertEqual([], self.copies('REGION2', image['id']))
 
+    def test_os_variables_instead_of_clouds_yaml(self):
+        source = self.small_source()
+        user = self.env['users']['demo']
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith('OS_')}
+        env.update(OS_AUTH_URL=self.env['keystone_url'],
+                   OS_USERNAME=user['username'],
+                   OS_PASSWORD=user['password'],
+                   OS_PROJECT_NAME=user['project_name'],
+                   OS_USER_DOMAIN_NAME='Default',
+                   OS_PROJECT_DOMAIN_NAME='Default',
+                   OS_IDENTITY_API_VERSION='3', OS_REGION_NAME='REGION1',
+                   OS_CLIENT_CONFIG_FILE=os.devnull)
+        result = subprocess.run(
+            [os.path.join(self.env['venv'], 'bin', 'openstack'), 'image',
+             'copy', source['name'], '--to-region', 'REGION2', '--dry-run',
+             '-f', 'json'], env=env, capture_output=True, text=True,
+            timeout=300, stdin=subprocess.DEVNULL)
+        self.assertEqual(OK, result.returncode, result.stderr)
+        [row] = json.loads(result.stdout)
+        self.assertEqual(('REGION2', source['id'], 'would create'),
+                         (row['Region'], row['Source Image'], row['Action']))
+
     def test_help(self):
         result = self.openstack('help', 'image', 'copy')
         self.assertIn('--to-region', result.stdout)
