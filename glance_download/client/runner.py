@@ -14,6 +14,8 @@ from glance_download.client import images
 from glance_download.client import plan
 
 POLL = 1.0
+# How the import method's closing task message starts.
+_DOWNLOADED = 'Downloaded '
 COLUMNS = ('Region', 'Source Image', 'Image ID', 'Action', 'Status', 'Size',
            'Hash Verified', 'Seconds', 'Task ID', 'Request ID', 'Message')
 
@@ -39,6 +41,8 @@ class Row:
     waiting: bool = dataclasses.field(default=False, repr=False)
     label: str = dataclasses.field(default='', repr=False)
     """How the progress display names it."""
+    downloaded: str = dataclasses.field(default='', repr=False)
+    """The method's closing task message, when a poll saw it."""
 
     def values(self):
         return (self.region, self.source_id, self.image_id, self.action,
@@ -224,13 +228,17 @@ class Runner(object):
         ended = task and task.get('status') in ('success', 'failure')
         if display:
             display.update(row.label, image['status'], message)
+        if message.startswith(_DOWNLOADED):
+            row.downloaded = message
         if not ended or image['status'] == 'importing':
             return False
         row.status = image['status']
         row.size = image.get('size')
         row.hash_verified = self._same_data(source, image)
         if task['status'] == 'success' and image['status'] == 'active':
-            row.message = message
+            # Glance's own last step overwrites the method's closing
+            # message, which says what was verified: keep that one.
+            row.message = row.downloaded or message
             if not row.hash_verified:
                 row.outcome = 'failed'
                 row.message = ('The copy is active but its os_hash_value '

@@ -137,6 +137,32 @@ class RunnerTest(unittest.TestCase):
         self.assertEqual(plan.EXIT_TIMEOUT,
                          plan.exit_code(r.outcome for r in rows))
 
+    def test_the_closing_message_of_the_method_is_kept(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        region.images['a'] = {'id': 'a', 'status': 'queued'}
+        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
+                          SOURCE, None)])
+        # One poll sees the method's closing message, the next one the
+        # import over, with Glance's own last message.
+        messages = iter(['Downloaded 5 B, sha512 verified'])
+
+        def newest_task(image_id):
+            message = next(messages, None)
+            if message is None:
+                region.finish('a', True, 'Copied 5 B')
+            else:
+                region.tasks['a']['message'] = message
+            return region.tasks['a']
+        region.newest_task = newest_task
+        runner.POLL, saved = 0, runner.POLL
+        try:
+            work.wait(rows, {'src': SOURCE}, timeout=5)
+        finally:
+            runner.POLL = saved
+        self.assertEqual(('ok', 'Downloaded 5 B, sha512 verified'),
+                         (rows[0].outcome, rows[0].message))
+
     def test_progress_names_the_image_when_there_are_several(self):
         region = FakeRegion('R2')
         work = make_runner(region)
