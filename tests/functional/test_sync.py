@@ -142,6 +142,23 @@ class SyncTest(test_client.ClientTest):
         self.assertEqual('created', by_region['REGION4']['Action'])
         self.assertEqual([], self.copies('REGION3', source['id']))
 
+    def test_named_images_with_their_own_ids(self):
+        tag = 'gd-sync-' + uuid.uuid4().hex[:8]
+        first, second = self.sources(tag, 2)
+        names = ('--image', first['name'], '--image', second['id'],
+                 '--to-region', 'REGION4', '--same-id')
+        code, rows, stderr = self.sync('--dry-run', *names)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(sorted((s['id'], 'REGION4', 'would create')
+                                for s in (first, second)),
+                         self.actions(rows))
+        code, rows, stderr = self.sync('--wait', *names)
+        self.assertEqual(OK, code, stderr)
+        for source in (first, second):
+            [copy] = self.copies('REGION4', source['id'])
+            self.assertEqual((source['id'], 'active'),
+                             (copy['id'], copy['status']))
+
     def test_noop_over_100_images_is_fast(self):
         """100 sources with their copies made through the API, in sync."""
         tag = 'gd-noop-' + uuid.uuid4().hex[:8]
