@@ -26,6 +26,10 @@ RESERVED_PREFIXES = ('os_glance',)
 # Glance's API refuses longer property names; its database column holds 255.
 MAX_NAME_LENGTH = 255
 
+# Properties copied when an operator configures no prefixes: those that
+# tell Nova how to boot the image.
+DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
+
 SOURCE_REGION_PROPERTY = 'glance_download_source_region'
 SOURCE_IMAGE_PROPERTY = 'glance_download_source_image_id'
 

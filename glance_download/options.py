@@ -9,10 +9,12 @@ itself, so we only register it when it is not there yet.
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from glance_download import metadata
+
 GROUP = 'glance_download'
 PROPERTIES_GROUP = 'glance_download_properties'
 
-DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
+DEFAULT_PREFIXES = metadata.DEFAULT_PREFIXES
 
 # An image record is a few KiB; Glance's own property quota keeps it far
 # below this.

@@ -8,7 +8,7 @@ import unittest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 # The Python scripts without a .py suffix, which flake8 would not find.
-SCRIPTS = ('tools/cloud', 'tools/bench', 'tools/demo')
+SCRIPTS = ('tools/cloud', 'tools/bench', 'tools/bench-copy', 'tools/demo')
 
 
 class StyleTest(unittest.TestCase):

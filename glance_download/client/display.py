@@ -1,0 +1,67 @@
+"""Progress of the imports while ``--wait`` waits for them.
+
+The import method writes its progress into the import task's message
+(``Downloading from region X: 1.0 MiB of 8.0 MiB (12%) at 3.2 MiB/s``).
+On a terminal one line per region is redrawn in place; anywhere else each
+new message is printed once, as a plain line, so that logs stay readable.
+"""
+
+import re
+import shutil
+
+_PROGRESS = re.compile(
+    r'Downloading from region (?P<source>\S+): (?P<done>[\d.]+ \S+) of '
+    r'(?P<total>[\d.]+ \S+) \((?P<percent>\d+)%\) at (?P<rate>[\d.]+ \S+?)/s')
+
+
+def parse_progress(message):
+    """(percent, done, total, rate) of a progress message, else None."""
+    match = _PROGRESS.search(message or '')
+    if not match:
+        return None
+    return (int(match.group('percent')), match.group('done'),
+            match.group('total'), match.group('rate'))
+
+
+def compact(region, status, message, width=30):
+    """One short line for a region: a bar while downloading."""
+    progress = parse_progress(message)
+    if progress is None:
+        return '%s  %s%s' % (region, status,
+                             ': %s' % message if message else '')
+    percent, done, total, rate = progress
+    filled = width * min(percent, 100) // 100
+    return '%s  [%s%s] %3d%%  %s of %s at %s/s' % (
+        region, '#' * filled, '.' * (width - filled), percent, done, total,
+        rate)
+
+
+class Display(object):
+    """Shows each region's latest status and task message on stream."""
+
+    def __init__(self, stream, live=None):
+        self.stream = stream
+        self.live = stream.isatty() if live is None else live
+        self.lines = {}
+        self.drawn = 0
+
+    def update(self, region, status, message):
+        line = (status, message or '')
+        if self.lines.get(region) == line:
+            return
+        self.lines[region] = line
+        if self.live:
+            self._redraw()
+        else:
+            self.stream.write('%s: %s%s\n' % (
+                region, status, ' - %s' % message if message else ''))
+        self.stream.flush()
+
+    def _redraw(self):
+        columns = shutil.get_terminal_size((100, 24)).columns
+        if self.drawn:
+            self.stream.write('\x1b[%dA' % self.drawn)
+        for region in sorted(self.lines):
+            text = compact(region, *self.lines[region])[:columns - 1]
+            self.stream.write('\r\x1b[2K%s\n' % text)
+        self.drawn = len(self.lines)

@@ -1,0 +1,161 @@
+"""The Images API v2 of one region, through the CLI's keystoneauth session.
+
+Plain requests rather than openstacksdk's image proxy: the import call must
+carry all three remote parameters, and every answer's request id is shown
+to the user.
+"""
+
+import re
+
+from keystoneauth1 import adapter
+from keystoneauth1 import exceptions as ks_exceptions
+
+from glance_download import metadata
+
+PAGE = 200
+# Bound of one listing: PAGE * _MAX_PAGES images.
+_MAX_PAGES = 500
+_PATCH = 'application/openstack-images-v2.1-json-patch'
+
+
+class GlanceError(Exception):
+    """A request Glance refused or that did not reach it."""
+
+    def __init__(self, message, status=None, request_id=None):
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+def error_text(body):
+    """The readable part of a Glance error body ("409 Conflict\\n\\n...")."""
+    lines = [line.strip() for line in (body or '').splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > 1 and re.match(r'^\d{3} ', lines[0]):
+        lines = lines[1:]
+    return ' '.join(lines)[:500]
+
+
+class RegionImages(object):
+    """One region's image service, as the CLI's user."""
+
+    def __init__(self, session, region, interface='public'):
+        self.region = region
+        self.adapter = adapter.Adapter(
+            session, service_type='image', region_name=region,
+            interface=interface, raise_exc=False)
+
+    def call(self, method, path, expect=(200,), what=None, **kwargs):
+        """(response, request id); GlanceError unless the status is expected.
+        """
+        kwargs.setdefault('headers', {}).setdefault(
+            'Accept', 'application/json')
+        try:
+            response = self.adapter.request(path, method, **kwargs)
+        except ks_exceptions.ClientException as e:
+            raise GlanceError('Glance in region %s could not be reached: %s'
+                              % (self.region, e))
+        request_id = response.headers.get('x-openstack-request-id')
+        if response.status_code not in expect:
+            raise GlanceError(
+                '%s in region %s: HTTP %d: %s' % (
+                    what or '%s %s' % (method, path.split('?')[0]),
+                    self.region, response.status_code,
+                    error_text(response.text)),
+                response.status_code, request_id)
+        return response, request_id
+
+    def import_methods(self):
+        response, _ = self.call('GET', '/v2/info/import',
+                                what='Reading the import methods')
+        return response.json().get('import-methods', {}).get('value', [])
+
+    def get(self, image_id):
+        """The image record, or None when this user cannot see it."""
+        response, _ = self.call('GET', '/v2/images/%s' % image_id,
+                                expect=(200, 404),
+                                what='Reading image %s' % image_id)
+        return response.json() if response.status_code == 200 else None
+
+    def list(self, filters):
+        """Every image matching filters (a list of pairs), page by page."""
+        images = []
+        params = list(filters) + [('limit', PAGE)]
+        marker = None
+        for _ in range(_MAX_PAGES):
+            page = params + ([('marker', marker)] if marker else [])
+            response, _ = self.call('GET', '/v2/images', params=page,
+                                    what='Listing images')
+            found = response.json().get('images', [])
+            images.extend(found)
+            if not found or 'next' not in response.json():
+                return images
+            marker = found[-1]['id']
+        raise GlanceError('More than %d images in region %s match: narrow '
+                          'the selection.' % (PAGE * _MAX_PAGES, self.region))
+
+    def copies(self, owner, source_region, source_id=None):
+        """Images of owner whose provenance names the source (server-side
+        property filters: nothing else is listed)."""
+        filters = [(metadata.SOURCE_REGION_PROPERTY, source_region),
+                   ('owner', owner), ('visibility', 'all')]
+        if source_id:
+            filters.append((metadata.SOURCE_IMAGE_PROPERTY, source_id))
+        return self.list(filters)
+
+    def create(self, fields):
+        response, request_id = self.call(
+            'POST', '/v2/images', expect=(201,), json=fields,
+            what='Creating the copy')
+        return response.json(), request_id
+
+    def delete(self, image_id):
+        _, request_id = self.call('DELETE', '/v2/images/%s' % image_id,
+                                  expect=(204, 404),
+                                  what='Deleting image %s' % image_id)
+        return request_id
+
+    def start_import(self, image_id, source_id, source_region, interface):
+        """POST .../import with all three remote parameters; request id."""
+        body = {'method': {
+            'name': 'glance-download',
+            'glance_image_id': source_id,
+            'glance_region': source_region,
+            'glance_service_interface': interface,
+        }}
+        _, request_id = self.call(
+            'POST', '/v2/images/%s/import' % image_id, expect=(202,),
+            json=body, what='Starting the import into %s' % image_id)
+        return request_id
+
+    def newest_task(self, image_id):
+        response, _ = self.call('GET', '/v2/images/%s/tasks' % image_id,
+                                expect=(200, 404),
+                                what='Reading the import tasks')
+        if response.status_code == 404:
+            return None
+        tasks = response.json().get('tasks', [])
+        return max(tasks, key=lambda t: t.get('created_at') or '',
+                   default=None)
+
+    def update(self, image_id, operations):
+        _, request_id = self.call(
+            'PATCH', '/v2/images/%s' % image_id, json=list(operations),
+            headers={'Content-Type': _PATCH},
+            what='Updating image %s' % image_id)
+        return request_id
+
+    def deactivate(self, image_id):
+        _, request_id = self.call(
+            'POST', '/v2/images/%s/actions/deactivate' % image_id,
+            expect=(204,), what='Deactivating image %s' % image_id)
+        return request_id
+
+
+def catalog_regions(session, interface='public'):
+    """Regions that have an image endpoint of interface in the catalog."""
+    access = session.auth.get_access(session)
+    found = access.service_catalog.get_endpoints(
+        service_type='image', interface=interface)
+    return sorted({e.get('region_id') or e.get('region')
+                   for e in found.get('image', [])} - {None})

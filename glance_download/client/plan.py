@@ -1,0 +1,318 @@
+"""What ``image copy`` and ``image sync`` do in a region: pure decisions.
+
+Every function here takes image records (the JSON of ``GET /v2/images``)
+and options, and returns what to do; nothing here talks to a cloud, so
+each decision can be tested on its own.
+"""
+
+import dataclasses
+
+from glance_download import metadata
+
+METHOD = 'glance-download'
+
+# What a step does in a region.
+CREATE = 'create'
+SKIP = 'skip'
+ATTACH = 'attach'
+REIMPORT = 'reimport'
+REPLACE = 'replace'
+UPDATE = 'update'
+FAIL = 'fail'
+ORPHAN = 'orphan'
+DEACTIVATE = 'deactivate'
+DELETE = 'delete'
+
+# The action reported once a step is done, and before (--dry-run).
+DONE = {CREATE: 'created', SKIP: 'skipped', ATTACH: 'attached',
+        REIMPORT: 're-imported', REPLACE: 'replaced', UPDATE: 'updated',
+        FAIL: 'failed', ORPHAN: 'orphan', DEACTIVATE: 'deactivated',
+        DELETE: 'deleted'}
+PLANNED = {CREATE: 'would create', SKIP: 'would skip',
+           ATTACH: 'would attach', REIMPORT: 'would re-import',
+           REPLACE: 'would replace', UPDATE: 'would update',
+           FAIL: 'would fail', ORPHAN: 'orphan',
+           DEACTIVATE: 'would deactivate', DELETE: 'would delete'}
+# Steps that start an import.
+IMPORTS = frozenset({CREATE, REIMPORT, REPLACE})
+
+# --existing: what to do when a region already has a copy.
+EXISTING_CHOICES = ('skip', 'fail', 'replace')
+# Orphans (copies whose source is gone): --orphans of image sync.
+ORPHAN_CHOICES = ('report', 'deactivate', 'delete')
+VISIBILITIES = ('private', 'shared', 'public', 'community')
+
+# Exit statuses, documented in the commands' help.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_PARTIAL = 3
+EXIT_TIMEOUT = 4
+
+# Properties of a volume-backed instance snapshot: its disks are volume
+# snapshots in Cinder, the image itself has no data.
+_VOLUME_SNAPSHOT_PROPERTIES = ('block_device_mapping', 'bdm_v2')
+
+
+_IMPORT_LOCK = 'os_glance_import_task'
+
+
+class PlanError(Exception):
+    """The request cannot be carried out at all; nothing was changed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """What to do in one region for one source image."""
+
+    region: str
+    action: str
+    source_id: str
+    image_id: str | None = None
+    """The copy acted on, when there is one already."""
+    reason: str = ''
+    delete: tuple = ()
+    """Copies removed first (REPLACE)."""
+    changes: tuple = ()
+    """JSON-patch operations (UPDATE)."""
+    copy: dict | None = dataclasses.field(default=None, compare=False)
+    """The record of that copy, as it was listed."""
+
+
+def check_regions(source_region, targets, catalog_regions):
+    """Raise PlanError for an unknown region or a target equal to source."""
+    known = sorted(catalog_regions)
+    listed = ', '.join(known) or 'none'
+    if not targets:
+        raise PlanError('No target region: give --to-region.')
+    for region in [source_region] + list(targets):
+        if region not in catalog_regions:
+            raise PlanError(
+                'Region %s has no image service in your catalog. Regions '
+                'that have one: %s.' % (region, listed))
+    if source_region in targets:
+        raise PlanError(
+            'Region %s is the source: an image cannot be copied to the '
+            'region it is in. Give other --to-region values.'
+            % source_region)
+    if len(set(targets)) != len(targets):
+        raise PlanError('A target region is given twice: %s.'
+                        % ', '.join(targets))
+
+
+def source_problem(source, region):
+    """Why the source image cannot be copied, or None when it can."""
+    image_id = source.get('id')
+    if any(source.get(name) for name in _VOLUME_SNAPSHOT_PROPERTIES) or (
+            source.get('status') == 'active' and not source.get('size')
+            and not source.get('disk_format')):
+        return ('Image %s in region %s is a snapshot of a volume-backed '
+                'instance: it holds no data (its disks are volume snapshots '
+                'in the block storage service), so there is nothing to '
+                'copy. Copy the volumes with the block storage service '
+                'instead.' % (image_id, region))
+    if source.get('status') != 'active':
+        return ("Image %s in region %s is '%s', not 'active': only active "
+                "images can be copied." % (
+                    image_id, region, source.get('status')))
+    if not source.get('disk_format') or not source.get('container_format'):
+        return ('Image %s in region %s has no disk or container format, so '
+                'it cannot be copied.' % (image_id, region))
+    return None
+
+
+def method_problem(region, methods):
+    """Why a region cannot import with glance-download, or None."""
+    if METHOD in methods:
+        return None
+    return ('Glance in region %s does not offer the %s import method (it '
+            'offers: %s). Nothing was created there; ask its operator to '
+            'enable the method, or choose another region.' % (
+                region, METHOD, ', '.join(methods) or 'none'))
+
+
+def _rank(copy, source):
+    """Order of preference between several copies of one source."""
+    status = copy.get('status')
+    same = copy.get('os_hash_value') == source.get('os_hash_value')
+    if status == 'active' and same:
+        return 0
+    # Glance sets the lock when it accepts an import, before the image
+    # turns 'importing', and drops it when the import ended.
+    if status == 'importing' or (status == 'queued'
+                                 and copy.get(_IMPORT_LOCK)):
+        return 1
+    if status == 'queued':
+        return 2
+    return 3
+
+
+def copy_step(region, source, copies, existing='skip'):
+    """The step for one target region, given the copies it already has."""
+    source_id = source['id']
+    if not copies:
+        return Step(region, CREATE, source_id)
+    ids = tuple(c['id'] for c in copies)
+    if existing == 'replace':
+        return Step(region, REPLACE, source_id, delete=ids,
+                    reason='%d earlier copy(ies) deleted first' % len(ids))
+    best = min(copies, key=lambda c: _rank(c, source))
+    status = best.get('status')
+    if existing == 'fail':
+        return Step(region, FAIL, source_id, best['id'], reason=(
+            'Region %s already has a copy of image %s: %s (%s). Run without '
+            '--existing fail to keep it, or with --existing replace to copy '
+            'again.' % (region, source_id, best['id'], status)))
+    rank = _rank(best, source)
+    if rank == 0:
+        return Step(region, SKIP, source_id, best['id'], copy=best,
+                    reason='an active copy with the same data exists')
+    if rank == 1:
+        return Step(region, ATTACH, source_id, best['id'],
+                    reason='an import into it is in progress')
+    if rank == 2:
+        return Step(region, REIMPORT, source_id, best['id'],
+                    reason='a placeholder left by an earlier run')
+    if status == 'active':
+        return Step(region, FAIL, source_id, best['id'], reason=(
+            'Copy %s in region %s is active but its data differs from '
+            'image %s (os_hash_value). Delete it, or use --existing replace.'
+            % (best['id'], region, source_id)))
+    return Step(region, FAIL, source_id, best['id'], reason=(
+        "Copy %s in region %s is '%s' and cannot be imported into. Delete "
+        "it, or use --existing replace." % (best['id'], region, status)))
+
+
+def target_fields(source, source_region, name=None, visibility='private',
+                  same_id=False, properties=None):
+    """The body of ``POST /v2/images`` for a copy of source.
+
+    The provenance properties are set at creation, so that a placeholder
+    left by a failed import is found by the next run.
+    """
+    fields = {
+        'name': name if name is not None else source.get('name'),
+        'disk_format': source['disk_format'],
+        'container_format': source['container_format'],
+        'min_disk': source.get('min_disk') or 0,
+        'min_ram': source.get('min_ram') or 0,
+        'tags': list(source.get('tags') or []),
+        'visibility': visibility,
+    }
+    if fields['name'] is None:
+        del fields['name']
+    fields.update(properties or {})
+    fields.update(metadata.provenance(source_region, source['id']))
+    if same_id:
+        fields['id'] = source['id']
+    return fields
+
+
+def managed_changes(source, copy, prefixes):
+    """JSON-patch operations that bring the copy's managed metadata back.
+
+    Managed: name, tags, min_disk, min_ram and the properties whose name
+    starts with one of prefixes (never a reserved attribute).
+    """
+    ops = []
+    for field in ('name', 'min_disk', 'min_ram'):
+        wanted = source.get(field)
+        if field != 'name':
+            wanted = wanted or 0
+        if copy.get(field) != wanted:
+            ops.append({'op': 'replace', 'path': '/' + field,
+                        'value': wanted})
+    if sorted(copy.get('tags') or []) != sorted(source.get('tags') or []):
+        ops.append({'op': 'replace', 'path': '/tags',
+                    'value': sorted(source.get('tags') or [])})
+    wanted = _managed_properties(source, prefixes)
+    present = _managed_properties(copy, prefixes)
+    for key in sorted(wanted):
+        if key not in present:
+            ops.append({'op': 'add', 'path': '/' + key,
+                        'value': wanted[key]})
+        elif present[key] != wanted[key]:
+            ops.append({'op': 'replace', 'path': '/' + key,
+                        'value': wanted[key]})
+    for key in sorted(set(present) - set(wanted)):
+        ops.append({'op': 'remove', 'path': '/' + key})
+    return tuple(ops)
+
+
+def _managed_properties(image, prefixes):
+    """Properties kept the same, never the provenance of a copy."""
+    found = metadata.properties_to_copy(image, prefixes)
+    for name in metadata.provenance('', ''):
+        found.pop(name, None)
+    return found
+
+
+def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
+    """Steps that bring one region in line with the selected sources.
+
+    copies: the region's copies of images of the source region; gone: ids
+    of sources known to be deleted, whose copies are orphans.
+    """
+    by_source = {}
+    for copy in copies:
+        by_source.setdefault(
+            copy.get(metadata.SOURCE_IMAGE_PROPERTY), []).append(copy)
+    steps = []
+    for source in sources:
+        found = by_source.get(source['id'], [])
+        step = copy_step(region, source, found)
+        if step.action == SKIP:
+            best = next(c for c in found if c['id'] == step.image_id)
+            ops = managed_changes(source, best, prefixes)
+            if ops:
+                step = dataclasses.replace(
+                    step, action=UPDATE, changes=ops,
+                    reason='metadata drifted: %s' % ', '.join(
+                        op['path'][1:] for op in ops))
+            else:
+                step = dataclasses.replace(step, reason='in sync')
+        steps.append(step)
+    action = {'report': ORPHAN, 'deactivate': DEACTIVATE,
+              'delete': DELETE}[orphans]
+    for source_id in sorted(set(gone)):
+        for copy in by_source.get(source_id, []):
+            this = action
+            if action == DEACTIVATE and copy.get('status') == 'deactivated':
+                this = ORPHAN
+            steps.append(Step(region, this, source_id, copy['id'],
+                              copy=copy, reason=(
+                'its source image %s is gone' % source_id)))
+    return steps
+
+
+def matches(image, tags=(), properties=(), name=None):
+    """Whether image has every tag, every (key, value) and the name.
+
+    A copy carries its source's name, tags and managed properties: the
+    filters that selected the sources tell which copies are theirs.
+    """
+    return (set(tags) <= set(image.get('tags') or ())
+            and all(image.get(k) == v for k, v in properties)
+            and (name is None or image.get('name') == name))
+
+
+def orphan_candidates(copies, sources, tags=(), properties=(), name=None):
+    """Source ids named by copies that match the selection's filters but
+    are not among the selected sources."""
+    selected = {s['id'] for s in sources}
+    return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies
+                   if matches(c, tags, properties, name)}
+                  - selected - {None})
+
+
+def exit_code(outcomes):
+    """The exit status from the outcome of each step.
+
+    outcomes: 'ok', 'failed' or 'timeout' per step. Any timeout wins, then
+    a mix of failures and successes (partial), then only failures.
+    """
+    outcomes = list(outcomes)
+    if 'timeout' in outcomes:
+        return EXIT_TIMEOUT
+    if 'failed' in outcomes:
+        return EXIT_PARTIAL if 'ok' in outcomes else EXIT_ERROR
+    return EXIT_OK

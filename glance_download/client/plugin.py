@@ -1,0 +1,55 @@
+"""The python-openstackclient plugin: API name, version option, client.
+
+``openstack`` finds this module through the ``openstack.cli.extension``
+entry point, adds build_option_parser's option to its own, and loads the
+commands of the group ``openstack.glance_download.v1``. The client it makes
+is only the CLI's authenticated keystoneauth session, with the region and
+interface the CLI was given: clouds.yaml, ``OS_*`` variables, ``--os-cloud``
+and ``--os-region-name`` work as for every other command.
+"""
+
+import os
+
+from glance_download.client import images
+
+API_NAME = 'glance_download'
+API_VERSION_OPTION = 'os_glance_download_api_version'
+DEFAULT_API_VERSION = '1'
+API_VERSIONS = ('1',)
+
+
+class Client(object):
+    """The CLI's session, region and interface, and a client per region."""
+
+    def __init__(self, session, region_name=None, interface=None):
+        self.session = session
+        self.region_name = region_name
+        self.interface = interface or 'public'
+
+    def regions(self):
+        """Regions with an image endpoint in the user's catalog."""
+        return images.catalog_regions(self.session, self.interface)
+
+    def images(self, region):
+        return images.RegionImages(self.session, region, self.interface)
+
+    @property
+    def project_id(self):
+        return self.session.get_project_id()
+
+
+def make_client(instance):
+    """The client of the ``glance_download`` API for OSC's client manager."""
+    return Client(instance.session, region_name=instance.region_name,
+                  interface=instance.interface)
+
+
+def build_option_parser(parser):
+    parser.add_argument(
+        '--os-glance-download-api-version',
+        metavar='<version>',
+        default=os.environ.get('OS_GLANCE_DOWNLOAD_API_VERSION',
+                               DEFAULT_API_VERSION),
+        help='Version of the image copy and sync commands (only "1"; '
+             'Env: OS_GLANCE_DOWNLOAD_API_VERSION)')
+    return parser

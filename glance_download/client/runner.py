@@ -1,0 +1,263 @@
+"""Carry out the steps of a plan in the target regions, and wait for them.
+
+Steps run side by side, bounded overall and per region; one region's
+failure never stops the others. Each step ends as a Row: what was done,
+where, and how it went.
+"""
+
+import concurrent.futures
+import dataclasses
+import threading
+import time
+
+from glance_download.client import images
+from glance_download.client import plan
+
+POLL = 1.0
+# How the import method's closing task message starts.
+_DOWNLOADED = 'Downloaded '
+COLUMNS = ('Region', 'Source Image', 'Image ID', 'Action', 'Status', 'Size',
+           'Hash Verified', 'Seconds', 'Task ID', 'Request ID', 'Message')
+
+
+@dataclasses.dataclass
+class Row:
+    """The outcome of one step."""
+
+    region: str
+    source_id: str
+    image_id: str | None = None
+    action: str = ''
+    status: str = ''
+    size: int | None = None
+    hash_verified: bool = False
+    seconds: float = 0.0
+    task_id: str | None = None
+    request_id: str | None = None
+    message: str = ''
+    outcome: str = 'ok'
+    """'ok', 'failed' or 'timeout': what the exit status is made of."""
+    started: float = dataclasses.field(default=0.0, repr=False)
+    waiting: bool = dataclasses.field(default=False, repr=False)
+    label: str = dataclasses.field(default='', repr=False)
+    """How the progress display names it."""
+    downloaded: str = dataclasses.field(default='', repr=False)
+    """The method's closing task message, when a poll saw it."""
+
+    def values(self):
+        return (self.region, self.source_id, self.image_id, self.action,
+                self.status, self.size, self.hash_verified,
+                round(self.seconds, 1), self.task_id, self.request_id,
+                self.message)
+
+
+def planned_row(step, source):
+    """The row --dry-run prints for a step."""
+    row = Row(step.region, step.source_id, step.image_id,
+              plan.PLANNED[step.action], 'dry-run', source.get('size'),
+              message=step.reason)
+    if step.action == plan.FAIL:
+        row.outcome = 'failed'
+    return row
+
+
+class Runner(object):
+    """Does the steps with the regions' image services."""
+
+    def __init__(self, regions, source_region, interface, max_parallel=4,
+                 max_per_region=2, clock=time.monotonic):
+        self.regions = regions
+        """{region name: images.RegionImages}"""
+        self.source_region = source_region
+        self.interface = interface
+        self.max_parallel = max(1, max_parallel)
+        self.limits = {name: threading.Semaphore(max(1, max_per_region))
+                       for name in regions}
+        self.clock = clock
+
+    def run(self, work):
+        """Rows of work, a list of (step, source, fields) in that order."""
+        if not work:
+            return []
+        with concurrent.futures.ThreadPoolExecutor(
+                min(self.max_parallel, len(work))) as pool:
+            return list(pool.map(lambda item: self._bounded(*item), work))
+
+    def _bounded(self, step, source, fields):
+        with self.limits[step.region]:
+            return self.do(step, source, fields)
+
+    def do(self, step, source, fields):
+        """One step; never raises for a Glance error, the row says it."""
+        row = Row(step.region, step.source_id, step.image_id,
+                  plan.DONE[step.action], size=source.get('size'),
+                  message=step.reason, started=self.clock())
+        glance = self.regions[step.region]
+        try:
+            self._do(glance, step, source, fields, row)
+        except images.GlanceError as e:
+            row.outcome = 'failed'
+            row.action = plan.DONE[plan.FAIL]
+            row.message = str(e)
+            row.request_id = e.request_id or row.request_id
+        row.seconds = self.clock() - row.started
+        return row
+
+    def _do(self, glance, step, source, fields, row):
+        action = step.action
+        if action == plan.FAIL:
+            row.outcome = 'failed'
+            row.status = 'unchanged'
+            return
+        if action in (plan.SKIP, plan.ORPHAN):
+            copy = step.copy or glance.get(step.image_id) or {}
+            row.status = copy.get('status', 'deleted')
+            row.size = copy.get('size')
+            row.hash_verified = self._same_data(source, copy)
+            return
+        if action == plan.ATTACH:
+            row.status = 'importing'
+            row.waiting = True
+            task = glance.newest_task(step.image_id)
+            row.task_id = task and task['id']
+            return
+        if action == plan.UPDATE:
+            row.request_id = glance.update(step.image_id, step.changes)
+            row.status = 'active'
+            row.hash_verified = True
+            return
+        if action == plan.DEACTIVATE:
+            row.request_id = glance.deactivate(step.image_id)
+            row.status = 'deactivated'
+            return
+        if action == plan.DELETE:
+            row.request_id = glance.delete(step.image_id)
+            row.status = 'deleted'
+            return
+        for image_id in step.delete:
+            glance.delete(image_id)
+        created = False
+        if action in (plan.CREATE, plan.REPLACE):
+            try:
+                image, row.request_id = glance.create(fields)
+            except images.GlanceError as e:
+                raise images.GlanceError(
+                    create_failure(e, fields, step.region), e.status,
+                    e.request_id)
+            row.image_id = image['id']
+            created = True
+        try:
+            row.request_id = glance.start_import(
+                row.image_id, source['id'], self.source_region,
+                self.interface)
+        except images.GlanceError as e:
+            if created:
+                # Refused before anything started: take the placeholder
+                # back, so that nothing half-made is left.
+                glance.delete(row.image_id)
+                e = images.GlanceError(
+                    '%s The copy created for it was deleted.' % e,
+                    e.status, e.request_id)
+                row.image_id = None
+            raise e
+        row.status = 'importing'
+        row.waiting = True
+        task = glance.newest_task(row.image_id)
+        row.task_id = task and task['id']
+
+    @staticmethod
+    def _same_data(source, copy):
+        return bool(copy.get('status') == 'active'
+                    and copy.get('os_hash_value')
+                    and copy.get('os_hash_value') ==
+                    source.get('os_hash_value'))
+
+    def wait(self, rows, sources, timeout, display=None):
+        """Follow the imports of rows until each ended or timeout passed.
+
+        sources: {source id: source image}, to check what each copy holds.
+        """
+        pending = [row for row in rows if row.waiting]
+        deadline = self.clock() + timeout
+        several = len({row.source_id for row in pending}) > 1
+        for row in pending:
+            row.label = ('%s %s' % (row.region, row.source_id) if several
+                         else row.region)
+        while pending:
+            for row in list(pending):
+                if self._poll(row, sources[row.source_id], display):
+                    pending.remove(row)
+                    row.waiting = False
+                    row.seconds = self.clock() - row.started
+            if not pending:
+                break
+            if self.clock() >= deadline:
+                for row in pending:
+                    row.outcome = 'timeout'
+                    row.waiting = False
+                    row.seconds = self.clock() - row.started
+                    row.message = (
+                        'Still importing after the %d s of --timeout; run '
+                        'the same command again with --wait to wait for it.'
+                        % timeout)
+                    if display:
+                        display.update(row.label, 'timed out', row.message)
+                break
+            time.sleep(POLL)
+        return rows
+
+    def _poll(self, row, source, display):
+        """True once the import of row ended; the row is then complete."""
+        glance = self.regions[row.region]
+        try:
+            task = glance.newest_task(row.image_id)
+            image = glance.get(row.image_id)
+        except images.GlanceError as e:
+            if display:
+                display.update(row.label, 'importing', str(e))
+            return False
+        if image is None:
+            row.outcome = 'failed'
+            row.status = 'deleted'
+            row.message = 'Image %s was deleted during its import.' % (
+                row.image_id)
+            return True
+        if task:
+            row.task_id = task['id']
+        message = (task or {}).get('message') or ''
+        ended = task and task.get('status') in ('success', 'failure')
+        if display:
+            display.update(row.label, image['status'], message)
+        if message.startswith(_DOWNLOADED):
+            row.downloaded = message
+        if not ended or image['status'] == 'importing':
+            return False
+        row.status = image['status']
+        row.size = image.get('size')
+        row.hash_verified = self._same_data(source, image)
+        if task['status'] == 'success' and image['status'] == 'active':
+            # Glance's own last step overwrites the method's closing
+            # message, which says what was verified: keep that one.
+            row.message = row.downloaded or message
+            if not row.hash_verified:
+                row.outcome = 'failed'
+                row.message = ('The copy is active but its os_hash_value '
+                               'differs from the source image\'s.')
+        else:
+            row.outcome = 'failed'
+            row.message = message or 'The import task failed.'
+        return True
+
+
+def create_failure(error, fields, region):
+    """The message for a copy that could not be created."""
+    if error.status == 409 and 'id' in fields:
+        return ('Image id %s exists in region %s, or existed there: Glance '
+                'never gives a deleted image\'s id again. Copy without '
+                '--same-id. (%s)' % (fields['id'], region, error))
+    if error.status == 403:
+        return ('You may not create this copy in region %s (visibility %s '
+                'needs a role you do not have: "public" needs admin by '
+                'default). Choose --visibility private or shared. (%s)' % (
+                    region, fields.get('visibility'), error))
+    return str(error)

@@ -1,0 +1,219 @@
+"""``openstack image sync``: keep images of one region copied to others."""
+
+import concurrent.futures
+import sys
+
+from osc_lib import exceptions
+
+from glance_download.client import base
+from glance_download.client import copy
+from glance_download.client import images
+from glance_download.client import plan
+from glance_download.client import runner
+from glance_download import metadata
+
+
+def property_filter(text):
+    key, equals, value = text.partition('=')
+    if not equals or not key:
+        raise ValueError('%r is not KEY=VALUE' % text)
+    return key, value
+
+
+def selection_filters(parsed_args):
+    """Server-side filters of GET /v2/images for the selected sources."""
+    filters = [('status', 'active')]
+    if parsed_args.visibility:
+        filters.append(('visibility', parsed_args.visibility))
+    for tag in parsed_args.tags or ():
+        filters.append(('tag', tag))
+    for key, value in parsed_args.properties or ():
+        filters.append((key, value))
+    if parsed_args.project:
+        filters.append(('owner', parsed_args.project))
+    if parsed_args.name:
+        filters.append(('name', parsed_args.name))
+    return filters
+
+
+class SyncImages(base.RegionsCommand):
+    """Copy images of one region to others, and keep the copies in sync.
+
+    The source images are those of the source region that match every
+    filter given (--image instead names them). Each is compared with its
+    copy in every target region, found by its provenance properties
+    (glance_download_source_region and glance_download_source_image_id)
+    among your project's images, and by os_hash_value. What is missing is
+    copied, copies whose import failed before are imported again, and the
+    managed metadata that drifted (name, tags, min_disk, min_ram and the
+    properties whose names start with a --property-prefix) is set again.
+    Copies whose source image is gone, among those that match the --tag,
+    --property and --name filters, are reported, or with --orphans
+    deactivated or deleted (deleting needs --confirm-delete).
+
+    A second run right after a successful one changes nothing and says so.
+    Run it as admin to keep public images the same in every region.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        targets = parser.add_mutually_exclusive_group(required=True)
+        targets.add_argument(
+            '--to-region', metavar='<region>', action='append',
+            dest='to_regions', help='Target region (repeat for several)')
+        targets.add_argument(
+            '--to-all-regions', action='store_true',
+            help='Every other region with an image service in the catalog')
+        parser.add_argument(
+            '--image', metavar='<image>', action='append', dest='images',
+            help='A source image (name or ID; repeat for several) instead '
+                 'of the filters')
+        parser.add_argument(
+            '--visibility',
+            choices=plan.VISIBILITIES + ('all',),
+            help='Select source images of this visibility')
+        parser.add_argument(
+            '--tag', metavar='<tag>', action='append', dest='tags',
+            help='Select source images with this tag (repeatable: all)')
+        parser.add_argument(
+            '--property', metavar='<key=value>', action='append',
+            dest='properties', type=property_filter,
+            help='Select source images with this property (repeatable)')
+        parser.add_argument(
+            '--project', metavar='<project-id>',
+            help='Select source images owned by this project')
+        parser.add_argument(
+            '--name', metavar='<name>',
+            help='Select source images of this name')
+        parser.add_argument(
+            '--same-id', action='store_true',
+            help="Give new copies their source image's id")
+        parser.add_argument(
+            '--copy-visibility', choices=('same',) + plan.VISIBILITIES,
+            default='same',
+            help="Visibility of new copies (default: the source's; public "
+                 "and community need the right to publicize)")
+        parser.add_argument(
+            '--property-prefix', metavar='<prefix>', action='append',
+            dest='prefixes',
+            help='Properties kept the same are those whose names start '
+                 'with one of these prefixes (repeatable; default: %s)'
+                 % ', '.join(metadata.DEFAULT_PREFIXES))
+        parser.add_argument(
+            '--orphans', choices=plan.ORPHAN_CHOICES, default='report',
+            help='Copies whose source image is gone: report them '
+                 '(default), deactivate them, or delete them')
+        parser.add_argument(
+            '--confirm-delete', action='store_true',
+            help='Needed with --orphans delete')
+        parser.epilog = base.EXIT_STATUSES
+        return parser
+
+    def take_action(self, parsed_args):
+        if parsed_args.orphans == 'delete' and not parsed_args.confirm_delete:
+            raise exceptions.CommandError(
+                '--orphans delete deletes images: add --confirm-delete to '
+                'confirm, or run with --dry-run first to see which.')
+        client = self.client()
+        catalog = client.regions()
+        source_region = self.source_region(parsed_args, catalog)
+        if parsed_args.to_all_regions:
+            targets = [r for r in catalog if r != source_region]
+        else:
+            targets = parsed_args.to_regions
+        try:
+            plan.check_regions(source_region, targets, catalog)
+        except plan.PlanError as e:
+            raise exceptions.CommandError(str(e))
+        regions = {name: client.images(name)
+                   for name in [source_region] + targets}
+        source_glance = regions[source_region]
+        prefixes = parsed_args.prefixes or metadata.DEFAULT_PREFIXES
+        try:
+            if parsed_args.images:
+                selected = [copy.find_source(source_glance, ref)
+                            for ref in parsed_args.images]
+            else:
+                selected = source_glance.list(selection_filters(parsed_args))
+        except images.GlanceError as e:
+            raise exceptions.CommandError(str(e))
+        rows, sources = [], []
+        for source in selected:
+            problem = plan.source_problem(source, source_region)
+            if problem:
+                rows.append(runner.Row(source_region, source['id'],
+                                       action=plan.DONE[plan.FAIL],
+                                       status=source.get('status'),
+                                       message=problem, outcome='failed'))
+            else:
+                sources.append(source)
+        refused = self.check_methods(regions, targets)
+        owner = client.project_id
+        steps = []
+        gone = {}
+        for region in targets:
+            if region in refused:
+                rows.append(runner.Row(region, '', action='failed',
+                                       status='unchanged',
+                                       message=refused[region],
+                                       outcome='failed'))
+                continue
+            try:
+                copies = regions[region].copies(owner, source_region)
+                candidates = [] if parsed_args.images else (
+                    plan.orphan_candidates(
+                        copies, sources, parsed_args.tags or (),
+                        parsed_args.properties or (), parsed_args.name))
+                self._find_gone(source_glance, candidates, gone)
+            except images.GlanceError as e:
+                rows.append(runner.Row(region, '', action='failed',
+                                       message=str(e), outcome='failed'))
+                continue
+            steps += plan.sync_steps(
+                sources, copies, region, prefixes,
+                [i for i in candidates if gone[i]], parsed_args.orphans)
+        by_id = {s['id']: s for s in sources}
+        by_id.update({i: {'id': i} for i in gone})
+        work = [(step, by_id[step.source_id],
+                 self._fields(by_id[step.source_id], source_region,
+                              parsed_args, prefixes)
+                 if step.action in plan.IMPORTS else None)
+                for step in steps]
+        work_runner = runner.Runner(
+            regions, source_region, parsed_args.from_interface,
+            parsed_args.max_parallel, parsed_args.max_per_region)
+        if parsed_args.dry_run:
+            done = [runner.planned_row(s, by_id[s.source_id]) for s in steps]
+        else:
+            done = work_runner.run(work)
+        self._say_if_nothing_to_do(rows, steps, sources, targets)
+        return self.finish(parsed_args, work_runner, rows + done, by_id)
+
+    @staticmethod
+    def _find_gone(glance, candidates, gone):
+        """Record in gone whether each candidate source no longer exists."""
+        todo = [i for i in candidates if i not in gone]
+        if not todo:
+            return
+        with concurrent.futures.ThreadPoolExecutor(
+                min(8, len(todo))) as pool:
+            for image_id, found in zip(todo, pool.map(glance.get, todo)):
+                gone[image_id] = found is None
+
+    @staticmethod
+    def _fields(source, source_region, parsed_args, prefixes):
+        visibility = parsed_args.copy_visibility
+        if visibility == 'same':
+            visibility = source.get('visibility') or 'private'
+        return plan.target_fields(
+            source, source_region, visibility=visibility,
+            same_id=parsed_args.same_id,
+            properties=metadata.properties_to_copy(source, prefixes))
+
+    @staticmethod
+    def _say_if_nothing_to_do(rows, steps, sources, targets):
+        if rows or any(s.action != plan.SKIP for s in steps):
+            return
+        sys.stderr.write(
+            'Nothing to do: %d image(s) already in sync in %d region(s).\n'
+            % (len(sources), len(targets)))

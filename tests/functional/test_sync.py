@@ -1,0 +1,229 @@
+"""``openstack image sync`` end to end: the real CLI, with the plugin."""
+
+import concurrent.futures
+import time
+import uuid
+
+from tests.functional import test_client
+
+OK, ERROR = test_client.OK, test_client.ERROR
+TARGETS = ('--to-region', 'REGION2', '--to-region', 'REGION4')
+# A no-op over 100 images in sync: the bound the command promises.
+NOOP_SECONDS = 10
+
+
+class SyncTest(test_client.ClientTest):
+
+    def sync(self, *args):
+        return self.run_cli('image', 'sync', '-f', 'json', *args)
+
+    def sources(self, tag, count, **fields):
+        images = []
+        for number in range(count):
+            image = self.small_source(size=64 * 1024, tags=[tag],
+                                      name='sync-%s-%d' % (tag, number),
+                                      **fields)
+            images.append(image)
+        return images
+
+    def actions(self, rows):
+        return sorted((row['Source Image'], row['Region'], row['Action'])
+                      for row in rows)
+
+    def test_plan_run_noop_drift_orphans(self):
+        tag = 'gd-sync-' + uuid.uuid4().hex[:8]
+        grouped = self.sources(tag, 2, gd_group='a')
+        other = self.sources(tag, 1)[0]
+        every = grouped + [other]
+        select = ('--tag', tag) + TARGETS
+
+        # The plan, filtered by property; nothing changes.
+        code, rows, stderr = self.sync('--property', 'gd_group=a',
+                                       '--dry-run', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(sorted((s['id'], r, 'would create')
+                                for s in grouped
+                                for r in ('REGION2', 'REGION4')),
+                         self.actions(rows))
+        for source in every:
+            self.assertEqual([], self.copies('REGION2', source['id']))
+
+        # The run.
+        code, rows, stderr = self.sync('--wait', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(sorted((s['id'], r, 'created') for s in every
+                                for r in ('REGION2', 'REGION4')),
+                         self.actions(rows))
+        for row in rows:
+            self.assertEqual(('active', True),
+                             (row['Status'], row['Hash Verified']), row)
+        copy = self.copies('REGION2', other['id'])[0]
+        self.assertEqual((other['name'], [tag], 'virtio'),
+                         (copy['name'], copy['tags'], copy['hw_disk_bus']))
+
+        # Again: nothing to do, and it says so.
+        code, rows, stderr = self.sync('--wait', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual({'skipped'}, {row['Action'] for row in rows})
+        self.assertIn('Nothing to do: 3 image(s) already in sync in 2 '
+                      'region(s).', stderr)
+        for source in every:
+            for region in ('REGION2', 'REGION4'):
+                self.assertEqual(1, len(self.copies(region, source['id'])))
+
+        # Drifted metadata is set again, and only there.
+        drifted = self.copies('REGION2', other['id'])[0]
+        self.glance('REGION2').call(
+            'PATCH', '/v2/images/%s' % drifted['id'], json=[
+                {'op': 'replace', 'path': '/name', 'value': 'renamed'},
+                {'op': 'replace', 'path': '/hw_disk_bus', 'value': 'ide'},
+                {'op': 'add', 'path': '/hw_extra', 'value': '1'},
+                {'op': 'add', 'path': '/kept', 'value': 'yes'}],
+            headers={'Content-Type':
+                     'application/openstack-images-v2.1-json-patch'})
+        code, rows, stderr = self.sync('--wait', *select)
+        self.assertEqual(OK, code, stderr)
+        changed = [row for row in rows if row['Action'] != 'skipped']
+        self.assertEqual([(other['id'], 'REGION2', 'updated')],
+                         self.actions(changed))
+        self.assertIn('name, hw_disk_bus, hw_extra', changed[0]['Message'])
+        fixed = self.glance('REGION2').get(drifted['id'])
+        self.assertEqual((other['name'], 'virtio', 'yes'),
+                         (fixed['name'], fixed['hw_disk_bus'],
+                          fixed['kept']))
+        self.assertNotIn('hw_extra', fixed)
+
+        # A source deleted: its copies are orphans, reported and kept.
+        self.glance('REGION1').delete(other['id'])
+        code, rows, stderr = self.sync(*select)
+        self.assertEqual(OK, code, stderr)
+        orphans = [row for row in rows if row['Action'] == 'orphan']
+        self.assertEqual([(other['id'], 'REGION2', 'orphan'),
+                          (other['id'], 'REGION4', 'orphan')],
+                         self.actions(orphans))
+        self.assertIn('is gone', orphans[0]['Message'])
+
+        # Deactivated on request.
+        code, rows, stderr = self.sync('--orphans', 'deactivate', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(2, len([row for row in rows
+                                 if row['Action'] == 'deactivated']))
+        for region in ('REGION2', 'REGION4'):
+            [orphan] = self.copies(region, other['id'])
+            self.assertEqual('deactivated', orphan['status'])
+
+        # Deleting them needs the confirmation.
+        code, rows, stderr = self.run_cli('image', 'sync', '--orphans',
+                                          'delete', *select)
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('add --confirm-delete', stderr)
+        for region in ('REGION2', 'REGION4'):
+            self.assertEqual(1, len(self.copies(region, other['id'])))
+        code, rows, stderr = self.sync('--orphans', 'delete',
+                                       '--confirm-delete', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(2, len([row for row in rows
+                                 if row['Action'] == 'deleted']))
+        for region in ('REGION2', 'REGION4'):
+            self.assertEqual([], self.copies(region, other['id']))
+        code, rows, stderr = self.sync(*select)
+        self.assertIn('Nothing to do: 2 image(s)', stderr)
+
+    def test_a_target_without_the_method(self):
+        tag = 'gd-sync-' + uuid.uuid4().hex[:8]
+        [source] = self.sources(tag, 1)
+        code, rows, stderr = self.sync('--tag', tag, '--to-region',
+                                       'REGION3', '--to-region', 'REGION4',
+                                       '--wait')
+        self.assertEqual(test_client.PARTIAL, code, stderr)
+        by_region = self.by_region(rows)
+        self.assertIn('does not offer the glance-download',
+                      by_region['REGION3']['Message'])
+        self.assertEqual('created', by_region['REGION4']['Action'])
+        self.assertEqual([], self.copies('REGION3', source['id']))
+
+    def test_named_images_with_their_own_ids(self):
+        tag = 'gd-sync-' + uuid.uuid4().hex[:8]
+        first, second = self.sources(tag, 2)
+        names = ('--image', first['name'], '--image', second['id'],
+                 '--to-region', 'REGION4', '--same-id')
+        code, rows, stderr = self.sync('--dry-run', *names)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(sorted((s['id'], 'REGION4', 'would create')
+                                for s in (first, second)),
+                         self.actions(rows))
+        code, rows, stderr = self.sync('--wait', *names)
+        self.assertEqual(OK, code, stderr)
+        for source in (first, second):
+            [copy] = self.copies('REGION4', source['id'])
+            self.assertEqual((source['id'], 'active'),
+                             (copy['id'], copy['status']))
+
+    def test_noop_over_100_images_is_fast(self):
+        """100 sources with their copies made through the API, in sync."""
+        tag = 'gd-noop-' + uuid.uuid4().hex[:8]
+        region1, region4 = self.glance('REGION1'), self.glance('REGION4')
+
+        def pair(number):
+            data = b'image %d of %s' % (number, tag.encode())
+            fields = {'name': '%s-%03d' % (tag, number), 'tags': [tag],
+                      'disk_format': 'raw', 'container_format': 'bare'}
+            source = region1.create(**fields)
+            region1.upload(source['id'], data)
+            copy = region4.create(
+                glance_download_source_region='REGION1',
+                glance_download_source_image_id=source['id'], **fields)
+            region4.upload(copy['id'], data)
+            return source['id'], copy['id']
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            pairs = list(pool.map(pair, range(100)))
+
+        def clean():
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda ids: (region1.delete(ids[0]),
+                                           region4.delete(ids[1])), pairs))
+        self.addCleanup(clean)
+
+        started = time.monotonic()
+        code, rows, stderr = self.sync('--tag', tag, '--to-region',
+                                       'REGION4')
+        seconds = time.monotonic() - started
+        self.assertEqual(OK, code, stderr)
+        self.assertIn('Nothing to do: 100 image(s) already in sync in 1 '
+                      'region(s).', stderr)
+        self.assertEqual(100, len(rows))
+        self.assertLess(seconds, NOOP_SECONDS)
+
+    def test_public_images_as_admin_and_as_a_user(self):
+        tag = 'gd-public-' + uuid.uuid4().hex[:8]
+        source = self.source_image(data=b'public image', identity=self.admin,
+                                   visibility='public', tags=[tag])
+        self.clean_copies(source['id'], identity=self.admin)
+        self.clean_copies(source['id'])
+        select = ('--visibility', 'public', '--tag', tag)
+
+        code, rows, stderr = self.run_cli(
+            'image', 'sync', '-f', 'json', '--wait', '--to-region',
+            'REGION4', *select, cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION4', 'created')],
+                         self.actions(rows))
+        [copy] = self.copies('REGION4', source['id'], self.admin)
+        self.assertEqual(('public', self.admin.project_id, 'active'),
+                         (copy['visibility'], copy['owner'], copy['status']))
+
+        # A user may not publicize: a clear failure, nothing created.
+        code, rows, stderr = self.sync('--to-region', 'REGION2', *select)
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('visibility public needs a role you do not have',
+                      rows[0]['Message'])
+        self.assertEqual([], self.copies('REGION2', source['id']))
+        # A private copy of their own is theirs to make.
+        code, rows, stderr = self.sync('--to-region', 'REGION2', '--wait',
+                                       '--copy-visibility', 'private',
+                                       *select)
+        self.assertEqual(OK, code, stderr)
+        [copy] = self.copies('REGION2', source['id'])
+        self.assertEqual(('private', self.demo.project_id),
+                         (copy['visibility'], copy['owner']))

@@ -1,0 +1,74 @@
+import argparse
+import os
+import unittest
+from unittest import mock
+
+from glance_download.client import copy
+from glance_download.client import plugin
+from glance_download.client import sync
+
+
+class PluginTest(unittest.TestCase):
+
+    def test_option_and_version(self):
+        with mock.patch.dict(os.environ, {}, clear=True):
+            parser = plugin.build_option_parser(argparse.ArgumentParser())
+            args = parser.parse_args([])
+        self.assertEqual('1', args.os_glance_download_api_version)
+        self.assertEqual('os_glance_download_api_version',
+                         plugin.API_VERSION_OPTION)
+        self.assertIn(plugin.DEFAULT_API_VERSION, plugin.API_VERSIONS)
+
+    def test_make_client_takes_the_cli_session_and_region(self):
+        instance = mock.Mock(region_name='R1', interface=None)
+        client = plugin.make_client(instance)
+        self.assertIs(instance.session, client.session)
+        self.assertEqual(('R1', 'public'),
+                         (client.region_name, client.interface))
+        self.assertEqual('R2', client.images('R2').region)
+
+
+class SelectionTest(unittest.TestCase):
+
+    def parse(self, *argv):
+        command = sync.SyncImages(mock.Mock(), mock.Mock())
+        return command.get_parser('image sync').parse_args(
+            list(argv) + ['--to-region', 'R2'])
+
+    def test_filters(self):
+        args = self.parse('--visibility', 'public', '--tag', 'a', '--tag',
+                          'b', '--property', 'k=v=w', '--project', 'p',
+                          '--name', 'n')
+        self.assertEqual([('status', 'active'), ('visibility', 'public'),
+                          ('tag', 'a'), ('tag', 'b'), ('k', 'v=w'),
+                          ('owner', 'p'), ('name', 'n')],
+                         sync.selection_filters(args))
+
+    def test_bad_property(self):
+        self.assertRaises(ValueError, sync.property_filter, 'novalue')
+        self.assertRaises(SystemExit, self.parse, '--property', '=v')
+
+    def test_targets_are_exclusive(self):
+        command = sync.SyncImages(mock.Mock(), mock.Mock())
+        parser = command.get_parser('image sync')
+        self.assertRaises(SystemExit, parser.parse_args,
+                          ['--to-region', 'R2', '--to-all-regions'])
+        self.assertRaises(SystemExit, parser.parse_args, [])
+
+
+class FindSourceTest(unittest.TestCase):
+
+    def test_by_id_then_by_name(self):
+        glance = mock.Mock(region='R1')
+        glance.get.return_value = None
+        glance.list.return_value = [{'id': 'x'}]
+        self.assertEqual({'id': 'x'}, copy.find_source(
+            glance, '5d0c4f2a-2b7e-4d43-9b1e-34a5c2c9f1aa'))
+        glance.list.return_value = [{'id': 'x'}, {'id': 'y'}]
+        with self.assertRaises(Exception) as caught:
+            copy.find_source(glance, 'base')
+        self.assertIn('Several images are named base', str(caught.exception))
+        glance.list.return_value = []
+        with self.assertRaises(Exception) as caught:
+            copy.find_source(glance, 'base')
+        self.assertIn('No image base in region R1', str(caught.exception))

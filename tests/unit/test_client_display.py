@@ -1,0 +1,59 @@
+import io
+import unittest
+
+from glance_download.client import display
+from glance_download import progress
+
+MIB = 1024 * 1024
+
+
+class ParseTest(unittest.TestCase):
+
+    def test_parses_what_the_method_writes(self):
+        message = progress.describe(MIB, 8 * MIB, 0.3125, 'REGION1')
+        self.assertEqual((12, '1.0 MiB', '8.0 MiB', '3.2 MiB'),
+                         display.parse_progress(message))
+
+    def test_other_messages(self):
+        self.assertIsNone(display.parse_progress('Copied 1 MiB'))
+        self.assertIsNone(display.parse_progress(None))
+
+    def test_compact_bar(self):
+        line = display.compact('REGION2', 'importing', progress.describe(
+            4 * MIB, 8 * MIB, 1, 'REGION1'), width=10)
+        self.assertEqual(
+            'REGION2  [#####.....]  50%  4.0 MiB of 8.0 MiB at 4.0 MiB/s',
+            line)
+        self.assertEqual('REGION2  active: done',
+                         display.compact('REGION2', 'active', 'done'))
+
+
+class Terminal(io.StringIO):
+
+    def isatty(self):
+        return True
+
+
+class DisplayTest(unittest.TestCase):
+
+    def test_plain_lines_once_per_change(self):
+        out = io.StringIO()
+        shown = display.Display(out)
+        shown.update('R2', 'importing', 'a')
+        shown.update('R2', 'importing', 'a')
+        shown.update('R4', 'queued', '')
+        shown.update('R2', 'active', 'b')
+        self.assertEqual('R2: importing - a\nR4: queued\nR2: active - b\n',
+                         out.getvalue())
+
+    def test_live_redraws_in_place(self):
+        out = Terminal()
+        shown = display.Display(out)
+        self.assertTrue(shown.live)
+        shown.update('R2', 'importing', 'a')
+        shown.update('R4', 'importing', 'b')
+        text = out.getvalue()
+        # The second drawing moves up over the first line and draws both.
+        self.assertIn('\x1b[1A', text)
+        self.assertEqual(3, text.count('\x1b[2K'))
+        self.assertTrue(text.endswith('R4  importing: b\n'))

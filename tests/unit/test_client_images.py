@@ -1,0 +1,80 @@
+import unittest
+
+from keystoneauth1 import fixture
+from keystoneauth1.identity import v3
+from keystoneauth1 import session as ks_session
+import requests_mock
+
+from glance_download.client import images
+
+AUTH_URL = 'http://keystone.test/v3'
+R2 = 'http://glance-r2.test'
+
+
+class RegionImagesTest(unittest.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.http = requests_mock.Mocker()
+        self.http.start()
+        self.addCleanup(self.http.stop)
+        token = fixture.V3Token(project_id='p1')
+        for region, url in (('R1', 'http://glance-r1.test'), ('R2', R2)):
+            token.add_service('image', name='glance').add_standard_endpoints(
+                public=url, internal=url, region=region)
+        self.http.post(AUTH_URL + '/auth/tokens', json=token,
+                       headers={'X-Subject-Token': 'tok'})
+        auth = v3.Password(auth_url=AUTH_URL, username='u', password='p',
+                           project_id='p1', user_domain_id='default')
+        self.session = ks_session.Session(auth=auth)
+        self.glance = images.RegionImages(self.session, 'R2')
+
+    def test_import_sends_all_three_remote_parameters(self):
+        self.http.post(R2 + '/v2/images/t1/import', status_code=202,
+                       headers={'x-openstack-request-id': 'req-1'})
+        request_id = self.glance.start_import('t1', 's1', 'R1', 'internal')
+        self.assertEqual('req-1', request_id)
+        self.assertEqual({'method': {
+            'name': 'glance-download', 'glance_image_id': 's1',
+            'glance_region': 'R1', 'glance_service_interface': 'internal'}},
+            self.http.last_request.json())
+        self.assertEqual('tok', self.http.last_request.headers[
+            'X-Auth-Token'])
+
+    def test_copies_are_found_by_a_property_filter(self):
+        self.http.get(R2 + '/v2/images', json={'images': [{'id': 'c1'}]})
+        self.assertEqual([{'id': 'c1'}],
+                         self.glance.copies('p1', 'R1', 's1'))
+        self.assertEqual({
+            'glance_download_source_region': ['r1'],
+            'glance_download_source_image_id': ['s1'],
+            'owner': ['p1'], 'visibility': ['all'], 'limit': ['200']},
+            self.http.last_request.qs)
+
+    def test_listing_follows_the_pages(self):
+        self.http.get(R2 + '/v2/images', [
+            {'json': {'images': [{'id': 'a'}], 'next': '/v2/images?m=a'}},
+            {'json': {'images': [{'id': 'b'}]}}])
+        self.assertEqual(['a', 'b'],
+                         [i['id'] for i in self.glance.list([])])
+        self.assertEqual(['a'], self.http.last_request.qs['marker'])
+
+    def test_refusal_is_a_glance_error_with_the_reason(self):
+        self.http.post(R2 + '/v2/images', status_code=409,
+                       text='409 Conflict\n\nImage with identifier s1 '
+                            'already exists!\n\n',
+                       headers={'x-openstack-request-id': 'req-2'})
+        with self.assertRaises(images.GlanceError) as caught:
+            self.glance.create({'id': 's1'})
+        error = caught.exception
+        self.assertEqual((409, 'req-2'), (error.status, error.request_id))
+        self.assertIn('in region R2: HTTP 409: Image with identifier s1 '
+                      'already exists!', str(error))
+
+    def test_catalog_regions(self):
+        self.assertEqual(['R1', 'R2'],
+                         images.catalog_regions(self.session))
+
+    def test_missing_image_is_none(self):
+        self.http.get(R2 + '/v2/images/x', status_code=404)
+        self.assertIsNone(self.glance.get('x'))

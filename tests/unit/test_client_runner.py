@@ -1,0 +1,184 @@
+import unittest
+
+from glance_download.client import images
+from glance_download.client import plan
+from glance_download.client import runner
+
+SOURCE = {'id': 'src', 'size': 5, 'os_hash_value': 'h', 'name': 'n',
+          'disk_format': 'raw', 'container_format': 'bare'}
+
+
+class FakeRegion(object):
+    """A region's image service in memory; refuse names calls to fail."""
+
+    def __init__(self, region, refuse=()):
+        self.region = region
+        self.refuse = dict(refuse)
+        self.images = {}
+        self.tasks = {}
+        self.calls = []
+
+    def _check(self, call):
+        self.calls.append(call)
+        if call in self.refuse:
+            raise images.GlanceError('%s refused' % call, self.refuse[call],
+                                     'req-%s' % call)
+
+    def create(self, fields):
+        self._check('create')
+        image = dict(fields, id=fields.get('id', 'new'), status='queued')
+        self.images[image['id']] = image
+        return image, 'req-create'
+
+    def delete(self, image_id):
+        self._check('delete')
+        self.images.pop(image_id, None)
+
+    def start_import(self, image_id, source_id, region, interface):
+        self._check('import')
+        self.images[image_id]['status'] = 'importing'
+        self.tasks[image_id] = {'id': 'task-1', 'status': 'processing',
+                                'message': ''}
+        return 'req-import'
+
+    def newest_task(self, image_id):
+        return self.tasks.get(image_id)
+
+    def get(self, image_id):
+        return self.images.get(image_id)
+
+    def finish(self, image_id, ok, message):
+        self.images[image_id].update(
+            status='active' if ok else 'queued',
+            os_hash_value='h' if ok else None, size=5)
+        self.tasks[image_id].update(status='success' if ok else 'failure',
+                                    message=message)
+
+
+class Clock(object):
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1
+        return self.now
+
+
+def make_runner(region):
+    return runner.Runner({'R2': region}, 'R1', 'public', clock=Clock())
+
+
+class RunnerTest(unittest.TestCase):
+
+    def test_create_and_import(self):
+        region = FakeRegion('R2')
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, {'name': 'n'})])
+        self.assertEqual(('created', 'importing', 'new', 'task-1',
+                          'req-import', 'ok'),
+                         (row.action, row.status, row.image_id, row.task_id,
+                          row.request_id, row.outcome))
+
+    def test_refused_import_deletes_the_new_placeholder(self):
+        region = FakeRegion('R2', {'import': 400})
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, {'name': 'n'})])
+        self.assertEqual('failed', row.outcome)
+        self.assertIn('import refused', row.message)
+        self.assertIn('was deleted', row.message)
+        self.assertEqual({}, region.images)
+        self.assertEqual('req-import', row.request_id)
+
+    def test_refused_reimport_keeps_the_earlier_placeholder(self):
+        region = FakeRegion('R2', {'import': 409})
+        region.images['old'] = {'id': 'old', 'status': 'queued'}
+        step = plan.Step('R2', plan.REIMPORT, 'src', 'old')
+        [row] = make_runner(region).run([(step, SOURCE, None)])
+        self.assertEqual('failed', row.outcome)
+        self.assertIn('old', region.images)
+
+    def test_same_id_clash_says_so(self):
+        region = FakeRegion('R2', {'create': 409})
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, {'id': 'src'})])
+        self.assertIn('Image id src exists in region R2, or existed',
+                      row.message)
+
+    def test_fail_step_does_nothing(self):
+        region = FakeRegion('R2')
+        step = plan.Step('R2', plan.FAIL, 'src', reason='no method')
+        [row] = make_runner(region).run([(step, SOURCE, None)])
+        self.assertEqual(('failed', 'no method', []),
+                         (row.outcome, row.message, region.calls))
+
+    def test_wait_success_failure_timeout(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        rows = []
+        for image_id in ('a', 'b', 'c'):
+            region.images[image_id] = {'id': image_id, 'status': 'queued'}
+            rows += work.run([(plan.Step('R2', plan.REIMPORT, 'src',
+                                         image_id), SOURCE, None)])
+        region.finish('a', True, 'Downloaded, sha512 verified')
+        region.finish('b', False, 'The data does not match')
+        runner.POLL, saved = 0, runner.POLL
+        try:
+            work.wait(rows, {'src': SOURCE}, timeout=5)
+        finally:
+            runner.POLL = saved
+        self.assertEqual(['ok', 'failed', 'timeout'],
+                         [r.outcome for r in rows])
+        self.assertTrue(rows[0].hash_verified)
+        self.assertEqual('active', rows[0].status)
+        self.assertEqual(('queued', 'The data does not match'),
+                         (rows[1].status, rows[1].message))
+        self.assertIn('--wait', rows[2].message)
+        self.assertEqual(plan.EXIT_TIMEOUT,
+                         plan.exit_code(r.outcome for r in rows))
+
+    def test_the_closing_message_of_the_method_is_kept(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        region.images['a'] = {'id': 'a', 'status': 'queued'}
+        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
+                          SOURCE, None)])
+        # One poll sees the method's closing message, the next one the
+        # import over, with Glance's own last message.
+        messages = iter(['Downloaded 5 B, sha512 verified'])
+
+        def newest_task(image_id):
+            message = next(messages, None)
+            if message is None:
+                region.finish('a', True, 'Copied 5 B')
+            else:
+                region.tasks['a']['message'] = message
+            return region.tasks['a']
+        region.newest_task = newest_task
+        runner.POLL, saved = 0, runner.POLL
+        try:
+            work.wait(rows, {'src': SOURCE}, timeout=5)
+        finally:
+            runner.POLL = saved
+        self.assertEqual(('ok', 'Downloaded 5 B, sha512 verified'),
+                         (rows[0].outcome, rows[0].message))
+
+    def test_progress_names_the_image_when_there_are_several(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        rows = []
+        for image_id, source_id in (('a', 's1'), ('b', 's2')):
+            region.images[image_id] = {'id': image_id, 'status': 'queued'}
+            rows += work.run([(plan.Step('R2', plan.REIMPORT, source_id,
+                                         image_id), SOURCE, None)])
+            region.finish(image_id, True, 'done')
+        seen = []
+
+        class Shown(object):
+            def update(self, label, status, message):
+                seen.append((label, status, message))
+
+        work.wait(rows, {'s1': SOURCE, 's2': SOURCE}, timeout=5,
+                  display=Shown())
+        self.assertEqual([('R2 s1', 'active', 'done'),
+                          ('R2 s2', 'active', 'done')], seen)
