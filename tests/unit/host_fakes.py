@@ -171,14 +171,18 @@ class GlanceDatabase(object):
     leaves them, for host.py's recovery functions to read and change.
     """
 
-    def __init__(self, test):
+    def __init__(self, test, staging=None):
+        """``staging``: a directory the test's configuration names."""
         self.api = simple_api
         self.api.reset()
         test.addCleanup(self.api.reset)
         self.context = glance_context.get_admin_context()
-        staging = tempfile.TemporaryDirectory()
-        test.addCleanup(staging.cleanup)
-        self.staging = staging.name
+        self.staging = staging
+        if staging is not None:
+            return
+        directory = tempfile.TemporaryDirectory()
+        test.addCleanup(directory.cleanup)
+        self.staging = directory.name
         for name, value in (('enabled_backends', None),
                             ('node_staging_uri', 'file://' + self.staging)):
             cfg.CONF.set_override(name, value)
