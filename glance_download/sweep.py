@@ -94,10 +94,11 @@ def recover(observed, verdict, db_api=None):
             if not host.release_import_lock(image_id, task_id, db_api):
                 continue
         done.steps.append(action.value)
-    LOG.warning('Recovered the import of image %s (task %s), stale: %s. '
-                'Done: %s; removed from staging: %s', image_id, task_id,
-                verdict.reason, ', '.join(done.steps) or 'nothing',
-                ', '.join(done.removed) or 'nothing')
+    if done.steps:
+        LOG.warning('Recovered the import of image %s (task %s), stale: '
+                    '%s. Done: %s; removed from staging: %s', image_id,
+                    task_id, verdict.reason, ', '.join(done.steps),
+                    ', '.join(done.removed) or 'nothing')
     return done
 
 
