@@ -177,3 +177,23 @@ class RecoveryTest(base.FunctionalTest):
         self.delete(target['id'])
         self.wait_until(lambda: not self.staged(target['id']),
                         self.bound + SLACK, 'part file removed')
+
+    def test_silent_live_download_is_left_alone(self):
+        # No byte for longer than stale_after: only the heartbeat shows
+        # that the import lives. read_timeout is raised above the stall.
+        self.addCleanup(self.cloud, 'restart', 'REGION2')
+        self.cloud('restart', 'REGION2', '--set',
+                   'glance_download.read_timeout=60')
+        self.proxy.rate = None
+        silence = self.bound + 10
+        self.proxy.add(proxy.Stall(after=2 * MIB + 4321, seconds=silence))
+        source = self.source_image(data=os.urandom(4 * MIB))
+        target = self.target_image()
+        response = self.region2.import_image(
+            target['id'], base.glance_download(source['id'],
+                                               self.slow_region))
+        self.assertEqual(202, response.status_code, response.text)
+        image, task = self.wait_for(self.region2, target['id'])
+        self.assertEqual('success', task['status'], task['message'])
+        self.assertEqual('active', image['status'])
+        self.assertEqual(2, len(self.proxy.requests_to('/file')))
