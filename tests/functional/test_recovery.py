@@ -12,6 +12,7 @@ themselves (base.hold_cloud).
 """
 
 import configparser
+import json
 import os
 import signal
 import subprocess
@@ -197,3 +198,48 @@ class RecoveryTest(base.FunctionalTest):
         self.assertEqual('success', task['status'], task['message'])
         self.assertEqual('active', image['status'])
         self.assertEqual(2, len(self.proxy.requests_to('/file')))
+
+    def test_operator_lists_and_repairs_a_stranded_import(self):
+        _source, target = self.import_killed_mid_download()
+        self.addCleanup(self.cloud, 'restart', 'REGION2')
+        self.cloud('restart', 'REGION2', '--set',
+                   'glance_download.stale_after=3600')
+        # The operator's own bound, shorter than glance-api's.
+        extra = os.path.join(self.env['state_dir'], 'REGION2',
+                             'operator.conf')
+        with open(extra, 'w') as f:
+            f.write('[glance_download]\nstale_after = 10\n')
+        self.addCleanup(os.unlink, extra)
+        time.sleep(10)
+        command = [os.path.join(self.env['venv'], 'bin',
+                                'glance-download-status'), '--json',
+                   '--config-file', self.env['regions']['REGION2']['config'],
+                   '--config-file', extra]
+
+        def status(*args):
+            result = subprocess.run(command + list(args),
+                                    capture_output=True, text=True,
+                                    timeout=120, stdin=subprocess.DEVNULL)
+            checks = {c['name']: c
+                      for c in json.loads(result.stdout)['checks']}
+            return result, checks['imports']
+
+        _result, imports = status()
+        self.assertEqual('warn', imports['status'], imports)
+        self.assertEqual([target['id']],
+                         [s['image_id'] for s in imports['data']['stale']])
+        self.assertEqual([target['id'] + '.part'],
+                         [p['name'] for p in imports['data']['parts']])
+        self.assertEqual('importing',
+                         self.region2.get(target['id'])['status'])
+
+        result, imports = status('--repair')
+        self.assertIn('Repaired image %s' % target['id'], result.stderr)
+        self.assertEqual('ok', imports['status'], imports)
+        image = self.region2.get(target['id'])
+        self.assertEqual('queued', image['status'])
+        self.assertNotIn('os_glance_import_task', image)
+        self.assertEqual([], self.staged(target['id']))
+        task = self.newest_task(self.region2, target['id'])
+        self.assertEqual('failure', task['status'])
+        self.assertIn('import it again', task['message'])
