@@ -48,6 +48,14 @@ def stopped_message(idle):
             'data was removed; import it again.' % describe_age(idle))
 
 
+def deleted_message(idle):
+    """The failed task's message when its image was deleted meanwhile."""
+    return ('The glance-api running this import stopped during it (it was '
+            'restarted or killed, or its node rebooted): the task made no '
+            'progress for %s, and its image was deleted since.'
+            % describe_age(idle))
+
+
 def describe_age(seconds):
     seconds = int(seconds)
     if seconds < 120:
@@ -99,6 +107,7 @@ class Verdict:
     stale: bool
     reason: str
     actions: tuple = ()
+    message: str | None = None
 
 
 def decide(observed, stale_after):
@@ -108,7 +117,8 @@ def decide(observed, stale_after):
     not been written for ``stale_after`` seconds and still holds the lock
     of an image in ``importing``. An image already ``queued`` under that
     lock is a recovery (or a start) cut short by another stop: the steps
-    left are finished.
+    left are finished. A task whose image is deleted is only failed: no
+    live import is without its image for that long.
     """
     if observed.method != METHOD:
         return Verdict(False, 'not a glance-download import')
@@ -117,18 +127,21 @@ def decide(observed, stale_after):
     if observed.idle < stale_after:
         return Verdict(False, 'alive: written %s ago'
                        % describe_age(observed.idle))
+    silent = 'no heartbeat for %s' % describe_age(observed.idle)
     if observed.image_status is None:
-        return Verdict(False, 'image gone')
+        # Its part file goes as an orphan (orphan_part); the task would
+        # stay processing for good.
+        return Verdict(True, silent + ', image deleted', (Action.FAIL_TASK,),
+                       deleted_message(observed.idle))
     if observed.lock != observed.task_id:
         return Verdict(False, 'image not locked by this task')
     tail = (Action.REMOVE_STAGED, Action.FAIL_TASK, Action.RELEASE_LOCK)
+    message = stopped_message(observed.idle)
     if observed.image_status == 'importing':
-        return Verdict(True, 'no heartbeat for %s'
-                       % describe_age(observed.idle),
-                       (Action.QUEUE_IMAGE,) + tail)
+        return Verdict(True, silent, (Action.QUEUE_IMAGE,) + tail, message)
     if observed.image_status == 'queued':
-        return Verdict(True, 'no heartbeat for %s, image already queued'
-                       % describe_age(observed.idle), tail)
+        return Verdict(True, silent + ', image already queued', tail,
+                       message)
     return Verdict(False, 'image %s' % observed.image_status)
 
 

@@ -86,9 +86,8 @@ def recover(observed, verdict, db_api=None):
             if not done.removed:
                 continue
         elif action is recovery.Action.FAIL_TASK:
-            if not host.fail_stranded_task(
-                    task_id, recovery.stopped_message(observed.idle),
-                    db_api):
+            if not host.fail_stranded_task(task_id, verdict.message,
+                                           db_api):
                 continue
         elif action is recovery.Action.RELEASE_LOCK:
             if not host.release_import_lock(image_id, task_id, db_api):

@@ -25,6 +25,7 @@ class DecideTest(unittest.TestCase):
         self.assertEqual((A.QUEUE_IMAGE, A.REMOVE_STAGED, A.FAIL_TASK,
                           A.RELEASE_LOCK), verdict.actions)
         self.assertIn('16 min', verdict.reason)
+        self.assertEqual(recovery.stopped_message(1000), verdict.message)
 
     def test_written_within_the_bound_is_alive(self):
         verdict = recovery.decide(observed(idle=599.9), 600)
@@ -48,9 +49,16 @@ class DecideTest(unittest.TestCase):
         self.assertFalse(verdict.stale)
         self.assertIn('not locked', verdict.reason)
 
-    def test_image_gone_or_elsewhere(self):
-        self.assertFalse(
-            recovery.decide(observed(image_status=None), 600).stale)
+    def test_task_of_a_deleted_image_is_only_failed(self):
+        verdict = recovery.decide(observed(image_status=None, lock=None),
+                                  600)
+        self.assertTrue(verdict.stale)
+        self.assertEqual((A.FAIL_TASK,), verdict.actions)
+        self.assertIn('image was deleted since', verdict.message)
+        self.assertFalse(recovery.decide(
+            observed(image_status=None, idle=30), 600).stale)
+
+    def test_image_elsewhere(self):
         for status in ('active', 'uploading', 'deactivated'):
             self.assertFalse(
                 recovery.decide(observed(image_status=status), 600).stale)

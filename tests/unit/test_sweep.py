@@ -57,6 +57,17 @@ class SweepTest(unittest.TestCase):
             self.assertEqual('processing', self.db.task(task_id).status)
         self.assertEqual(3, len(self.db.staged()))
 
+    def test_task_of_a_deleted_image_is_failed(self):
+        image_id, task_id = self.db.add_import(idle=700)
+        self.db.stage(image_id + '.part')
+        self.db.delete_image(image_id)
+        report = self.sweep()
+        self.assertEqual(['fail the task'], report.recovered[0].steps)
+        self.assertIn('deleted since', self.db.task(task_id).message)
+        self.assertEqual([image_id], [f.image_id
+                                      for f in report.parts_removed])
+        self.assertEqual([], self.db.staged())
+
     def test_too_small_a_bound_is_raised(self):
         CONF.set_override('heartbeat_interval', 200.0, group=options.GROUP)
         image_id, _task = self.db.add_import(idle=700)
