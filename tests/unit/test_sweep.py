@@ -1,10 +1,18 @@
 """One sweep over Glance's own database code and a staging directory."""
 
+import os
+import time
 import unittest
+from unittest import mock
 
 from oslo_config import cfg
 
+from glance.async_.flows import api_image_import
+import glance.db
+
+from glance_download import host
 from glance_download import options
+from glance_download import plugin
 from glance_download import recovery
 from glance_download import sweep
 from tests.unit import host_fakes
@@ -153,3 +161,43 @@ class StartTest(unittest.TestCase):
         app = object()
         self.assertIs(app, sweep.filter_factory({})(app))
         self.assertEqual(1, len(started))
+
+
+class PluginTest(unittest.TestCase):
+    """Building an import starts its heartbeat and the process's sweeper."""
+
+    def test_heartbeat_and_sweeper_start_with_the_import(self):
+        host_fakes.restore_glance_after(self)
+        db = host_fakes.GlanceDatabase(self)
+        patcher = mock.patch('glance.db.get_api', return_value=db.api)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        options.register_opts(CONF)
+        for name, value in (('heartbeat_interval', 0.5),
+                            ('recovery_interval', 3600.0)):
+            CONF.set_override(name, value, group=options.GROUP)
+            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+        sweep._started.clear()
+        self.addCleanup(sweep._started.clear)
+        image_id, task_id = db.add_import(idle=700)
+        image_repo = glance.db.ImageRepo(db.context, db.api)
+        plugin.get_flow(
+            task_id=task_id, task_type='api_image_import',
+            context=host_fakes.context([]),
+            task_repo=glance.db.TaskRepo(db.context, db.api),
+            image_repo=image_repo, image_id=image_id, backend=['fast'],
+            import_req={'method': {'name': 'glance-download'}},
+            action_wrapper=api_image_import.ImportActionWrapper(
+                image_repo, image_id, task_id))
+        self.addCleanup(sweep._started[os.getpid()].stop)
+        # Nothing of the flow runs: the task is written all the same.
+        deadline = time.monotonic() + 30
+        while dict(host.processing_import_tasks(db.api))[task_id] > 60:
+            self.assertLess(time.monotonic(), deadline, 'no heartbeat')
+            time.sleep(0.05)
+        # Once the task ends, the heartbeat no longer writes it.
+        db.api.task_update(db.context, task_id, {'status': 'success'})
+        time.sleep(1.0)  # a beat already under way ends
+        written = db.task(task_id).updated_at
+        time.sleep(1.5)
+        self.assertEqual(written, db.task(task_id).updated_at)
