@@ -13,8 +13,12 @@ import contextlib
 import functools
 import importlib
 import logging
+import os
+import time
 
 from oslo_config import cfg
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
 from glance.api import common as api_common
 from glance.api.v2 import images as v2_images
@@ -22,9 +26,12 @@ from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 from glance.common import store_utils
 from glance.common import utils as glance_utils
+from glance import context as glance_context
+import glance.db
 from glance import domain
 
 from glance_download import errors
+from glance_download import recovery
 
 LOG = logging.getLogger(__name__)
 
@@ -359,3 +366,198 @@ def register_staging_store_opts():
     from glance.common import wsgi_app
     glance_store.register_store_opts(
         CONF, reserved_stores=wsgi_app.RESERVED_STORES)
+
+
+# Imports whose glance-api stopped (recovery.py decides, sweep.py acts).
+# These run outside any request, in glance-api's background or in
+# glance-download-status, so they read and write Glance's database as an
+# administrator through its own repositories, as Glance's staging
+# housekeeping does. ``db_api`` defaults to the configured database.
+
+IMPORT_TASK_TYPE = 'api_image_import'
+IMPORT_LOCK = 'os_glance_import_task'
+
+
+def _repos(db_api):
+    db_api = db_api or glance.db.get_api()
+    context = glance_context.get_admin_context()
+    return (glance.db.ImageRepo(context, db_api),
+            glance.db.TaskRepo(context, db_api))
+
+
+def _image_or_none(image_repo, image_id):
+    try:
+        return image_repo.get(image_id)
+    except glance_exc.NotFound:
+        return None
+
+
+def touch_task(task_id, image_id, db_api=None):
+    """The heartbeat: mark the task written now, if it is still ours.
+
+    Only the task's ``updated_at`` changes, so that the write never undoes
+    a status or message Glance's own steps wrote in between. False once the
+    task is no longer processing or the image no longer locked by it.
+    """
+    image_repo, task_repo = _repos(db_api)
+    try:
+        task = task_repo.get(task_id)
+    except glance_exc.NotFound:
+        return False
+    image = _image_or_none(image_repo, image_id)
+    if (task.status != 'processing' or image is None
+            or image.extra_properties.get(IMPORT_LOCK) != task_id):
+        return False
+    glance_utils.retry_on_db_lock(
+        lambda: task_repo.db_api.task_update(task_repo.context, task_id, {}))
+    return True
+
+
+def processing_import_tasks(db_api=None, now=None):
+    """``(task id, seconds since last written)`` of processing imports."""
+    _image_repo, task_repo = _repos(db_api)
+    now = now or timeutils.utcnow()
+    stubs = task_repo.list(filters={'status': 'processing',
+                                    'type': IMPORT_TASK_TYPE})
+    return [(stub.task_id, (now - stub.updated_at).total_seconds())
+            for stub in stubs]
+
+
+def observe_import(task_id, db_api=None, now=None):
+    """The import task and its image as recovery.decide reads them.
+
+    None when the task is gone.
+    """
+    image_repo, task_repo = _repos(db_api)
+    try:
+        task = task_repo.get(task_id)
+    except glance_exc.NotFound:
+        return None
+    task_input = task.task_input if isinstance(task.task_input, dict) else {}
+    request = task_input.get('import_req') or {}
+    method = (request.get('method') or {}).get('name')
+    image_id = task_input.get('image_id') or task.image_id
+    image = _image_or_none(image_repo, image_id) if image_id else None
+    now = now or timeutils.utcnow()
+    return recovery.Observed(
+        task_id=task.task_id, task_status=task.status, method=method,
+        idle=(now - task.updated_at).total_seconds(), image_id=image_id,
+        image_status=image.status if image else None,
+        lock=image.extra_properties.get(IMPORT_LOCK) if image else None,
+        stores=tuple(task_input.get('backend') or [None]))
+
+
+def queue_stranded_image(image_id, task_id, stores, db_api=None):
+    """``importing`` -> ``queued``, importing stores failed; True if done.
+
+    Glance's action wrapper checks that ``task_id`` holds the lock before
+    and after, and saves only if the image is still ``importing`` in the
+    database: of several processes trying at once, one succeeds.
+    """
+    image_repo, _task_repo = _repos(db_api)
+    wrapper = api_image_import.ImportActionWrapper(image_repo, image_id,
+                                                   task_id)
+    try:
+        with wrapper as action:
+            action.set_image_attribute(status='queued')
+            action.remove_importing_stores(stores)
+            action.add_failed_stores(stores)
+    except (glance_exc.NotFound, glance_exc.TaskAbortedError,
+            glance_exc.Conflict, glance_exc.InvalidImageStatusTransition):
+        return False
+    return True
+
+
+def fail_stranded_task(task_id, message, db_api=None):
+    """Fail a task still processing with ``message``; True if done."""
+    _image_repo, task_repo = _repos(db_api)
+    try:
+        task = task_repo.get(task_id)
+        if task.status != 'processing':
+            return False
+        task.fail(message)
+        glance_utils.retry_on_db_lock(lambda: task_repo.save(task))
+    except (glance_exc.NotFound, glance_exc.InvalidTaskStatusTransition):
+        return False
+    return True
+
+
+def release_import_lock(image_id, task_id, db_api=None):
+    """Drop the image's import lock if ``task_id`` holds it; True if so."""
+    image_repo, _task_repo = _repos(db_api)
+    wrapper = api_image_import.ImportActionWrapper(image_repo, image_id,
+                                                   task_id)
+    try:
+        wrapper.drop_lock_for_task()
+    except glance_exc.NotFound:
+        return False
+    return True
+
+
+def image_status(image_id, db_api=None):
+    """The image's status; None when it is deleted or never existed."""
+    image_repo, _task_repo = _repos(db_api)
+    image = _image_or_none(image_repo, image_id)
+    return image.status if image else None
+
+
+def staging_directory():
+    """The staging directory, as staging_target() places an image in it."""
+    return os.path.dirname(staging_target('image-id')[1])
+
+
+def staged_files(image_id=None):
+    """recovery.StagedFile of each image's file in staging.
+
+    Only names Glance's own housekeeping takes for an image's (a UUID, with
+    any extension); only those of ``image_id`` when given.
+    """
+    directory = staging_directory()
+    now = time.time()
+    found = []
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return found
+    for entry in entries:
+        base = entry.name.split('.', 1)[0]
+        if not uuidutils.is_uuid_like(base):
+            continue
+        if image_id is not None and base != image_id:
+            continue
+        try:
+            stat = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        found.append(recovery.StagedFile(entry.name, stat.st_size,
+                                         max(0.0, now - stat.st_mtime)))
+    return sorted(found, key=lambda f: f.name)
+
+
+def remove_staged(image_id, names, task_id=None, db_api=None):
+    """Remove these staged files of ``image_id``; the names removed.
+
+    With ``task_id``, only while that task still holds the image's lock:
+    once it is released a new import may write the same names.
+    """
+    if task_id is not None:
+        image_repo, _task_repo = _repos(db_api)
+        image = _image_or_none(image_repo, image_id)
+        if image is None or image.extra_properties.get(
+                IMPORT_LOCK) != task_id:
+            return []
+    directory = staging_directory()
+    removed = []
+    for name in names:
+        if name.split('.', 1)[0] != image_id:
+            continue
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            LOG.warning('Could not remove %s from staging: %s', name,
+                        exc.strerror)
+            continue
+        removed.append(name)
+    return removed

@@ -94,6 +94,32 @@ transfer_opts = [
                     '(Accept-Encoding: identity) and a larger one fails the '
                     'import before it is held in memory whole. The whole '
                     'record must arrive within read_timeout seconds.'),
+    cfg.FloatOpt('heartbeat_interval', default=30.0, min=0.5,
+                 help='Seconds between two writes to the import task that '
+                      'show the import is alive, from the moment Glance '
+                      'builds the import until its task ends, whatever it '
+                      'is doing: reading the source, waiting to retry, '
+                      'waiting for data, or Glance\'s own steps. '
+                      'stale_after must be at least five times this '
+                      'value.'),
+    cfg.FloatOpt('stale_after', default=900.0, min=5.0,
+                 help='Seconds without any write to a processing '
+                      'glance-download task after which its import is '
+                      'taken for dead (its glance-api was killed, ran out '
+                      'of memory or its node rebooted): the task is failed, '
+                      'the image queued again and its staged data removed, '
+                      'so that the import can be requested again. At least '
+                      'five times heartbeat_interval; a smaller value is '
+                      'raised to that. Clocks of glance-api nodes must '
+                      'agree to well within it.'),
+    cfg.FloatOpt('recovery_interval', default=60.0, min=1.0,
+                 help='Seconds between two looks, by each glance-api '
+                      'process that runs the recovery, for imports dead '
+                      'for stale_after seconds and for partial downloads '
+                      'whose image is deleted or no longer importing. A '
+                      'dead import is recovered at most stale_after + '
+                      'recovery_interval seconds after its last '
+                      'heartbeat, once a glance-api runs again.'),
 ]
 
 # TLS settings under the names keystoneauth1 gives them in every OpenStack

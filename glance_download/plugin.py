@@ -16,10 +16,14 @@ while Glance builds the flow would leave the image locked, so every check
 runs inside the tasks, whose failures Glance reverts cleanly.
 """
 
+import functools
+
 from taskflow.patterns import linear_flow
 
 from glance_download import host
 from glance_download import options
+from glance_download import progress
+from glance_download import sweep
 from glance_download import tasks
 
 
@@ -30,6 +34,7 @@ def get_flow(**kwargs):
         return host.in_tree_flow(**kwargs)
     host.claim_method(get_flow)
     host.take_over_metadata_step()
+    sweep.ensure_started(conf)
 
     task_id = kwargs['task_id']
     task_type = kwargs['task_type']
@@ -39,6 +44,10 @@ def get_flow(**kwargs):
 
     source = tasks.Source(conf, kwargs['context'], method)
     reporter = host.TaskReporter(kwargs['task_repo'], task_id, action_wrapper)
+    # From here until the task ends, through our steps and Glance's.
+    progress.Heartbeat(
+        functools.partial(host.touch_task, task_id, action_wrapper.image_id),
+        conf[options.GROUP].heartbeat_interval).start()
     return linear_flow.Flow('%s-GlanceDownload-%s' % (task_type, task_id)).add(
         tasks.ReadSourceImage(task_id, task_type, action_wrapper, source,
                               stores),

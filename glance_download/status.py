@@ -4,7 +4,9 @@ Run with Glance's Python and Glance's configuration files, it reads the
 configuration the way glance-api does and reports, one check per line, the
 implementation Glance will load, whether the method is enabled, the staging
 area, import filtering, the regions the service catalog lists image
-endpoints for, and our own settings. It exits 0 when no check failed.
+endpoints for, our own settings, and imports left behind by a glance-api
+that stopped. It exits 0 when no check failed. ``--repair`` first
+recovers those imports, as glance-api itself does after stale_after.
 
 Checks that cannot be made (Keystone unreachable, no service credentials)
 are reported as unknown and do not fail the command: the method itself
@@ -33,6 +35,8 @@ from glance_download import host
 from glance_download import options
 from glance_download import plugin
 from glance_download import progress
+from glance_download import recovery
+from glance_download import sweep
 from glance_download import urls
 
 CONF = host.CONF
@@ -51,6 +55,11 @@ OK, WARN, FAIL, UNKNOWN = 'ok', 'warn', 'fail', 'unknown'
 cli_opts = [
     cfg.BoolOpt('json', default=False,
                 help='Print the checks as one JSON document.'),
+    cfg.BoolOpt('repair', default=False,
+                help='First recover the imports whose glance-api stopped '
+                     '(failed task, image queued, staged data removed, '
+                     'lock released) and remove orphan part files, as '
+                     'glance-api does by itself after stale_after.'),
 ]
 
 
@@ -498,7 +507,79 @@ def check_settings(conf):
         check.summary = ('insecure = true: remote Glances\' certificates '
                          'are not verified, tokens can be intercepted.')
         check.fix = 'Set [%s] insecure = false.' % options.GROUP
+    elif recovery.settings_problem(group.heartbeat_interval,
+                                   group.stale_after):
+        check.status = WARN
+        check.summary = recovery.settings_problem(group.heartbeat_interval,
+                                                  group.stale_after) + '.'
+        check.fix = ('Set [%s] stale_after to at least %d times '
+                     'heartbeat_interval.' % (options.GROUP,
+                                              recovery.MIN_HEARTBEATS))
     return check
+
+
+# 7. Imports left by a glance-api that stopped
+
+def _stale_entry(observed, verdict):
+    return {'image_id': observed.image_id, 'task_id': observed.task_id,
+            'idle_seconds': int(observed.idle),
+            'image_status': observed.image_status, 'reason': verdict.reason}
+
+
+def check_imports(conf, db_api=None):
+    """Stale imports, and the part files in staging with their images."""
+    group = conf[options.GROUP]
+    host.register_staging_store_opts()
+    stale = [_stale_entry(*found) for found in sweep.find_stale(conf, db_api)]
+    orphans = {staged.name for staged, _status in sweep.orphan_parts(db_api)}
+    parts, details = [], []
+    for entry in stale:
+        details.append('Stale: image %(image_id)s (%(image_status)s), task '
+                       '%(task_id)s: %(reason)s' % entry)
+    for staged in host.staged_files():
+        if not staged.partial:
+            continue
+        image = host.image_status(staged.image_id, db_api)
+        parts.append({'name': staged.name, 'image_id': staged.image_id,
+                      'image_status': image, 'size': staged.size,
+                      'age_seconds': int(staged.age),
+                      'orphan': staged.name in orphans})
+        details.append('Part file %s, image %s%s' % (
+            staged.describe(), image or 'deleted',
+            ', orphan' if staged.name in orphans else ''))
+    data = {'stale_after': sweep.bound(conf),
+            'heartbeat_interval': group.heartbeat_interval,
+            'recovery_interval': group.recovery_interval,
+            'stale': stale, 'parts': parts}
+    within = ('within %g s of glance-api running'
+              % (data['stale_after'] + group.recovery_interval))
+    if stale or orphans:
+        return Check('imports', 'Imports', WARN,
+                     '%d import(s) stopped with their glance-api, %d orphan '
+                     'part file(s) in staging.' % (len(stale), len(orphans)),
+                     fix='Run glance-download-status --repair, or leave it '
+                         'to glance-api: it recovers them %s.' % within,
+                     details=details, data=data)
+    return Check('imports', 'Imports', OK,
+                 'No import stopped with its glance-api; %d part file(s) of '
+                 'imports in progress. Stopped imports are recovered %s.'
+                 % (len(parts), within), details=details, data=data)
+
+
+def repair(conf, out, db_api=None):
+    """Recover stale imports and orphan part files; say what was done."""
+    host.register_staging_store_opts()
+    report = sweep.sweep_once(conf, db_api)
+    for done in report.recovered:
+        out.write('Repaired image %s (task %s, %s): %s; removed %s.\n' % (
+            done.image_id, done.task_id, done.reason,
+            ', '.join(done.steps) or 'nothing left to do',
+            ', '.join(done.removed) or 'no staged data'))
+    for staged in report.parts_removed:
+        out.write('Removed orphan part file %s.\n' % staged.describe())
+    if not (report.recovered or report.parts_removed):
+        out.write('Nothing to repair.\n')
+    return report
 
 
 # Running the checks
@@ -529,6 +610,7 @@ def run_checks(conf):
                  conf, endpoints),
         regions,
         _guarded('settings', 'Settings', check_settings, conf),
+        _guarded('imports', 'Imports', check_imports, conf),
     ]
 
 
@@ -595,6 +677,13 @@ def main(argv=None):
         except cfg.Error as exc:
             sys.stderr.write('glance-download-status: %s\n' % exc)
             return 1
+        if conf.repair:
+            try:
+                repair(conf, sys.stderr if conf.json else sys.stdout)
+            except Exception as exc:
+                sys.stderr.write('glance-download-status: the repair failed: '
+                                 '%s: %s\n' % (type(exc).__name__, exc))
+                return 1
         checks = run_checks(conf)
     (render_json if conf.json else render_text)(checks, sys.stdout)
     return 0 if ready(checks) else 1

@@ -6,6 +6,7 @@ tests drive it the way users do: the ``openstack`` CLI, openstacksdk and
 plain HTTP, as the non-admin ``demo`` user with the user's own token.
 """
 
+import fcntl
 import json
 import os
 import socket
@@ -24,6 +25,8 @@ CLOUD_DIR = os.environ.get('GD_CLOUD_DIR', os.path.join(REPO, '.cloud'))
 # Bounds of every wait: an import of a few MiB takes seconds here.
 IMPORT_TIMEOUT = 120
 POLL = 0.25
+# How long a test waits for the cloud held by a test that restarts it.
+CLOUD_WAIT = 900
 
 
 def load_env():
@@ -167,8 +170,45 @@ def glance_download(source_id, region='REGION1', interface='public'):
     return method
 
 
+def _flock(test, lock, mode):
+    deadline = time.monotonic() + CLOUD_WAIT
+    while True:
+        try:
+            fcntl.flock(lock, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                test.fail('The test cloud stayed busy for %d s' % CLOUD_WAIT)
+            time.sleep(POLL)
+
+
+def hold_cloud(test, exclusive):
+    """Share the cloud with the other tests running, or have it alone.
+
+    A test that stops a service takes it alone (``exclusive``): it waits
+    for the tests running in other workers to end, and they wait for it.
+    Passing the gate first keeps tests that share it from starving it.
+    """
+    path = os.path.join(CLOUD_DIR, 'tests.lock')
+    gate = open(path + '.gate', 'a')
+    lock = open(path, 'a')
+    test.addCleanup(lock.close)
+    try:
+        _flock(test, gate, fcntl.LOCK_EX)
+        _flock(test, lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    finally:
+        gate.close()
+
+
 class FunctionalTest(unittest.TestCase):
     """Users, regions and helpers shared by the end-to-end tests."""
+
+    # True for tests that stop or restart a service of the cloud.
+    exclusive = False
+
+    def setUp(self):
+        super().setUp()
+        hold_cloud(self, self.exclusive)
 
     @classmethod
     def setUpClass(cls):

@@ -7,14 +7,21 @@ Glance's real ``ImportActionWrapper``.
 """
 
 import copy
+import datetime
 import importlib
+import os
+import tempfile
 import types
 import uuid
 
 from oslo_config import cfg
+from oslo_utils import timeutils
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
+from glance import context as glance_context
+import glance.db
+from glance.db.simple import api as simple_api
 from glance import domain
 
 from glance_download import host
@@ -183,3 +190,65 @@ def register_staging_store_group():
                               group='os_glance_staging_store')
     except cfg.DuplicateOptError:
         pass
+
+
+class GlanceDatabase(object):
+    """Glance's own in-memory database (glance.db.simple), emptied for a
+    test, with a staging directory: imports as a dead or live glance-api
+    leaves them, for host.py's recovery functions to read and change.
+    """
+
+    def __init__(self, test, staging=None):
+        """``staging``: a directory the test's configuration names."""
+        self.api = simple_api
+        self.api.reset()
+        test.addCleanup(self.api.reset)
+        self.context = glance_context.get_admin_context()
+        self.staging = staging
+        if staging is not None:
+            return
+        directory = tempfile.TemporaryDirectory()
+        test.addCleanup(directory.cleanup)
+        self.staging = directory.name
+        for name, value in (('enabled_backends', None),
+                            ('node_staging_uri', 'file://' + self.staging)):
+            cfg.CONF.set_override(name, value)
+            test.addCleanup(cfg.CONF.clear_override, name)
+
+    def add_import(self, idle, method='glance-download',
+                   task_status='processing', image_status='importing',
+                   locked=True, stores=('fast',)):
+        """(image id, task id) of an import last written ``idle`` s ago."""
+        image_id, task_id = str(uuid.uuid4()), str(uuid.uuid4())
+        props = {'os_glance_importing_to_stores': ','.join(stores)}
+        if locked:
+            props['os_glance_import_task'] = task_id
+        self.api.image_create(self.context, {
+            'id': image_id, 'status': image_status, 'owner': 'p1',
+            'visibility': 'private', 'properties': props})
+        written = timeutils.utcnow() - datetime.timedelta(seconds=idle)
+        self.api.task_create(self.context, {
+            'id': task_id, 'type': 'api_image_import',
+            'status': task_status, 'owner': 'p1', 'image_id': image_id,
+            'input': {'image_id': image_id, 'backend': list(stores),
+                      'import_req': {'method': {'name': method}}},
+            'created_at': written, 'updated_at': written})
+        return image_id, task_id
+
+    def image(self, image_id):
+        return glance.db.ImageRepo(self.context, self.api).get(image_id)
+
+    def task(self, task_id):
+        return glance.db.TaskRepo(self.context, self.api).get(task_id)
+
+    def delete_image(self, image_id):
+        self.api.image_destroy(self.context, image_id)
+
+    def stage(self, name, data=b'partial'):
+        path = os.path.join(self.staging, name)
+        with open(path, 'wb') as f:
+            f.write(data)
+        return path
+
+    def staged(self):
+        return sorted(os.listdir(self.staging))

@@ -363,3 +363,143 @@ class HostFlowTest(unittest.TestCase):
         self.assertEqual(options.DEFAULT_PREFIXES,
                          CONF.glance_download_properties.extra_properties)
         self.assertEqual(1024 * 1024, CONF.glance_download.chunk_size)
+
+
+class RecoveryHostTest(unittest.TestCase):
+    """The recovery's reads and writes, over Glance's own database code."""
+
+    def setUp(self):
+        self.db = host_fakes.GlanceDatabase(self)
+
+    def test_processing_import_tasks_and_how_long_unwritten(self):
+        _image, dead = self.db.add_import(idle=700)
+        self.db.add_import(idle=700, task_status='failure')
+        _image, live = self.db.add_import(idle=2)
+        found = dict(host.processing_import_tasks(self.db.api))
+        self.assertEqual({dead, live}, set(found))
+        self.assertGreaterEqual(found[dead], 700)
+        self.assertLess(found[live], 60)
+
+    def test_observe_import(self):
+        image_id, task_id = self.db.add_import(idle=700,
+                                               stores=('fast', 'cheap'))
+        seen = host.observe_import(task_id, self.db.api)
+        self.assertEqual(
+            (task_id, 'processing', 'glance-download', image_id,
+             'importing', task_id, ('fast', 'cheap')),
+            (seen.task_id, seen.task_status, seen.method, seen.image_id,
+             seen.image_status, seen.lock, seen.stores))
+        self.assertGreaterEqual(seen.idle, 700)
+        self.db.delete_image(image_id)
+        seen = host.observe_import(task_id, self.db.api)
+        self.assertEqual((None, None), (seen.image_status, seen.lock))
+        self.assertIsNone(host.observe_import('no-such-task', self.db.api))
+
+    def test_touch_task_writes_only_the_time(self):
+        image_id, task_id = self.db.add_import(idle=700)
+        task = self.db.task(task_id)
+        self.assertTrue(host.touch_task(task_id, image_id, self.db.api))
+        after = self.db.task(task_id)
+        self.assertGreater(after.updated_at, task.updated_at)
+        self.assertEqual((task.status, task.message),
+                         (after.status, after.message))
+        self.assertLess(dict(host.processing_import_tasks(
+            self.db.api))[task_id], 60)
+
+    def test_touch_task_stops_once_the_import_is_not_ours(self):
+        image_id, task_id = self.db.add_import(idle=1, task_status='success')
+        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
+        image_id, task_id = self.db.add_import(idle=1, locked=False)
+        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
+        image_id, task_id = self.db.add_import(idle=1)
+        self.db.delete_image(image_id)
+        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(host.touch_task('gone', image_id, self.db.api))
+
+    def test_queue_stranded_image(self):
+        image_id, task_id = self.db.add_import(idle=700,
+                                               stores=('fast', 'cheap'))
+        self.assertTrue(host.queue_stranded_image(
+            image_id, task_id, ['fast', 'cheap'], self.db.api))
+        image = self.db.image(image_id)
+        self.assertEqual('queued', image.status)
+        self.assertEqual('', image.extra_properties[
+            'os_glance_importing_to_stores'])
+        self.assertEqual('cheap,fast', image.extra_properties[
+            'os_glance_failed_import'])
+        # The lock stays until the rest is done; a second try is refused.
+        self.assertEqual(task_id,
+                         image.extra_properties['os_glance_import_task'])
+        self.assertFalse(host.queue_stranded_image(
+            image_id, task_id, ['fast', 'cheap'], self.db.api))
+
+    def test_queue_refused_without_the_lock(self):
+        image_id, _task = self.db.add_import(idle=700)
+        self.assertFalse(host.queue_stranded_image(
+            image_id, 'another-task', ['fast'], self.db.api))
+        self.assertEqual('importing', self.db.image(image_id).status)
+        self.assertFalse(host.queue_stranded_image(
+            'no-such-image', 'another-task', ['fast'], self.db.api))
+
+    def test_fail_stranded_task(self):
+        _image, task_id = self.db.add_import(idle=700)
+        self.assertTrue(host.fail_stranded_task(task_id, 'it stopped',
+                                                self.db.api))
+        task = self.db.task(task_id)
+        self.assertEqual(('failure', 'it stopped'),
+                         (task.status, task.message))
+        self.assertFalse(host.fail_stranded_task(task_id, 'again',
+                                                 self.db.api))
+        self.assertEqual('it stopped', self.db.task(task_id).message)
+        self.assertFalse(host.fail_stranded_task('gone', 'x', self.db.api))
+
+    def test_release_import_lock_only_of_that_task(self):
+        image_id, task_id = self.db.add_import(idle=700)
+        self.assertFalse(host.release_import_lock(image_id, 'other',
+                                                  self.db.api))
+        self.assertTrue(host.release_import_lock(image_id, task_id,
+                                                 self.db.api))
+        self.assertNotIn('os_glance_import_task',
+                         self.db.image(image_id).extra_properties)
+        self.assertFalse(host.release_import_lock(image_id, task_id,
+                                                  self.db.api))
+
+    def test_image_status(self):
+        image_id, _task = self.db.add_import(idle=1)
+        self.assertEqual('importing', host.image_status(image_id,
+                                                        self.db.api))
+        self.db.delete_image(image_id)
+        self.assertIsNone(host.image_status(image_id, self.db.api))
+
+    def test_staged_files_are_the_images_ones(self):
+        image_id, _task = self.db.add_import(idle=1)
+        self.db.stage(image_id + '.part', b'12345')
+        self.db.stage(image_id)
+        self.db.stage('notes.txt')
+        self.assertEqual(self.db.staging, host.staging_directory())
+        found = host.staged_files()
+        self.assertEqual([image_id, image_id + '.part'],
+                         [f.name for f in found])
+        self.assertEqual(5, found[1].size)
+        self.assertLess(found[1].age, 60)
+        self.assertEqual([image_id + '.part'], [
+            f.name for f in host.staged_files(image_id) if f.partial])
+
+    def test_remove_staged_only_while_the_task_holds_the_lock(self):
+        image_id, task_id = self.db.add_import(idle=700)
+        self.db.stage(image_id + '.part')
+        self.db.stage(image_id)
+        names = [image_id + '.part', image_id]
+        self.assertEqual([], host.remove_staged(image_id, names, 'other',
+                                                self.db.api))
+        self.assertEqual(sorted(names), self.db.staged())
+        self.assertEqual(names, host.remove_staged(image_id, names, task_id,
+                                                   self.db.api))
+        self.assertEqual([], self.db.staged())
+
+    def test_remove_staged_keeps_other_images_files(self):
+        image_id, _task = self.db.add_import(idle=700)
+        other = self.db.stage('f5e1d2c3-0000-4000-8000-000000000000.part')
+        self.assertEqual([], host.remove_staged(
+            image_id, [os.path.basename(other), 'missing.part']))
+        self.assertTrue(os.path.exists(other))

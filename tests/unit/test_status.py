@@ -102,6 +102,11 @@ class StatusTestBase(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.staging = os.path.join(self.dir, 'staging')
         os.mkdir(self.staging)
+        # Glance's in-memory database stands for the configured one.
+        self.db = host_fakes.GlanceDatabase(self, staging=self.staging)
+        patcher = mock.patch('glance.db.get_api', return_value=self.db.api)
+        patcher.start()
+        self.addCleanup(patcher.stop)
         self.keystone = FakeKeystone(image_service(
             ('RegionOne', 'public', 'http://192.0.2.10:9292/v2'),
             ('RegionOne', 'internal', 'http://192.0.2.11:9292'),
@@ -178,7 +183,7 @@ class ReadyTest(StatusTestBase):
         self.assertEqual(0, code)
         self.assertEqual(
             ['implementation', 'enabled', 'staging', 'import_filtering',
-             'regions', 'settings'], list(checks))
+             'regions', 'settings', 'imports'], list(checks))
         self.assertEqual({'ok'}, {check['status']
                                   for check in checks.values()})
 
@@ -188,7 +193,7 @@ class ReadyTest(StatusTestBase):
         self.assertEqual('', err)
         headlines = [line.split(None, 1) for line in out.splitlines()
                      if not line.startswith(' ')]
-        self.assertEqual(['OK'] * 6, [words[0] for words in headlines[:6]])
+        self.assertEqual(['OK'] * 7, [words[0] for words in headlines[:7]])
         self.assertIn('Implementation', headlines[0][1])
         self.assertEqual('Ready: Glance can serve glance-download.',
                          out.splitlines()[-1])
@@ -485,3 +490,74 @@ class SettingsTest(StatusTestBase):
     def test_missing_ca_file(self):
         self.set(options.GROUP, cafile=os.path.join(self.dir, 'ca.pem'))
         self.assertEqual('fail', self.check('settings')['status'])
+
+
+class ImportsTest(StatusTestBase):
+
+    def test_nothing_stopped(self):
+        image_id, _task = self.db.add_import(idle=5)
+        self.db.stage(image_id + '.part', b'x' * 2048)
+        found = self.check('imports')
+        self.assertEqual('ok', found['status'])
+        self.assertIn('1 part file(s) of imports in progress',
+                      found['summary'])
+        self.assertIn('within 960 s', found['summary'])
+        self.assertEqual(['Part file %s.part: 2.0 KiB, 0 s old, image '
+                          'importing' % image_id], found['details'])
+
+    def test_stale_imports_and_orphan_parts_are_listed(self):
+        stale, task_id = self.db.add_import(idle=3600)
+        self.db.stage(stale + '.part')
+        gone, _task = self.db.add_import(idle=1)
+        self.db.delete_image(gone)
+        self.db.stage(gone + '.part')
+        code, checks = self.checks()
+        self.assertEqual(0, code)
+        found = checks['imports']
+        self.assertEqual('warn', found['status'])
+        self.assertIn('1 import(s) stopped with their glance-api, 1 orphan '
+                      'part file(s)', found['summary'])
+        self.assertIn('--repair', found['fix'])
+        self.assertEqual(task_id, found['data']['stale'][0]['task_id'])
+        self.assertIn('Stale: image %s (importing), task %s: no heartbeat '
+                      'for 60 min' % (stale, task_id), found['details'])
+        self.assertIn('Part file %s.part: 7 B, 0 s old, image deleted, '
+                      'orphan' % gone, found['details'])
+        # Listing changes nothing.
+        self.assertEqual('importing', self.db.image(stale).status)
+        self.assertEqual(2, len(os.listdir(self.staging)))
+
+    def test_repair(self):
+        stale, task_id = self.db.add_import(idle=3600)
+        self.db.stage(stale + '.part')
+        gone, _task = self.db.add_import(idle=1)
+        self.db.delete_image(gone)
+        self.db.stage(gone + '.part')
+        code, out, err = self.run_status('--repair')
+        self.assertEqual(0, code, err)
+        self.assertIn('Repaired image %s (task %s' % (stale, task_id), out)
+        self.assertIn('fail the task, release the import lock; removed %s.'
+                      % (stale + '.part'), out)
+        self.assertIn('Removed orphan part file %s.part' % gone, out)
+        self.assertRegex(out, r'(?m)^OK +Imports +No import stopped')
+        self.assertEqual('queued', self.db.image(stale).status)
+        self.assertIn('stopped during it', self.db.task(task_id).message)
+        self.assertEqual([], os.listdir(self.staging))
+        code, out, err = self.run_status('--repair')
+        self.assertIn('Nothing to repair.', out)
+
+    def test_repair_with_json_keeps_stdout_a_document(self):
+        self.db.add_import(idle=3600)
+        code, out, err = self.run_status('--repair', '--json')
+        self.assertEqual(0, code)
+        self.assertIn('Repaired image', err)
+        self.assertEqual('ok', {c['name']: c for c in json.loads(out)[
+            'checks']}['imports']['status'])
+
+    def test_bound_too_close_to_the_heartbeat(self):
+        self.set(options.GROUP, heartbeat_interval='60', stale_after='120')
+        found = self.check('settings')
+        self.assertEqual('warn', found['status'])
+        self.assertIn('less than 5 times heartbeat_interval',
+                      found['summary'])
+        self.assertIn('stale_after', found['fix'])

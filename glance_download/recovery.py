@@ -1,0 +1,187 @@
+"""What to do about an import whose glance-api stopped in the middle.
+
+A glance-api killed during an import (kill -9, out of memory, a reboot)
+leaves its task ``processing``, the image ``importing`` and locked by that
+task, and partial data in staging, for good: Glance refuses a new import
+while the image is not ``queued``. A live import writes to its task every
+``heartbeat_interval`` seconds, whatever it is doing (see
+progress.Heartbeat), so a task left unwritten for ``stale_after`` seconds,
+many heartbeats, belongs to a process that is gone.
+
+Only decisions live here, on plain values read by host.py; sweep.py
+carries them out.
+"""
+
+import dataclasses
+import enum
+
+from glance_download import progress
+
+METHOD = 'glance-download'
+PART_SUFFIX = '.part'
+
+# stale_after must be this many heartbeats at least: a few late or lost
+# writes (a busy database, a paused worker) must never look like death.
+MIN_HEARTBEATS = 5
+
+
+def stale_bound(heartbeat_interval, stale_after):
+    """The stale bound actually used: never under MIN_HEARTBEATS beats."""
+    return max(stale_after, MIN_HEARTBEATS * heartbeat_interval)
+
+
+def settings_problem(heartbeat_interval, stale_after):
+    """Why the two options do not go together, or None when they do."""
+    if stale_after >= MIN_HEARTBEATS * heartbeat_interval:
+        return None
+    return ('stale_after (%g s) is less than %d times heartbeat_interval '
+            '(%g s): a live import could be taken for dead; %g s is used '
+            'instead' % (stale_after, MIN_HEARTBEATS, heartbeat_interval,
+                         stale_bound(heartbeat_interval, stale_after)))
+
+
+def stopped_message(idle):
+    """The failed task's message, for the user who asked for the import."""
+    return ('The glance-api running this import stopped during it (it was '
+            'restarted or killed, or its node rebooted): the task made no '
+            'progress for %s. The image is queued again and its partial '
+            'data was removed; import it again.' % describe_age(idle))
+
+
+def deleted_message(idle):
+    """The failed task's message when its image was deleted meanwhile."""
+    return ('The glance-api running this import stopped during it (it was '
+            'restarted or killed, or its node rebooted): the task made no '
+            'progress for %s, and its image was deleted since.'
+            % describe_age(idle))
+
+
+def describe_age(seconds):
+    seconds = int(seconds)
+    if seconds < 120:
+        return '%d s' % seconds
+    if seconds < 7200:
+        return '%d min' % (seconds // 60)
+    return '%.1f h' % (seconds / 3600.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    """One processing import task and its image, as read from Glance.
+
+    ``idle`` is the seconds since the task was last written; ``image_status``
+    is None when the image is gone; ``lock`` is the task id in the image's
+    ``os_glance_import_task``, None when unlocked.
+    """
+
+    task_id: str
+    task_status: str
+    method: str | None
+    idle: float
+    image_id: str | None
+    image_status: str | None
+    lock: str | None
+    stores: tuple = (None,)
+
+
+class Action(enum.Enum):
+    """The steps of a recovery, in the order they are carried out.
+
+    The image is queued first, with a compare-and-set on ``importing``
+    and the lock still checked, so that of several glance-api processes
+    sweeping at once one only goes on; the staged data is removed while the
+    lock still keeps any new import out; the lock goes last, and with it
+    the image is free for the next import.
+    """
+
+    QUEUE_IMAGE = 'queue the image, its importing stores failed'
+    REMOVE_STAGED = 'remove the staged data'
+    FAIL_TASK = 'fail the task'
+    RELEASE_LOCK = 'release the import lock'
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Whether an import is stale, why, and the steps that recover it."""
+
+    stale: bool
+    reason: str
+    actions: tuple = ()
+    message: str | None = None
+
+
+def decide(observed, stale_after):
+    """The verdict on one import; ``stale_after`` is the bound in seconds.
+
+    Acts only on a glance-download task that is still ``processing``, has
+    not been written for ``stale_after`` seconds and still holds the lock
+    of an image in ``importing``. An image already ``queued`` under that
+    lock is a recovery (or a start) cut short by another stop: the steps
+    left are finished. A task whose image is deleted is only failed: no
+    live import is without its image for that long.
+    """
+    if observed.method != METHOD:
+        return Verdict(False, 'not a glance-download import')
+    if observed.task_status != 'processing':
+        return Verdict(False, 'task %s' % observed.task_status)
+    if observed.idle < stale_after:
+        return Verdict(False, 'alive: written %s ago'
+                       % describe_age(observed.idle))
+    silent = 'no heartbeat for %s' % describe_age(observed.idle)
+    if observed.image_status is None:
+        # Its part file goes as an orphan (orphan_part); the task would
+        # stay processing for good.
+        return Verdict(True, silent + ', image deleted', (Action.FAIL_TASK,),
+                       deleted_message(observed.idle))
+    if observed.lock != observed.task_id:
+        return Verdict(False, 'image not locked by this task')
+    tail = (Action.REMOVE_STAGED, Action.FAIL_TASK, Action.RELEASE_LOCK)
+    message = stopped_message(observed.idle)
+    if observed.image_status == 'importing':
+        return Verdict(True, silent, (Action.QUEUE_IMAGE,) + tail, message)
+    if observed.image_status == 'queued':
+        return Verdict(True, silent + ', image already queued', tail,
+                       message)
+    return Verdict(False, 'image %s' % observed.image_status)
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedFile:
+    """A file in the staging area: its name, size and age in seconds."""
+
+    name: str
+    size: int
+    age: float
+
+    @property
+    def image_id(self):
+        return self.name.split('.', 1)[0]
+
+    @property
+    def partial(self):
+        return self.name.endswith(PART_SUFFIX)
+
+    def describe(self):
+        return '%s: %s, %s old' % (self.name, progress.human_size(self.size),
+                                   describe_age(self.age))
+
+
+def staged_residue(image_id, staged):
+    """The names, among ``staged``, that a recovered import leaves behind.
+
+    Both the partial download (``<id>.part``) and verified data not yet
+    taken by Glance (``<id>``) go: nothing resumes a dead import today. A
+    resume would keep the part file here.
+    """
+    return [f.name for f in staged
+            if f.name in (image_id, image_id + PART_SUFFIX)]
+
+
+def orphan_part(staged_file, image_status):
+    """Whether a part file has outlived the import that wrote it.
+
+    Only an import holds a part file, and only while its image is
+    ``importing``; an image deleted, gone or in any other status has none
+    in progress. Glance's own image delete removes ``<id>``, not ours.
+    """
+    return staged_file.partial and image_status != 'importing'

@@ -1,0 +1,203 @@
+"""One sweep over Glance's own database code and a staging directory."""
+
+import os
+import time
+import unittest
+from unittest import mock
+
+from oslo_config import cfg
+
+from glance.async_.flows import api_image_import
+import glance.db
+
+from glance_download import host
+from glance_download import options
+from glance_download import plugin
+from glance_download import recovery
+from glance_download import sweep
+from tests.unit import host_fakes
+
+CONF = cfg.CONF
+
+
+class SweepTest(unittest.TestCase):
+
+    def setUp(self):
+        options.register_opts(CONF)
+        self.db = host_fakes.GlanceDatabase(self)
+        for name, value in (('heartbeat_interval', 1.0),
+                            ('stale_after', 600.0)):
+            CONF.set_override(name, value, group=options.GROUP)
+            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+
+    def sweep(self):
+        return sweep.sweep_once(CONF, self.db.api)
+
+    def test_dead_import_is_recovered(self):
+        image_id, task_id = self.db.add_import(idle=700,
+                                               stores=('fast', 'cheap'))
+        self.db.stage(image_id + '.part')
+        report = self.sweep()
+        self.assertEqual([(image_id, task_id)],
+                         [(r.image_id, r.task_id) for r in report.recovered])
+        self.assertEqual([a.value for a in recovery.Action],
+                         report.recovered[0].steps)
+        image = self.db.image(image_id)
+        self.assertEqual('queued', image.status)
+        self.assertNotIn('os_glance_import_task', image.extra_properties)
+        self.assertEqual('cheap,fast',
+                         image.extra_properties['os_glance_failed_import'])
+        task = self.db.task(task_id)
+        self.assertEqual('failure', task.status)
+        self.assertIn('stopped during it', task.message)
+        self.assertEqual([], self.db.staged())
+
+    def test_live_and_foreign_imports_are_left_alone(self):
+        live = self.db.add_import(idle=30)
+        other = self.db.add_import(idle=700, method='web-download')
+        unlocked = self.db.add_import(idle=700, locked=False)
+        for image_id, _task in (live, other, unlocked):
+            self.db.stage(image_id + '.part')
+        report = self.sweep()
+        self.assertEqual([], report.recovered)
+        for image_id, task_id in (live, other, unlocked):
+            self.assertEqual('importing', self.db.image(image_id).status)
+            self.assertEqual('processing', self.db.task(task_id).status)
+        self.assertEqual(3, len(self.db.staged()))
+
+    def test_task_of_a_deleted_image_is_failed(self):
+        image_id, task_id = self.db.add_import(idle=700)
+        self.db.stage(image_id + '.part')
+        self.db.delete_image(image_id)
+        report = self.sweep()
+        self.assertEqual(['fail the task'], report.recovered[0].steps)
+        self.assertIn('deleted since', self.db.task(task_id).message)
+        self.assertEqual([image_id], [f.image_id
+                                      for f in report.parts_removed])
+        self.assertEqual([], self.db.staged())
+
+    def test_too_small_a_bound_is_raised(self):
+        CONF.set_override('heartbeat_interval', 200.0, group=options.GROUP)
+        image_id, _task = self.db.add_import(idle=700)
+        self.assertEqual(1000, sweep.bound(CONF))
+        self.assertEqual([], self.sweep().recovered)
+        self.assertEqual('importing', self.db.image(image_id).status)
+
+    def test_interrupted_recovery_is_finished(self):
+        image_id, task_id = self.db.add_import(idle=700,
+                                               image_status='queued')
+        self.db.stage(image_id)
+        report = self.sweep()
+        self.assertEqual(['remove the staged data', 'fail the task',
+                          'release the import lock'],
+                         report.recovered[0].steps)
+        self.assertEqual('failure', self.db.task(task_id).status)
+        self.assertEqual([], self.db.staged())
+
+    def test_a_sweep_that_comes_second_does_nothing(self):
+        # Two sweeps read the same stale import; one acts after the other
+        # is done, on what it read before.
+        for image_status in ('importing', 'queued'):
+            image_id, task_id = self.db.add_import(idle=700,
+                                                   image_status=image_status)
+            (first_read, verdict), = sweep.find_stale(CONF, self.db.api)
+            (second_read, _v), = sweep.find_stale(CONF, self.db.api)
+            self.assertTrue(sweep.recover(first_read, verdict,
+                                          self.db.api).steps)
+            # A new import takes the image and starts writing.
+            self.db.api.image_update(
+                self.db.context, image_id,
+                {'status': 'importing',
+                 'properties': {'os_glance_import_task': 'new-task'}})
+            self.db.stage(image_id + '.part')
+            late = sweep.recover(second_read, verdict, self.db.api)
+            self.assertEqual(([], []), (late.steps, late.removed))
+            self.assertEqual([image_id + '.part'], self.db.staged())
+            image = self.db.image(image_id)
+            self.assertEqual('new-task',
+                             image.extra_properties['os_glance_import_task'])
+            self.assertEqual('importing', image.status)
+            self.db.delete_image(image_id)
+            self.sweep()
+
+    def test_orphan_part_files_are_removed(self):
+        deleted, _t = self.db.add_import(idle=1)
+        self.db.delete_image(deleted)
+        queued, _t = self.db.add_import(idle=1, image_status='queued',
+                                        locked=False)
+        live, _t = self.db.add_import(idle=1)
+        never = 'f5e1d2c3-0000-4000-8000-000000000000'
+        for image_id in (deleted, queued, live, never):
+            self.db.stage(image_id + '.part')
+        # Glance's own: glance-direct's upload, and a file it ignores.
+        self.db.stage(queued)
+        self.db.stage('README')
+        report = self.sweep()
+        self.assertEqual(sorted([deleted, queued, never]),
+                         sorted(f.image_id for f in report.parts_removed))
+        self.assertEqual(sorted([live + '.part', queued, 'README']),
+                         self.db.staged())
+
+
+class StartTest(unittest.TestCase):
+
+    def test_one_sweeper_per_process(self):
+        options.register_opts(CONF)
+        CONF.set_override('recovery_interval', 3600, group=options.GROUP)
+        self.addCleanup(CONF.clear_override, 'recovery_interval',
+                        group=options.GROUP)
+        sweep._started.clear()
+        self.addCleanup(sweep._started.clear)
+        first = sweep.ensure_started(CONF)
+        self.addCleanup(first.stop)
+        self.assertIs(first, sweep.ensure_started(CONF))
+        self.assertEqual(0, first.sweeps)
+
+    def test_paste_filter_changes_no_request(self):
+        started = []
+        real = sweep.ensure_started
+        sweep.ensure_started = started.append
+        self.addCleanup(setattr, sweep, 'ensure_started', real)
+        app = object()
+        self.assertIs(app, sweep.filter_factory({})(app))
+        self.assertEqual(1, len(started))
+
+
+class PluginTest(unittest.TestCase):
+    """Building an import starts its heartbeat and the process's sweeper."""
+
+    def test_heartbeat_and_sweeper_start_with_the_import(self):
+        host_fakes.restore_glance_after(self)
+        db = host_fakes.GlanceDatabase(self)
+        patcher = mock.patch('glance.db.get_api', return_value=db.api)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        options.register_opts(CONF)
+        for name, value in (('heartbeat_interval', 0.5),
+                            ('recovery_interval', 3600.0)):
+            CONF.set_override(name, value, group=options.GROUP)
+            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+        sweep._started.clear()
+        self.addCleanup(sweep._started.clear)
+        image_id, task_id = db.add_import(idle=700)
+        image_repo = glance.db.ImageRepo(db.context, db.api)
+        plugin.get_flow(
+            task_id=task_id, task_type='api_image_import',
+            context=host_fakes.context([]),
+            task_repo=glance.db.TaskRepo(db.context, db.api),
+            image_repo=image_repo, image_id=image_id, backend=['fast'],
+            import_req={'method': {'name': 'glance-download'}},
+            action_wrapper=api_image_import.ImportActionWrapper(
+                image_repo, image_id, task_id))
+        self.addCleanup(sweep._started[os.getpid()].stop)
+        # Nothing of the flow runs: the task is written all the same.
+        deadline = time.monotonic() + 30
+        while dict(host.processing_import_tasks(db.api))[task_id] > 60:
+            self.assertLess(time.monotonic(), deadline, 'no heartbeat')
+            time.sleep(0.05)
+        # Once the task ends, the heartbeat no longer writes it.
+        db.api.task_update(db.context, task_id, {'status': 'success'})
+        time.sleep(1.0)  # a beat already under way ends
+        written = db.task(task_id).updated_at
+        time.sleep(1.5)
+        self.assertEqual(written, db.task(task_id).updated_at)
