@@ -5,8 +5,10 @@ configuration, the staging location Glance's next task reads, Glance's
 import filtering, the exception type whose text Glance writes into the
 failed task, the task record used for progress, and the hard-coded
 glance-download step of Glance's import flow.  A Glance upgrade should
-touch this file only; tests/unit/test_host.py checks these contracts
-against the installed Glance.
+touch this file only (and, for the console scripts' reading of Glance's
+configuration, glance_download/cmd/glance_config.py);
+tests/unit/test_host.py checks these contracts against the installed
+Glance.
 """
 
 import contextlib
@@ -317,55 +319,6 @@ def take_over_metadata_step():
     step.execute = _host_metadata_step_skipped
     step.revert = _host_metadata_step_skipped
     return True
-
-
-# Reading Glance's configuration outside glance-api, for
-# glance-download-status: the same files and the same options glance-api
-# has once it is running.
-
-def glance_api_config_files():
-    """The files glance-api reads when it is started without arguments.
-
-    That is ``glance-api.conf`` (and ``glance-image-import.conf`` when
-    present) in ``$OS_GLANCE_CONFIG_DIR``, ``/etc/glance`` by default, as
-    Glance's WSGI application finds them.
-    """
-    from glance.common import wsgi_app
-    return wsgi_app._get_config_files()
-
-
-def parse_config(args, **kwargs):
-    """Parse ``args`` and Glance's configuration files into CONF.
-
-    Without ``--config-file``, the files are glance-api's own. The
-    ``[keystone_authtoken]`` options are registered as keystonemiddleware,
-    in Glance's pipeline, registers them. ``kwargs`` go to oslo.config
-    (prog, version, description).
-    """
-    try:
-        import keystonemiddleware.auth_token  # noqa: F401 registers options
-    except ImportError:
-        pass
-    CONF(args=args, project='glance',
-         default_config_files=glance_api_config_files(),
-         default_config_dirs=cfg.find_config_dirs(project='glance',
-                                                  prog='glance-api'),
-         **kwargs)
-
-
-def register_staging_store_opts():
-    """Register ``[os_glance_staging_store]`` as glance-api does at start.
-
-    Only with multiple stores (``enabled_backends``), where it is the
-    staging area; glance_store then registers the reserved stores' options.
-    A group registered before in this process is kept.
-    """
-    if not CONF.enabled_backends or 'os_glance_staging_store' in CONF:
-        return
-    import glance_store
-    from glance.common import wsgi_app
-    glance_store.register_store_opts(
-        CONF, reserved_stores=wsgi_app.RESERVED_STORES)
 
 
 # Imports whose glance-api stopped (recovery.py decides, sweep.py acts).

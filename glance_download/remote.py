@@ -16,11 +16,11 @@ import requests
 import requests.cookies
 import urllib3.util
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import service_token
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
 
+from glance_download import credentials
 from glance_download import errors
 from glance_download import options
 from glance_download import retry
@@ -37,11 +37,7 @@ RECORD_PIECE = 64 * 1024
 
 
 def _service_auth(conf):
-    group = conf[options.GROUP]
-    ks_loading.register_auth_conf_options(conf, options.GROUP)
-    auth = None
-    if group.auth_type or group.auth_section:
-        auth = ks_loading.load_auth_from_conf_options(conf, options.GROUP)
+    auth = credentials.service_auth(conf, options.GROUP)
     if auth is None:
         raise errors.InvalidRequest(
             'This Glance is configured to send a service token '
@@ -112,11 +108,6 @@ def make_session(conf, user_token):
     if group.send_service_token:
         auth = service_token.ServiceTokenAuthWrapper(
             user_auth=auth, service_auth=_service_auth(conf))
-    verify = False if group.insecure else (group.cafile or True)
-    cert = None
-    if group.certfile:
-        cert = ((group.certfile, group.keyfile) if group.keyfile
-                else group.certfile)
     http = requests.Session()
     # Without trust_env, neither proxies from the environment nor .netrc
     # credentials apply to the remote Glance or any origin it redirects to.
@@ -124,8 +115,8 @@ def make_session(conf, user_token):
     adapter = PinnedAdapter()
     http.mount('https://', adapter)
     http.mount('http://', adapter)
-    return ks_session.Session(auth=auth, verify=verify, cert=cert,
-                              session=http)
+    return ks_session.Session(auth=auth, session=http,
+                              **credentials.tls(group))
 
 
 def status_message(status, image_id, region, what='image'):

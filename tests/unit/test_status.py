@@ -1,6 +1,8 @@
 """glance-download-status against configuration files and a local Keystone."""
 
+import ast
 import contextlib
+import dataclasses
 import http.server
 import io
 import json
@@ -16,9 +18,8 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-from glance_download import host
 from glance_download import options
-from glance_download import status
+from glance_download.cmd import status
 from tests.unit import host_fakes
 from tests.unit import test_host
 
@@ -258,6 +259,67 @@ class ReadyTest(StatusTestBase):
         self.assertIn('chunk_size', checks['settings']['summary'])
 
 
+class RegistryTest(StatusTestBase):
+
+    REGISTERED = [
+        ('implementation', 'Implementation'), ('enabled', 'Enabled'),
+        ('staging', 'Staging'), ('import_filtering', 'Import filtering'),
+        ('regions', 'Regions'), ('settings', 'Settings'),
+        ('imports', 'Imports')]
+
+    def test_each_check_is_listed_once_with_its_name_and_title(self):
+        found = [(check.name, check.title) for check in status.CHECKS]
+        self.assertEqual(self.REGISTERED, found)
+        functions = [check.function for check in status.CHECKS]
+        self.assertEqual(len(functions), len(set(functions)))
+
+    def test_names_and_titles_are_written_in_the_registry_only(self):
+        with open(status.__file__) as source:
+            tree = ast.parse(source.read())
+        texts = [node.value for node in ast.walk(tree)
+                 if isinstance(node, ast.Constant)]
+        for _name, title in self.REGISTERED:
+            self.assertEqual(1, texts.count(title), title)
+        made = [node for node in ast.walk(tree)
+                if isinstance(node, ast.Call)
+                and getattr(node.func, 'id', None) == 'Check']
+        self.assertEqual(1, len(made), 'checks return a Result; the '
+                         'registry names it')
+
+    def test_reports_follow_the_registry(self):
+        _code, out, _err = self.run_status('--json')
+        self.assertEqual(self.REGISTERED,
+                         [(check['name'], check['title'])
+                          for check in json.loads(out)['checks']])
+        _code, out, _err = self.run_status()
+        headlines = [line for line in out.splitlines()
+                     if not line.startswith(' ')][:len(self.REGISTERED)]
+        self.assertEqual([title for _name, title in self.REGISTERED],
+                         [line[9:26].rstrip() for line in headlines])
+
+    def test_the_catalog_is_read_once_for_its_two_checks(self):
+        code, checks = self.checks()
+        self.assertEqual('ok', checks['regions']['status'])
+        self.assertEqual('ok', checks['import_filtering']['status'])
+        self.assertEqual(1, len(self.keystone.bodies))
+
+    def test_a_check_that_breaks_keeps_its_name_and_title(self):
+        def broken(conf):
+            raise RuntimeError('broken check')
+        registry = tuple(
+            dataclasses.replace(check, function=broken)
+            if check.name == 'enabled' else check
+            for check in status.CHECKS)
+        with mock.patch.object(status, 'CHECKS', registry):
+            code, checks = self.checks()
+        found = checks['enabled']
+        self.assertEqual(('unknown', 'Enabled'),
+                         (found['status'], found['title']))
+        self.assertEqual('Could not be checked: RuntimeError: broken check',
+                         found['summary'])
+        self.assertEqual('ok', checks['staging']['status'])
+
+
 class ImplementationTest(StatusTestBase):
 
     def test_plugin_when_found_first(self):
@@ -303,22 +365,6 @@ class ImplementationTest(StatusTestBase):
         self.assertEqual('in-tree', found['data']['outcome'])
         self.assertEqual(test_host.IN_TREE, found['data']['function'])
         self.assertIn('pip', found['fix'])
-
-
-class ConfigFilesTest(unittest.TestCase):
-
-    def test_glance_api_files_by_default(self):
-        conf_dir = tempfile.mkdtemp()
-        self.addCleanup(shutil.rmtree, conf_dir, True)
-        with mock.patch.dict(os.environ, {'OS_GLANCE_CONFIG_DIR': conf_dir}):
-            self.assertEqual([os.path.join(conf_dir, 'glance-api.conf')],
-                             host.glance_api_config_files())
-            open(os.path.join(conf_dir, 'glance-image-import.conf'),
-                 'w').close()
-            self.assertEqual(
-                [os.path.join(conf_dir, 'glance-image-import.conf'),
-                 os.path.join(conf_dir, 'glance-api.conf')],
-                host.glance_api_config_files())
 
 
 class EnabledTest(StatusTestBase):

@@ -11,6 +11,11 @@ recovers those imports, as glance-api itself does after stale_after.
 Checks that cannot be made (Keystone unreachable, no service credentials)
 are reported as unknown and do not fail the command: the method itself
 uses each user's own catalog, not the service's.
+
+Each check is a function of the configuration and of what it is handed
+(the service catalog, read once; the database), registered once in CHECKS
+with its name and title, in the shape of oslo.upgradecheck's commands. Our
+report keeps its own statuses, texts and exit status.
 """
 
 import contextlib
@@ -22,6 +27,7 @@ import os
 import pwd
 import shutil
 import sys
+import typing
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
@@ -29,6 +35,8 @@ from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from stevedore import named
 
+from glance_download.cmd import glance_config
+from glance_download import credentials
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import host
@@ -64,16 +72,22 @@ cli_opts = [
 
 
 @dataclasses.dataclass
-class Check:
-    """The outcome of one check, as printed and as JSON."""
+class Result:
+    """What one check found, and what to change when it is not OK."""
 
-    name: str
-    title: str
     status: str
     summary: str
     fix: str = ''
     details: list = dataclasses.field(default_factory=list)
     data: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(kw_only=True)
+class Check(Result):
+    """A result under its check's name and title, as printed and as JSON."""
+
+    name: str
+    title: str
 
 
 class Unknown(Exception):
@@ -155,13 +169,13 @@ def check_implementation(conf):
         host.claim_method(plugin.get_flow)
     loaded = _loaded_function()
     outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
-    check = Check('implementation', 'Implementation', OK, '',
-                  details=['entry point ' + _describe_entry_point(ep)
-                           for ep in eps],
-                  data={'entry_points': [ep.value for ep in eps],
-                        'installed': installed, 'version': version,
-                        'implementation': choice, 'outcome': outcome,
-                        'function': loaded})
+    check = Result(OK, '',
+                   details=['entry point ' + _describe_entry_point(ep)
+                            for ep in eps],
+                   data={'entry_points': [ep.value for ep in eps],
+                         'installed': installed, 'version': version,
+                         'implementation': choice, 'outcome': outcome,
+                         'function': loaded})
     if loaded is None:
         check.status = FAIL
         check.summary = ('Glance finds no %s plugin in %s.'
@@ -199,10 +213,9 @@ def check_implementation(conf):
 def check_enabled(conf):
     """Glance refuses the method's requests unless it is enabled."""
     methods = list(conf.enabled_import_methods or [])
-    check = Check('enabled', 'Enabled', OK,
-                  '%s is in [DEFAULT] enabled_import_methods %s.'
-                  % (METHOD, _shown(methods)),
-                  data={'enabled_import_methods': methods})
+    check = Result(OK, '%s is in [DEFAULT] enabled_import_methods %s.'
+                   % (METHOD, _shown(methods)),
+                   data={'enabled_import_methods': methods})
     if METHOD not in methods:
         check.status = FAIL
         check.summary = ('%s is not in [DEFAULT] enabled_import_methods %s.'
@@ -217,7 +230,7 @@ def check_enabled(conf):
 def _staging_option(conf):
     """(option that sets the staging area, its value), as Glance picks it."""
     if conf.enabled_backends:
-        host.register_staging_store_opts()
+        glance_config.register_staging_store_opts()
         return ('[os_glance_staging_store] filesystem_store_datadir',
                 conf.os_glance_staging_store.filesystem_store_datadir)
     return '[DEFAULT] node_staging_uri', conf.node_staging_uri
@@ -238,17 +251,16 @@ def check_staging(conf):
     try:
         path = os.path.dirname(host.staging_target('image-id')[1])
     except errors.InvalidRequest:
-        return Check('staging', 'Staging', FAIL,
-                     '%s = %s is not a local directory.' % (option, value),
-                     fix='Set %s to a local or shared directory, for example '
-                         '%s.' % (option, _example_staging(option)),
-                     data=data)
+        return Result(FAIL,
+                      '%s = %s is not a local directory.' % (option, value),
+                      fix='Set %s to a local or shared directory, for '
+                          'example %s.' % (option, _example_staging(option)),
+                      data=data)
     data.update(path=path, exists=os.path.isdir(path))
     if not data['exists']:
-        return Check('staging', 'Staging', FAIL,
-                     '%s (%s) does not exist.' % (path, option),
-                     fix='Create it, writable by the user glance-api runs '
-                         'as, or set %s.' % option, data=data)
+        return Result(FAIL, '%s (%s) does not exist.' % (path, option),
+                      fix='Create it, writable by the user glance-api runs '
+                          'as, or set %s.' % option, data=data)
     stat = os.stat(path)
     data.update(writable=os.access(path, os.W_OK | os.X_OK),
                 free_bytes=shutil.disk_usage(path).free)
@@ -258,16 +270,15 @@ def check_staging(conf):
         details.append('Checked as root, who can write anywhere: run this '
                        'command as the user glance-api runs as.')
     if not data['writable']:
-        return Check('staging', 'Staging', FAIL,
-                     '%s (%s) is not writable by %s.' % (path, option, user),
-                     fix='Make it writable by the user glance-api runs as, '
-                         'and run this command as that user.',
-                     details=details, data=data)
-    return Check('staging', 'Staging', OK,
-                 '%s (%s): writable by %s, %s free.'
-                 % (path, option, user,
-                    progress.human_size(data['free_bytes'])),
-                 details=details, data=data)
+        return Result(FAIL,
+                      '%s (%s) is not writable by %s.' % (path, option, user),
+                      fix='Make it writable by the user glance-api runs as, '
+                          'and run this command as that user.',
+                      details=details, data=data)
+    return Result(OK, '%s (%s): writable by %s, %s free.'
+                  % (path, option, user,
+                     progress.human_size(data['free_bytes'])),
+                  details=details, data=data)
 
 
 def _example_staging(option):
@@ -306,17 +317,18 @@ def _refusal_hint(values, refused):
     return hint
 
 
-def check_filtering(conf, endpoints):
+def check_filtering(conf, catalog):
     """Whether import filtering lets the plugin reach each image endpoint.
 
-    ``endpoints`` is what the Regions check found, None when unknown.
+    ``catalog`` is the service catalog the Regions check reports on.
     """
+    endpoints = None if isinstance(catalog, Result) else catalog.endpoints
     group = conf[FILTER_GROUP]
     values = {name: group[name] for name in FILTER_OPTS}
     details = ['[%s] %s = %s' % (FILTER_GROUP, name, _shown(value))
                for name, value in values.items()]
-    check = Check('import_filtering', 'Import filtering', OK, '',
-                  details=details, data={'options': values, 'endpoints': []})
+    check = Result(OK, '', details=details,
+                   data={'options': values, 'endpoints': []})
     if not endpoints:
         check.status = UNKNOWN
         check.summary = ('No image endpoint to check; see Regions. Allowed '
@@ -351,6 +363,15 @@ def check_filtering(conf, endpoints):
 
 # 5. Regions
 
+@dataclasses.dataclass(frozen=True)
+class Catalog:
+    """The image endpoints of the catalog the service's credentials get."""
+
+    endpoints: dict
+    section: str
+    auth_url: str
+
+
 def _credentials_group(conf):
     """Where the service credentials are: ours when set, else Glance's."""
     ours = conf[options.GROUP]
@@ -358,47 +379,37 @@ def _credentials_group(conf):
         else AUTHTOKEN_GROUP
 
 
-def _tls(group):
-    """keystoneauth1 session TLS arguments from a section, when it has them."""
-    def get(name, default=None):
-        return group[name] if name in group else default
-    verify = False if get('insecure', False) else (get('cafile') or True)
-    certfile, keyfile = get('certfile'), get('keyfile')
-    cert = (certfile, keyfile) if certfile and keyfile else certfile
-    return {'verify': verify, 'cert': cert}
-
-
-def _load_auth(conf, group):
-    ks_loading.register_auth_conf_options(conf, group)
-    section = conf[group].auth_section or group
-    if section != group:
-        ks_loading.register_auth_conf_options(conf, section)
+def keystone_session(conf):
+    """(session to Keystone, section of its credentials), as the plugin
+    builds them for the service token when the credentials are ours."""
+    group = _credentials_group(conf)
+    section = credentials.auth_section(conf, group)
     fix = ('Set auth_type = password, auth_url, username, password, '
            'project_name, user_domain_name and project_domain_name in '
            '[%s], as keystonemiddleware uses them, or point [%s] '
            'auth_section at a section that has them.'
            % (AUTHTOKEN_GROUP, options.GROUP))
     try:
-        auth = ks_loading.load_auth_from_conf_options(conf, group)
+        auth = credentials.service_auth(conf, group)
     except ks_exc.ClientException as exc:
         raise Unknown('The service credentials in [%s] cannot be used: %s'
                       % (section, exc), fix) from None
     if auth is None:
         raise Unknown('No service credentials: [%s] auth_type is not set.'
                       % section, fix)
-    return auth, section
+    return ks_session.Session(auth=auth, timeout=KEYSTONE_TIMEOUT,
+                              **credentials.tls(conf[group])), section
 
 
-def fetch_catalog(conf):
-    """The raw service catalog, as Keystone gives it to Glance's user."""
-    auth, section = _load_auth(conf, _credentials_group(conf))
-    auth_url = urls.mask_userinfo(getattr(auth, 'auth_url', None) or '')
-    session = ks_session.Session(auth=auth, timeout=KEYSTONE_TIMEOUT,
-                                 **_tls(conf[section]))
+def read_catalog(conf):
+    """The image endpoints Keystone lists for the service credentials."""
+    session, section = keystone_session(conf)
+    auth_url = urls.mask_userinfo(getattr(session.auth, 'auth_url', None)
+                                  or '')
     fix = ('Check auth_url and the credentials in [%s], and that Keystone '
            'answers from this host.' % section)
     try:
-        access = auth.get_access(session)
+        access = session.auth.get_access(session)
     except ks_exc.ConnectionError as exc:
         raise Unknown('Keystone at %s could not be reached (%s).'
                       % (auth_url, type(exc).__name__), fix,
@@ -406,7 +417,11 @@ def fetch_catalog(conf):
     except ks_exc.ClientException as exc:
         raise Unknown('Keystone at %s gave no token for the credentials of '
                       '[%s]: %s' % (auth_url, section, exc), fix) from None
-    return access.service_catalog.catalog, section, auth_url
+    endpoints = {region: {interface: urls.mask_userinfo(url)
+                          for interface, url in interfaces.items()}
+                 for region, interfaces in endpoint.image_endpoints(
+                     access.service_catalog.catalog).items()}
+    return Catalog(endpoints, section, auth_url)
 
 
 def _catalog_passed_on(conf):
@@ -416,20 +431,17 @@ def _catalog_passed_on(conf):
             or group.include_service_catalog)
 
 
-def check_regions(conf):
-    """The regions users can import from, as the service's catalog lists."""
-    try:
-        raw, section, auth_url = fetch_catalog(conf)
-    except Unknown as exc:
-        return Check('regions', 'Regions', UNKNOWN, str(exc), fix=exc.fix,
-                     details=exc.details, data={'regions': None})
-    endpoints = {region: {interface: urls.mask_userinfo(url)
-                          for interface, url in interfaces.items()}
-                 for region, interfaces
-                 in endpoint.image_endpoints(raw).items()}
-    check = Check('regions', 'Regions', OK, '',
-                  data={'regions': endpoints, 'credentials': section,
-                        'auth_url': auth_url})
+def check_regions(conf, catalog):
+    """The regions users can import from, as the service's catalog lists.
+
+    ``catalog`` is read_catalog's, or the Result saying why it was not read.
+    """
+    if isinstance(catalog, Result):
+        return dataclasses.replace(catalog, data={'regions': None})
+    endpoints, auth_url = catalog.endpoints, catalog.auth_url
+    check = Result(OK, '', data={'regions': endpoints,
+                                 'credentials': catalog.section,
+                                 'auth_url': auth_url})
     for region, interfaces in sorted(endpoints.items()):
         for interface, url in sorted(interfaces.items()):
             check.details.append('%s %s %s' % (region or '(no region)',
@@ -482,10 +494,9 @@ def check_settings(conf):
     values['extra_properties'] = prefixes
     details.append('[%s] extra_properties = %s'
                    % (options.PROPERTIES_GROUP, _shown(prefixes)))
-    check = Check('settings', 'Settings', OK,
-                  'Changed from the defaults: %s.' % (', '.join(changed)
-                                                      or 'none'),
-                  details=details, data=values)
+    check = Result(OK, 'Changed from the defaults: %s.'
+                   % (', '.join(changed) or 'none'),
+                   details=details, data=values)
     problems, fixes = [], []
     if group.send_service_token and not (group.auth_type
                                          or group.auth_section):
@@ -526,10 +537,10 @@ def _stale_entry(observed, verdict):
             'image_status': observed.image_status, 'reason': verdict.reason}
 
 
-def check_imports(conf, db_api=None):
+def check_imports(conf, db_api):
     """Stale imports, and the part files in staging with their images."""
     group = conf[options.GROUP]
-    host.register_staging_store_opts()
+    glance_config.register_staging_store_opts()
     stale = [_stale_entry(*found) for found in sweep.find_stale(conf, db_api)]
     orphans = {staged.name for staged, _status in sweep.orphan_parts(db_api)}
     parts, details = [], []
@@ -554,21 +565,21 @@ def check_imports(conf, db_api=None):
     within = ('within %g s of glance-api running'
               % (data['stale_after'] + group.recovery_interval))
     if stale or orphans:
-        return Check('imports', 'Imports', WARN,
-                     '%d import(s) stopped with their glance-api, %d orphan '
-                     'part file(s) in staging.' % (len(stale), len(orphans)),
-                     fix='Run glance-download-status --repair, or leave it '
-                         'to glance-api: it recovers them %s.' % within,
-                     details=details, data=data)
-    return Check('imports', 'Imports', OK,
-                 'No import stopped with its glance-api; %d part file(s) of '
-                 'imports in progress. Stopped imports are recovered %s.'
-                 % (len(parts), within), details=details, data=data)
+        return Result(WARN,
+                      '%d import(s) stopped with their glance-api, %d orphan '
+                      'part file(s) in staging.' % (len(stale), len(orphans)),
+                      fix='Run glance-download-status --repair, or leave it '
+                          'to glance-api: it recovers them %s.' % within,
+                      details=details, data=data)
+    return Result(OK,
+                  'No import stopped with its glance-api; %d part file(s) of '
+                  'imports in progress. Stopped imports are recovered %s.'
+                  % (len(parts), within), details=details, data=data)
 
 
 def repair(conf, out, db_api=None):
     """Recover stale imports and orphan part files; say what was done."""
-    host.register_staging_store_opts()
+    glance_config.register_staging_store_opts()
     report = sweep.sweep_once(conf, db_api)
     for done in report.recovered:
         out.write('Repaired image %s (task %s, %s): %s; removed %s.\n' % (
@@ -582,36 +593,61 @@ def repair(conf, out, db_api=None):
     return report
 
 
-# Running the checks
+# The registry
 
-def _guarded(name, title, function, *args):
-    """Run one check; a broken setting fails it, not the command."""
+@dataclasses.dataclass(frozen=True)
+class Registered:
+    """One check: its name in JSON, its title in the text report, and the
+    function that makes it from the configuration and what it is handed
+    (``handed`` names them, from what run_checks gathers)."""
+
+    name: str
+    title: str
+    function: typing.Callable[..., Result]
+    handed: tuple = ()
+
+    def run(self, conf, handed):
+        result = _guarded(self.function, conf,
+                          *(handed[name] for name in self.handed))
+        return Check(name=self.name, title=self.title,
+                     **dataclasses.asdict(result))
+
+
+# In the order they are reported.
+CHECKS = (
+    Registered('implementation', 'Implementation', check_implementation),
+    Registered('enabled', 'Enabled', check_enabled),
+    Registered('staging', 'Staging', check_staging),
+    Registered('import_filtering', 'Import filtering', check_filtering,
+               ('catalog',)),
+    Registered('regions', 'Regions', check_regions, ('catalog',)),
+    Registered('settings', 'Settings', check_settings),
+    Registered('imports', 'Imports', check_imports, ('db_api',)),
+)
+
+
+def _guarded(function, *args):
+    """``function(*args)``, or the Result of its failure.
+
+    A broken setting fails the check it belongs to, not the command.
+    """
     try:
         return function(*args)
+    except Unknown as exc:
+        return Result(UNKNOWN, str(exc), fix=exc.fix, details=exc.details)
     except cfg.Error as exc:
-        return Check(name, title, FAIL,
-                     'The configuration cannot be read: %s' % exc,
-                     fix='Correct the option named above.')
+        return Result(FAIL, 'The configuration cannot be read: %s' % exc,
+                      fix='Correct the option named above.')
     except Exception as exc:
-        return Check(name, title, UNKNOWN,
-                     'Could not be checked: %s: %s' % (type(exc).__name__,
-                                                       exc))
+        return Result(UNKNOWN, 'Could not be checked: %s: %s'
+                      % (type(exc).__name__, exc))
 
 
-def run_checks(conf):
-    regions = _guarded('regions', 'Regions', check_regions, conf)
-    endpoints = regions.data.get('regions')
-    return [
-        _guarded('implementation', 'Implementation', check_implementation,
-                 conf),
-        _guarded('enabled', 'Enabled', check_enabled, conf),
-        _guarded('staging', 'Staging', check_staging, conf),
-        _guarded('import_filtering', 'Import filtering', check_filtering,
-                 conf, endpoints),
-        regions,
-        _guarded('settings', 'Settings', check_settings, conf),
-        _guarded('imports', 'Imports', check_imports, conf),
-    ]
+def run_checks(conf, db_api=None):
+    """Every check of CHECKS, handed the catalog (read once) and the
+    database (``db_api``, the configured one by default)."""
+    handed = {'catalog': _guarded(read_catalog, conf), 'db_api': db_api}
+    return [registered.run(conf, handed) for registered in CHECKS]
 
 
 def ready(checks):
@@ -668,7 +704,7 @@ def main(argv=None):
     conf.register_cli_opts(cli_opts)
     with _library_warnings_hidden():
         try:
-            host.parse_config(
+            glance_config.parse_config(
                 sys.argv[1:] if argv is None else argv,
                 prog='glance-download-status',
                 version=_version() or 'unknown',

@@ -1,0 +1,1 @@
+"""Console scripts, run with Glance's Python and configuration files."""

@@ -1,0 +1,96 @@
+"""Glance's configuration as the console scripts read it, against the
+installed Glance."""
+
+import os
+import shutil
+import tempfile
+import unittest
+from unittest import mock
+
+from oslo_config import cfg
+
+from glance_download.cmd import glance_config
+
+
+def config_dir(test):
+    path = tempfile.mkdtemp()
+    test.addCleanup(shutil.rmtree, path, True)
+    patcher = mock.patch.dict(os.environ, {'OS_GLANCE_CONFIG_DIR': path})
+    patcher.start()
+    test.addCleanup(patcher.stop)
+    return path
+
+
+class ConfigFilesTest(unittest.TestCase):
+
+    def test_glance_api_files_by_default(self):
+        conf_dir = config_dir(self)
+        self.assertEqual([os.path.join(conf_dir, 'glance-api.conf')],
+                         glance_config.glance_api_config_files())
+        open(os.path.join(conf_dir, 'glance-image-import.conf'),
+             'w').close()
+        self.assertEqual(
+            [os.path.join(conf_dir, 'glance-image-import.conf'),
+             os.path.join(conf_dir, 'glance-api.conf')],
+            glance_config.glance_api_config_files())
+
+
+class ParseConfigTest(unittest.TestCase):
+
+    def test_reads_glance_api_files_and_keystonemiddleware_options(self):
+        conf_dir = config_dir(self)
+        with open(os.path.join(conf_dir, 'glance-api.conf'), 'w') as conf:
+            conf.write('[DEFAULT]\nenabled_import_methods = [web-download]\n'
+                       '[keystone_authtoken]\n'
+                       'include_service_catalog = false\n')
+        self.addCleanup(cfg.CONF.clear)
+        glance_config.parse_config([], prog='glance-download-status')
+        self.assertEqual(['web-download'],
+                         cfg.CONF.enabled_import_methods)
+        self.assertFalse(cfg.CONF.keystone_authtoken.include_service_catalog)
+
+    def test_command_line_files_replace_glance_api_ones(self):
+        conf_dir = config_dir(self)
+        with open(os.path.join(conf_dir, 'glance-api.conf'), 'w') as conf:
+            conf.write('[DEFAULT]\nenabled_import_methods = [web-download]\n')
+        other = os.path.join(conf_dir, 'other.conf')
+        with open(other, 'w') as conf:
+            conf.write('[DEFAULT]\nenabled_import_methods = '
+                       '[glance-download]\n')
+        self.addCleanup(cfg.CONF.clear)
+        glance_config.parse_config(['--config-file', other])
+        self.assertEqual(['glance-download'],
+                         cfg.CONF.enabled_import_methods)
+
+
+class StagingStoreOptsTest(unittest.TestCase):
+    """On a configuration of its own: the global one may have the group
+    from other tests already."""
+
+    def setUp(self):
+        self.conf = cfg.ConfigOpts()
+        self.conf.register_opt(cfg.DictOpt('enabled_backends'))
+        patcher = mock.patch.object(glance_config, 'CONF', self.conf)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_registered_with_multiple_stores(self):
+        self.conf.set_override('enabled_backends', {'fast': 'file'})
+        glance_config.register_staging_store_opts()
+        self.assertIn(glance_config.STAGING_GROUP, self.conf)
+        self.assertIn('filesystem_store_datadir',
+                      self.conf[glance_config.STAGING_GROUP])
+
+    def test_not_without_multiple_stores(self):
+        glance_config.register_staging_store_opts()
+        self.assertNotIn(glance_config.STAGING_GROUP, self.conf)
+
+    def test_a_group_registered_before_is_kept(self):
+        self.conf.set_override('enabled_backends', {'fast': 'file'})
+        self.conf.register_opt(cfg.StrOpt('filesystem_store_datadir',
+                                          default='/kept'),
+                               group=glance_config.STAGING_GROUP)
+        glance_config.register_staging_store_opts()
+        self.assertEqual(
+            '/kept',
+            self.conf[glance_config.STAGING_GROUP].filesystem_store_datadir)
