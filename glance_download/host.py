@@ -68,6 +68,11 @@ def staging_target(image_id):
     return file_uri, file_uri[len('file://'):]
 
 
+def image_size_cap():
+    """The largest image, in bytes, this Glance accepts (image_size_cap)."""
+    return CONF.image_size_cap
+
+
 class TaskReporter(object):
     """Writes progress into the task and stops if the import was abandoned."""
 

@@ -25,8 +25,9 @@ otherwise), unless ``tokens`` is None.  Per image, ``visible_to`` hides it
 (404) from other tokens and ``forbidden_to`` denies it (403).
 
 Every request is recorded in ``requests``; ``bytes_sent`` counts the image
-data bytes sent.  ``stop()`` returns promptly even during a stalled
-response, and closes the connections still open.
+data bytes sent, ``most_data_streams`` the most data answers sent at once.
+``stop()`` returns promptly even during a stalled response, and closes the
+connections still open.
 """
 
 import collections
@@ -67,6 +68,8 @@ class Fault:
 
     times: int = 1
     on: str = 'file'
+    at: int | None = None
+    """Only for data requests whose Range starts at this byte (0: none)."""
 
     def __post_init__(self):
         if self.times < 1:
@@ -116,6 +119,14 @@ class Status(Fault):
     @staticmethod
     def allowed_on():
         return ('file', 'metadata')
+
+
+@dataclasses.dataclass(kw_only=True)
+class Trickle(Fault):
+    """Send ``after`` bytes, then one byte every ``every`` seconds."""
+
+    after: int
+    every: float
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -255,6 +266,8 @@ class FakeGlance:
         self.faults = []
         self.requests = []
         self.bytes_sent = 0
+        self.most_data_streams = 0
+        self._data_streams = 0
         self._images = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -401,10 +414,10 @@ class FakeGlance:
                 handler.command, handler.path,
                 CaseInsensitiveDict(handler.headers.items())))
 
-    def _take_fault(self, kind):
+    def _take_fault(self, kind, start=0):
         with self._lock:
             for fault in self.faults:
-                if fault.on == kind:
+                if fault.on == kind and fault.at in (None, start):
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
@@ -442,7 +455,8 @@ class FakeGlance:
             return self._reply(handler, 404, body=body)
         if image.forbidden_to is not None and token in image.forbidden_to:
             return self._reply(handler, 403, body=body)
-        fault = self._take_fault(kind)
+        wanted = _parse_range(handler.headers.get('Range'))
+        fault = self._take_fault(kind, wanted[0] if wanted else 0)
         if isinstance(fault, Status):
             headers = {}
             if fault.retry_after is not None:
@@ -508,11 +522,18 @@ class FakeGlance:
         handler.end_headers()
         if not body:
             return
+        with self._lock:
+            self._data_streams += 1
+            self.most_data_streams = max(self.most_data_streams,
+                                         self._data_streams)
         try:
             self._send_body(handler, image.data, start, end, fault)
         except OSError:
             # The client went away; nothing more to send on this connection.
             handler.close_connection = True
+        finally:
+            with self._lock:
+                self._data_streams -= 1
 
     def _send_body(self, handler, data, start, end, fault):
         if fault is None or isinstance(fault, (IgnoreRange, NoLength)):
@@ -520,7 +541,7 @@ class FakeGlance:
             self._count(end - start)
             return
         stop = end
-        if isinstance(fault, (Cut, Stall)):
+        if isinstance(fault, (Cut, Stall, Trickle)):
             stop = min(end, start + fault.after)
         position = start
         while position < stop:
@@ -536,7 +557,12 @@ class FakeGlance:
             position = piece_end
         if isinstance(fault, Stall):
             self._stopping.wait(fault.seconds)
-        if isinstance(fault, (Cut, Stall)):
+        if isinstance(fault, Trickle):
+            while position < end and not self._stopping.wait(fault.every):
+                handler.connection.sendall(data.read(position, position + 1))
+                self._count(1)
+                position += 1
+        if isinstance(fault, (Cut, Stall, Trickle)):
             handler.close_connection = True
         if isinstance(fault, Cut) and fault.reset:
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,

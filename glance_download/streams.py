@@ -1,0 +1,73 @@
+"""Data streams of this process: how many may be open, and waking them.
+
+Every import of a glance-api process draws its streams from one shared
+count, so that many parallel imports do not flood the source Glance with
+connections.  A stream blocked reading a silent or trickling connection is
+woken by shutting its socket down from the thread that watches it.
+"""
+
+import socket
+import threading
+
+# How long a wait for a free stream lasts before the stop flag is looked at.
+_WAIT_STEP = 0.25
+
+
+class StreamSlots:
+    """At most ``limit`` streams at once; None or 0 means no limit."""
+
+    def __init__(self, limit=None):
+        self.limit = limit
+        self._used = 0
+        self._changed = threading.Condition()
+
+    @property
+    def in_use(self):
+        with self._changed:
+            return self._used
+
+    def acquire(self, wait, stopping=None):
+        """Take a slot; with ``wait``, until one is free or ``stopping``.
+
+        True when a slot was taken; the caller must then release it.
+        """
+        with self._changed:
+            while self.limit and self._used >= self.limit:
+                if not wait or (stopping is not None and stopping.is_set()):
+                    return False
+                self._changed.wait(_WAIT_STEP)
+            self._used += 1
+            return True
+
+    def release(self):
+        with self._changed:
+            self._used -= 1
+            self._changed.notify()
+
+
+_PROCESS = StreamSlots()
+
+
+def process_slots(limit):
+    """The streams of every import in this process, bounded by ``limit``.
+
+    The bound is the configuration's of the latest import, so a changed
+    option applies from the next import on.
+    """
+    _PROCESS.limit = limit
+    return _PROCESS
+
+
+def interrupt(response):
+    """Make a thread blocked reading ``response``'s body return now.
+
+    Closing a socket does not wake a thread blocked on it; shutting it
+    down does.  A response that has no socket (any more) is left alone.
+    """
+    connection = getattr(getattr(response, 'raw', None), 'connection', None)
+    sock = getattr(connection, 'sock', None)
+    if isinstance(sock, socket.socket):
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
