@@ -555,8 +555,10 @@ class StagedDownload:
         elif self._multi and plan is not ranges.Plan.APPEND:
             raise _Broken('the source answered another byte range than '
                           'asked')
-        elif status == 206 and self._multi:
-            self._ranged = True
+        elif status == 206 and self._multi and not self._ranged:
+            with self._lock:
+                self._ranged = True
+                self._changed.notify_all()
         if plan is ranges.Plan.APPEND:
             if start > segment.start:
                 self._resumes += 1

@@ -95,6 +95,10 @@ class FaultProxy(object):
         self.rate = rate
         self.faults = list(faults)
         self.requests = []
+        self.data_streams = 0
+        """Image data answers being relayed now."""
+        self.most_data_streams = 0
+        """The most image data answers relayed at once."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
@@ -205,7 +209,7 @@ class FaultProxy(object):
         request_line, headers = _parse_head(head)
         method, target = request_line.split(' ')[:2]
         path = target.split('?')[0]
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, _range_start(headers))
         record = Request(method=method, path=target,
                          range=_header(headers, 'Range'),
                          token=_header(headers, 'X-Auth-Token') is not None,
@@ -246,9 +250,21 @@ class FaultProxy(object):
             match = _CONTENT_RANGE.fullmatch(
                 (_header(headers, 'Content-Range') or '').strip())
             first = int(match.group(1)) if match else 0
-        self._relay_body(upstream, client, rest,
-                         None if length is None else int(length),
-                         first, fault, record)
+        self._count_data_stream(path, 1)
+        try:
+            self._relay_body(upstream, client, rest,
+                             None if length is None else int(length),
+                             first, fault, record)
+        finally:
+            self._count_data_stream(path, -1)
+
+    def _count_data_stream(self, path, change):
+        if not path.endswith('/file'):
+            return
+        with self._lock:
+            self.data_streams += change
+            self.most_data_streams = max(self.most_data_streams,
+                                         self.data_streams)
 
     def _relay_body(self, upstream, client, rest, length, first, fault,
                     record):
@@ -296,16 +312,24 @@ class FaultProxy(object):
             remaining -= len(piece)
             yield piece
 
-    def _take_fault(self, path):
+    def _take_fault(self, path, start=0):
+        """The next fault for this request; ``start``: its Range's first
+        byte, for faults that target one segment (``at``)."""
         kind = 'file' if path.endswith('/file') else 'metadata'
         with self._lock:
             for fault in self.faults:
-                if fault.on == kind:
+                if fault.on == kind and fault.at in (None, start):
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
                     return fault
         return None
+
+
+def _range_start(headers):
+    """First byte a request's Range asks for; 0 without a Range."""
+    match = _OPEN_RANGE.match((_header(headers, 'Range') or '').strip())
+    return int(match.group(1)) if match else 0
 
 
 def _read_head(sock):

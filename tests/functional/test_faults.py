@@ -83,7 +83,8 @@ class ProgressTest(ProxyTestCase):
         self.assertGreaterEqual(len(progress), 2, messages)
         for message in progress:
             self.assertIn(' of 12.0 MiB (', message)
-            self.assertRegex(message, r'\(\d+%\) at [\d.]+ (B|KiB|MiB)/s$')
+            self.assertRegex(message, r'\(\d+%\) at [\d.]+ (B|KiB|MiB)/s'
+                                      r'( over \d+ streams)?$')
         self.assertNotIn(self.demo.token, '\n'.join(messages))
 
 

@@ -1,0 +1,120 @@
+"""Imports over several ranged streams, through SLOW-REGION1's proxy.
+
+REGION2 cuts images into 4 MiB segments and fetches up to 4 at once, with
+at most 6 streams per glance-api process (tools/cloud sets these).  The
+proxy targets its faults at the request whose Range starts at a given
+segment, and counts the data answers it relays at once.
+"""
+
+import os
+import threading
+
+from tests.functional import proxy
+from tests.functional import test_faults
+
+MIB = test_faults.MIB
+SEGMENT = 4 * MIB
+SIZE = 6 * SEGMENT + 12345
+# REGION2's glance-api has two worker processes, each with its own cap.
+PROCESS_STREAMS = 6
+PROCESSES = 2
+
+
+class StreamsTestCase(test_faults.ProxyTestCase):
+
+    def data_requests(self):
+        return self.proxy.requests_to('/file')
+
+    def bytes_crossed(self):
+        return sum(r.body_bytes for r in self.data_requests())
+
+    def assert_nothing_staged(self, target_id):
+        self.assertEqual([], [name for name in self.staged_files()
+                              if name.startswith(target_id)])
+
+
+class ParallelStreamsTest(StreamsTestCase):
+
+    def test_segments_cross_over_several_streams(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        starts = sorted(r.range_start for r in self.data_requests())
+        self.assertEqual(list(range(0, SIZE, SEGMENT)), starts)
+        self.assertEqual(SIZE, self.bytes_crossed())
+        self.assertGreater(self.proxy.most_data_streams, 1)
+        self.assertLessEqual(self.proxy.most_data_streams, 4)
+
+    def test_cut_stall_and_refused_extra_stream(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        self.proxy.add(
+            proxy.Cut(after=MIB + 4321, at=SEGMENT),
+            proxy.Stall(after=MIB + 77, seconds=test_faults.STALL,
+                        at=2 * SEGMENT),
+            proxy.Status(code=503, at=3 * SEGMENT))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        requests = self.data_requests()
+        self.assertIn(503, [r.status for r in requests])
+        resumed = [r.range_start for r in requests
+                   if r.range_start not in range(0, SIZE, SEGMENT)]
+        self.assertEqual(2, len(resumed), requests)
+        self.assertTrue(SEGMENT < resumed[0] <= SEGMENT + MIB + 4321
+                        or SEGMENT < resumed[1] <= SEGMENT + MIB + 4321,
+                        resumed)
+        self.assertLess(self.bytes_crossed(), 1.2 * SIZE)
+
+    def test_flipped_byte_in_one_segment_fails_and_leaves_nothing(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.FlipByte(offset=4 * SEGMENT + 99,
+                                      at=4 * SEGMENT))
+        self.start_import(source, target)
+        self.assert_failed_and_queued(self.region2, target['id'],
+                                      test_faults.DIGEST_MISMATCH)
+        self.assert_nothing_staged(target['id'])
+        self.assertIsNone(self.region2.get(target['id'])['os_hash_value'])
+
+    def test_remote_ignoring_range_gives_one_stream(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        self.proxy.add(proxy.IgnoreRange())
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        (only,) = self.data_requests()
+        self.assertEqual('bytes=0-%d' % (SEGMENT - 1), only.range)
+        self.assertEqual(200, only.status)
+        self.assertEqual(SIZE, only.body_bytes)
+
+
+class ConcurrentImportsTest(StreamsTestCase):
+
+    IMPORTS = 10
+
+    def test_ten_imports_respect_the_stream_cap(self):
+        # Slow enough that the streams of different imports overlap.
+        self.proxy.rate = 4 * MIB
+        size = 3 * SEGMENT
+        sources = [self.source_image(data=os.urandom(size))
+                   for _ in range(self.IMPORTS)]
+        targets = [self.target_image() for _ in sources]
+        results = [None] * self.IMPORTS
+
+        def run(index):
+            self.start_import(sources[index], targets[index])
+            results[index] = self.wait_for(self.region2,
+                                           targets[index]['id'])
+
+        threads = [threading.Thread(target=run, args=(i,))
+                   for i in range(self.IMPORTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+        for source, result in zip(sources, results):
+            self.assertIsNotNone(result)
+            image, task = result
+            self.assert_verified_copy(source, image, task)
+        self.assertGreater(self.proxy.most_data_streams, PROCESSES)
+        self.assertLessEqual(self.proxy.most_data_streams,
+                             PROCESSES * PROCESS_STREAMS)
+        self.assertLess(self.bytes_crossed(), 1.2 * size * self.IMPORTS)
