@@ -31,12 +31,11 @@ def describe_done(result, region):
     rate = result.bytes / result.seconds if result.seconds > 0 else 0.0
     check = ('%s verified' % result.algorithm if result.algorithm
              else 'size verified')
-    line = ('Downloaded %s from region %s in %.1f s (%s/s), %s'
-            % (human_size(result.bytes), region, result.seconds,
-               human_size(int(rate)), check))
     streams = getattr(result, 'streams', 1)
-    if streams > 1:
-        line += ' over up to %d streams' % streams
+    over = ' over up to %d streams' % streams if streams > 1 else ''
+    line = ('Downloaded %s from region %s%s in %.1f s (%s/s), %s'
+            % (human_size(result.bytes), region, over, result.seconds,
+               human_size(int(rate)), check))
     if result.resumes or result.restarts:
         line += '; %d resumed, %d restarted' % (result.resumes,
                                                 result.restarts)

@@ -36,6 +36,8 @@ class StreamsTestCase(test_faults.ProxyTestCase):
 class ParallelStreamsTest(StreamsTestCase):
 
     def test_segments_cross_over_several_streams(self):
+        # Slow enough per stream that a segment outlasts a stream's start.
+        self.proxy.rate = 8 * MIB
         source = self.source_image(data=os.urandom(SIZE))
         image, task = self.import_through_proxy(source)
         self.assert_verified_copy(source, image, task)

@@ -31,6 +31,9 @@ class DescribeTest(unittest.TestCase):
         self.assertIn('2 resumed', line)
         result.algorithm = None
         self.assertIn('size verified', progress.describe_done(result, 'R1'))
+        result.streams = 3
+        self.assertIn('from region R1 over up to 3 streams in 0.5 s',
+                      progress.describe_done(result, 'R1'))
 
 
 class ProgressTest(unittest.TestCase):
