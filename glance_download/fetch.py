@@ -99,6 +99,7 @@ class _Segment:
     taken: bool = False
     attempts: int = 0
     response: object = None
+    handle: object = None
     broken: str | None = None
     window_at: float = 0.0
     window_pos: int = 0
@@ -379,10 +380,10 @@ class StagedDownload:
     def _stop(self):
         self._stopping.set()
         with self._lock:
-            responses = [s.response for s in self._segments if s.response]
+            handles = [s.handle for s in self._segments if s.handle]
             self._advanced.notify_all()
-        for response in responses:
-            streams_mod.interrupt(response)
+        for handle in handles:
+            streams_mod.interrupt(handle)
         for worker in self._workers:
             worker.join()
 
@@ -410,12 +411,12 @@ class StagedDownload:
                     segment.broken = (
                         f'{rate:.0f} bytes/s for {elapsed:.0f} s, below '
                         f'the minimum of {self.min_rate} bytes/s')
-                    slow.append(segment.response)
+                    slow.append(segment.handle)
                 else:
                     segment.window_at = now
                     segment.window_pos = segment.pos
-        for response in slow:
-            streams_mod.interrupt(response)
+        for handle in slow:
+            streams_mod.interrupt(handle)
 
     def _grow(self):
         """Add streams while segments wait and the remote allows them."""
@@ -494,11 +495,13 @@ class StagedDownload:
                 self._attempts += 1
                 segment.attempts += 1
             start = segment.pos
-            response = None
+            response = handle = None
             try:
                 response = self._open(segment)
+                handle = streams_mod.handle_of(response)
                 with self._lock:
                     segment.response = response
+                    segment.handle = handle
                     segment.broken = None
                     segment.window_at = self._clock()
                     segment.window_pos = segment.pos
@@ -529,9 +532,10 @@ class StagedDownload:
                 self._retry_or_give_up(exc, segment, failures)
             finally:
                 with self._lock:
-                    segment.response = None
+                    segment.response = segment.handle = None
                 if response is not None:
                     response.close()
+                streams_mod.release(handle)
 
     def _use(self, response, segment, start):
         """Check the answer; make the segment ready for its body."""

@@ -6,6 +6,7 @@ connections.  A stream blocked reading a silent or trickling connection is
 woken by shutting its socket down from the thread that watches it.
 """
 
+import os
 import socket
 import threading
 
@@ -58,16 +59,40 @@ def process_slots(limit):
     return _PROCESS
 
 
-def interrupt(response):
-    """Make a thread blocked reading ``response``'s body return now.
+def handle_of(response):
+    """A socket of our own on ``response``'s connection, or None.
+
+    It is a duplicate of the connection's descriptor, held until
+    :func:`release`: shutting it down from another thread wakes a read
+    blocked on the connection, and never touches another connection, even
+    once the response closed and its descriptor number was reused.  The
+    HTTP library may have let go of its own reference to the socket (it
+    does when the server answers ``Connection: close``); the descriptor
+    the response reads from is what counts.
+    """
+    try:
+        fd = response.raw.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    try:
+        return socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return None
+
+
+def interrupt(handle):
+    """Make a thread blocked reading the handle's connection return now.
 
     Closing a socket does not wake a thread blocked on it; shutting it
-    down does.  A response that has no socket (any more) is left alone.
+    down does.
     """
-    connection = getattr(getattr(response, 'raw', None), 'connection', None)
-    sock = getattr(connection, 'sock', None)
-    if isinstance(sock, socket.socket):
+    if handle is not None:
         try:
-            sock.shutdown(socket.SHUT_RDWR)
+            handle.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+
+
+def release(handle):
+    if handle is not None:
+        handle.close()

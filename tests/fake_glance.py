@@ -264,6 +264,8 @@ class FakeGlance:
         self.tokens = None if tokens is None else set(tokens)
         self.prefix = '/' + prefix.strip('/') if prefix.strip('/') else ''
         self.faults = []
+        self.close_connections = False
+        """Answer data with ``Connection: close``, as uWSGI servers do."""
         self.requests = []
         self.bytes_sent = 0
         self.most_data_streams = 0
@@ -509,10 +511,10 @@ class FakeGlance:
                     'Content-Range': f'bytes */{length}'})
         handler.send_response(206 if partial else 200)
         handler.send_header('Content-Type', 'application/octet-stream')
-        if isinstance(fault, NoLength):
+        if isinstance(fault, NoLength) or self.close_connections:
             handler.send_header('Connection', 'close')
             handler.close_connection = True
-        else:
+        if not isinstance(fault, NoLength):
             handler.send_header('Content-Length', str(end - start))
         if partial:
             handler.send_header('Content-Range',

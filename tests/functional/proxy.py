@@ -36,9 +36,10 @@ from tests.fake_glance import Redirect
 from tests.fake_glance import shut_down
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
+from tests.fake_glance import Trickle
 
 __all__ = ['FaultProxy', 'Cut', 'FlipByte', 'IgnoreRange', 'Redirect',
-           'Stall', 'Status']
+           'Stall', 'Status', 'Trickle']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -270,12 +271,15 @@ class FaultProxy(object):
                     record):
         """Send the body on, as ``fault`` has it; its first byte is at
         image offset ``first``."""
-        stop_after = fault.after if isinstance(fault, (Cut, Stall)) else None
+        stop_after = (fault.after if isinstance(fault, (Cut, Stall, Trickle))
+                      else None)
         flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
         started = time.monotonic()
         sent = 0
+        leftover = b''
         for piece in self._pieces(upstream, rest, length):
             if stop_after is not None:
+                leftover = piece[stop_after - sent:]
                 piece = piece[:stop_after - sent]
             if sent <= flip_at < sent + len(piece):
                 piece = bytearray(piece)
@@ -289,6 +293,8 @@ class FaultProxy(object):
                 ahead = sent / self.rate - (time.monotonic() - started)
                 if ahead > 0:
                     self._stopping.wait(ahead)
+        if isinstance(fault, Trickle):
+            self._trickle(upstream, client, leftover, fault, record)
         if isinstance(fault, Stall):
             upstream.close()
             self._stopping.wait(fault.seconds)
@@ -296,6 +302,17 @@ class FaultProxy(object):
             # Closing with a zero linger sends a TCP reset, not a FIN.
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                               struct.pack('ii', 1, 0))
+
+    def _trickle(self, upstream, client, leftover, fault, record):
+        """Send the rest of the body one byte every ``fault.every`` s."""
+        while not self._stopping.wait(fault.every):
+            if not leftover:
+                leftover = upstream.recv(_PIECE)
+                if not leftover:
+                    return
+            client.sendall(leftover[:1])
+            leftover = leftover[1:]
+            record.body_bytes += 1
 
     def _pieces(self, sock, rest, length):
         """``length`` bytes (None: up to the end) of a body whose first

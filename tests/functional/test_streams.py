@@ -8,6 +8,7 @@ segment, and counts the data answers it relays at once.
 
 import os
 import threading
+import time
 
 from tests.functional import proxy
 from tests.functional import test_faults
@@ -120,3 +121,51 @@ class ConcurrentImportsTest(StreamsTestCase):
         self.assertLessEqual(self.proxy.most_data_streams,
                              PROCESSES * PROCESS_STREAMS)
         self.assertLess(self.bytes_crossed(), 1.2 * size * self.IMPORTS)
+
+
+class TrickleTest(StreamsTestCase):
+    """A source sending one byte every two seconds after its first MiB.
+
+    No read ever waits read_timeout (3 s in the test cloud), so only the
+    clock of the download can end it: REGION2 breaks off a stream under
+    1 KiB/s over 4 s (min_rate_period).
+    """
+
+    def wait_until(self, condition, seconds, what):
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail('%s: not within %d s' % (what, seconds))
+            time.sleep(0.2)
+
+    def test_trickle_fails_below_the_minimum_rate(self):
+        source = self.source_image(data=os.urandom(test_faults.SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.Trickle(after=MIB, every=2, times=10))
+        started = time.monotonic()
+        self.start_import(source, target)
+        message = self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'below the minimum of 1024 bytes/s')
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertLess(time.monotonic() - started, 90)
+        self.assert_nothing_staged(target['id'])
+        self.assertEqual(4, len(self.data_requests()))
+
+    def test_deleting_the_target_stops_a_trickling_download(self):
+        source = self.source_image(data=os.urandom(test_faults.SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.Trickle(after=MIB, every=2))
+        self.start_import(source, target)
+        self.wait_until(lambda: any(r.body_bytes >= MIB
+                                    for r in self.data_requests()),
+                        60, 'the first MiB crossed')
+        self.region2.delete(target['id'])
+        deleted = time.monotonic()
+        self.wait_until(lambda: self.proxy.data_streams == 0, 15,
+                        'the download stopped after the delete')
+        self.assertLess(time.monotonic() - deleted, 15)
+        self.wait_until(lambda: not any(
+            name.startswith(target['id']) for name in self.staged_files()),
+            15, 'the staged data removed')
+        self.assertEqual(1, len(self.data_requests()))
