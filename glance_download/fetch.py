@@ -565,9 +565,11 @@ class StagedDownload:
                 self._changed.notify_all()
         if plan is ranges.Plan.APPEND:
             if start > segment.start:
-                self._resumes += 1
+                with self._lock:
+                    self._resumes += 1
             return
-        self._restarts += 1
+        with self._lock:
+            self._restarts += 1
         self._restart(segment)
         if plan is ranges.Plan.REFETCH:
             raise _Broken('the source answered another byte range than '

@@ -171,6 +171,11 @@ class PartFile:
                 raise staging_error(self.path, exc) from exc
             LOG.debug('The staging filesystem cannot allocate ahead (%s); '
                       'free space was checked instead', exc.strerror)
+            # Full length all the same, as a residue's check expects.
+            try:
+                os.ftruncate(self.fd, size)
+            except OSError as exc:
+                raise staging_error(self.path, exc) from exc
 
     def write(self, data, offset):
         """Write all of ``data`` at ``offset``, in slices."""

@@ -51,17 +51,6 @@ def describe_status(status):
         return f'HTTP {status}'
 
 
-def range_header(offset, end, size):
-    """The Range asking for bytes [offset, end) of ``size``, or None.
-
-    No header for the whole image, and an open-ended one up to its end, so
-    a single stream asks exactly what it always asked.
-    """
-    if end >= size:
-        return f'bytes={offset}-' if offset else None
-    return f'bytes={offset}-{end - 1}'
-
-
 def plan_resume(status, headers, offset, size):
     """Decide how a non-transient answer to a request at ``offset`` is used.
 
