@@ -146,6 +146,18 @@ class NoLength(Fault):
     """Send the body without Content-Length, ending it by closing."""
 
 
+@dataclasses.dataclass(kw_only=True)
+class Declare(Fault):
+    """Serve the image record with ``fields`` changed, e.g. its size."""
+
+    fields: dict
+    on: str = 'metadata'
+
+    @staticmethod
+    def allowed_on():
+        return ('metadata',)
+
+
 @dataclasses.dataclass
 class Redirect(Fault):
     """Answer ``code`` (302 by default) with ``Location: location``."""
@@ -469,7 +481,10 @@ class FakeGlance:
             return self._reply(handler, fault.code, body=body,
                                headers={'Location': fault.location})
         if kind == 'metadata':
-            payload = json.dumps(image.record).encode()
+            record = image.record
+            if isinstance(fault, Declare):
+                record = dict(record, **fault.fields)
+            payload = json.dumps(record).encode()
             return self._reply(handler, 200, body=body, payload=payload,
                                content_type='application/json',
                                send=fault.after if isinstance(fault, Cut)

@@ -8,9 +8,11 @@ a connection cut or stalled midway, a corrupted byte, an overloaded server,
 a server that ignores Range.  Every request is recorded, so that a test can
 check what the downloading Glance asked for and how much data it took.
 
-Its faults are those of tests.fake_glance (Cut, Stall, FlipByte, Status,
-Redirect, IgnoreRange), applied here to a real Glance's answers; ``on``
-tells image data (``file``) from image records (``metadata``).
+Its faults are those of tests.fake_glance (Cut, Stall, Trickle, FlipByte,
+Status, Redirect, IgnoreRange, Declare), applied here to a real Glance's
+answers; ``on`` tells image data (``file``) from image records
+(``metadata``), and ``at`` targets the data request whose Range starts at
+that byte.
 
 It handles one request per connection, which is how the cloud's servers
 speak (they answer ``Connection: close``): it reads the request head,
@@ -22,6 +24,7 @@ connection, stalled ones included.  tools/demo uses it too.
 import dataclasses
 import http
 import ipaddress
+import json
 import re
 import socket
 import struct
@@ -29,6 +32,7 @@ import threading
 import time
 
 from tests.fake_glance import Cut
+from tests.fake_glance import Declare
 from tests.fake_glance import Fault
 from tests.fake_glance import FlipByte
 from tests.fake_glance import IgnoreRange
@@ -38,8 +42,8 @@ from tests.fake_glance import Stall
 from tests.fake_glance import Status
 from tests.fake_glance import Trickle
 
-__all__ = ['FaultProxy', 'Cut', 'FlipByte', 'IgnoreRange', 'Redirect',
-           'Stall', 'Status', 'Trickle']
+__all__ = ['FaultProxy', 'Cut', 'Declare', 'FlipByte', 'IgnoreRange',
+           'Redirect', 'Stall', 'Status', 'Trickle']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -241,10 +245,14 @@ class FaultProxy(object):
         record.status = int(status_line.split(' ')[1])
         headers = [(n, v) for n, v in headers
                    if n.lower() not in ('connection', 'keep-alive')]
+        if isinstance(fault, Declare) and record.status == 200:
+            return self._declare(upstream, client, rest, status_line,
+                                 headers, fault, record)
         client.sendall(_make_head(status_line,
                                   headers + [('Connection', 'close')]))
         if method == 'HEAD' or record.status in (204, 304):
             return
+
         length = _header(headers, 'Content-Length')
         first = 0
         if record.status == 206:
@@ -258,6 +266,20 @@ class FaultProxy(object):
                              first, fault, record)
         finally:
             self._count_data_stream(path, -1)
+
+    def _declare(self, upstream, client, rest, status_line, headers, fault,
+                 record):
+        """Send the image record on with ``fault.fields`` changed."""
+        length = _header(headers, 'Content-Length')
+        body = b''.join(self._pieces(
+            upstream, rest, None if length is None else int(length)))
+        body = json.dumps(dict(json.loads(body), **fault.fields)).encode()
+        headers = [(n, v) for n, v in headers
+                   if n.lower() != 'content-length']
+        client.sendall(_make_head(status_line, headers + [
+            ('Content-Length', str(len(body))), ('Connection', 'close')]))
+        client.sendall(body)
+        record.body_bytes = len(body)
 
     def _count_data_stream(self, path, change):
         if not path.endswith('/file'):

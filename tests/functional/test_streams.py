@@ -10,6 +10,7 @@ import os
 import threading
 import time
 
+from glance_download import progress
 from tests.functional import proxy
 from tests.functional import test_faults
 
@@ -169,3 +170,42 @@ class TrickleTest(StreamsTestCase):
             name.startswith(target['id']) for name in self.staged_files()),
             15, 'the staged data removed')
         self.assertEqual(1, len(self.data_requests()))
+
+
+class DeclaredSizeTest(StreamsTestCase):
+    """Checks of the size the source declares, before any data moves.
+
+    The proxy changes the size in the image record REGION2 reads.
+    """
+
+    def test_staging_area_too_small(self):
+        staging = self.env['regions']['REGION2']['staging']
+        stats = os.statvfs(staging)
+        # More than the whole filesystem: it can never fit.
+        size = stats.f_blocks * stats.f_frsize + 1024 * MIB
+        source = self.source_image(data=os.urandom(MIB))
+        target = self.target_image()
+        self.proxy.add(proxy.Declare(fields={'size': size}))
+        self.start_import(source, target)
+        message = self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'this image needs %s (%d bytes) there' % (
+                progress.human_size(size), size))
+        self.assertRegex(message, r'The staging area of this Glance has '
+                                  r'[\d.]+ [KMGT]?i?B free')
+        self.assertNotIn(staging, message)
+        self.assertEqual([], self.data_requests())
+        self.assert_nothing_staged(target['id'])
+
+    def test_image_over_the_size_cap(self):
+        cap = 1024 ** 4
+        source = self.source_image(data=os.urandom(MIB))
+        target = self.target_image()
+        self.proxy.add(proxy.Declare(fields={'size': cap + 1}))
+        self.start_import(source, target)
+        self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'The source image is %d bytes, more than this Glance accepts '
+            '(image_size_cap = %d bytes)' % (cap + 1, cap))
+        self.assertEqual([], self.data_requests())
+        self.assert_nothing_staged(target['id'])
