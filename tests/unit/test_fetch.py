@@ -6,6 +6,8 @@ import logging
 import os
 import random
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -991,3 +993,63 @@ class ResumableTest(unittest.TestCase):
                 (None, 100, self.DIGEST)]:
             with self.subTest(record=record, size=size, digest=digest):
                 self.assertIsNone(partfile.resumable(record, size, digest))
+
+
+_CHILD = '''
+import sys
+import requests
+from glance_download import fetch, retry, verify
+url, token, dest, size, algorithm, value, segment = sys.argv[1:]
+session = requests.Session()
+
+
+def opener(offset, end=None):
+    headers = {'X-Auth-Token': token, 'Accept-Encoding': 'identity'}
+    if end is not None:
+        headers['Range'] = 'bytes=%d-%d' % (offset, end - 1)
+    elif offset:
+        headers['Range'] = 'bytes=%d-' % offset
+    return session.get(url, headers=headers, stream=True, timeout=(5, 60))
+
+
+fetch.StagedDownload(dest, int(size), (algorithm, value), 65536,
+                     retry.RetryPolicy(1, 0, 0), streams=2,
+                     segment_size=int(segment)).run(opener)
+'''
+
+
+class CrashTest(FetchTestCase):
+    """A process killed mid-download, then the same download again."""
+
+    def test_resume_after_kill(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60,
+                                        at=3 * SEGMENT))
+        child = subprocess.Popen(
+            [sys.executable, '-c', _CHILD, self.glance.file_url(image['id']),
+             self.token, self.dest, str(len(DATA)), 'sha512',
+             image['os_hash_value'], str(SEGMENT)],
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__)))))
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        digest = verify.expected_digest(image)
+        deadline = time.monotonic() + 30
+        while True:
+            kept = partfile.resumable(partfile.read_sidecar(self.dest),
+                                      len(DATA), digest)
+            if kept and sum(w - s for s, _, w in kept) >= 6 * SEGMENT:
+                break
+            self.assertLess(time.monotonic(), deadline, kept)
+            time.sleep(0.1)
+        child.kill()
+        child.wait()
+        first = self.glance.bytes_sent
+        self.assertLess(first, len(DATA))
+
+        result = self.download(image, streams=2, segment_size=SEGMENT)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertLess(self.glance.bytes_sent, 1.3 * len(DATA))
+        again = self.ranges()[-(result.attempts):]
+        self.assertEqual([f'bytes={3 * SEGMENT}-{4 * SEGMENT - 1}'], again)
