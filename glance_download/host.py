@@ -189,6 +189,11 @@ def _image_deleted(action_wrapper):
     return image.status in ('deleted', 'pending_delete')
 
 
+def image_size_cap():
+    """The largest image, in bytes, this Glance accepts (image_size_cap)."""
+    return CONF.image_size_cap
+
+
 class TaskReporter(object):
     """Writes progress into the task and stops if the import was abandoned."""
 

@@ -122,6 +122,42 @@ transfer_opts = [
                       'heartbeat, once a glance-api runs again.'),
 ]
 
+# How the data is moved: streams, segments and the limits of a transfer.
+engine_opts = [
+    cfg.IntOpt('parallel_streams', default=4, min=1, max=64,
+               help='Ranged streams one import downloads its image over at '
+                    'once. Over a link with a long round trip, one TCP '
+                    'stream carries far less than the link can; several '
+                    'carry it all. 1 downloads over a single stream. An '
+                    'image smaller than two segments, or a source that '
+                    'ignores Range, is downloaded over one stream whatever '
+                    'this says, and a source that answers 429 or 503 to an '
+                    'extra stream gets fewer.'),
+    cfg.IntOpt('segment_size', default=64 * 1024 * 1024,
+               min=256 * 1024,
+               help='Bytes of the image each ranged request asks for when '
+                    'parallel_streams is above 1. Each segment is resumed '
+                    'and retried on its own.'),
+    cfg.IntOpt('process_streams', default=32, min=1,
+               help='Streams one glance-api process keeps open at once, '
+                    'over all its imports, so that the source Glance is not '
+                    'flooded. An import always gets one stream, waiting for '
+                    'it if need be, and extra streams only while the total '
+                    'is below this.'),
+    cfg.IntOpt('min_rate', default=1024, min=0,
+               help='Bytes per second below which a stream counts as '
+                    'broken, measured over min_rate_period: it is then '
+                    'resumed like a stream cut short, and a source that '
+                    'keeps trickling uses up max_attempts. 0 turns the rule '
+                    'off.'),
+    cfg.FloatOpt('min_rate_period', default=60.0, min=1.0,
+                 help='Seconds over which min_rate is measured.'),
+    cfg.FloatOpt('download_timeout', default=0.0, min=0.0,
+                 help='Seconds a whole download may take before the import '
+                      'fails; 0 sets no bound. Size it for the largest '
+                      'image over the slowest link.'),
+]
+
 # TLS settings under the names keystoneauth1 gives them in every OpenStack
 # service (cafile, certfile, keyfile, insecure), with help of our own.
 tls_opts = [
@@ -178,6 +214,7 @@ def register_opts(conf):
     the host's definition is then kept, the value read is the same.
     """
     conf.register_opts(transfer_opts, group=GROUP)
+    conf.register_opts(engine_opts, group=GROUP)
     conf.register_opts(tls_opts, group=GROUP)
     conf.register_opts(ks_loading.get_auth_common_conf_options(), group=GROUP)
     try:
@@ -189,7 +226,7 @@ def register_opts(conf):
 def list_opts():
     """Options for oslo-config-generator (the oslo.config.opts entry point)."""
     return [
-        (GROUP, transfer_opts + tls_opts
+        (GROUP, transfer_opts + engine_opts + tls_opts
          + ks_loading.get_auth_common_conf_options()),
         (PROPERTIES_GROUP, [extra_properties_opt]),
     ]

@@ -21,13 +21,16 @@ def human_size(count):
     return '%d B' % count if unit == 'B' else '%.1f %s' % (value, unit)
 
 
-def describe(done, total, seconds, region):
-    """One line: bytes, total, percentage and throughput."""
+def describe(done, total, seconds, region, streams=1):
+    """One line: bytes, total, percentage, throughput and streams."""
     percent = 100.0 * done / total if total else 100.0
     rate = done / seconds if seconds > 0 else 0.0
-    return ('Downloading from region %s: %s of %s (%.0f%%) at %s/s'
+    line = ('Downloading from region %s: %s of %s (%.0f%%) at %s/s'
             % (region, human_size(done), human_size(total), percent,
                human_size(int(rate))))
+    if streams > 1:
+        line += ' over %d streams' % streams
+    return line
 
 
 def describe_done(result, region):
@@ -35,8 +38,10 @@ def describe_done(result, region):
     rate = result.bytes / result.seconds if result.seconds > 0 else 0.0
     check = ('%s verified' % result.algorithm if result.algorithm
              else 'size verified')
-    line = ('Downloaded %s from region %s in %.1f s (%s/s), %s'
-            % (human_size(result.bytes), region, result.seconds,
+    streams = getattr(result, 'streams', 1)
+    over = ' over up to %d streams' % streams if streams > 1 else ''
+    line = ('Downloaded %s from region %s%s in %.1f s (%s/s), %s'
+            % (human_size(result.bytes), region, over, result.seconds,
                human_size(int(rate)), check))
     if result.resumes or result.restarts:
         line += '; %d resumed, %d restarted' % (result.resumes,
@@ -64,12 +69,13 @@ class Progress(object):
         self.started = clock()
         self.due = self.started + min(first_after, interval)
 
-    def __call__(self, done, total):
+    def __call__(self, done, total, streams=1):
         now = self.clock()
         if now < self.due:
             return
         self.due = now + self.interval
-        self.report(describe(done, total, now - self.started, self.region))
+        self.report(describe(done, total, now - self.started, self.region,
+                             streams))
 
 
 class Heartbeat(object):

@@ -348,11 +348,13 @@ class RemoteGlance(object):
                 % (self.endpoint.region, image_id))
         return record
 
-    def open_file(self, image_id, offset=0):
-        """Opener for fetch: the data from ``offset``, not yet read."""
+    def open_file(self, image_id, offset=0, end=None):
+        """Opener for fetch: the data from ``offset`` (to ``end``), unread."""
         headers = {'Accept': 'application/octet-stream',
                    'Accept-Encoding': 'identity'}
-        if offset:
+        if end is not None:
+            headers['Range'] = 'bytes=%d-%d' % (offset, end - 1)
+        elif offset:
             headers['Range'] = 'bytes=%d-' % offset
         response = self.send(self.endpoint.file_url(image_id),
                              headers=headers, stream=True)

@@ -122,7 +122,7 @@ class RetryPolicy:
     that stays down is given up on within a predictable time.
     """
 
-    def __init__(self, max_attempts, delay, max_delay, sleep=time.sleep):
+    def __init__(self, max_attempts, delay, max_delay, sleep=None):
         if max_attempts < 1:
             raise ValueError('max_attempts must be at least 1')
         if delay < 0 or max_delay < 0:
@@ -133,7 +133,7 @@ class RetryPolicy:
         self._sleep = sleep
 
     @classmethod
-    def from_conf(cls, conf, sleep=time.sleep):
+    def from_conf(cls, conf, sleep=None):
         """The policy of the ``[glance_download]`` options (registered)."""
         group = conf[options.GROUP]
         return cls(group.max_attempts, group.retry_delay,
@@ -162,8 +162,18 @@ class RetryPolicy:
         """Sleep before the next attempt; return the seconds slept."""
         return self.sleep(self.delay_for(failures, retry_after))
 
-    def sleep(self, seconds):
-        """Sleep a delay already computed by :meth:`delay_for`."""
+    def sleep(self, seconds, interrupt=None):
+        """Sleep a delay already computed by :meth:`delay_for`.
+
+        Setting the ``interrupt`` event ends the wait early, so a stopped
+        download does not sit out its backoff.  A ``sleep`` given to the
+        constructor (a test's) is called instead.
+        """
         if seconds > 0:
-            self._sleep(seconds)
+            if self._sleep is not None:
+                self._sleep(seconds)
+            elif interrupt is not None:
+                interrupt.wait(seconds)
+            else:
+                time.sleep(seconds)
         return seconds

@@ -28,6 +28,7 @@ from glance_download import options
 from glance_download import progress
 from glance_download import remote
 from glance_download import retry
+from glance_download import streams
 from glance_download import verify
 
 LOG = logging.getLogger(__name__)
@@ -234,7 +235,14 @@ class DownloadToStaging(_Step):
                 policy=source.policy,
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
-                    source.region))
+                    source.region),
+                streams=settings.parallel_streams,
+                segment_size=settings.segment_size,
+                slots=streams.process_slots(settings.process_streams),
+                min_rate=settings.min_rate,
+                min_rate_period=settings.min_rate_period,
+                deadline=settings.download_timeout or None,
+                max_size=host.image_size_cap())
             try:
                 result = self.download.run(functools.partial(
                     source.client.open_file, source.image_id))

@@ -25,8 +25,9 @@ otherwise), unless ``tokens`` is None.  Per image, ``visible_to`` hides it
 (404) from other tokens and ``forbidden_to`` denies it (403).
 
 Every request is recorded in ``requests``; ``bytes_sent`` counts the image
-data bytes sent.  ``stop()`` returns promptly even during a stalled
-response, and closes the connections still open.
+data bytes sent, ``most_data_streams`` the most data answers sent at once.
+``stop()`` returns promptly even during a stalled response, and closes the
+connections still open.
 """
 
 import collections
@@ -67,6 +68,8 @@ class Fault:
 
     times: int = 1
     on: str = 'file'
+    at: int | None = None
+    """Only for data requests whose Range starts at this byte (0: none)."""
 
     def __post_init__(self):
         if self.times < 1:
@@ -119,6 +122,14 @@ class Status(Fault):
 
 
 @dataclasses.dataclass(kw_only=True)
+class Trickle(Fault):
+    """Send ``after`` bytes, then one byte every ``every`` seconds."""
+
+    after: int
+    every: float
+
+
+@dataclasses.dataclass(kw_only=True)
 class IgnoreRange(Fault):
     """Answer 200 with the whole image whatever Range was asked."""
 
@@ -133,6 +144,18 @@ class FlipByte(Fault):
 @dataclasses.dataclass(kw_only=True)
 class NoLength(Fault):
     """Send the body without Content-Length, ending it by closing."""
+
+
+@dataclasses.dataclass(kw_only=True)
+class Rewrite(Fault):
+    """Serve the image record with ``fields`` changed, e.g. its size."""
+
+    fields: dict
+    on: str = 'metadata'
+
+    @staticmethod
+    def allowed_on():
+        return ('metadata',)
 
 
 @dataclasses.dataclass
@@ -257,8 +280,12 @@ class FakeGlance:
         self.tokens = None if tokens is None else set(tokens)
         self.prefix = '/' + prefix.strip('/') if prefix.strip('/') else ''
         self.faults = []
+        self.close_connections = False
+        """Answer data with ``Connection: close``, as uWSGI servers do."""
         self.requests = []
         self.bytes_sent = 0
+        self.most_data_streams = 0
+        self._data_streams = 0
         self._images = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -405,10 +432,10 @@ class FakeGlance:
                 handler.command, handler.path,
                 CaseInsensitiveDict(handler.headers.items())))
 
-    def _take_fault(self, kind):
+    def _take_fault(self, kind, start=0):
         with self._lock:
             for fault in self.faults:
-                if fault.on == kind:
+                if fault.on == kind and fault.at in (None, start):
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
@@ -446,7 +473,8 @@ class FakeGlance:
             return self._reply(handler, 404, body=body)
         if image.forbidden_to is not None and token in image.forbidden_to:
             return self._reply(handler, 403, body=body)
-        fault = self._take_fault(kind)
+        wanted = _parse_range(handler.headers.get('Range'))
+        fault = self._take_fault(kind, wanted[0] if wanted else 0)
         if isinstance(fault, Status):
             headers = {}
             if fault.retry_after is not None:
@@ -460,7 +488,10 @@ class FakeGlance:
             return self._reply(handler, fault.code, body=body,
                                headers=headers)
         if kind == 'metadata':
-            payload = json.dumps(image.record).encode()
+            record = image.record
+            if isinstance(fault, Rewrite):
+                record = dict(record, **fault.fields)
+            payload = json.dumps(record).encode()
             return self._reply(handler, 200, body=body, payload=payload,
                                content_type='application/json',
                                send=fault.after if isinstance(fault, Cut)
@@ -502,10 +533,10 @@ class FakeGlance:
                     'Content-Range': f'bytes */{length}'})
         handler.send_response(206 if partial else 200)
         handler.send_header('Content-Type', 'application/octet-stream')
-        if isinstance(fault, NoLength):
+        if isinstance(fault, NoLength) or self.close_connections:
             handler.send_header('Connection', 'close')
             handler.close_connection = True
-        else:
+        if not isinstance(fault, NoLength):
             handler.send_header('Content-Length', str(end - start))
         if partial:
             handler.send_header('Content-Range',
@@ -515,11 +546,18 @@ class FakeGlance:
         handler.end_headers()
         if not body:
             return
+        with self._lock:
+            self._data_streams += 1
+            self.most_data_streams = max(self.most_data_streams,
+                                         self._data_streams)
         try:
             self._send_body(handler, image.data, start, end, fault)
         except OSError:
             # The client went away; nothing more to send on this connection.
             handler.close_connection = True
+        finally:
+            with self._lock:
+                self._data_streams -= 1
 
     def _send_body(self, handler, data, start, end, fault):
         if fault is None or isinstance(fault, (IgnoreRange, NoLength)):
@@ -527,7 +565,7 @@ class FakeGlance:
             self._count(end - start)
             return
         stop = end
-        if isinstance(fault, (Cut, Stall)):
+        if isinstance(fault, (Cut, Stall, Trickle)):
             stop = min(end, start + fault.after)
         position = start
         while position < stop:
@@ -543,7 +581,12 @@ class FakeGlance:
             position = piece_end
         if isinstance(fault, Stall):
             self._stopping.wait(fault.seconds)
-        if isinstance(fault, (Cut, Stall)):
+        if isinstance(fault, Trickle):
+            while position < end and not self._stopping.wait(fault.every):
+                handler.connection.sendall(data.read(position, position + 1))
+                self._count(1)
+                position += 1
+        if isinstance(fault, (Cut, Stall, Trickle)):
             handler.close_connection = True
         if isinstance(fault, Cut) and fault.reset:
             handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,

@@ -8,11 +8,11 @@ a connection cut or stalled midway, a corrupted byte, an overloaded server,
 a server that ignores Range.  Every request is recorded, so that a test can
 check what the downloading Glance asked for and how much data it took.
 
-Its faults are those of tests.fake_glance (Cut, Stall, FlipByte, Status,
-Redirect, IgnoreRange), applied here to a real Glance's answers; ``on``
-tells image data (``file``) from image records (``metadata``).  One more,
-Rewrite, changes fields of an image record, as a hostile or broken remote
-would.
+Its faults are those of tests.fake_glance (Cut, Stall, Trickle, FlipByte,
+Status, Redirect, IgnoreRange, Rewrite), applied here to a real Glance's
+answers; ``on`` tells image data (``file``) from image records
+(``metadata``), and ``at`` targets the data request whose Range starts at
+that byte.
 
 It handles one request per connection, which is how the cloud's servers
 speak (they answer ``Connection: close``): it reads the request head,
@@ -36,12 +36,14 @@ from tests.fake_glance import Fault
 from tests.fake_glance import FlipByte
 from tests.fake_glance import IgnoreRange
 from tests.fake_glance import Redirect
+from tests.fake_glance import Rewrite
 from tests.fake_glance import shut_down
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
+from tests.fake_glance import Trickle
 
-__all__ = ['FaultProxy', 'Cut', 'FlipByte', 'IgnoreRange', 'Redirect',
-           'Rewrite', 'Stall', 'Status']
+__all__ = ['FaultProxy', 'Cut', 'Rewrite', 'FlipByte', 'IgnoreRange',
+           'Redirect', 'Stall', 'Status', 'Trickle']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -51,18 +53,6 @@ _MAX_HEAD = 64 * 1024
 _IO_TIMEOUT = 30
 _MAX_CONNECTIONS = 64
 _STOP_TIMEOUT = 5
-
-
-@dataclasses.dataclass(kw_only=True)
-class Rewrite(Fault):
-    """Serve the image record with ``fields`` merged into it."""
-
-    fields: dict
-    on: str = 'metadata'
-
-    @staticmethod
-    def allowed_on():
-        return ('metadata',)
 
 
 _CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-\d+/(?:\d+|\*)', re.IGNORECASE)
@@ -111,6 +101,10 @@ class FaultProxy(object):
         self.rate = rate
         self.faults = list(faults)
         self.requests = []
+        self.data_streams = 0
+        """Image data answers being relayed now."""
+        self.most_data_streams = 0
+        """The most image data answers relayed at once."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
@@ -221,7 +215,7 @@ class FaultProxy(object):
         request_line, headers = _parse_head(head)
         method, target = request_line.split(' ')[:2]
         path = target.split('?')[0]
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, _range_start(headers))
         record = Request(method=method, path=target,
                          range=_header(headers, 'Range'),
                          token=_header(headers, 'X-Auth-Token') is not None,
@@ -259,15 +253,28 @@ class FaultProxy(object):
                                   headers + [('Connection', 'close')]))
         if method == 'HEAD' or record.status in (204, 304):
             return
+
         length = _header(headers, 'Content-Length')
         first = 0
         if record.status == 206:
             match = _CONTENT_RANGE.fullmatch(
                 (_header(headers, 'Content-Range') or '').strip())
             first = int(match.group(1)) if match else 0
-        self._relay_body(upstream, client, rest,
-                         None if length is None else int(length),
-                         first, fault, record)
+        self._count_data_stream(path, 1)
+        try:
+            self._relay_body(upstream, client, rest,
+                             None if length is None else int(length),
+                             first, fault, record)
+        finally:
+            self._count_data_stream(path, -1)
+
+    def _count_data_stream(self, path, change):
+        if not path.endswith('/file'):
+            return
+        with self._lock:
+            self.data_streams += change
+            self.most_data_streams = max(self.most_data_streams,
+                                         self.data_streams)
 
     def _rewrite(self, client, upstream, rest, status_line, headers, fault,
                  record):
@@ -290,12 +297,15 @@ class FaultProxy(object):
                     record):
         """Send the body on, as ``fault`` has it; its first byte is at
         image offset ``first``."""
-        stop_after = fault.after if isinstance(fault, (Cut, Stall)) else None
+        stop_after = (fault.after if isinstance(fault, (Cut, Stall, Trickle))
+                      else None)
         flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
         started = time.monotonic()
         sent = 0
+        leftover = b''
         for piece in self._pieces(upstream, rest, length):
             if stop_after is not None:
+                leftover = piece[stop_after - sent:]
                 piece = piece[:stop_after - sent]
             if sent <= flip_at < sent + len(piece):
                 piece = bytearray(piece)
@@ -309,6 +319,8 @@ class FaultProxy(object):
                 ahead = sent / self.rate - (time.monotonic() - started)
                 if ahead > 0:
                     self._stopping.wait(ahead)
+        if isinstance(fault, Trickle):
+            self._trickle(upstream, client, leftover, fault, record)
         if isinstance(fault, Stall):
             upstream.close()
             self._stopping.wait(fault.seconds)
@@ -316,6 +328,17 @@ class FaultProxy(object):
             # Closing with a zero linger sends a TCP reset, not a FIN.
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                               struct.pack('ii', 1, 0))
+
+    def _trickle(self, upstream, client, leftover, fault, record):
+        """Send the rest of the body one byte every ``fault.every`` s."""
+        while not self._stopping.wait(fault.every):
+            if not leftover:
+                leftover = upstream.recv(_PIECE)
+                if not leftover:
+                    return
+            client.sendall(leftover[:1])
+            leftover = leftover[1:]
+            record.body_bytes += 1
 
     def _pieces(self, sock, rest, length):
         """``length`` bytes (None: up to the end) of a body whose first
@@ -332,16 +355,24 @@ class FaultProxy(object):
             remaining -= len(piece)
             yield piece
 
-    def _take_fault(self, path):
+    def _take_fault(self, path, start=0):
+        """The next fault for this request; ``start``: its Range's first
+        byte, for faults that target one segment (``at``)."""
         kind = 'file' if path.endswith('/file') else 'metadata'
         with self._lock:
             for fault in self.faults:
-                if fault.on == kind:
+                if fault.on == kind and fault.at in (None, start):
                     fault.times -= 1
                     if fault.times == 0:
                         self.faults.remove(fault)
                     return fault
         return None
+
+
+def _range_start(headers):
+    """First byte a request's Range asks for; 0 without a Range."""
+    match = _OPEN_RANGE.match((_header(headers, 'Range') or '').strip())
+    return int(match.group(1)) if match else 0
 
 
 def _read_head(sock):

@@ -6,6 +6,8 @@ import logging
 import os
 import random
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,6 +20,7 @@ from requests.structures import CaseInsensitiveDict
 
 from glance_download import errors
 from glance_download import fetch
+from glance_download import partfile
 from glance_download import retry
 from glance_download import verify
 from tests import fake_glance
@@ -29,6 +32,7 @@ from tests.fake_glance import NoLength
 from tests.fake_glance import Redirect
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
+from tests.fake_glance import Trickle
 
 CHUNK = 64 * 1024
 DATA = random.Random(20240229).randbytes(1_000_003)
@@ -51,6 +55,9 @@ class _StubResponse:
         self.headers = CaseInsensitiveDict(headers or {})
         self.raw = io.BytesIO(body)
         self.closed = False
+
+    def iter_content(self, chunk_size):
+        return iter(lambda: self.raw.read(chunk_size), b'')
 
     def close(self):
         self.closed = True
@@ -80,19 +87,21 @@ class FetchTestCase(unittest.TestCase):
         self.addCleanup(setattr, logger, 'propagate', True)
 
     def tearDown(self):
-        hashers = [t for t in threading.enumerate()
-                   if t.name == 'glance-download-hash']
-        self.assertEqual([], hashers)
+        threads = [t for t in threading.enumerate()
+                   if t.name in (fetch.HASH_THREAD, fetch.STREAM_THREAD)]
+        self.assertEqual([], threads)
         for message in self.logs.messages:
             self.assertNotIn(self.token, message)
 
     def opener(self, url, read_timeout=2.0):
         """Open ``url`` the way the plugin does; map refusals to errors."""
-        def open_at(offset):
+        def open_at(offset, end=None):
             self.offsets.append(offset)
             headers = {'X-Auth-Token': self.token,
                        'Accept-Encoding': 'identity'}
-            if offset:
+            if end is not None:
+                headers['Range'] = f'bytes={offset}-{end - 1}'
+            elif offset:
                 headers['Range'] = f'bytes={offset}-'
             response = self.session.get(url, headers=headers, stream=True,
                                         timeout=(1.0, read_timeout))
@@ -104,14 +113,15 @@ class FetchTestCase(unittest.TestCase):
             return response
         return open_at
 
-    def download(self, image, digest=None, progress=None, **kwargs):
+    def download(self, image, digest=None, progress=None, read_timeout=2.0,
+                 **engine):
         if digest is None:
             digest = verify.expected_digest(image)
         download = fetch.StagedDownload(
             self.dest, image['size'], digest, CHUNK, self.policy,
-            progress=progress)
+            progress=progress, **engine)
         return download.run(self.opener(self.glance.file_url(image['id']),
-                                        **kwargs))
+                                        read_timeout=read_timeout))
 
     def file_requests(self):
         return self.glance.requests_to('/file')
@@ -179,10 +189,11 @@ class DownloadTest(FetchTestCase):
     def test_progress_is_reported_in_order(self):
         image = self.glance.add_image(DATA)
         calls = []
-        self.download(image, progress=lambda done, total: calls.append(
-            (done, total)))
+        self.download(image, progress=lambda done, total, streams: (
+            calls.append((done, total))))
         done = [c[0] for c in calls]
-        self.assertEqual(sorted(set(done)), done)
+        # Reported on a clock too, so a count may repeat, never go back.
+        self.assertEqual(sorted(done), done)
         self.assertEqual((len(DATA), len(DATA)), calls[-1])
         self.assertEqual({len(DATA)}, {c[1] for c in calls})
 
@@ -212,7 +223,9 @@ class ResumeTest(FetchTestCase):
         self.glance.faults.append(Cut(after=300_000))
         result = self.download(image)
         self.assertStaged(DATA)
-        self.assertEqual([None, 'bytes=300000-'], self.ranges())
+        # A body cut short loses the chunk it was filling, no more.
+        self.assertEqual([None, f'bytes={300_000 // CHUNK * CHUNK}-'],
+                         self.ranges())
         self.assertLess(self.glance.bytes_sent, 2 * len(DATA))
         self.assertEqual((2, 1, 0),
                          (result.attempts, result.resumes, result.restarts))
@@ -433,16 +446,22 @@ class VerificationTest(FetchTestCase):
 class AbortTest(FetchTestCase):
 
     def test_abort_from_progress_stops_at_once(self):
+        self.glance.close_connections = True
         image = self.glance.add_image(DATA)
+        # Silent for longer than the test lasts, shorter than read_timeout:
+        # only a check on the clock can see the abort.
+        self.glance.faults.append(Stall(after=300_000, seconds=30))
         calls = []
 
-        def progress(done, total):
+        def progress(done, total, streams):
             calls.append(done)
             if len(calls) == 2:
                 raise errors.Aborted('The import task was deleted.')
 
+        started = time.monotonic()
         message = self.assertFailsWith(errors.Aborted, self.download, image,
-                                       progress=progress)
+                                       progress=progress, read_timeout=60)
+        self.assertLess(time.monotonic() - started, 5)
         self.assertEqual('The import task was deleted.', message)
         self.assertEqual(2, len(calls))
         self.assertEqual(1, len(self.file_requests()))
@@ -452,7 +471,7 @@ class AbortTest(FetchTestCase):
 class WriteTest(FetchTestCase):
 
     def test_large_chunks_are_written_in_slices(self):
-        data = random.Random(7).randbytes(3 * fetch._WRITE_SLICE + 1234)
+        data = random.Random(7).randbytes(3 * partfile.WRITE_SLICE + 1234)
         image = self.glance.add_image(data)
         writes = []
         real_pwrite = os.pwrite
@@ -462,11 +481,11 @@ class WriteTest(FetchTestCase):
             return real_pwrite(fd, buffer, offset)
         download = fetch.StagedDownload(
             self.dest, len(data), verify.expected_digest(image),
-            4 * fetch._WRITE_SLICE, self.policy)
-        with mock.patch.object(fetch.os, 'pwrite', side_effect=pwrite):
+            4 * partfile.WRITE_SLICE, self.policy)
+        with mock.patch.object(partfile.os, 'pwrite', side_effect=pwrite):
             download.run(self.opener(self.glance.file_url(image['id'])))
         self.assertStaged(data)
-        self.assertTrue(all(size <= fetch._WRITE_SLICE
+        self.assertTrue(all(size <= partfile.WRITE_SLICE
                             for _, size in writes), writes)
         # In order, without gaps or overlaps.
         offset = 0
@@ -481,7 +500,8 @@ class WriteTest(FetchTestCase):
 
         def short_pwrite(fd, buffer, offset):
             return real_pwrite(fd, buffer[:1000], offset)
-        with mock.patch.object(fetch.os, 'pwrite', side_effect=short_pwrite):
+        with mock.patch.object(partfile.os, 'pwrite',
+                               side_effect=short_pwrite):
             result = self.download(image)
         self.assertEqual(len(DATA), result.bytes)
         self.assertStaged(DATA)
@@ -501,90 +521,13 @@ class StagingErrorTest(FetchTestCase):
     def test_write_error_is_not_retried(self):
         image = self.glance.add_image(DATA)
         full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        with mock.patch.object(fetch.os, 'pwrite', side_effect=full):
+        with mock.patch.object(partfile.os, 'pwrite', side_effect=full):
             message = self.assertFailsWith(errors.TransferError,
                                            self.download, image)
         self.assertIn('staging area could not be written', message)
         self.assertIn(os.strerror(errno.ENOSPC), message)
         self.assertEqual(1, len(self.file_requests()))
         self.assertEqual([], self.slept)
-
-
-class PlanResumeTest(unittest.TestCase):
-
-    SIZE = 1000
-
-    def plan(self, status, offset, **headers):
-        headers = CaseInsensitiveDict(
-            {k.replace('_', '-'): v for k, v in headers.items()})
-        return fetch.plan_resume(status, headers, offset, self.SIZE)
-
-    def test_full_answers(self):
-        self.assertIs(fetch.Plan.APPEND, self.plan(200, 0))
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(200, 0, Content_Length='1000'))
-        self.assertIs(fetch.Plan.RESTART, self.plan(200, 400))
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(200, 0, Content_Encoding='identity'))
-
-    def test_full_answer_of_another_length(self):
-        self.assertRaises(errors.VerificationError, self.plan, 200, 0,
-                          Content_Length='999')
-        self.assertRaises(errors.VerificationError, self.plan, 200, 400,
-                          Content_Length='1001')
-
-    def test_partial_answers(self):
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(206, 400, Content_Range='bytes 400-999/1000'))
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(206, 400, Content_Range='bytes 400-599/1000'))
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(206, 400, Content_Range='bytes 400-999/*'))
-        self.assertIs(fetch.Plan.APPEND,
-                      self.plan(206, 0, Content_Range='bytes 0-999/1000'))
-
-    def test_partial_answer_elsewhere(self):
-        self.assertIs(fetch.Plan.REFETCH,
-                      self.plan(206, 400, Content_Range='bytes 0-999/1000'))
-        self.assertIs(fetch.Plan.REFETCH,
-                      self.plan(206, 400, Content_Range='bytes 500-999/1000'))
-        self.assertRaises(errors.TransferError, self.plan, 206, 0,
-                          Content_Range='bytes 10-999/1000')
-
-    def test_partial_answer_of_another_total(self):
-        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
-                          Content_Range='bytes 400-1099/1100')
-        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
-                          Content_Range='bytes 400-1099/*')
-
-    def test_nonsensical_partial_answers(self):
-        for value in (None, '', 'bytes 400-/1000', 'bytes 500-400/1000',
-                      'bytes 400-1000/1000', 'items 400-999/1000'):
-            with self.subTest(value=value):
-                self.assertRaises(errors.TransferError, self.plan, 206, 400,
-                                  Content_Range=value)
-
-    def test_range_not_satisfiable(self):
-        self.assertRaises(errors.VerificationError, self.plan, 416, 400,
-                          Content_Range='bytes */400')
-        self.assertRaises(errors.VerificationError, self.plan, 416, 400)
-        self.assertRaises(errors.TransferError, self.plan, 416, 0)
-
-    def test_other_statuses(self):
-        for status in (201, 204, 304, 400, 404, 418):
-            self.assertRaises(errors.TransferError, self.plan, status, 0)
-
-    def test_encoded_body(self):
-        self.assertRaises(errors.TransferError, self.plan, 200, 0,
-                          Content_Encoding='gzip')
-
-    def test_parse_content_range(self):
-        self.assertEqual((0, 9, 10), fetch.parse_content_range('bytes 0-9/10'))
-        self.assertEqual((5, 9, None),
-                         fetch.parse_content_range(' Bytes 5-9/* '))
-        for value in (None, '', 'bytes */10', 'bytes 9-5/10',
-                      'bytes 0-10/10', 'bytes=0-9/10'):
-            self.assertIsNone(fetch.parse_content_range(value), value)
 
 
 class FakeGlanceTest(unittest.TestCase):
@@ -714,3 +657,399 @@ class FakeGlanceTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class _StatVfs:
+    """os.statvfs of a filesystem with ``free`` bytes available."""
+
+    def __init__(self, free):
+        self.free = free
+
+    def __call__(self, path):
+        return os.statvfs_result((4096, 4096, 1 << 20, self.free // 4096,
+                                  self.free // 4096, 1000, 1000, 1000, 0,
+                                  255))
+
+
+class LimitsTest(FetchTestCase):
+    """What ends a download that never ends, and checks before any byte.
+
+    The server closes each connection after its answer, as the cloud's
+    servers do: the HTTP library then lets go of the socket, and only the
+    descriptor the response reads from can wake a blocked read.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.glance.close_connections = True
+
+    def test_trickle_is_broken_off_below_the_minimum_rate(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Trickle(after=100_000, every=0.2,
+                                          times=10))
+        started = time.monotonic()
+        message = self.assertFailsWith(
+            errors.TransferError, self.download, image, read_timeout=30,
+            min_rate=10_000, min_rate_period=0.5)
+        self.assertLess(time.monotonic() - started, 15)
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertIn('below the minimum of 10000 bytes/s', message)
+        self.assertEqual(4, len(self.file_requests()))
+
+    def test_a_slow_moment_is_resumed(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Trickle(after=200_000, every=0.2))
+        result = self.download(image, read_timeout=30, min_rate=10_000,
+                               min_rate_period=0.5)
+        self.assertStaged(DATA)
+        self.assertEqual(1, result.resumes)
+
+    def test_deadline(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Trickle(after=100_000, every=0.2))
+        started = time.monotonic()
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image, read_timeout=30, deadline=1.0)
+        self.assertLess(time.monotonic() - started, 5)
+        self.assertIn('did not arrive within the 1 s allowed', message)
+        self.assertIn('download_timeout', message)
+
+    def test_abort_checks_run_while_a_trickle_fills_no_chunk(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Trickle(after=100_000, every=0.2))
+        seen = []
+
+        def progress(done, total, streams):
+            seen.append(done)
+            if len(seen) == 8:
+                raise errors.Aborted('The target image was deleted.')
+
+        started = time.monotonic()
+        self.assertFailsWith(errors.Aborted, self.download, image,
+                             progress=progress, read_timeout=30)
+        self.assertLess(time.monotonic() - started, 5)
+
+    def test_image_over_the_size_cap_fails_before_any_request(self):
+        image = self.glance.add_image(DATA)
+        message = self.assertFailsWith(errors.TransferError, self.download,
+                                       image, max_size=len(DATA) - 1)
+        self.assertIn(f'image_size_cap = {len(DATA) - 1} bytes', message)
+        self.assertIn(f'{len(DATA)} bytes', message)
+        self.assertEqual([], self.file_requests())
+
+    def test_not_enough_free_space_fails_before_any_request(self):
+        image = self.glance.add_image(DATA)
+        message = self.assertFailsWith(
+            errors.TransferError, self.download, image,
+            statvfs=_StatVfs(512 * 1024))
+        self.assertIn('has 512.0 KiB free', message)
+        self.assertIn(f'needs 976.6 KiB ({len(DATA)} bytes)', message)
+        self.assertNotIn(self.staging, message)
+        self.assertEqual([], self.file_requests())
+
+    def test_allocation_refused_fails_before_any_request(self):
+        image = self.glance.add_image(DATA)
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        with mock.patch.object(partfile.os, 'posix_fallocate',
+                               side_effect=full):
+            message = self.assertFailsWith(errors.TransferError,
+                                           self.download, image)
+        self.assertIn(f'needs 976.6 KiB ({len(DATA)} bytes)', message)
+        self.assertEqual([], self.file_requests())
+
+    def test_space_is_reserved_up_front(self):
+        image = self.glance.add_image(DATA)
+        sizes = []
+
+        def progress(done, total, streams):
+            sizes.append(os.stat(self.dest + fetch.PART_SUFFIX).st_blocks)
+
+        self.download(image, progress=progress)
+        self.assertStaged(DATA)
+        self.assertGreaterEqual(sizes[0] * 512, len(DATA))
+
+    def test_filesystem_without_allocation_checks_free_space(self):
+        image = self.glance.add_image(DATA)
+        unsupported = OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+        with mock.patch.object(partfile.os, 'posix_fallocate',
+                               side_effect=unsupported):
+            self.download(image)
+        self.assertStaged(DATA)
+
+    def test_staging_path_is_not_in_the_message(self):
+        image = self.glance.add_image(DATA)
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        with mock.patch.object(partfile.os, 'pwrite', side_effect=full):
+            message = self.assertFailsWith(errors.TransferError,
+                                           self.download, image)
+        self.assertNotIn(self.staging, message)
+        self.assertTrue(any(self.dest in m for m in self.logs.messages))
+
+
+SEGMENT = 128 * 1024
+
+
+class ParallelTest(FetchTestCase):
+    """Several ranged streams at once, each resuming on its own."""
+
+    def parallel(self, image, streams=4, **kwargs):
+        return self.download(image, streams=streams, segment_size=SEGMENT,
+                             **kwargs)
+
+    def starts(self):
+        return sorted(int(r[len('bytes='):].split('-')[0]) if r else 0
+                      for r in self.ranges())
+
+    def test_segments_over_several_streams(self):
+        image = self.glance.add_image(DATA)
+        calls = []
+        result = self.parallel(image, progress=lambda *call: calls.append(
+            call))
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual(list(range(0, len(DATA), SEGMENT)), self.starts())
+        self.assertIn(f'bytes=0-{SEGMENT - 1}', self.ranges())
+        self.assertGreater(result.streams, 1)
+        self.assertLessEqual(self.glance.most_data_streams, 4)
+        self.assertEqual(len(DATA), self.glance.bytes_sent)
+        self.assertEqual((len(DATA), len(DATA)), calls[-1][:2])
+
+    def test_cut_stall_and_refused_extra_stream(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [
+            Cut(after=70_000, at=2 * SEGMENT),
+            Stall(after=70_000, seconds=10, at=4 * SEGMENT),
+            Status(503, at=3 * SEGMENT)]
+        started = time.monotonic()
+        result = self.parallel(image, read_timeout=0.5)
+        self.assertLess(time.monotonic() - started, 8)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual(2, result.resumes)
+        self.assertLess(self.glance.bytes_sent, 1.2 * len(DATA))
+        self.assertIn(f'bytes={2 * SEGMENT + CHUNK}-{3 * SEGMENT - 1}',
+                      self.ranges())
+
+    def test_flipped_byte_in_one_segment(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(FlipByte(offset=5 * SEGMENT + 77,
+                                           at=5 * SEGMENT))
+        message = self.assertFailsWith(errors.VerificationError,
+                                       self.parallel, image)
+        self.assertIn('sha512 digest', message)
+
+    def test_remote_ignoring_range_gives_one_stream(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange())
+        result = self.parallel(image)
+        self.assertStaged(DATA)
+        self.assertEqual([f'bytes=0-{SEGMENT - 1}'], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_ignored_range_on_a_later_segment_is_retried(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange(at=3 * SEGMENT))
+        result = self.parallel(image)
+        self.assertStaged(DATA)
+        self.assertLess(self.glance.bytes_sent, 3 * len(DATA))
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+
+    def test_small_image_is_one_stream(self):
+        data = DATA[:2 * SEGMENT - 1]
+        image = self.glance.add_image(data)
+        result = self.parallel(image)
+        self.assertStaged(data)
+        self.assertEqual([None], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_process_cap_bounds_the_streams(self):
+        from glance_download import streams
+        slots = streams.StreamSlots(2)
+        image = self.glance.add_image(DATA)
+        # One stream pauses, so that the other would open more if allowed.
+        self.glance.faults.append(Stall(after=SEGMENT // 2, seconds=0.5,
+                                        at=SEGMENT))
+        result = self.parallel(image, slots=slots)
+        self.assertStaged(DATA)
+        self.assertLessEqual(self.glance.most_data_streams, 2)
+        self.assertEqual(2, result.streams)
+        self.assertEqual(0, slots.in_use)
+
+    def test_first_stream_waits_for_a_slot(self):
+        from glance_download import streams
+        slots = streams.StreamSlots(1)
+        self.assertTrue(slots.acquire(wait=False))
+        threading.Timer(0.5, slots.release).start()
+        image = self.glance.add_image(DATA)
+        self.parallel(image, slots=slots)
+        self.assertStaged(DATA)
+        self.assertEqual(0, slots.in_use)
+
+    def test_segment_gives_up_after_its_attempts(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Cut(after=1000, at=SEGMENT, times=10))
+        message = self.assertFailsWith(errors.TransferError, self.parallel,
+                                       image)
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertIn(f'at byte {SEGMENT + 0} of {len(DATA)}', message)
+
+
+class ResidueTest(FetchTestCase):
+    """A part file left by a glance-api that died, found by the next try."""
+
+    def leave_residue(self, data, written, digest, segments=None):
+        """A part file of ``data`` whose ranges ``segments`` are written."""
+        segments = segments or [(0, len(data), written)]
+        with open(self.dest + partfile.PART_SUFFIX, 'wb') as f:
+            f.write(data[:written].ljust(len(data), b'\0'))
+        with open(self.dest + partfile.SIDECAR_SUFFIX, 'w') as f:
+            json.dump(partfile.source_record(len(data), digest, segments), f)
+
+    def test_resumes_from_the_bytes_there(self):
+        image = self.glance.add_image(DATA)
+        self.leave_residue(DATA, 600_000, verify.expected_digest(image))
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(['bytes=600000-'], self.ranges())
+        self.assertEqual(len(DATA) - 600_000, self.glance.bytes_sent)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+
+    def test_resumes_only_unwritten_segments(self):
+        image = self.glance.add_image(DATA)
+        size = len(DATA)
+        cuts = list(range(0, size, SEGMENT)) + [size]
+        segments = [(s, e, e if i % 2 == 0 else s)
+                    for i, (s, e) in enumerate(zip(cuts, cuts[1:]))]
+        with open(self.dest + partfile.PART_SUFFIX, 'wb') as f:
+            f.write(DATA)
+        with open(self.dest + partfile.SIDECAR_SUFFIX, 'w') as f:
+            json.dump(partfile.source_record(
+                size, verify.expected_digest(image), segments), f)
+        self.download(image, streams=4, segment_size=SEGMENT)
+        self.assertStaged(DATA)
+        self.assertEqual(sum(e - s for s, e, w in segments if w == s),
+                         self.glance.bytes_sent)
+
+    def test_residue_of_another_source_is_discarded(self):
+        image = self.glance.add_image(DATA)
+        other = ('sha512', hashlib.sha512(b'other').hexdigest())
+        self.leave_residue(DATA, 600_000, other)
+        self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([None], self.ranges())
+
+    def test_bad_prefix_fails_verification_and_goes(self):
+        image = self.glance.add_image(DATA)
+        damaged = bytes([DATA[0] ^ 1]) + DATA[1:]
+        self.leave_residue(damaged, 600_000, verify.expected_digest(image))
+        self.assertFailsWith(errors.VerificationError, self.download, image)
+
+    def test_sidecar_is_written_before_the_first_byte(self):
+        image = self.glance.add_image(DATA)
+        records = []
+
+        def opener(offset, end=None):
+            records.append(partfile.read_sidecar(self.dest))
+            return real(offset, end) if end else real(offset)
+        real = self.opener(self.glance.file_url(image['id']))
+        fetch.StagedDownload(self.dest, len(DATA),
+                             verify.expected_digest(image), CHUNK,
+                             self.policy).run(opener)
+        self.assertEqual([(0, len(DATA), 0)], partfile.resumable(
+            records[0], len(DATA), verify.expected_digest(image)))
+        self.assertStaged(DATA)
+
+
+class ResumableTest(unittest.TestCase):
+    """The pure decision over a residue's sidecar."""
+
+    DIGEST = ('sha512', 'ab' * 64)
+
+    def record(self, **changes):
+        record = partfile.source_record(100, self.DIGEST,
+                                        [(0, 60, 60), (60, 100, 70)])
+        record.update(changes)
+        return record
+
+    def test_same_source(self):
+        self.assertEqual([(0, 60, 60), (60, 100, 70)],
+                         partfile.resumable(self.record(), 100, self.DIGEST))
+
+    def test_other_sources_and_damaged_records(self):
+        for record, size, digest in [
+                (self.record(), 101, self.DIGEST),
+                (self.record(), 100, ('sha512', 'cd' * 64)),
+                (self.record(), 100, ('md5', 'ab' * 64)),
+                (self.record(), 100, None),
+                (self.record(version=2), 100, self.DIGEST),
+                (self.record(segments=[[0, 60, 61], [60, 100, 60]]), 100,
+                 self.DIGEST),
+                (self.record(segments=[[0, 60, 60]]), 100, self.DIGEST),
+                (self.record(segments=[[0, 60, 60], [50, 100, 50]]), 100,
+                 self.DIGEST),
+                (self.record(segments=[[0, 100, '5']]), 100, self.DIGEST),
+                (self.record(segments=[]), 100, self.DIGEST),
+                ('not a record', 100, self.DIGEST),
+                (None, 100, self.DIGEST)]:
+            with self.subTest(record=record, size=size, digest=digest):
+                self.assertIsNone(partfile.resumable(record, size, digest))
+
+
+_CHILD = '''
+import sys
+import requests
+from glance_download import fetch, retry, verify
+url, token, dest, size, algorithm, value, segment = sys.argv[1:]
+session = requests.Session()
+
+
+def opener(offset, end=None):
+    headers = {'X-Auth-Token': token, 'Accept-Encoding': 'identity'}
+    if end is not None:
+        headers['Range'] = 'bytes=%d-%d' % (offset, end - 1)
+    elif offset:
+        headers['Range'] = 'bytes=%d-' % offset
+    return session.get(url, headers=headers, stream=True, timeout=(5, 60))
+
+
+fetch.StagedDownload(dest, int(size), (algorithm, value), 65536,
+                     retry.RetryPolicy(1, 0, 0), streams=2,
+                     segment_size=int(segment)).run(opener)
+'''
+
+
+class CrashTest(FetchTestCase):
+    """A process killed mid-download, then the same download again."""
+
+    def test_resume_after_kill(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60,
+                                        at=3 * SEGMENT))
+        child = subprocess.Popen(
+            [sys.executable, '-c', _CHILD, self.glance.file_url(image['id']),
+             self.token, self.dest, str(len(DATA)), 'sha512',
+             image['os_hash_value'], str(SEGMENT)],
+            cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(__file__)))))
+        self.addCleanup(child.wait)
+        self.addCleanup(child.kill)
+        digest = verify.expected_digest(image)
+        deadline = time.monotonic() + 30
+        while True:
+            kept = partfile.resumable(partfile.read_sidecar(self.dest),
+                                      len(DATA), digest)
+            if kept and sum(w - s for s, _, w in kept) >= 6 * SEGMENT:
+                break
+            self.assertLess(time.monotonic(), deadline, kept)
+            time.sleep(0.1)
+        child.kill()
+        child.wait()
+        first = self.glance.bytes_sent
+        self.assertLess(first, len(DATA))
+
+        result = self.download(image, streams=2, segment_size=SEGMENT)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertLess(self.glance.bytes_sent, 1.3 * len(DATA))
+        again = self.ranges()[-(result.attempts):]
+        self.assertEqual([f'bytes={3 * SEGMENT}-{4 * SEGMENT - 1}'], again)

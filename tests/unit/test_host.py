@@ -80,6 +80,14 @@ class StagingTargetTest(unittest.TestCase):
         self.assertIn('not a local directory', str(ctx.exception))
 
 
+class ImageSizeCapTest(unittest.TestCase):
+
+    def test_glance_option_is_read(self):
+        self.assertEqual(1024 ** 4, host.image_size_cap())
+        override(self, 'image_size_cap', 12345)
+        self.assertEqual(12345, host.image_size_cap())
+
+
 class ImportFilteringTest(unittest.TestCase):
 
     def test_defaults_refuse_loopback_and_odd_ports(self):

@@ -20,6 +20,8 @@ class DescribeTest(unittest.TestCase):
             'Downloading from region R1: 512.0 MiB of 1.0 GiB (50%) at '
             '128.0 MiB/s', progress.describe(2 ** 29, 2 ** 30, 4.0, 'R1'))
         self.assertIn('(100%)', progress.describe(0, 0, 0, 'R1'))
+        self.assertTrue(progress.describe(1, 2, 1.0, 'R1', 4).endswith(
+            'at 1 B/s over 4 streams'))
 
     def test_describe_done(self):
         result = types.SimpleNamespace(bytes=2 ** 20, seconds=0.5,
@@ -31,6 +33,9 @@ class DescribeTest(unittest.TestCase):
         self.assertIn('2 resumed', line)
         result.algorithm = None
         self.assertIn('size verified', progress.describe_done(result, 'R1'))
+        result.streams = 3
+        self.assertIn('from region R1 over up to 3 streams in 0.5 s',
+                      progress.describe_done(result, 'R1'))
 
 
 class ProgressTest(unittest.TestCase):

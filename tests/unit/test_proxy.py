@@ -7,6 +7,7 @@ does what it says: relays faithfully, and breaks exactly what it is told.
 import json
 import random
 import socket
+import threading
 import time
 import unittest
 
@@ -165,6 +166,47 @@ class ProxyTest(unittest.TestCase):
                          [type(r.fault).__name__ if r.fault else None
                           for r in self.proxy.requests])
         self.assertEqual(3, len(self.proxy.requests_to('/file')))
+
+    def test_fault_for_the_range_starting_at_a_byte(self):
+        self.proxy.add(proxy.Status(code=503, at=2000))
+        self.assertEqual(DATA[:2000],
+                         self.get(Range='bytes=0-1999').content)
+        self.assertEqual(503, self.get(Range='bytes=2000-3999').status_code)
+        self.assertEqual(DATA[2000:4000],
+                         self.get(Range='bytes=2000-3999').content)
+        self.assertEqual([None, 'Status', None],
+                         [type(r.fault).__name__ if r.fault else None
+                          for r in self.proxy.requests])
+
+    def test_trickle(self):
+        self.proxy.add(proxy.Trickle(after=1000, every=0.2))
+        response = requests.get(self.proxy.url + self.file, headers=TOKEN,
+                                stream=True, timeout=10)
+        with response:
+            self.assertEqual(DATA[:1000], response.raw.read(1000))
+            started = time.monotonic()
+            self.assertEqual(DATA[1000:1003], response.raw.read(3))
+            self.assertGreater(time.monotonic() - started, 0.5)
+
+    def test_declare_changes_the_record(self):
+        self.proxy.add(proxy.Rewrite(fields={'size': 12345}))
+        response = self.get('/v2/images/%s' % self.image['id'])
+        self.assertEqual(12345, response.json()['size'])
+        self.assertEqual(self.image['id'], response.json()['id'])
+        self.assertEqual(len(DATA),
+                         self.get('/v2/images/%s' % self.image['id'])
+                         .json()['size'])
+
+    def test_counts_data_answers_at_once(self):
+        self.proxy.add(proxy.Stall(after=10, seconds=1))
+        stalled = threading.Thread(target=raw_get,
+                                   args=(self.proxy.port, self.file))
+        stalled.start()
+        time.sleep(0.3)
+        self.assertEqual(DATA, self.get().content)
+        stalled.join()
+        self.assertEqual((0, 2), (self.proxy.data_streams,
+                                  self.proxy.most_data_streams))
 
     def test_throttle(self):
         self.proxy.rate = 1024 * 1024

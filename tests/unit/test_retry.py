@@ -2,6 +2,8 @@ import email.utils
 import http.client
 import socket
 import ssl
+import threading
+import time
 import unittest
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -76,6 +78,14 @@ class RetryPolicyTest(unittest.TestCase):
         policy = retry.RetryPolicy(3, 0, 0, sleep=self.slept.append)
         self.assertEqual(0, policy.wait(1))
         self.assertEqual([], self.slept)
+
+    def test_a_stopped_download_does_not_sit_out_its_backoff(self):
+        policy = retry.RetryPolicy(3, 30, 30)
+        stop = threading.Event()
+        threading.Timer(0.2, stop.set).start()
+        started = time.monotonic()
+        self.assertEqual(30, policy.sleep(30, interrupt=stop))
+        self.assertLess(time.monotonic() - started, 5)
 
     def test_attempts_bound(self):
         self.assertTrue(self.policy.allows_another(4))

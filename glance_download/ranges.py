@@ -1,0 +1,132 @@
+"""Byte ranges of the image data: how answers are used, how work is split.
+
+Pure decisions, with no I/O: which part of an answer to a ranged request
+can be written where, and which segments a download is cut into.
+"""
+
+import enum
+import http
+import re
+
+from glance_download import errors
+from glance_download import verify
+
+_CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-(\d+)/(\d+|\*)', re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r'bytes\s+\*/(\d+)', re.IGNORECASE)
+
+
+class Plan(enum.Enum):
+    """What to do with a response to a request made at some offset."""
+
+    APPEND = 'append'
+    """The body continues the data at the offset asked for."""
+
+    RESTART = 'restart'
+    """The body is the whole image: drop what we have, write from byte 0."""
+
+    REFETCH = 'refetch'
+    """The body cannot be used: drop what we have and ask from byte 0."""
+
+
+def parse_content_range(value):
+    """``(first, last, total)`` of a ``bytes a-b/n`` value, total None for *.
+
+    None when the value is missing or malformed.
+    """
+    match = _CONTENT_RANGE.fullmatch((value or '').strip())
+    if not match:
+        return None
+    first, last = int(match.group(1)), int(match.group(2))
+    total = None if match.group(3) == '*' else int(match.group(3))
+    if last < first or (total is not None and last >= total):
+        return None
+    return first, last, total
+
+
+def describe_status(status):
+    """``HTTP 503 Service Unavailable``, or ``HTTP 599`` if unnamed."""
+    try:
+        return f'HTTP {status} {http.HTTPStatus(status).phrase}'
+    except ValueError:
+        return f'HTTP {status}'
+
+
+def plan_resume(status, headers, offset, size):
+    """Decide how a non-transient answer to a request at ``offset`` is used.
+
+    ``headers`` is a case-insensitive mapping such as
+    ``requests.Response.headers``; ``size`` is the declared image size.
+
+    * 200: the whole image.  From a request at offset 0 it is simply
+      appended; at a later offset the server ignored Range, so we restart
+      from zero with this very body rather than make another request.
+    * 206 starting at ``offset``: resume.  It may end early (the server
+      chose a smaller range): the short stream then counts as a break and
+      is resumed again.
+    * 206 starting elsewhere: the server does not resume correctly; refetch
+      from zero, without Range.  At offset 0, where we asked for no range,
+      any 206 not starting at 0 is nonsense and fails the transfer.
+    * A length (Content-Length of a 200, total of a Content-Range) other
+      than ``size``, or 416 when asking past the bytes we have: the source
+      data differs from its declared size.  No attempt can fix that.
+    * Any other status, a malformed 206 or an encoded body fails the
+      transfer without retry.  Transient statuses are the caller's to
+      retry before asking here.
+    """
+    encoding = (headers.get('Content-Encoding') or 'identity').strip().lower()
+    if encoding != 'identity':
+        raise errors.TransferError(
+            f'The source sent the image data with Content-Encoding '
+            f'{encoding!r}; it must be sent unencoded to be verified. '
+            f'Nothing was activated.')
+    if status == 200:
+        length = headers.get('Content-Length')
+        if length is not None and length.strip().isdigit() and (
+                int(length) != size):
+            raise verify.mismatch_error('size', f'{size} bytes',
+                                        f'{int(length)} bytes announced')
+        return Plan.APPEND if offset == 0 else Plan.RESTART
+    if status == 206:
+        content_range = parse_content_range(headers.get('Content-Range'))
+        if content_range is None:
+            raise errors.TransferError(
+                'The source answered a partial content (HTTP 206) without '
+                'a valid Content-Range, so the data cannot be placed. '
+                'Nothing was activated; the import can be retried.')
+        first, last, total = content_range
+        if total is not None and total != size:
+            raise verify.mismatch_error('size', f'{size} bytes',
+                                        f'{total} bytes announced')
+        if last >= size:
+            raise verify.oversize_error(size, last + 1)
+        if first == offset:
+            return Plan.APPEND
+        if offset == 0:
+            raise errors.TransferError(
+                f'The source answered bytes {first}-{last} to a request '
+                f'for the whole image. Nothing was activated; the import '
+                f'can be retried.')
+        return Plan.REFETCH
+    if status == 416 and offset > 0:
+        match = _UNSATISFIED_RANGE.fullmatch(
+            (headers.get('Content-Range') or '').strip())
+        held = f'{match.group(1)} bytes' if match else f'{offset} bytes'
+        raise verify.mismatch_error('size', f'{size} bytes',
+                                    f'{held}, the source has no more')
+    raise errors.TransferError(
+        f'The source answered {describe_status(status)} to the image data '
+        f'request, which is not retried. Nothing was activated; the import '
+        f'can be retried once the source serves the image data.')
+
+
+def segments(size, segment_size, streams):
+    """``[(start, end), ...]`` covering [0, size) for ``streams`` streams.
+
+    One segment, the whole image, when a single stream is asked for or the
+    image is smaller than two segments: extra streams would then cost
+    requests and gain nothing.
+    """
+    if streams < 2 or segment_size < 1 or size < 2 * segment_size:
+        return [(0, size)]
+    return [(start, min(size, start + segment_size))
+            for start in range(0, size, segment_size)]

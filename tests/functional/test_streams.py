@@ -1,0 +1,211 @@
+"""Imports over several ranged streams, through SLOW-REGION1's proxy.
+
+REGION2 cuts images into 4 MiB segments and fetches up to 4 at once, with
+at most 6 streams per glance-api process (tools/cloud sets these).  The
+proxy targets its faults at the request whose Range starts at a given
+segment, and counts the data answers it relays at once.
+"""
+
+import os
+import threading
+import time
+
+from glance_download import progress
+from tests.functional import proxy
+from tests.functional import test_faults
+
+MIB = test_faults.MIB
+SEGMENT = 4 * MIB
+SIZE = 6 * SEGMENT + 12345
+# REGION2's glance-api has two worker processes, each with its own cap.
+PROCESS_STREAMS = 6
+PROCESSES = 2
+
+
+class StreamsTestCase(test_faults.ProxyTestCase):
+
+    def data_requests(self):
+        return self.proxy.requests_to('/file')
+
+    def bytes_crossed(self):
+        return sum(r.body_bytes for r in self.data_requests())
+
+    def assert_nothing_staged(self, target_id):
+        self.assertEqual([], [name for name in self.staged_files()
+                              if name.startswith(target_id)])
+
+
+class ParallelStreamsTest(StreamsTestCase):
+
+    def test_segments_cross_over_several_streams(self):
+        # Slow enough per stream that a segment outlasts a stream's start.
+        self.proxy.rate = 8 * MIB
+        source = self.source_image(data=os.urandom(SIZE))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        starts = sorted(r.range_start for r in self.data_requests())
+        self.assertEqual(list(range(0, SIZE, SEGMENT)), starts)
+        self.assertEqual(SIZE, self.bytes_crossed())
+        self.assertGreater(self.proxy.most_data_streams, 1)
+        self.assertLessEqual(self.proxy.most_data_streams, 4)
+
+    def test_cut_stall_and_refused_extra_stream(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        self.proxy.add(
+            proxy.Cut(after=MIB + 4321, at=SEGMENT),
+            proxy.Stall(after=MIB + 77, seconds=test_faults.STALL,
+                        at=2 * SEGMENT),
+            proxy.Status(code=503, at=3 * SEGMENT))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        requests = self.data_requests()
+        self.assertIn(503, [r.status for r in requests])
+        resumed = [r.range_start for r in requests
+                   if r.range_start not in range(0, SIZE, SEGMENT)]
+        self.assertEqual(2, len(resumed), requests)
+        self.assertTrue(SEGMENT < resumed[0] <= SEGMENT + MIB + 4321
+                        or SEGMENT < resumed[1] <= SEGMENT + MIB + 4321,
+                        resumed)
+        self.assertLess(self.bytes_crossed(), 1.2 * SIZE)
+
+    def test_flipped_byte_in_one_segment_fails_and_leaves_nothing(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.FlipByte(offset=4 * SEGMENT + 99,
+                                      at=4 * SEGMENT))
+        self.start_import(source, target)
+        self.assert_failed_and_queued(self.region2, target['id'],
+                                      test_faults.DIGEST_MISMATCH)
+        self.assert_nothing_staged(target['id'])
+        self.assertIsNone(self.region2.get(target['id'])['os_hash_value'])
+
+    def test_remote_ignoring_range_gives_one_stream(self):
+        source = self.source_image(data=os.urandom(SIZE))
+        self.proxy.add(proxy.IgnoreRange())
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        (only,) = self.data_requests()
+        self.assertEqual('bytes=0-%d' % (SEGMENT - 1), only.range)
+        self.assertEqual(200, only.status)
+        self.assertEqual(SIZE, only.body_bytes)
+
+
+class ConcurrentImportsTest(StreamsTestCase):
+
+    IMPORTS = 10
+
+    def test_ten_imports_respect_the_stream_cap(self):
+        # Slow enough that the streams of different imports overlap.
+        self.proxy.rate = 4 * MIB
+        size = 3 * SEGMENT
+        sources = [self.source_image(data=os.urandom(size))
+                   for _ in range(self.IMPORTS)]
+        targets = [self.target_image() for _ in sources]
+        results = [None] * self.IMPORTS
+
+        def run(index):
+            self.start_import(sources[index], targets[index])
+            results[index] = self.wait_for(self.region2,
+                                           targets[index]['id'])
+
+        threads = [threading.Thread(target=run, args=(i,))
+                   for i in range(self.IMPORTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(600)
+        for source, result in zip(sources, results):
+            self.assertIsNotNone(result)
+            image, task = result
+            self.assert_verified_copy(source, image, task)
+        self.assertGreater(self.proxy.most_data_streams, PROCESSES)
+        self.assertLessEqual(self.proxy.most_data_streams,
+                             PROCESSES * PROCESS_STREAMS)
+        self.assertLess(self.bytes_crossed(), 1.2 * size * self.IMPORTS)
+
+
+class TrickleTest(StreamsTestCase):
+    """A source sending one byte every two seconds after its first MiB.
+
+    No read ever waits read_timeout (3 s in the test cloud), so only the
+    clock of the download can end it: REGION2 breaks off a stream under
+    1 KiB/s over 4 s (min_rate_period).
+    """
+
+    def wait_until(self, condition, seconds, what):
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail('%s: not within %d s' % (what, seconds))
+            time.sleep(0.2)
+
+    def test_trickle_fails_below_the_minimum_rate(self):
+        source = self.source_image(data=os.urandom(test_faults.SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.Trickle(after=MIB, every=2, times=10))
+        started = time.monotonic()
+        self.start_import(source, target)
+        message = self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'below the minimum of 1024 bytes/s')
+        self.assertIn('4 attempt(s) failed', message)
+        self.assertLess(time.monotonic() - started, 90)
+        self.assert_nothing_staged(target['id'])
+        self.assertEqual(4, len(self.data_requests()))
+
+    def test_deleting_the_target_stops_a_trickling_download(self):
+        source = self.source_image(data=os.urandom(test_faults.SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.Trickle(after=MIB, every=2))
+        self.start_import(source, target)
+        self.wait_until(lambda: any(r.body_bytes >= MIB
+                                    for r in self.data_requests()),
+                        60, 'the first MiB crossed')
+        self.region2.delete(target['id'])
+        deleted = time.monotonic()
+        self.wait_until(lambda: self.proxy.data_streams == 0, 15,
+                        'the download stopped after the delete')
+        self.assertLess(time.monotonic() - deleted, 15)
+        self.wait_until(lambda: not any(
+            name.startswith(target['id']) for name in self.staged_files()),
+            15, 'the staged data removed')
+        self.assertEqual(1, len(self.data_requests()))
+
+
+class RewritedSizeTest(StreamsTestCase):
+    """Checks of the size the source declares, before any data moves.
+
+    The proxy changes the size in the image record REGION2 reads.
+    """
+
+    def test_staging_area_too_small(self):
+        staging = self.env['regions']['REGION2']['staging']
+        stats = os.statvfs(staging)
+        # More than the whole filesystem: it can never fit.
+        size = stats.f_blocks * stats.f_frsize + 1024 * MIB
+        source = self.source_image(data=os.urandom(MIB))
+        target = self.target_image()
+        self.proxy.add(proxy.Rewrite(fields={'size': size}))
+        self.start_import(source, target)
+        message = self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'this image needs %s (%d bytes) there' % (
+                progress.human_size(size), size))
+        self.assertRegex(message, r'The staging area of this Glance has '
+                                  r'[\d.]+ [KMGT]?i?B free')
+        self.assertNotIn(staging, message)
+        self.assertEqual([], self.data_requests())
+        self.assert_nothing_staged(target['id'])
+
+    def test_image_over_the_size_cap(self):
+        cap = 1024 ** 4
+        source = self.source_image(data=os.urandom(MIB))
+        target = self.target_image()
+        self.proxy.add(proxy.Rewrite(fields={'size': cap + 1}))
+        self.start_import(source, target)
+        self.assert_failed_and_queued(
+            self.region2, target['id'],
+            'The source image is %d bytes, more than this Glance accepts '
+            '(image_size_cap = %d bytes)' % (cap + 1, cap))
+        self.assertEqual([], self.data_requests())
+        self.assert_nothing_staged(target['id'])

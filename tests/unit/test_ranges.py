@@ -1,0 +1,84 @@
+import unittest
+
+from requests.structures import CaseInsensitiveDict
+
+from glance_download import errors
+from glance_download import ranges
+
+
+class PlanResumeTest(unittest.TestCase):
+
+    SIZE = 1000
+
+    def plan(self, status, offset, **headers):
+        headers = CaseInsensitiveDict(
+            {k.replace('_', '-'): v for k, v in headers.items()})
+        return ranges.plan_resume(status, headers, offset, self.SIZE)
+
+    def test_full_answers(self):
+        self.assertIs(ranges.Plan.APPEND, self.plan(200, 0))
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(200, 0, Content_Length='1000'))
+        self.assertIs(ranges.Plan.RESTART, self.plan(200, 400))
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(200, 0, Content_Encoding='identity'))
+
+    def test_full_answer_of_another_length(self):
+        self.assertRaises(errors.VerificationError, self.plan, 200, 0,
+                          Content_Length='999')
+        self.assertRaises(errors.VerificationError, self.plan, 200, 400,
+                          Content_Length='1001')
+
+    def test_partial_answers(self):
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-999/1000'))
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-599/1000'))
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(206, 400, Content_Range='bytes 400-999/*'))
+        self.assertIs(ranges.Plan.APPEND,
+                      self.plan(206, 0, Content_Range='bytes 0-999/1000'))
+
+    def test_partial_answer_elsewhere(self):
+        self.assertIs(ranges.Plan.REFETCH,
+                      self.plan(206, 400, Content_Range='bytes 0-999/1000'))
+        self.assertIs(ranges.Plan.REFETCH,
+                      self.plan(206, 400, Content_Range='bytes 500-999/1000'))
+        self.assertRaises(errors.TransferError, self.plan, 206, 0,
+                          Content_Range='bytes 10-999/1000')
+
+    def test_partial_answer_of_another_total(self):
+        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
+                          Content_Range='bytes 400-1099/1100')
+        self.assertRaises(errors.VerificationError, self.plan, 206, 400,
+                          Content_Range='bytes 400-1099/*')
+
+    def test_nonsensical_partial_answers(self):
+        for value in (None, '', 'bytes 400-/1000', 'bytes 500-400/1000',
+                      'bytes 400-1000/1000', 'items 400-999/1000'):
+            with self.subTest(value=value):
+                self.assertRaises(errors.TransferError, self.plan, 206, 400,
+                                  Content_Range=value)
+
+    def test_range_not_satisfiable(self):
+        self.assertRaises(errors.VerificationError, self.plan, 416, 400,
+                          Content_Range='bytes */400')
+        self.assertRaises(errors.VerificationError, self.plan, 416, 400)
+        self.assertRaises(errors.TransferError, self.plan, 416, 0)
+
+    def test_other_statuses(self):
+        for status in (201, 204, 304, 400, 404, 418):
+            self.assertRaises(errors.TransferError, self.plan, status, 0)
+
+    def test_encoded_body(self):
+        self.assertRaises(errors.TransferError, self.plan, 200, 0,
+                          Content_Encoding='gzip')
+
+    def test_parse_content_range(self):
+        self.assertEqual((0, 9, 10),
+                         ranges.parse_content_range('bytes 0-9/10'))
+        self.assertEqual((5, 9, None),
+                         ranges.parse_content_range(' Bytes 5-9/* '))
+        for value in (None, '', 'bytes */10', 'bytes 9-5/10',
+                      'bytes 0-10/10', 'bytes=0-9/10'):
+            self.assertIsNone(ranges.parse_content_range(value), value)
