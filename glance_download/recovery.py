@@ -15,10 +15,12 @@ carries them out.
 import dataclasses
 import enum
 
+from glance_download import partfile
 from glance_download import progress
 
 METHOD = 'glance-download'
-PART_SUFFIX = '.part'
+PART_SUFFIX = partfile.PART_SUFFIX
+SIDECAR_SUFFIX = partfile.SIDECAR_SUFFIX
 
 # stale_after must be this many heartbeats at least: a few late or lost
 # writes (a busy database, a paused worker) must never look like death.
@@ -44,8 +46,9 @@ def stopped_message(idle):
     """The failed task's message, for the user who asked for the import."""
     return ('The glance-api running this import stopped during it (it was '
             'restarted or killed, or its node rebooted): the task made no '
-            'progress for %s. The image is queued again and its partial '
-            'data was removed; import it again.' % describe_age(idle))
+            'progress for %s. The image is queued again; import it again, '
+            'and the download resumes from the data already received.'
+            % describe_age(idle))
 
 
 def deleted_message(idle):
@@ -159,29 +162,47 @@ class StagedFile:
 
     @property
     def partial(self):
-        return self.name.endswith(PART_SUFFIX)
+        # <id>.part, its sidecar <id>.part.json, and that one's temporary
+        # copy while it is replaced.
+        return self.name.partition('.')[2].startswith(PART_SUFFIX[1:])
 
     def describe(self):
         return '%s: %s, %s old' % (self.name, progress.human_size(self.size),
                                    describe_age(self.age))
 
 
+def kept_for_resume(image_id, names):
+    """The part file and sidecar of the image, if ``names`` hold both.
+
+    The sidecar says which source the part file's bytes are from and which
+    ranges it holds, so the next import of the image can resume from them;
+    the engine checks that it is the same source and discards it if not.
+    """
+    pair = {image_id + PART_SUFFIX, image_id + SIDECAR_SUFFIX}
+    return pair if pair <= set(names) else set()
+
+
 def staged_residue(image_id, staged):
     """The names, among ``staged``, that a recovered import leaves behind.
 
-    Both the partial download (``<id>.part``) and verified data not yet
-    taken by Glance (``<id>``) go: nothing resumes a dead import today. A
-    resume would keep the part file here.
+    Verified data not yet taken by Glance (``<id>``) goes. The partial
+    download stays for a resume when its sidecar is there (see
+    kept_for_resume), and goes otherwise.
     """
-    return [f.name for f in staged
-            if f.name in (image_id, image_id + PART_SUFFIX)]
+    names = [f.name for f in staged if f.image_id == image_id]
+    kept = kept_for_resume(image_id, names)
+    return [f.name for f in staged if f.image_id == image_id and (
+        f.name == image_id or (f.partial and f.name not in kept))]
 
 
-def orphan_part(staged_file, image_status):
-    """Whether a part file has outlived the import that wrote it.
+def orphan_part(staged_file, image_status, kept=False):
+    """Whether a part file (or its sidecar) has outlived its import.
 
-    Only an import holds a part file, and only while its image is
-    ``importing``; an image deleted, gone or in any other status has none
-    in progress. Glance's own image delete removes ``<id>``, not ours.
+    Only an import holds a part file, while its image is ``importing``,
+    and a recovered import leaves one ``kept`` for a resume while its
+    image is ``queued``; an image deleted, gone or in any other status has
+    none in progress. Glance's own image delete removes ``<id>``, not ours.
     """
-    return staged_file.partial and image_status != 'importing'
+    if not staged_file.partial or image_status == 'importing':
+        return False
+    return not (kept and image_status == 'queued')

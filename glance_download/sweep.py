@@ -104,11 +104,15 @@ def recover(observed, verdict, db_api=None):
 def orphan_parts(db_api=None):
     """``(staged file, image status)`` of each orphan part file."""
     found = []
-    for staged in host.staged_files():
+    staged_files = host.staged_files()
+    names = [staged.name for staged in staged_files]
+    for staged in staged_files:
         if not staged.partial:
             continue
         status = host.image_status(staged.image_id, db_api)
-        if recovery.orphan_part(staged, status):
+        kept = staged.name in recovery.kept_for_resume(staged.image_id,
+                                                       names)
+        if recovery.orphan_part(staged, status, kept):
             found.append((staged, status))
     return found
 

@@ -297,8 +297,8 @@ class FunctionalTest(unittest.TestCase):
         staging = self.env['regions'][region]['staging']
         return sorted(os.listdir(staging)) if os.path.isdir(staging) else []
 
-    def assert_copied(self, source, target):
-        """The target is a verified copy made by this plugin."""
+    def assert_copied(self, source, target, region='REGION1'):
+        """The target is a verified copy made by this plugin from region."""
         self.assertEqual('active', target['status'])
         for field in ('size', 'checksum', 'os_hash_algo', 'os_hash_value',
                       'disk_format', 'container_format'):
@@ -308,7 +308,7 @@ class FunctionalTest(unittest.TestCase):
         self.assertNotIn('foo', target)
         self.assertNotIn('os_admin_user', target)
         # Provenance: only this plugin records it.
-        self.assertEqual('REGION1', target['glance_download_source_region'])
+        self.assertEqual(region, target['glance_download_source_region'])
         self.assertEqual(source['id'],
                          target['glance_download_source_image_id'])
         self.assertNotIn(target['id'], self.staged_files())

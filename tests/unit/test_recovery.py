@@ -102,12 +102,30 @@ def staged(name, size=5, age=10.0):
 
 class ResidueTest(unittest.TestCase):
 
-    def test_part_and_verified_data_of_the_image(self):
+    def test_part_without_sidecar_and_verified_data_go(self):
         files = [staged(IMAGE + '.part'), staged(IMAGE),
                  staged('f5e1d2c3-0000-4000-8000-000000000000.part')]
         self.assertEqual([IMAGE + '.part', IMAGE],
                          recovery.staged_residue(IMAGE, files))
         self.assertEqual([], recovery.staged_residue(IMAGE, []))
+
+    def test_part_with_its_sidecar_is_kept_for_a_resume(self):
+        files = [staged(IMAGE + '.part'), staged(IMAGE + '.part.json'),
+                 staged(IMAGE)]
+        self.assertEqual([IMAGE], recovery.staged_residue(IMAGE, files))
+        self.assertEqual({IMAGE + '.part', IMAGE + '.part.json'},
+                         recovery.kept_for_resume(
+                             IMAGE, [f.name for f in files]))
+        files.append(staged(IMAGE + '.part.json.new'))
+        self.assertEqual([IMAGE, IMAGE + '.part.json.new'],
+                         recovery.staged_residue(IMAGE, files))
+
+    def test_sidecar_alone_goes(self):
+        files = [staged(IMAGE + '.part.json')]
+        self.assertEqual([IMAGE + '.part.json'],
+                         recovery.staged_residue(IMAGE, files))
+        self.assertEqual(set(), recovery.kept_for_resume(
+            IMAGE, [IMAGE + '.part', 'other.part.json']))
 
     def test_staged_file(self):
         part = staged(IMAGE + '.part', size=3 * 2 ** 20, age=300)
@@ -125,6 +143,18 @@ class OrphanPartTest(unittest.TestCase):
         self.assertFalse(recovery.orphan_part(part, 'importing'))
         for status in (None, 'queued', 'active', 'deleted', 'uploading'):
             self.assertTrue(recovery.orphan_part(part, status), status)
+
+    def test_part_kept_for_a_resume_lives_while_its_image_is_queued(self):
+        self.assertTrue(staged(IMAGE + '.part.json.new').partial)
+        for name in (IMAGE + '.part', IMAGE + '.part.json'):
+            part = staged(name)
+            self.assertTrue(part.partial)
+            self.assertFalse(recovery.orphan_part(part, 'queued', kept=True))
+            self.assertFalse(recovery.orphan_part(part, 'importing',
+                                                  kept=True))
+            for status in (None, 'active', 'deleted', 'uploading'):
+                self.assertTrue(recovery.orphan_part(part, status, kept=True),
+                                status)
 
     def test_only_part_files(self):
         # <id> alone is glance-direct's staged upload, or Glance's to

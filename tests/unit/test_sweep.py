@@ -52,6 +52,23 @@ class SweepTest(unittest.TestCase):
         self.assertIn('stopped during it', task.message)
         self.assertEqual([], self.db.staged())
 
+    def test_part_file_with_its_sidecar_is_kept_for_a_resume(self):
+        image_id, _task = self.db.add_import(idle=700)
+        for name in ('.part', '.part.json', ''):
+            self.db.stage(image_id + name)
+        self.sweep()
+        self.assertEqual('queued', self.db.image(image_id).status)
+        kept = [image_id + '.part', image_id + '.part.json']
+        self.assertEqual(kept, self.db.staged())
+        # Not an orphan while its image waits for the next import ...
+        self.assertEqual([], self.sweep().parts_removed)
+        self.assertEqual(kept, self.db.staged())
+        # ... but gone with its image.
+        self.db.delete_image(image_id)
+        self.assertEqual(kept, sorted(f.name for f in
+                                      self.sweep().parts_removed))
+        self.assertEqual([], self.db.staged())
+
     def test_live_and_foreign_imports_are_left_alone(self):
         live = self.db.add_import(idle=30)
         other = self.db.add_import(idle=700, method='web-download')
