@@ -41,9 +41,42 @@ class ImportFailed(HostUploadException):
     """Ends the import with a message the user reads in the task."""
 
 
+# ------------------------------------------------ differences of series
+#
+# Where the supported Glance series (30 to 33) differ, the functions of
+# this section choose what the installed one has; the rest of the plugin
+# calls the functions above and below them only.
+
+def _import_filter():
+    """Glance's check of a URL against [import_filtering_opts].
+
+    Glance 33 calls it ``validate_uri``; Glance 30 to 32 have the same
+    check, by scheme, host and port, as ``validate_import_uri``.
+    """
+    check = getattr(glance_utils, 'validate_uri', None)
+    if check is None:
+        check = glance_utils.validate_import_uri
+    return check
+
+
+def _save_task(task_repo, task):
+    """Save ``task``, retried while sqlite says the database is locked.
+
+    Glance 33 retries such saves with ``retry_on_db_lock``; Glance 30 to
+    32 have no such helper and save once, as their own tasks do.
+    """
+    retry = getattr(glance_utils, 'retry_on_db_lock', None)
+    if retry is None:
+        task_repo.save(task)
+    else:
+        retry(lambda: task_repo.save(task))
+
+# ------------------------------------------------------------------------
+
+
 def url_allowed(url):
     """Whether [import_filtering_opts] allows fetching from ``url``."""
-    return glance_utils.validate_uri(url)
+    return _import_filter()(url)
 
 
 def staging_target(image_id):
@@ -100,7 +133,7 @@ class TaskReporter(object):
     def report(self, message):
         task = self._check()
         task.message = message
-        glance_utils.retry_on_db_lock(lambda: self.task_repo.save(task))
+        _save_task(self.task_repo, task)
 
 
 def restore_image(action_wrapper, change):
