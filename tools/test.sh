@@ -14,7 +14,8 @@
 # a cloud that is already running and leaves it running.
 #
 # tox is used from the PATH, or installed into .tox/.bootstrap first
-# (tools/tox).  Every environment runs even when one before it failed.
+# (tools/tox).  Every environment runs even when one before it failed, and
+# is stopped after GD_TEST_ENV_TIMEOUT seconds (1800).
 # The last line of output sums the test runs:
 # "stestr: N passed, N failed, N skipped".  The exit status is non-zero
 # when an environment failed or no test ran.
@@ -44,7 +45,8 @@ passed=0 failed=0 skipped=0 broken=()
 results=()
 for env in "${envs[@]}"; do
     started=$SECONDS
-    tools/tox -e "$env" -- "$@" 2>&1 | tee "$logs/$env.log"
+    timeout -k 60 "${GD_TEST_ENV_TIMEOUT:-1800}" \
+        tools/tox -e "$env" -- "$@" 2>&1 | tee "$logs/$env.log"
     rc=${PIPESTATUS[0]}
     # stestr's closing summary: " - Passed: N", " - Failed: N", ...
     read -r p f s ran <<< "$(awk '
