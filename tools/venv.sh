@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh .venv, the virtual environment tools/cloud,
 # tools/bench and tools/demo run from: tox's "venv" environment, with the
-# newest Glance series, Keystone, the clients and this checkout.
+# newest Glance series, Keystone, the clients, reno and this checkout.
 #
 #   tools/venv.sh
 #
