@@ -59,17 +59,16 @@ def _import_filter():
     return check
 
 
-def _save_task(task_repo, task):
-    """Save ``task``, retried while sqlite says the database is locked.
+def _retry_on_db_lock(func):
+    """Run ``func``, retried while sqlite says the database is locked.
 
-    Glance 33 retries such saves with ``retry_on_db_lock``; Glance 30 to
-    32 have no such helper and save once, as their own tasks do.
+    Glance 33 retries its own saves so with ``retry_on_db_lock``; Glance 30
+    to 32 have no such helper and run them once, as their own tasks do.
     """
     retry = getattr(glance_utils, 'retry_on_db_lock', None)
     if retry is None:
-        task_repo.save(task)
-    else:
-        retry(lambda: task_repo.save(task))
+        return func()
+    return retry(func)
 
 # ------------------------------------------------------------------------
 
@@ -133,7 +132,7 @@ class TaskReporter(object):
     def report(self, message):
         task = self._check()
         task.message = message
-        _save_task(self.task_repo, task)
+        _retry_on_db_lock(lambda: self.task_repo.save(task))
 
 
 def restore_image(action_wrapper, change):
