@@ -55,9 +55,41 @@ class ImportFailed(HostUploadException):
     """Ends the import with a message the user reads in the task."""
 
 
+# ------------------------------------------------ differences of series
+#
+# Where the supported Glance series (30 to 33) differ, the functions of
+# this section choose what the installed one has; the rest of the plugin
+# calls the functions above and below them only.
+
+def _import_filter():
+    """Glance's check of a URL against [import_filtering_opts].
+
+    Glance 33 calls it ``validate_uri``; Glance 30 to 32 have the same
+    check, by scheme, host and port, as ``validate_import_uri``.
+    """
+    check = getattr(glance_utils, 'validate_uri', None)
+    if check is None:
+        check = glance_utils.validate_import_uri
+    return check
+
+
+def _retry_on_db_lock(func):
+    """Run ``func``, retried while sqlite says the database is locked.
+
+    Glance 33 retries its own saves so with ``retry_on_db_lock``; Glance 30
+    to 32 have no such helper and run them once, as their own tasks do.
+    """
+    retry = getattr(glance_utils, 'retry_on_db_lock', None)
+    if retry is None:
+        return func()
+    return retry(func)
+
+# ------------------------------------------------------------------------
+
+
 def url_allowed(url):
     """Whether [import_filtering_opts] allows fetching from ``url``."""
-    return glance_utils.validate_uri(url)
+    return _import_filter()(url)
 
 
 def validated_address(url):
@@ -230,7 +262,7 @@ class TaskReporter(object):
     def report(self, message):
         task = self._check()
         task.message = message
-        glance_utils.retry_on_db_lock(lambda: self.task_repo.save(task))
+        _retry_on_db_lock(lambda: self.task_repo.save(task))
 
 
 def restore_image(action_wrapper, change):

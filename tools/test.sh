@@ -1,112 +1,83 @@
 #!/usr/bin/env bash
-# Run the glance-download test suite.
+# Set up and run every test of glance-download with tox (tox.ini).
 #
-#   tools/test.sh                         # every test
-#   tools/test.sh tests.unit.test_fetch   # a filter, passed to "stestr run"
+#   tools/test.sh                         # everything, as CI does
+#   tools/test.sh tests.unit.test_fetch   # filters, passed to "stestr run"
 #
-# The end-to-end tests (tests/functional) need the test cloud: for a full
-# run, or a filter that names functional tests, the cloud is started with
-# "tools/cloud start" first and stopped at the end.  Set
-# GD_REUSE_CLOUD=1 to use a cloud that is already running and leave it so.
+# With no argument it runs, one after the other, the tox environments
+# pep8, py3 (the unit suite on the newest Glance series), functional (the
+# end-to-end suite on a test cloud it starts and stops), docs,
+# releasenotes, the unit suite on every older supported Glance series and
+# the end-to-end suite on the oldest (GD_TEST_ENVS, a space-separated
+# list, replaces that list).  With filters it runs py3 with them, or
+# functional when one names functional tests; GD_REUSE_CLOUD=1 then uses
+# a cloud that is already running and leaves it running.
 #
-# The first run creates .venv in the repository with "python3 -m venv" and
-# installs test-requirements.txt and the package (editable) into it.  Later
-# runs reuse it, and reinstall when requirements.txt, test-requirements.txt,
-# setup.cfg or setup.py change.  Set PYTHON to use another interpreter for
-# the virtual environment.
-#
-# The last line of output is "stestr: N passed, N failed, N skipped".  The
-# exit status is stestr's when it failed, otherwise non-zero as well if a
-# test failed or no test ran.
+# tox is used from the PATH, or installed into .tox/.bootstrap first
+# (tools/tox).  Every environment runs even when one before it failed, and
+# is stopped after GD_TEST_ENV_TIMEOUT seconds (1800).
+# The last line of output sums the test runs:
+# "stestr: N passed, N failed, N skipped".  The exit status is non-zero
+# when an environment failed or no test ran.
 
-set -euo pipefail
+set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Create .venv, or bring it up to date (sets VENV, and PBR_VERSION when
-# pbr needs it).
-. tools/venv.sh
+ALL_ENVS="pep8 py3 functional docs releasenotes glance30 glance31 glance32
+functional-glance30"
 
-cleanup_files=()
-cloud_started=
-cleanup() {
-    if [ -n "$cloud_started" ]; then
-        tools/cloud stop || true
-    fi
-    if [ ${#cleanup_files[@]} -gt 0 ]; then
-        rm -f "${cleanup_files[@]}"
-    fi
-}
-trap cleanup EXIT
-
-needs_cloud=
 if [ $# -eq 0 ]; then
-    needs_cloud=1
+    read -r -a envs <<< "$(echo ${GD_TEST_ENVS:-$ALL_ENVS})"
 else
+    envs=(py3)
     for arg in "$@"; do
         case "$arg" in
-            *functional*) needs_cloud=1 ;;
+            *functional*) envs=(functional) ;;
         esac
     done
 fi
-if [ -n "$needs_cloud" ] && [ "${GD_REUSE_CLOUD:-}" != 1 ]; then
-    cloud_started=1
-    tools/cloud start
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+passed=0 failed=0 skipped=0 broken=()
+results=()
+for env in "${envs[@]}"; do
+    started=$SECONDS
+    timeout -k 60 "${GD_TEST_ENV_TIMEOUT:-1800}" \
+        tools/tox -e "$env" -- "$@" 2>&1 | tee "$logs/$env.log"
+    rc=${PIPESTATUS[0]}
+    # stestr's closing summary: " - Passed: N", " - Failed: N", ...
+    read -r p f s ran <<< "$(awk '
+        /^ - Passed: /             { p += $3 }
+        /^ - Skipped: /            { s += $3 }
+        /^ - Failed: /             { f += $3 }
+        /^ - Unexpected Success: / { f += $4 }
+        /^Ran: /                   { r += 1 }
+        END { print p + 0, f + 0, s + 0, r + 0 }' "$logs/$env.log")"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && [ "$ran" -eq 0 ] &&
+            [[ "$env" == py3 || "$env" == glance* || "$env" == functional* ]]
+    then
+        # The run broke before stestr summed it up: count it as a failure.
+        f=1
+    fi
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    [ "$rc" -eq 0 ] || broken+=("$env")
+    results+=("$(printf '%-22s %-4s %5d s' "$env" \
+        "$([ "$rc" -eq 0 ] && echo OK || echo FAIL)" $((SECONDS - started)))")
+done
+
+echo
+printf '%s\n' "${results[@]}"
+if [ ${#broken[@]} -gt 0 ]; then
+    echo "Failed: ${broken[*]}"
 fi
-
-# "stestr last" would show an earlier run if this one stopped before any
-# test ran (an import error during discovery, for example): compare the
-# repository's next run id before and after.
-next_run() {
-    cat .stestr/next-stream 2>/dev/null || echo none
-}
-before=$(next_run)
-
-set +e
-"$VENV/bin/stestr" run "$@"
-rc=$?
-set -e
-
-after=$(next_run)
-if [ "$after" = none ] || [ "$after" = "$before" ]; then
-    summary="0 0 0"
-else
-    # "stestr last" exits non-zero when the run had failures: keep its
-    # stream in a file rather than in a pipeline under pipefail.
-    stream_file=$(mktemp)
-    cleanup_files+=("$stream_file")
-    "$VENV/bin/stestr" last --subunit > "$stream_file" || true
-    summary=$("$VENV/bin/python" - "$stream_file" <<'EOF_PARSE'
-import sys
-
-import subunit
-import testtools
-
-summary = testtools.StreamSummary()
-with open(sys.argv[1], "rb") as source:
-    stream = subunit.ByteStreamToStreamResult(
-        source, non_subunit_name="stdout")
-    summary.startTestRun()
-    try:
-        stream.run(summary)
-    finally:
-        summary.stopTestRun()
-failed = (len(summary.failures) + len(summary.errors)
-          + len(summary.unexpectedSuccesses))
-skipped = len(summary.skipped)
-print(summary.testsRun - failed - skipped, failed, skipped)
-EOF_PARSE
-) || summary="0 1 0"
-fi
-
-read -r passed failed skipped <<< "$summary"
 # On a line of its own, even after output that did not end with a newline.
-printf '\nstestr: %s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+printf '\nstestr: %s passed, %s failed, %s skipped\n' \
+    "$passed" "$failed" "$skipped"
 
-if [ "$rc" -ne 0 ]; then
-    exit "$rc"
-fi
-if [ "$failed" -ne 0 ]; then
+if [ ${#broken[@]} -gt 0 ] || [ "$failed" -ne 0 ]; then
     exit 1
 fi
 if [ $((passed + failed + skipped)) -eq 0 ]; then
