@@ -181,9 +181,10 @@ class SourceChangedTest(test_faults.ProxyTestCase):
             'was deactivated after this import started')
         self.assertIn('nothing was activated', message)
         # The data itself came through whole: only the record told.
-        (data,) = self.proxy.requests_to('/file')
-        self.assertEqual(200, data.status)
-        self.assertEqual(8 * MIB, data.body_bytes)
+        data = self.proxy.requests_to('/file')
+        self.assertEqual({200} if len(data) == 1 else {206},
+                         {r.status for r in data})
+        self.assertEqual(8 * MIB, sum(r.body_bytes for r in data))
         self.assertIsNone(self.region2.get(target['id'])['os_hash_value'])
 
         admin.call('POST', '/v2/images/%s/actions/reactivate' % source['id'])

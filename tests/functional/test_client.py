@@ -335,7 +335,8 @@ class SlowLinkTest(ClientTest):
         self.assertEqual(1, len(self.copies('REGION2', source['id'])))
 
     def test_live_progress_on_a_terminal(self):
-        self.proxy.rate = 2 * MIB
+        # Each ranged stream gets this rate: eight seconds over two.
+        self.proxy.rate = MIB // 2
         source = self.small_source(size=8 * MIB)
         output, code = self.run_on_terminal(
             '--os-region-name', 'REGION1', 'image', 'copy', source['id'],
