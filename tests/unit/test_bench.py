@@ -55,12 +55,11 @@ class StreamsTest(unittest.TestCase):
 class TargetsTest(unittest.TestCase):
 
     def targets(self, ours, refused=()):
-        contenders = bench.wan_contenders(8)
         results = {'plugin-N': ours, 'aria2c': medians(18.0),
                    'in-tree': medians(128.0)}
         return bench.wan_targets(
-            GIB, results, contenders, FakeLink(), None,
-            {name: 'not honoured' for name in refused})
+            GIB, results, FakeLink(), None,
+            {name: 'not honoured' for name in refused}, 8)
 
     def verdicts(self, lines):
         return [line.split(': ', 1)[1].split('.')[0] for line in lines[:4]]
@@ -75,6 +74,12 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(['missed', 'missed', 'met', 'missed'],
                          self.verdicts(self.targets(
                              medians(20.5, growth=49 * MIB))))
+
+    def test_without_the_plugin(self):
+        lines = bench.wan_targets(GIB, {'aria2c': medians(18.0)},
+                                  FakeLink(), None, {}, 8)
+        self.assertEqual(['not measured'] * 4, self.verdicts(lines))
+        self.assertIn('with 8 streams', lines[0])
 
     def test_not_honoured_is_never_met(self):
         lines = self.targets(medians(19.0, streams=1), refused=['plugin-N'])
