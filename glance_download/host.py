@@ -398,7 +398,7 @@ def touch_task(task_id, image_id, db_api=None):
     if (task.status != 'processing' or image is None
             or image.extra_properties.get(IMPORT_LOCK) != task_id):
         return False
-    glance_utils.retry_on_db_lock(
+    _retry_on_db_lock(
         lambda: task_repo.db_api.task_update(task_repo.context, task_id, {}))
     return True
 
@@ -466,7 +466,7 @@ def fail_stranded_task(task_id, message, db_api=None):
         if task.status != 'processing':
             return False
         task.fail(message)
-        glance_utils.retry_on_db_lock(lambda: task_repo.save(task))
+        _retry_on_db_lock(lambda: task_repo.save(task))
     except (glance_exc.NotFound, glance_exc.InvalidTaskStatusTransition):
         return False
     return True

@@ -19,6 +19,14 @@ speak (they answer ``Connection: close``): it reads the request head,
 forwards it, possibly altered, and relays the response.  It listens on
 127.0.0.1 only, relays to a loopback address only, and stop() ends every
 connection, stalled ones included.  tools/demo uses it too.
+
+Given a :class:`Link`, it also stands for a long-distance link between the
+regions, for tools/bench: a round trip before each connection is set up
+and before each answer, a throughput cap per connection (what one TCP
+stream gets through a window over a long round trip), a cap shared by all
+the connections of the link, and cuts every so many bytes of image data.
+Its :class:`Wire` counts the connections, open, at most at once and in
+all, so that a test can check how many streams a download opened.
 """
 
 import dataclasses
@@ -42,8 +50,8 @@ from tests.fake_glance import Stall
 from tests.fake_glance import Status
 from tests.fake_glance import Trickle
 
-__all__ = ['FaultProxy', 'Cut', 'Rewrite', 'FlipByte', 'IgnoreRange',
-           'Redirect', 'Stall', 'Status', 'Trickle']
+__all__ = ['FaultProxy', 'Link', 'Wire', 'TokenBucket', 'Cut', 'FlipByte',
+           'IgnoreRange', 'Redirect', 'Rewrite', 'Stall', 'Status', 'Trickle']
 
 _PIECE = 64 * 1024
 # Bounds of one connection: the size of a message head, the silence of a
@@ -54,6 +62,9 @@ _IO_TIMEOUT = 30
 _MAX_CONNECTIONS = 64
 _STOP_TIMEOUT = 5
 
+# How far ahead of its rate a token bucket lets a sender go after a pause,
+# in seconds of that rate (at least one piece).
+_BURST = 0.02
 
 _CONTENT_RANGE = re.compile(r'bytes\s+(\d+)-\d+/(?:\d+|\*)', re.IGNORECASE)
 _OPEN_RANGE = re.compile(r'bytes=(\d+)-', re.IGNORECASE)
@@ -84,15 +95,147 @@ class Request:
         return int(match.group(1)) if match else None
 
 
+@dataclasses.dataclass(frozen=True)
+class Link:
+    """What a long-distance link does to the connections through it.
+
+    ``rtt`` is the round trip in seconds, paid once to set a connection up
+    and once more before each answer's head, as over TCP.  ``per_stream``
+    caps each connection's answer, ``aggregate`` all of them together, in
+    bytes a second (None: no cap).  ``cut_every``: the link closes the
+    connection carrying image data when, counted over all connections,
+    another ``cut_every`` bytes of it have crossed (None: never); the
+    client gets the bytes that crossed, then the end of the body.
+    """
+
+    rtt: float = 0.0
+    per_stream: float | None = None
+    aggregate: float | None = None
+    cut_every: int | None = None
+
+    def __post_init__(self):
+        if self.rtt < 0:
+            raise ValueError('rtt cannot be negative')
+        for name in ('per_stream', 'aggregate', 'cut_every'):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError('%s must be positive or None' % name)
+
+
+class TokenBucket(object):
+    """A send rate, shared by the threads that take from it.
+
+    Each taker reserves the time its bytes take at the rate, after every
+    reservation made before; the queue is first come, first served, so N
+    connections sending all the time each get about rate / N.  After a
+    pause, a sender may go ``burst`` bytes ahead.
+    """
+
+    def __init__(self, rate, burst=None, clock=time.monotonic):
+        self.rate = float(rate)
+        self.burst = max(_PIECE, self.rate * _BURST) if burst is None \
+            else burst
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._free_at = float('-inf')
+
+    def reserve(self, count):
+        """Seconds to wait before sending ``count`` bytes."""
+        with self._lock:
+            now = self._clock()
+            start = max(self._free_at, now - self.burst / self.rate)
+            self._free_at = start + count / self.rate
+            return max(0.0, self._free_at - now)
+
+
+@dataclasses.dataclass
+class Count:
+    """Connections of one kind: open now, most open at once, in all."""
+
+    open: int = 0
+    peak: int = 0
+    total: int = 0
+
+
+class Wire(object):
+    """A :class:`Link` in use: its shared cap, its cuts and its counts.
+
+    ``connections`` counts every connection accepted; ``streams`` those
+    that asked for image data, from their request to their end.
+    ``carried`` is the image data that crossed, ``cuts`` how many
+    connections the link cut.
+    """
+
+    def __init__(self, link=None):
+        self.link = link or Link()
+        self.aggregate = (TokenBucket(self.link.aggregate)
+                          if self.link.aggregate else None)
+        self.connections = Count()
+        self.streams = Count()
+        self.carried = 0
+        self.cuts = 0
+        self._next_cut = self.link.cut_every
+        self._lock = threading.Lock()
+
+    def reset_counts(self):
+        """Start counting peaks and totals again from the open ones."""
+        with self._lock:
+            for count in (self.connections, self.streams):
+                count.peak = count.total = count.open
+            self.carried = 0
+            self.cuts = 0
+            self._next_cut = self.link.cut_every
+
+    def opened(self, count):
+        with self._lock:
+            count.open += 1
+            count.total += 1
+            count.peak = max(count.peak, count.open)
+
+    def closed(self, count):
+        with self._lock:
+            count.open -= 1
+
+    def stream_bucket(self):
+        """The cap of one connection's answer, or None."""
+        per_stream = self.link.per_stream
+        return TokenBucket(per_stream) if per_stream else None
+
+    def pace(self, bucket, count, wait):
+        """Hold ``count`` bytes back as the caps say; ``wait(seconds)``
+        waits and returns True when the proxy is stopping."""
+        for cap in (bucket, self.aggregate):
+            if cap is not None:
+                delay = cap.reserve(count)
+                if delay > 0 and wait(delay):
+                    return
+
+    def carry(self, count):
+        """``(allowed, cut)``: how many of the next ``count`` bytes of
+        image data cross, and whether the link cuts their connection
+        after them."""
+        with self._lock:
+            if self._next_cut is None or (
+                    self.carried + count < self._next_cut):
+                self.carried += count
+                return count, False
+            allowed = self._next_cut - self.carried
+            self.carried = self._next_cut
+            self._next_cut += self.link.cut_every
+            self.cuts += 1
+            return allowed, True
+
+
 class FaultProxy(object):
     """The proxy; a context manager, or call start() and stop()."""
 
-    def __init__(self, port, upstream, rate=None, faults=()):
+    def __init__(self, port, upstream, rate=None, faults=(), link=None):
         """Relay 127.0.0.1:port to upstream, a loopback (host, port).
 
         ``port`` 0 picks a free port, set in ``port`` by start().  ``rate``
         limits each response body to that many bytes a second.  ``faults``
         are the first of :attr:`faults`; :meth:`add` appends more.
+        ``link``, a :class:`Link`, is emulated by :attr:`wire`.
         """
         if not ipaddress.ip_address(upstream[0]).is_loopback:
             raise ValueError('the proxy relays to loopback addresses only')
@@ -101,10 +244,7 @@ class FaultProxy(object):
         self.rate = rate
         self.faults = list(faults)
         self.requests = []
-        self.data_streams = 0
-        """Image data answers being relayed now."""
-        self.most_data_streams = 0
-        """The most image data answers relayed at once."""
+        self.wire = Wire(link)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._slots = threading.BoundedSemaphore(_MAX_CONNECTIONS)
@@ -196,8 +336,13 @@ class FaultProxy(object):
 
     def _serve(self, client):
         sockets = [self._track(client)]
+        wire = self.wire
+        wire.opened(wire.connections)
+        stream = []
         try:
-            self._relay(client, sockets)
+            # Setting the connection up took a round trip.
+            if not self._round_trip():
+                self._relay(client, sockets, stream)
         except (OSError, ValueError):
             # A peer went away, stop() closed the sockets, or a message
             # could not be parsed: the connection just ends.
@@ -205,12 +350,22 @@ class FaultProxy(object):
         finally:
             for sock in sockets:
                 sock.close()
+            for count in stream:
+                wire.closed(count)
+            wire.closed(wire.connections)
             with self._lock:
                 self._sockets.difference_update(sockets)
                 self._threads.discard(threading.current_thread())
             self._slots.release()
 
-    def _relay(self, client, sockets):
+    def _round_trip(self):
+        """Wait for the link's round trip; True if the proxy is stopping."""
+        rtt = self.wire.link.rtt
+        return self._stopping.wait(rtt) if rtt else self._stopping.is_set()
+
+    def _relay(self, client, sockets, stream):
+        """Relay one request; ``stream`` gets the wire's count of image
+        data streams once this is one."""
         head, rest = _read_head(client)
         request_line, headers = _parse_head(head)
         method, target = request_line.split(' ')[:2]
@@ -222,7 +377,12 @@ class FaultProxy(object):
                          fault=fault, at=time.monotonic())
         with self._lock:
             self.requests.append(record)
+        if path.endswith('/file'):
+            self.wire.opened(self.wire.streams)
+            stream.append(self.wire.streams)
         if isinstance(fault, (Status, Redirect)):
+            if self._round_trip():
+                return
             record.status = fault.code
             client.sendall(_status_answer(fault))
             return
@@ -246,6 +406,8 @@ class FaultProxy(object):
         record.status = int(status_line.split(' ')[1])
         headers = [(n, v) for n, v in headers
                    if n.lower() not in ('connection', 'keep-alive')]
+        if self._round_trip():
+            return
         if isinstance(fault, Rewrite) and record.status == 200:
             return self._rewrite(client, upstream, rest, status_line,
                                  headers, fault, record)
@@ -260,21 +422,9 @@ class FaultProxy(object):
             match = _CONTENT_RANGE.fullmatch(
                 (_header(headers, 'Content-Range') or '').strip())
             first = int(match.group(1)) if match else 0
-        self._count_data_stream(path, 1)
-        try:
-            self._relay_body(upstream, client, rest,
-                             None if length is None else int(length),
-                             first, fault, record)
-        finally:
-            self._count_data_stream(path, -1)
-
-    def _count_data_stream(self, path, change):
-        if not path.endswith('/file'):
-            return
-        with self._lock:
-            self.data_streams += change
-            self.most_data_streams = max(self.most_data_streams,
-                                         self.data_streams)
+        self._relay_body(upstream, client, rest,
+                         None if length is None else int(length),
+                         first, fault, record, path.endswith('/file'))
 
     def _rewrite(self, client, upstream, rest, status_line, headers, fault,
                  record):
@@ -294,12 +444,14 @@ class FaultProxy(object):
         record.body_bytes = len(body)
 
     def _relay_body(self, upstream, client, rest, length, first, fault,
-                    record):
-        """Send the body on, as ``fault`` has it; its first byte is at
-        image offset ``first``."""
+                    record, data=False):
+        """Send the body on, as ``fault`` and the link have it; its first
+        byte is at image offset ``first``; ``data``: it is image data."""
         stop_after = (fault.after if isinstance(fault, (Cut, Stall, Trickle))
                       else None)
         flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
+        wire = self.wire
+        bucket = wire.stream_bucket()
         started = time.monotonic()
         sent = 0
         leftover = b''
@@ -310,9 +462,15 @@ class FaultProxy(object):
             if sent <= flip_at < sent + len(piece):
                 piece = bytearray(piece)
                 piece[flip_at - sent] ^= 0xFF
-            client.sendall(piece)
-            sent += len(piece)
+            wire.pace(bucket, len(piece), self._stopping.wait)
+            allowed, cut = (wire.carry(len(piece)) if data
+                            else (len(piece), False))
+            client.sendall(piece[:allowed])
+            sent += allowed
             record.body_bytes = sent
+            if cut:
+                # The client gets every byte that crossed, then the end.
+                return
             if stop_after is not None and sent >= stop_after:
                 break
             if self.rate:

@@ -46,8 +46,8 @@ class ParallelStreamsTest(StreamsTestCase):
         starts = sorted(r.range_start for r in self.data_requests())
         self.assertEqual(list(range(0, SIZE, SEGMENT)), starts)
         self.assertEqual(SIZE, self.bytes_crossed())
-        self.assertGreater(self.proxy.most_data_streams, 1)
-        self.assertLessEqual(self.proxy.most_data_streams, 4)
+        self.assertGreater(self.proxy.wire.streams.peak, 1)
+        self.assertLessEqual(self.proxy.wire.streams.peak, 4)
 
     def test_cut_stall_and_refused_extra_stream(self):
         source = self.source_image(data=os.urandom(SIZE))
@@ -118,8 +118,8 @@ class ConcurrentImportsTest(StreamsTestCase):
             self.assertIsNotNone(result)
             image, task = result
             self.assert_verified_copy(source, image, task)
-        self.assertGreater(self.proxy.most_data_streams, PROCESSES)
-        self.assertLessEqual(self.proxy.most_data_streams,
+        self.assertGreater(self.proxy.wire.streams.peak, PROCESSES)
+        self.assertLessEqual(self.proxy.wire.streams.peak,
                              PROCESSES * PROCESS_STREAMS)
         self.assertLess(self.bytes_crossed(), 1.2 * size * self.IMPORTS)
 
@@ -163,7 +163,7 @@ class TrickleTest(StreamsTestCase):
                         60, 'the first MiB crossed')
         self.region2.delete(target['id'])
         deleted = time.monotonic()
-        self.wait_until(lambda: self.proxy.data_streams == 0, 15,
+        self.wait_until(lambda: self.proxy.wire.streams.open == 0, 15,
                         'the download stopped after the delete')
         self.assertLess(time.monotonic() - deleted, 15)
         self.wait_until(lambda: not any(

@@ -2,8 +2,12 @@
 
 The end-to-end tests conclude from what the proxy did; these check that it
 does what it says: relays faithfully, and breaks exactly what it is told.
+The link it emulates for tools/bench is measured here against FakeGlance,
+with bounds loose enough for a busy machine: a cap may be undershot, never
+overshot by more than its burst.
 """
 
+import concurrent.futures
 import json
 import random
 import socket
@@ -17,6 +21,8 @@ from tests import fake_glance
 from tests.functional import proxy
 
 DATA = random.Random(20261124).randbytes(700_001)
+MIB = 1024 * 1024
+BIG = random.Random(20261201).randbytes(4 * MIB)
 TOKEN = {'X-Auth-Token': fake_glance.DEFAULT_TOKEN}
 
 
@@ -229,6 +235,210 @@ class ProxyTest(unittest.TestCase):
     def test_times_must_be_positive(self):
         with self.assertRaises(ValueError):
             proxy.Cut(after=1, times=0)
+
+
+class FakeClock(object):
+
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+class TokenBucketTest(unittest.TestCase):
+
+    def test_reservations_queue_at_the_rate(self):
+        clock = FakeClock()
+        bucket = proxy.TokenBucket(1000, burst=100, clock=clock)
+        self.assertEqual(0, bucket.reserve(100))
+        self.assertAlmostEqual(0.1, bucket.reserve(100))
+        # Another taker queues behind both.
+        self.assertAlmostEqual(0.3, bucket.reserve(200))
+        clock.now += 0.3
+        self.assertAlmostEqual(0.05, bucket.reserve(50))
+
+    def test_a_pause_allows_one_burst_only(self):
+        clock = FakeClock()
+        bucket = proxy.TokenBucket(1000, burst=100, clock=clock)
+        bucket.reserve(100)
+        clock.now += 60
+        self.assertEqual(0, bucket.reserve(100))
+        self.assertAlmostEqual(0.2, bucket.reserve(200))
+
+    def test_takers_in_turn_share_alike(self):
+        clock = FakeClock()
+        bucket = proxy.TokenBucket(1000, burst=0, clock=clock)
+        ends = {'a': 0.0, 'b': 0.0}
+        for _ in range(10):
+            for taker in ends:
+                ends[taker] = clock.now + bucket.reserve(50)
+        self.assertAlmostEqual(0.95, ends['a'] - 100)
+        self.assertAlmostEqual(1.0, ends['b'] - 100)
+
+    def test_default_burst_is_at_least_one_piece(self):
+        self.assertEqual(64 * 1024, proxy.TokenBucket(1000).burst)
+        self.assertEqual(0.02 * 100 * MIB,
+                         proxy.TokenBucket(100 * MIB).burst)
+
+
+class LinkTest(unittest.TestCase):
+
+    def setUp(self):
+        self.glance = fake_glance.FakeGlance().start()
+        self.addCleanup(self.glance.stop)
+        self.small = self.glance.add_image(DATA)
+        self.big = self.glance.add_image(BIG)
+        self.upstream = ('127.0.0.1', int(self.glance.url.split(':')[2]))
+
+    def start(self, **link):
+        self.proxy = proxy.FaultProxy(0, self.upstream,
+                                      link=proxy.Link(**link))
+        self.proxy.start()
+        self.addCleanup(self.proxy.stop)
+        return self.proxy
+
+    def file(self, image):
+        return '/v2/images/%s/file' % image['id']
+
+    def timed_get(self, path, **headers):
+        started = time.monotonic()
+        response = requests.get(self.proxy.url + path,
+                                headers=dict(TOKEN, **headers), timeout=30)
+        return response, time.monotonic() - started
+
+    def wait_closed(self):
+        """The proxy's count of open connections once they all ended."""
+        deadline = time.monotonic() + 10
+        while self.proxy.wire.connections.open and (
+                time.monotonic() < deadline):
+            time.sleep(0.01)
+        return self.proxy.wire.connections.open
+
+    def test_round_trip_to_connect_and_to_each_answer(self):
+        self.start(rtt=0.25)
+        started = time.monotonic()
+        with socket.create_connection(('127.0.0.1', self.proxy.port),
+                                      timeout=10) as s:
+            s.sendall(('GET %s HTTP/1.1\r\nX-Auth-Token: %s\r\n\r\n' % (
+                self.file(self.small), fake_glance.DEFAULT_TOKEN)).encode())
+            head = s.recv(12)
+        first_byte = time.monotonic() - started
+        self.assertEqual(b'HTTP/1.1 200', head)
+        self.assertGreaterEqual(first_byte, 0.5)
+        self.assertLess(first_byte, 0.5 + 2)
+        # An injected answer takes its round trips too.
+        self.proxy.add(proxy.Status(code=503))
+        response, seconds = self.timed_get(self.file(self.small))
+        self.assertEqual(503, response.status_code)
+        self.assertGreaterEqual(seconds, 0.5)
+        response, seconds = self.timed_get('/v2/images/%s' %
+                                           self.small['id'])
+        self.assertEqual(200, response.status_code)
+        self.assertGreaterEqual(seconds, 0.5)
+
+    def test_no_link_no_delay(self):
+        self.start()
+        response, seconds = self.timed_get(self.file(self.small))
+        self.assertEqual(DATA, response.content)
+        self.assertLess(seconds, 0.5)
+
+    def test_per_stream_cap(self):
+        cap = 2 * MIB
+        self.start(per_stream=cap)
+        response, seconds = self.timed_get(self.file(self.big))
+        self.assertEqual(BIG, response.content)
+        burst = self.proxy.wire.stream_bucket().burst
+        # Never faster than the cap, allowing one burst; not much slower.
+        self.assertGreaterEqual(seconds, (len(BIG) - burst) / cap)
+        self.assertLess(seconds, 3 * len(BIG) / cap)
+
+    def test_aggregate_cap_shared_fairly(self):
+        cap = 8 * MIB
+        streams = 4
+        self.start(aggregate=cap)
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(streams) as pool:
+            futures = [pool.submit(self.timed_get, self.file(self.big))
+                       for _ in range(streams)]
+            results = [future.result() for future in futures]
+        elapsed = time.monotonic() - started
+        for response, _ in results:
+            self.assertEqual(BIG, response.content)
+        total = streams * len(BIG)
+        burst = self.proxy.wire.aggregate.burst
+        self.assertGreaterEqual(elapsed, (total - burst) / cap)
+        self.assertLess(elapsed, 3 * total / cap)
+        # Fair: each stream got about cap / streams, so none ended early.
+        for _, seconds in results:
+            self.assertGreater(seconds, 0.75 * elapsed)
+        wire = self.proxy.wire
+        self.assertEqual(0, self.wait_closed())
+        self.assertEqual((streams, streams, 0, streams),
+                         (wire.connections.peak, wire.streams.peak,
+                          wire.streams.open, wire.streams.total))
+        self.assertEqual(total, wire.carried)
+
+    def test_both_caps(self):
+        self.start(per_stream=1 * MIB, aggregate=4 * MIB)
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(self.timed_get, [self.file(self.big)] * 2))
+        for response, seconds in results:
+            self.assertEqual(BIG, response.content)
+            # Two streams fit in the aggregate: each at its own cap.
+            self.assertGreaterEqual(seconds, (len(BIG) - 64 * 1024) / MIB)
+
+    def test_counts_connections_of_each_kind(self):
+        self.start()
+        self.timed_get('/v2/images/%s' % self.small['id'])
+        self.timed_get(self.file(self.small))
+        self.assertEqual(0, self.wait_closed())
+        wire = self.proxy.wire
+        self.assertEqual((2, 1), (wire.connections.total,
+                                  wire.streams.total))
+        wire.reset_counts()
+        self.assertEqual((0, 0, 0, 0),
+                         (wire.connections.total, wire.connections.peak,
+                          wire.streams.total, wire.carried))
+
+    def test_cuts_every_so_many_bytes_of_image_data(self):
+        self.start(cut_every=300_000)
+        self.assertEqual(200, self.timed_get(
+            '/v2/images/%s' % self.small['id'])[0].status_code)
+        ends = []
+        for start in (0, 300_000, 600_000):
+            status, _, body, ended = raw_get(
+                self.proxy.port, self.file(self.small),
+                {'Range': 'bytes=%d-' % start})
+            self.assertTrue(ended)
+            self.assertEqual(DATA[start:start + len(body)], body)
+            ends.append(self.proxy.requests[-1].body_bytes)
+            self.assertEqual((206, ends[-1]), (status, len(body)))
+        self.assertEqual([300_000, 300_000, 100_001], ends)
+        self.assertEqual((1, 2, 700_001),
+                         (self.proxy.requests[0].status is not None,
+                          self.proxy.wire.cuts, self.proxy.wire.carried))
+
+    def test_a_piece_ending_at_the_cut_is_cut(self):
+        wire = proxy.Wire(proxy.Link(cut_every=100))
+        self.assertEqual((60, False), wire.carry(60))
+        self.assertEqual((40, True), wire.carry(40))
+        self.assertEqual((10, False), wire.carry(10))
+
+    def test_stop_ends_a_round_trip(self):
+        self.start(rtt=60)
+        sock = socket.create_connection(('127.0.0.1', self.proxy.port))
+        self.addCleanup(sock.close)
+        time.sleep(0.1)
+        started = time.monotonic()
+        self.proxy.stop()
+        self.assertLess(time.monotonic() - started, 3)
+
+    def test_link_settings_are_checked(self):
+        for settings in ({'rtt': -1}, {'per_stream': 0},
+                         {'aggregate': -5}, {'cut_every': 0}):
+            with self.assertRaises(ValueError):
+                proxy.Link(**settings)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,102 @@
+"""tools/bench's verdicts on a WAN run: streams honoured, targets met."""
+
+import importlib.machinery
+import importlib.util
+import os
+import unittest
+
+from tests.functional import proxy
+
+_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
+                     'bench')
+_LOADER = importlib.machinery.SourceFileLoader('gd_bench', _PATH)
+_SPEC = importlib.util.spec_from_loader('gd_bench', _LOADER)
+bench = importlib.util.module_from_spec(_SPEC)
+_LOADER.exec_module(bench)
+
+MIB = bench.MIB
+GIB = bench.GIB
+
+
+class FakeLink(object):
+
+    link = proxy.Link(rtt=0.06, per_stream=8 * MIB, aggregate=64 * MIB)
+
+
+def medians(download, growth=3 * MIB, streams=8, wall=None):
+    return {'download': download, 'growth': growth, 'streams': streams,
+            'wall': wall}
+
+
+class StreamsTest(unittest.TestCase):
+
+    def setUp(self):
+        self.contenders = bench.wan_contenders(8)
+
+    def test_fewer_streams_than_set_is_not_honoured(self):
+        why = bench.not_honoured(self.contenders['plugin-N'],
+                                 {'streams': 1, 'message': 'Downloaded'})
+        self.assertIn('set to 8 streams but opened at most 1', why)
+
+    def test_the_streams_set_are_honoured(self):
+        self.assertIsNone(bench.not_honoured(self.contenders['plugin-N'],
+                                             {'streams': 8}))
+        self.assertIsNone(bench.not_honoured(self.contenders['plugin-1'],
+                                             {'streams': 1}))
+
+    def test_the_task_message_is_quoted(self):
+        why = bench.not_honoured(
+            self.contenders['plugin-N'],
+            {'streams': 4, 'message': 'Downloaded 1.0 GiB over 4 streams'})
+        self.assertIn('its task message speaks of 4', why)
+        self.assertIsNone(bench.streams_in_message('Downloaded 1.0 GiB'))
+
+
+class TargetsTest(unittest.TestCase):
+
+    def targets(self, ours, refused=()):
+        results = {'plugin-N': ours, 'aria2c': medians(18.0),
+                   'in-tree': medians(128.0)}
+        return bench.wan_targets(
+            GIB, results, FakeLink(), None,
+            {name: 'not honoured' for name in refused}, 8)
+
+    def verdicts(self, lines):
+        return [line.split(': ', 1)[1].split('.')[0] for line in lines[:4]]
+
+    def test_all_met(self):
+        self.assertEqual(['met'] * 4, self.verdicts(
+            self.targets(medians(19.5))))
+
+    def test_each_bound(self):
+        # 16 s is size / cap: 1.25x is 20 s; 1.1x aria2c is 19.8 s; in-tree
+        # 5x faster is 25.6 s.
+        self.assertEqual(['missed', 'missed', 'met', 'missed'],
+                         self.verdicts(self.targets(
+                             medians(20.5, growth=49 * MIB))))
+
+    def test_without_the_plugin(self):
+        lines = bench.wan_targets(GIB, {'aria2c': medians(18.0)},
+                                  FakeLink(), None, {}, 8)
+        self.assertEqual(['not measured'] * 4, self.verdicts(lines))
+        self.assertIn('with 8 streams', lines[0])
+
+    def test_not_honoured_is_never_met(self):
+        lines = self.targets(medians(19.0, streams=1), refused=['plugin-N'])
+        self.assertEqual(['not met'] * 4, self.verdicts(lines))
+        self.assertIn('parallel_streams=8 not honoured', lines[0])
+
+    def test_loopback_against_a_baseline(self):
+        baseline = {'path': 'before.json', 'results': {str(GIB): {
+            'plugin': {'download': 1.40, 'wall': 7.80}}}}
+        lines = bench.baseline_lines(
+            GIB, {'download': 1.46, 'wall': 8.30}, baseline)
+        self.assertEqual(['met', 'missed'],
+                         [line.split(': ', 1)[1].split('.')[0]
+                          for line in lines])
+        self.assertIn('not checked',
+                      bench.baseline_lines(GIB, None, None)[0])
+
+
+if __name__ == '__main__':
+    unittest.main()
