@@ -87,6 +87,12 @@ class Request:
     """The status sent back; None when the connection ended before."""
     body_bytes: int = 0
     """Bytes of the upstream's response body sent on to the client."""
+    last_send: float | None = None
+    """time.monotonic() when the last piece of the body was handed over.
+
+    The client can only ask for more after that piece reached it, so a
+    request whose head came later did not overlap this one.
+    """
 
     @property
     def range_start(self):
@@ -303,6 +309,23 @@ class FaultProxy(object):
         with self._lock:
             self.faults.extend(faults)
 
+    def most_data_answers(self):
+        """The most image data answers that were being sent at once.
+
+        Counted from each request's head to the last piece of its answer,
+        as the downloading Glance sees them: a connection the proxy has
+        not finished closing yet no longer counts.
+        """
+        events = []
+        for r in self.requests_to('/file'):
+            if r.last_send is not None:
+                events += [(r.at, 1), (r.last_send, -1)]
+        most = current = 0
+        for _when, change in sorted(events):
+            current += change
+            most = max(most, current)
+        return most
+
     def requests_to(self, suffix='/file'):
         """The requests whose path (query excluded) ends with ``suffix``."""
         with self._lock:
@@ -465,6 +488,7 @@ class FaultProxy(object):
             wire.pace(bucket, len(piece), self._stopping.wait)
             allowed, cut = (wire.carry(len(piece)) if data
                             else (len(piece), False))
+            record.last_send = time.monotonic()
             client.sendall(piece[:allowed])
             sent += allowed
             record.body_bytes = sent
