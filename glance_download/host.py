@@ -16,7 +16,9 @@ import functools
 import importlib
 import logging
 import os
+import socket
 import time
+import urllib.parse
 
 from oslo_config import cfg
 from oslo_utils import timeutils
@@ -84,6 +86,25 @@ def _retry_on_db_lock(func):
         return func()
     return retry(func)
 
+
+def _resolved_once(url):
+    """Glance 30 to 32: the filter's verdict, then one resolution of ours.
+
+    These series check the host by name only and give no address back, so
+    the name is resolved here, once, and the connection goes to the first
+    address found: a later resolution cannot lead elsewhere either.
+    """
+    if not url_allowed(url):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    port = parts.port or {'http': 80, 'https': 443}.get(parts.scheme)
+    try:
+        found = socket.getaddrinfo(parts.hostname, port,
+                                   type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None
+    return found[0][4][0] if found else None
+
 # ------------------------------------------------------------------------
 
 
@@ -97,12 +118,12 @@ def validated_address(url):
 
     Glance resolves the host once to check where it leads and returns the
     allowed addresses: connecting to the first, rather than to the name,
-    means a second resolution cannot lead elsewhere.  A Glance without
-    that function gives True, and the name is resolved again to connect.
+    means a second resolution cannot lead elsewhere.  On a Glance without
+    that function (30 to 32) the name is resolved once here instead.
     """
     validate = getattr(glance_utils, 'get_validated_address', None)
     if validate is None:
-        return True if url_allowed(url) else None
+        return _resolved_once(url)
     try:
         found = validate(url)
     except ValueError:
