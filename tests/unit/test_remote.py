@@ -549,9 +549,10 @@ class RebindingBase(RemoteTestBase):
                 self.later_lookups += 1
             address = '127.0.0.1' if self.checking else '127.0.0.2'
             return real(address, port, *args, **kwargs)
-        patcher = mock.patch('socket.getaddrinfo', getaddrinfo)
-        patcher.start()
-        self.addCleanup(patcher.stop)
+        for module in host_fakes.resolver_modules():
+            patcher = mock.patch.object(module, 'getaddrinfo', getaddrinfo)
+            patcher.start()
+            self.addCleanup(patcher.stop)
 
     def validated_address(self, url):
         self.checking = True
