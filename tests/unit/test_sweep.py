@@ -69,6 +69,17 @@ class SweepTest(unittest.TestCase):
                                       self.sweep().parts_removed))
         self.assertEqual([], self.db.staged())
 
+    def test_in_tree_imports_are_left_alone(self):
+        # Glance's own method writes no heartbeat: a long download of its
+        # must not be taken for dead.
+        CONF.set_override('implementation', 'in-tree', group=options.GROUP)
+        self.addCleanup(CONF.clear_override, 'implementation',
+                        group=options.GROUP)
+        image_id, task_id = self.db.add_import(idle=700)
+        self.assertEqual([], self.sweep().recovered)
+        self.assertEqual('importing', self.db.image(image_id).status)
+        self.assertEqual('processing', self.db.task(task_id).status)
+
     def test_live_and_foreign_imports_are_left_alone(self):
         live = self.db.add_import(idle=30)
         other = self.db.add_import(idle=700, method='web-download')
