@@ -312,9 +312,10 @@ class SlowLinkTest(ClientTest):
         self.assertEqual(1, len(self.copies('REGION2', source['id'])))
 
     def test_timed_out_then_attached(self):
-        # Twelve seconds of transfer: the second command starts well
-        # before the import ends, even on a busy machine.
-        self.proxy.rate = MIB // 2
+        # Sixteen seconds of transfer (a 4 MiB segment on each of two
+        # streams): the second command starts well before the import ends,
+        # even on a busy machine.
+        self.proxy.rate = MIB // 4
         source = self.small_source(size=6 * MIB)
         args = (source['id'], '--from-region', self.slow, '--to-region',
                 'REGION2', '--wait')
