@@ -6,6 +6,7 @@ to the user.
 """
 
 import re
+import uuid
 
 from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exceptions
@@ -76,6 +77,23 @@ class RegionImages(object):
                                 expect=(200, 404),
                                 what='Reading image %s' % image_id)
         return response.json() if response.status_code == 200 else None
+
+    def find(self, ref):
+        """The image named by id or by name, as this user sees it."""
+        if _is_uuid(ref):
+            image = self.get(ref)
+            if image is not None:
+                return image
+        found = self.list([('name', ref)])
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise GlanceError(
+                'Several images are named %s in region %s (%s): give an id.'
+                % (ref, self.region, ', '.join(i['id'] for i in found)))
+        raise GlanceError(
+            'No image %s in region %s that you can see. Check the name or id '
+            'and --from-region.' % (ref, self.region))
 
     def list(self, filters):
         """Every image matching filters (a list of pairs), page by page."""
@@ -150,6 +168,14 @@ class RegionImages(object):
             'POST', '/v2/images/%s/actions/deactivate' % image_id,
             expect=(204,), what='Deactivating image %s' % image_id)
         return request_id
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def catalog_regions(session, interface='public'):

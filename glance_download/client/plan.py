@@ -7,6 +7,7 @@ each decision can be tested on its own.
 
 import dataclasses
 
+from glance_download import errors
 from glance_download import metadata
 
 METHOD = 'glance-download'
@@ -100,7 +101,12 @@ def check_regions(source_region, targets, catalog_regions):
 
 
 def source_problem(source, region):
-    """Why the source image cannot be copied, or None when it can."""
+    """Why the source image cannot be copied, or None when it can.
+
+    Beyond a volume-backed snapshot, the same checks as the import method
+    makes in the target region: what it would refuse is refused here,
+    before anything is created.
+    """
     image_id = source.get('id')
     if any(source.get(name) for name in _VOLUME_SNAPSHOT_PROPERTIES) or (
             source.get('status') == 'active' and not source.get('size')
@@ -110,13 +116,10 @@ def source_problem(source, region):
                 'in the block storage service), so there is nothing to '
                 'copy. Copy the volumes with the block storage service '
                 'instead.' % (image_id, region))
-    if source.get('status') != 'active':
-        return ("Image %s in region %s is '%s', not 'active': only active "
-                "images can be copied." % (
-                    image_id, region, source.get('status')))
-    if not source.get('disk_format') or not source.get('container_format'):
-        return ('Image %s in region %s has no disk or container format, so '
-                'it cannot be copied.' % (image_id, region))
+    try:
+        metadata.check_importable(source, image_id, region)
+    except errors.GlanceDownloadError as e:
+        return str(e)
     return None
 
 

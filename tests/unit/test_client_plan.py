@@ -75,8 +75,14 @@ class SourceProblemTest(unittest.TestCase):
             source(size=0, disk_format=None), 'R1'))
 
     def test_no_formats(self):
-        self.assertIn('no disk or container format', plan.source_problem(
+        self.assertIn('has no container_format', plan.source_problem(
             source(container_format=None), 'R1'))
+
+    def test_what_the_method_refuses(self):
+        self.assertIn('does not state its size', plan.source_problem(
+            source(size=None), 'R1'))
+        self.assertIn("its 'tags' is", plan.source_problem(
+            source(tags='a'), 'R1'))
 
 
 class MethodProblemTest(unittest.TestCase):

@@ -1,8 +1,10 @@
+import types
 import unittest
 
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import runner
+from glance_download import progress
 
 SOURCE = {'id': 'src', 'size': 5, 'os_hash_value': 'h', 'name': 'n',
           'disk_format': 'raw', 'container_format': 'bare'}
@@ -162,6 +164,13 @@ class RunnerTest(unittest.TestCase):
             runner.POLL = saved
         self.assertEqual(('ok', 'Downloaded 5 B, sha512 verified'),
                          (rows[0].outcome, rows[0].message))
+
+    def test_the_closing_message_is_recognised(self):
+        result = types.SimpleNamespace(bytes=5, seconds=1.0,
+                                       algorithm='sha512', resumes=0,
+                                       restarts=0)
+        self.assertTrue(progress.describe_done(result, 'R1').startswith(
+            runner._DOWNLOADED))
 
     def test_progress_names_the_image_when_there_are_several(self):
         region = FakeRegion('R2')
