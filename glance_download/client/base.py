@@ -131,7 +131,8 @@ class RegionsCommand(command.Lister):
         """
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
-            parsed_args.max_parallel, parsed_args.max_per_region)
+            parsed_args.max_parallel, parsed_args.max_per_region,
+            owner=self.client().project_id)
         if parsed_args.dry_run:
             done = [runner.planned_row(step, source)
                     for step, source, _ in work]

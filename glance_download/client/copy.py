@@ -25,6 +25,12 @@ class CopyImage(base.RegionsCommand):
     import request is refused is deleted again; a copy whose import failed
     later stays queued, and the next run imports into it again.
 
+    Two runs at the same time may each create a copy in a region: each
+    lists the copies again after creating its own, and the run whose copy
+    is the newer (by creation time, then id) deletes it and follows the
+    other's import instead. Hidden images (os_hidden) are found as sources
+    and as copies.
+
     Without --wait the command returns once every import is accepted;
     running it again with --wait waits for the imports still in progress.
     """

@@ -96,7 +96,22 @@ class RegionImages(object):
             'and --from-region.' % (ref, self.region))
 
     def list(self, filters):
-        """Every image matching filters (a list of pairs), page by page."""
+        """Every image matching filters (a list of pairs), hidden ones too.
+
+        Glance lists an image whose os_hidden is true only when asked for
+        os_hidden=true, and then lists only those, for an admin too: unless
+        filters name os_hidden, both listings are made.
+        """
+        if any(key == 'os_hidden' for key, _ in filters):
+            return self._list(filters)
+        found = {}
+        for hidden in ([], [('os_hidden', 'true')]):
+            for image in self._list(list(filters) + hidden):
+                found.setdefault(image['id'], image)
+        return list(found.values())
+
+    def _list(self, filters):
+        """Every image of one listing, page by page."""
         images = []
         params = list(filters) + [('limit', PAGE)]
         marker = None

@@ -185,6 +185,35 @@ def copy_step(region, source, copies, existing='skip'):
         "it, or use --existing replace." % (best['id'], region, status)))
 
 
+def _age(copy):
+    """Order of creation; Glance gives created_at to the second only."""
+    return (copy.get('created_at') or '', copy['id'])
+
+
+def race_winner(created, copies, source):
+    """The copy to use instead of created, just made, or None to keep it.
+
+    Two runs at the same time may each find no copy of source and each
+    create one. Each lists the copies again once it made its own: a copy
+    made by someone else that is active with the source's data, or being
+    imported into, wins; else the oldest placeholder (by created_at, then
+    id) wins, so that two runs that see each other's pick the same one.
+    A run deletes only the copy it created, and only when it loses.
+
+    The window left: a placeholder that shows only after this listing,
+    created in the same second with a smaller id and not yet imported
+    into, is not seen; both runs then keep theirs, and the next run picks
+    the better of the two copies.
+    """
+    others = [c for c in copies if c['id'] != created['id']]
+    busy = [c for c in others if _rank(c, source) < 2]
+    if busy:
+        return min(busy, key=lambda c: (_rank(c, source), _age(c)))
+    oldest = min([c for c in others if _rank(c, source) == 2] + [created],
+                 key=_age)
+    return None if oldest['id'] == created['id'] else oldest
+
+
 def target_fields(source, source_region, name=None, visibility='private',
                   same_id=False, properties=None):
     """The body of ``POST /v2/images`` for a copy of source.

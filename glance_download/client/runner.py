@@ -7,11 +7,14 @@ where, and how it went.
 
 import concurrent.futures
 import dataclasses
+import logging
 import threading
 import time
 
 from glance_download.client import images
 from glance_download.client import plan
+
+LOG = logging.getLogger(__name__)
 
 POLL = 1.0
 # How the import method's closing task message starts.
@@ -65,10 +68,12 @@ class Runner(object):
     """Does the steps with the regions' image services."""
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
-                 max_per_region=2, clock=time.monotonic):
+                 max_per_region=2, clock=time.monotonic, owner=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
+        self.owner = owner
+        """The project whose copies are looked for after a creation."""
         self.interface = interface
         self.max_parallel = max(1, max_parallel)
         self.limits = {name: threading.Semaphore(max(1, max_per_region))
@@ -146,6 +151,8 @@ class Runner(object):
                     e.request_id)
             row.image_id = image['id']
             created = True
+            if self._give_way(glance, image, source, row):
+                return
         try:
             row.request_id = glance.start_import(
                 row.image_id, source['id'], self.source_region,
@@ -164,6 +171,38 @@ class Runner(object):
         row.waiting = True
         task = glance.newest_task(row.image_id)
         row.task_id = task and task['id']
+
+    def _give_way(self, glance, created, source, row):
+        """Whether a copy made at the same time elsewhere replaces created.
+
+        True once created is deleted and row tells of the other copy.
+        """
+        try:
+            copies = glance.copies(self.owner, self.source_region,
+                                   source['id'])
+        except images.GlanceError as e:
+            LOG.debug('Copies of %s not listed again (%s): importing into '
+                      '%s', source['id'], e, created['id'])
+            return False
+        other = plan.race_winner(created, copies, source)
+        if other is None:
+            return False
+        glance.delete(created['id'])
+        row.image_id = other['id']
+        row.status = other.get('status')
+        row.message = (
+            'Copy %s was made at the same time by another run, so the copy '
+            '%s this run created was deleted.' % (other['id'], created['id']))
+        if self._same_data(source, other):
+            row.action = plan.DONE[plan.SKIP]
+            row.size = other.get('size')
+            row.hash_verified = True
+            return True
+        row.action = plan.DONE[plan.ATTACH]
+        row.waiting = True
+        task = glance.newest_task(other['id'])
+        row.task_id = task and task['id']
+        return True
 
     @staticmethod
     def _same_data(source, copy):

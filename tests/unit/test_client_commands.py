@@ -3,7 +3,6 @@ import os
 import unittest
 from unittest import mock
 
-from glance_download.client import images
 from glance_download.client import plugin
 from glance_download.client import sync
 
@@ -54,21 +53,3 @@ class SelectionTest(unittest.TestCase):
         self.assertRaises(SystemExit, parser.parse_args,
                           ['--to-region', 'R2', '--to-all-regions'])
         self.assertRaises(SystemExit, parser.parse_args, [])
-
-
-class FindSourceTest(unittest.TestCase):
-
-    def test_by_id_then_by_name(self):
-        glance = mock.Mock(region='R1')
-        glance.get.return_value = None
-        glance.list.return_value = [{'id': 'x'}]
-        self.assertEqual({'id': 'x'}, images.RegionImages.find(
-            glance, '5d0c4f2a-2b7e-4d43-9b1e-34a5c2c9f1aa'))
-        glance.list.return_value = [{'id': 'x'}, {'id': 'y'}]
-        with self.assertRaises(Exception) as caught:
-            images.RegionImages.find(glance, 'base')
-        self.assertIn('Several images are named base', str(caught.exception))
-        glance.list.return_value = []
-        with self.assertRaises(Exception) as caught:
-            images.RegionImages.find(glance, 'base')
-        self.assertIn('No image base in region R1', str(caught.exception))

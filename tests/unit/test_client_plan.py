@@ -85,6 +85,65 @@ class SourceProblemTest(unittest.TestCase):
             source(tags='a'), 'R1'))
 
 
+class RaceWinnerTest(unittest.TestCase):
+    """Two runs that each created a copy of the same source."""
+
+    def mine(self):
+        return copy('m', status='queued', os_hash_value=None,
+                    created_at='2026-01-01T10:00:05Z')
+
+    def other(self, created_at='2026-01-01T10:00:05Z', image_id='o',
+              **extra):
+        fields = dict(status='queued', os_hash_value=None,
+                      created_at=created_at)
+        fields.update(extra)
+        return copy(image_id, **fields)
+
+    def winner(self, *others):
+        found = plan.race_winner(self.mine(), [self.mine()] + list(others),
+                                 source())
+        return found and found['id']
+
+    def test_alone_keeps_its_copy(self):
+        self.assertIsNone(self.winner())
+        self.assertIsNone(plan.race_winner(self.mine(), [], source()))
+
+    def test_the_oldest_placeholder_wins(self):
+        self.assertEqual('o', self.winner(
+            self.other('2026-01-01T10:00:04Z')))
+        self.assertIsNone(self.winner(self.other('2026-01-01T10:00:06Z')))
+
+    def test_same_second_goes_by_id(self):
+        self.assertEqual('a', self.winner(self.other(image_id='a')))
+        self.assertIsNone(self.winner(self.other(image_id='z')))
+
+    def test_both_runs_choose_the_same(self):
+        a = self.mine()
+        b = self.other()
+        self.assertIsNone(plan.race_winner(a, [a, b], source()))
+        self.assertEqual('m', plan.race_winner(b, [a, b], source())['id'])
+
+    def test_a_copy_being_imported_wins_even_if_newer(self):
+        late = '2026-01-01T10:00:09Z'
+        self.assertEqual('o', self.winner(self.other(late,
+                                                     status='importing')))
+        self.assertEqual('o', self.winner(self.other(
+            late, os_glance_import_task='t1')))
+
+    def test_an_active_copy_with_the_same_data_wins_first(self):
+        self.assertEqual('act', self.winner(
+            self.other('2026-01-01T10:00:01Z', status='importing'),
+            self.other('2026-01-01T10:00:09Z', 'act', status='active',
+                       os_hash_value='h1')))
+
+    def test_unusable_copies_do_not_win(self):
+        old = '2026-01-01T10:00:01Z'
+        self.assertIsNone(self.winner(
+            self.other(old, 'a', status='active', os_hash_value='h2'),
+            self.other(old, 'b', status='deactivated'),
+            self.other(old, 'c', status='killed')))
+
+
 class MethodProblemTest(unittest.TestCase):
 
     def test_offered(self):

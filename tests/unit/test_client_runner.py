@@ -4,10 +4,13 @@ import unittest
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import runner
+from glance_download import metadata
 from glance_download import progress
 
 SOURCE = {'id': 'src', 'size': 5, 'os_hash_value': 'h', 'name': 'n',
           'disk_format': 'raw', 'container_format': 'bare'}
+
+PROVENANCE = metadata.provenance('R1', 'src')
 
 
 class FakeRegion(object):
@@ -28,13 +31,19 @@ class FakeRegion(object):
 
     def create(self, fields):
         self._check('create')
-        image = dict(fields, id=fields.get('id', 'new'), status='queued')
+        image = dict(fields, id=fields.get('id', 'new'), status='queued',
+                     created_at='2026-01-01T10:00:05Z')
         self.images[image['id']] = image
         return image, 'req-create'
 
     def delete(self, image_id):
         self._check('delete')
         self.images.pop(image_id, None)
+
+    def copies(self, owner, source_region, source_id=None):
+        self._check('copies')
+        return [i for i in self.images.values()
+                if i.get(metadata.SOURCE_IMAGE_PROPERTY) == source_id]
 
     def start_import(self, image_id, source_id, region, interface):
         self._check('import')
@@ -81,6 +90,49 @@ class RunnerTest(unittest.TestCase):
                           'req-import', 'ok'),
                          (row.action, row.status, row.image_id, row.task_id,
                           row.request_id, row.outcome))
+
+    def test_a_copy_made_at_the_same_time_is_used_instead(self):
+        region = FakeRegion('R2')
+        region.images['old'] = dict(PROVENANCE, id='old', status='queued',
+                                    created_at='2026-01-01T10:00:04Z')
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, PROVENANCE)])
+        self.assertEqual(['old'], list(region.images))
+        self.assertEqual(('attached', 'old', 'queued', True, 'ok'),
+                         (row.action, row.image_id, row.status, row.waiting,
+                          row.outcome))
+        self.assertIn('copy new this run created was deleted', row.message)
+        self.assertNotIn('import', region.calls)
+
+    def test_an_active_copy_made_at_the_same_time_is_kept(self):
+        region = FakeRegion('R2')
+        region.images['done'] = dict(PROVENANCE, id='done', status='active',
+                                     os_hash_value='h', size=5,
+                                     created_at='2026-01-01T10:00:09Z')
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, PROVENANCE)])
+        self.assertEqual(['done'], list(region.images))
+        self.assertEqual(('skipped', 'done', True, False),
+                         (row.action, row.image_id, row.hash_verified,
+                          row.waiting))
+
+    def test_the_older_copy_of_this_run_is_imported_into(self):
+        region = FakeRegion('R2')
+        region.images['young'] = dict(PROVENANCE, id='young',
+                                      status='queued',
+                                      created_at='2026-01-01T10:00:06Z')
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, PROVENANCE)])
+        self.assertEqual(('created', 'new', 'importing'),
+                         (row.action, row.image_id, row.status))
+        self.assertEqual({'young', 'new'}, set(region.images))
+
+    def test_a_failed_second_look_does_not_stop_the_import(self):
+        region = FakeRegion('R2', {'copies': 500})
+        step = plan.Step('R2', plan.CREATE, 'src')
+        [row] = make_runner(region).run([(step, SOURCE, PROVENANCE)])
+        self.assertEqual(('created', 'importing', 'ok'),
+                         (row.action, row.status, row.outcome))
 
     def test_refused_import_deletes_the_new_placeholder(self):
         region = FakeRegion('R2', {'import': 400})
