@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What image copy and image sync share: regions, waiting, exit status."""
 
 import concurrent.futures
@@ -68,8 +80,8 @@ class RegionsCommand(command.Lister):
             return catalog[0]
         raise exceptions.CommandError(
             'Which region is the source? Give --from-region or '
-            '--os-region-name (regions with an image service: %s).'
-            % ', '.join(catalog))
+            '--os-region-name (regions with an image service: '
+            f'{", ".join(catalog)}).')
 
     def target_regions(self, parsed_args, catalog, source_region):
         """The regions the command acts on (--to-region)."""

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What ``image copy`` and ``image sync`` do in a region: pure decisions.
 
 Every function here takes image records (the JSON of ``GET /v2/images``)
@@ -88,16 +100,15 @@ def check_regions(source_region, targets, catalog_regions):
     for region in [source_region] + list(targets):
         if region not in catalog_regions:
             raise PlanError(
-                'Region %s has no image service in your catalog. Regions '
-                'that have one: %s.' % (region, listed))
+                f'Region {region} has no image service in your catalog. '
+                f'Regions that have one: {listed}.')
     if source_region in targets:
         raise PlanError(
-            'Region %s is the source: an image cannot be copied to the '
-            'region it is in. Give other --to-region values.'
-            % source_region)
+            f'Region {source_region} is the source: an image cannot be '
+            'copied to the region it is in. Give other --to-region values.')
     if len(set(targets)) != len(targets):
-        raise PlanError('A target region is given twice: %s.'
-                        % ', '.join(targets))
+        raise PlanError(
+            f'A target region is given twice: {", ".join(targets)}.')
 
 
 def source_problem(source, region):
@@ -111,11 +122,11 @@ def source_problem(source, region):
     if any(source.get(name) for name in _VOLUME_SNAPSHOT_PROPERTIES) or (
             source.get('status') == 'active' and not source.get('size')
             and not source.get('disk_format')):
-        return ('Image %s in region %s is a snapshot of a volume-backed '
-                'instance: it holds no data (its disks are volume snapshots '
-                'in the block storage service), so there is nothing to '
-                'copy. Copy the volumes with the block storage service '
-                'instead.' % (image_id, region))
+        return (f'Image {image_id} in region {region} is a snapshot of a '
+                'volume-backed instance: it holds no data (its disks are '
+                'volume snapshots in the block storage service), so there is '
+                'nothing to copy. Copy the volumes with the block storage '
+                'service instead.')
     try:
         metadata.check_importable(source, image_id, region)
     except errors.GlanceDownloadError as e:
@@ -127,10 +138,10 @@ def method_problem(region, methods):
     """Why a region cannot import with glance-download, or None."""
     if METHOD in methods:
         return None
-    return ('Glance in region %s does not offer the %s import method (it '
-            'offers: %s). Nothing was created there; ask its operator to '
-            'enable the method, or choose another region.' % (
-                region, METHOD, ', '.join(methods) or 'none'))
+    offered = ', '.join(methods) or 'none'
+    return (f'Glance in region {region} does not offer the {METHOD} import '
+            f'method (it offers: {offered}). Nothing was created there; ask '
+            'its operator to enable the method, or choose another region.')
 
 
 def _rank(copy, source):
@@ -157,14 +168,14 @@ def copy_step(region, source, copies, existing='skip'):
     ids = tuple(c['id'] for c in copies)
     if existing == 'replace':
         return Step(region, REPLACE, source_id, delete=ids,
-                    reason='%d earlier copy(ies) deleted first' % len(ids))
+                    reason=f'{len(ids)} earlier copy(ies) deleted first')
     best = min(copies, key=lambda c: _rank(c, source))
     status = best.get('status')
     if existing == 'fail':
         return Step(region, FAIL, source_id, best['id'], reason=(
-            'Region %s already has a copy of image %s: %s (%s). Run without '
-            '--existing fail to keep it, or with --existing replace to copy '
-            'again.' % (region, source_id, best['id'], status)))
+            f'Region {region} already has a copy of image {source_id}: '
+            f"{best['id']} ({status}). Run without --existing fail to keep "
+            'it, or with --existing replace to copy again.'))
     rank = _rank(best, source)
     if rank == 0:
         return Step(region, SKIP, source_id, best['id'], copy=best,
@@ -177,12 +188,12 @@ def copy_step(region, source, copies, existing='skip'):
                     reason='a placeholder left by an earlier run')
     if status == 'active':
         return Step(region, FAIL, source_id, best['id'], reason=(
-            'Copy %s in region %s is active but its data differs from '
-            'image %s (os_hash_value). Delete it, or use --existing replace.'
-            % (best['id'], region, source_id)))
+            f"Copy {best['id']} in region {region} is active but its data "
+            f'differs from image {source_id} (os_hash_value). Delete it, or '
+            'use --existing replace.'))
     return Step(region, FAIL, source_id, best['id'], reason=(
-        "Copy %s in region %s is '%s' and cannot be imported into. Delete "
-        "it, or use --existing replace." % (best['id'], region, status)))
+        f"Copy {best['id']} in region {region} is '{status}' and cannot be "
+        "imported into. Delete it, or use --existing replace."))
 
 
 def _age(copy):
@@ -298,7 +309,7 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
             if ops:
                 step = dataclasses.replace(
                     step, action=UPDATE, changes=ops,
-                    reason='metadata drifted: %s' % ', '.join(
+                    reason='metadata drifted: ' + ', '.join(
                         op['path'][1:] for op in ops))
             else:
                 step = dataclasses.replace(step, reason='in sync')
@@ -312,7 +323,7 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
                 this = ORPHAN
             steps.append(Step(region, this, source_id, copy['id'],
                               copy=copy, reason=(
-                'its source image %s is gone' % source_id)))
+                f'its source image {source_id} is gone')))
     return steps
 
 
@@ -328,8 +339,11 @@ def matches(image, tags=(), properties=(), name=None):
 
 
 def orphan_candidates(copies, sources, tags=(), properties=(), name=None):
-    """Source ids named by copies that match the selection's filters but
-    are not among the selected sources."""
+    """Source ids that copies matching the selection's filters name.
+
+    Only those that are not among the selected sources: whether they still
+    exist is for the caller to ask.
+    """
     selected = {s['id'] for s in sources}
     return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies
                    if matches(c, tags, properties, name)}

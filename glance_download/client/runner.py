@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Carry out the steps of a plan in the target regions, and wait for them.
 
 Steps run side by side, bounded overall and per region; one region's
@@ -64,7 +76,7 @@ def planned_row(step, source):
     return row
 
 
-class Runner(object):
+class Runner:
     """Does the steps with the regions' image services."""
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
@@ -163,7 +175,7 @@ class Runner(object):
                 # back, so that nothing half-made is left.
                 glance.delete(row.image_id)
                 e = images.GlanceError(
-                    '%s The copy created for it was deleted.' % e,
+                    f'{e} The copy created for it was deleted.',
                     e.status, e.request_id)
                 row.image_id = None
             raise e
@@ -191,8 +203,8 @@ class Runner(object):
         row.image_id = other['id']
         row.status = other.get('status')
         row.message = (
-            'Copy %s was made at the same time by another run, so the copy '
-            '%s this run created was deleted.' % (other['id'], created['id']))
+            f"Copy {other['id']} was made at the same time by another run, "
+            f"so the copy {created['id']} this run created was deleted.")
         if self._same_data(source, other):
             row.action = plan.DONE[plan.SKIP]
             row.size = other.get('size')
@@ -220,7 +232,7 @@ class Runner(object):
         deadline = self.clock() + timeout
         several = len({row.source_id for row in pending}) > 1
         for row in pending:
-            row.label = ('%s %s' % (row.region, row.source_id) if several
+            row.label = (f'{row.region} {row.source_id}' if several
                          else row.region)
         while pending:
             for row in list(pending):
@@ -236,9 +248,9 @@ class Runner(object):
                     row.waiting = False
                     row.seconds = self.clock() - row.started
                     row.message = (
-                        'Still importing after the %d s of --timeout; run '
-                        'the same command again with --wait to wait for it.'
-                        % timeout)
+                        f'Still importing after the {timeout} s of '
+                        '--timeout; run the same command again with --wait '
+                        'to wait for it.')
                     if display:
                         display.update(row.label, 'timed out', row.message)
                 break
@@ -258,8 +270,8 @@ class Runner(object):
         if image is None:
             row.outcome = 'failed'
             row.status = 'deleted'
-            row.message = 'Image %s was deleted during its import.' % (
-                row.image_id)
+            row.message = (f'Image {row.image_id} was deleted during its '
+                           'import.')
             return True
         if task:
             row.task_id = task['id']
@@ -291,12 +303,12 @@ class Runner(object):
 def create_failure(error, fields, region):
     """The message for a copy that could not be created."""
     if error.status == 409 and 'id' in fields:
-        return ('Image id %s exists in region %s, or existed there: Glance '
-                'never gives a deleted image\'s id again. Copy without '
-                '--same-id. (%s)' % (fields['id'], region, error))
+        return (f"Image id {fields['id']} exists in region {region}, or "
+                "existed there: Glance never gives a deleted image's id "
+                f'again. Copy without --same-id. ({error})')
     if error.status == 403:
-        return ('You may not create this copy in region %s (visibility %s '
-                'needs a role you do not have: "public" needs admin by '
-                'default). Choose --visibility private or shared. (%s)' % (
-                    region, fields.get('visibility'), error))
+        return (f'You may not create this copy in region {region} '
+                f"(visibility {fields.get('visibility')} needs a role you do "
+                'not have: "public" needs admin by default). Choose '
+                f'--visibility private or shared. ({error})')
     return str(error)

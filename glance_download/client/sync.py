@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack image sync``: keep images of one region copied to others."""
 
 import concurrent.futures
@@ -15,7 +27,7 @@ from glance_download import metadata
 def property_filter(text):
     key, equals, value = text.partition('=')
     if not equals or not key:
-        raise ValueError('%r is not KEY=VALUE' % text)
+        raise ValueError(f'{text!r} is not KEY=VALUE')
     return key, value
 
 
@@ -93,8 +105,8 @@ class SyncImages(base.RegionsCommand):
             '--property-prefix', metavar='<prefix>', action='append',
             dest='prefixes',
             help='Properties kept the same are those whose names start '
-                 'with one of these prefixes (repeatable; default: %s)'
-                 % ', '.join(metadata.DEFAULT_PREFIXES))
+                 'with one of these prefixes (repeatable; default: '
+                 f'{", ".join(metadata.DEFAULT_PREFIXES)})')
         parser.add_argument(
             '--orphans', choices=plan.ORPHAN_CHOICES, default='report',
             help='Copies whose source image is gone: report them '
@@ -196,5 +208,5 @@ class SyncImages(base.RegionsCommand):
         if rows or any(s.action != plan.SKIP for s in steps):
             return
         sys.stderr.write(
-            'Nothing to do: %d image(s) already in sync in %d region(s).\n'
-            % (len(sources), len(targets)))
+            f'Nothing to do: {len(sources)} image(s) already in sync in '
+            f'{len(targets)} region(s).\n')

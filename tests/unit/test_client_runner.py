@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import types
 import unittest
 
@@ -13,7 +25,7 @@ SOURCE = {'id': 'src', 'size': 5, 'os_hash_value': 'h', 'name': 'n',
 PROVENANCE = metadata.provenance('R1', 'src')
 
 
-class FakeRegion(object):
+class FakeRegion:
     """A region's image service in memory; refuse names calls to fail."""
 
     def __init__(self, region, refuse=()):
@@ -26,8 +38,8 @@ class FakeRegion(object):
     def _check(self, call):
         self.calls.append(call)
         if call in self.refuse:
-            raise images.GlanceError('%s refused' % call, self.refuse[call],
-                                     'req-%s' % call)
+            raise images.GlanceError(f'{call} refused', self.refuse[call],
+                                     f'req-{call}')
 
     def create(self, fields):
         self._check('create')
@@ -66,7 +78,7 @@ class FakeRegion(object):
                                     message=message)
 
 
-class Clock(object):
+class Clock:
 
     def __init__(self):
         self.now = 0.0
@@ -235,7 +247,7 @@ class RunnerTest(unittest.TestCase):
             region.finish(image_id, True, 'done')
         seen = []
 
-        class Shown(object):
+        class Shown:
             def update(self, label, status, message):
                 seen.append((label, status, message))
 
