@@ -225,6 +225,21 @@ def race_winner(created, copies, source):
     return None if oldest['id'] == created['id'] else oldest
 
 
+def is_usable_copy(image, source, source_region, owner):
+    """Whether image is a copy of source that a run can use as its own.
+
+    It is owner's, its provenance names source, and it is active with the
+    same data, being imported into, or a placeholder. With --same-id, a
+    second run creating the copy is refused (the id exists): this tells
+    whether the image holding the id is the first run's copy.
+    """
+    return bool(image and image.get('owner') == owner
+                and image.get(metadata.SOURCE_IMAGE_PROPERTY) == source['id']
+                and image.get(metadata.SOURCE_REGION_PROPERTY) ==
+                source_region
+                and _rank(image, source) < 3)
+
+
 def target_fields(source, source_region, name=None, visibility='private',
                   same_id=False, properties=None):
     """The body of ``POST /v2/images`` for a copy of source.

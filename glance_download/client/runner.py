@@ -158,6 +158,9 @@ class Runner:
             try:
                 image, row.request_id = glance.create(fields)
             except images.GlanceError as e:
+                if e.status == 409 and self._id_taken_by_a_copy(
+                        glance, fields, source, row):
+                    return
                 raise images.GlanceError(
                     create_failure(e, fields, step.region), e.status,
                     e.request_id)
@@ -200,11 +203,35 @@ class Runner:
         if other is None:
             return False
         glance.delete(created['id'])
+        self._use(glance, other, source, row, (
+            f"Copy {other['id']} was made at the same time by another run, "
+            f"so the copy {created['id']} this run created was deleted."))
+        return True
+
+    def _id_taken_by_a_copy(self, glance, fields, source, row):
+        """Whether a --same-id copy made at the same time holds the id.
+
+        True once row tells of that copy.
+        """
+        if 'id' not in fields:
+            return False
+        try:
+            other = glance.get(fields['id'])
+        except images.GlanceError:
+            return False
+        if not plan.is_usable_copy(other, source, self.source_region,
+                                   self.owner):
+            return False
+        self._use(glance, other, source, row, (
+            f"Copy {other['id']} was made at the same time by another "
+            'run.'))
+        return True
+
+    def _use(self, glance, other, source, row, message):
+        """Make row tell of other, a copy made by another run."""
         row.image_id = other['id']
         row.status = other.get('status')
-        row.message = (
-            f"Copy {other['id']} was made at the same time by another run, "
-            f"so the copy {created['id']} this run created was deleted.")
+        row.message = message
         if self._same_data(source, other):
             row.action = plan.DONE[plan.SKIP]
             row.size = other.get('size')

@@ -156,6 +156,27 @@ class RaceWinnerTest(unittest.TestCase):
             self.other(old, 'c', status='killed')))
 
 
+class UsableCopyTest(unittest.TestCase):
+
+    def test_a_copy_of_the_source_in_the_project(self):
+        for status, extra in (('active', {}), ('importing', {}),
+                              ('queued', {})):
+            self.assertTrue(plan.is_usable_copy(
+                copy('src', status, owner='p1', **extra), source(), 'R1',
+                'p1'), status)
+
+    def test_anything_else(self):
+        usable = dict(owner='p1')
+        for image in (None, copy('src', **dict(usable, owner='p2')),
+                      copy('src', source_id='other', **usable),
+                      copy('src', **dict(
+                          usable, glance_download_source_region='R3')),
+                      copy('src', os_hash_value='h2', **usable),
+                      copy('src', 'killed', **usable)):
+            self.assertFalse(plan.is_usable_copy(image, source(), 'R1',
+                                                 'p1'), image)
+
+
 class MethodProblemTest(unittest.TestCase):
 
     def test_offered(self):

@@ -139,6 +139,20 @@ class RunnerTest(unittest.TestCase):
                          (row.action, row.image_id, row.status))
         self.assertEqual({'young', 'new'}, set(region.images))
 
+    def test_same_id_taken_by_a_copy_made_at_the_same_time(self):
+        region = FakeRegion('R2', {'create': 409})
+        region.images['src'] = dict(PROVENANCE, id='src', status='importing',
+                                    owner='p1')
+        region.tasks['src'] = {'id': 'task-0', 'status': 'processing'}
+        step = plan.Step('R2', plan.CREATE, 'src')
+        work = runner.Runner({'R2': region}, 'R1', 'public', clock=Clock(),
+                             owner='p1')
+        [row] = work.run([(step, SOURCE, dict(PROVENANCE, id='src'))])
+        self.assertEqual(('attached', 'src', 'task-0', True, 'ok'),
+                         (row.action, row.image_id, row.task_id, row.waiting,
+                          row.outcome))
+        self.assertNotIn('import', region.calls)
+
     def test_a_failed_second_look_does_not_stop_the_import(self):
         region = FakeRegion('R2', {'copies': 500})
         step = plan.Step('R2', plan.CREATE, 'src')
