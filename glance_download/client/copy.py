@@ -40,8 +40,10 @@ class CopyImage(base.RegionsCommand):
     Two runs at the same time may each create a copy in a region: each
     lists the copies again after creating its own, and the run whose copy
     is the newer (by creation time, then id) deletes it and follows the
-    other's import instead. Hidden images (os_hidden) are found as sources
-    and as copies.
+    other's import instead (two copies can still stay when both are
+    created in the same second and neither run sees the other's in time;
+    the next run then uses the better one). Hidden images (os_hidden) are
+    found as sources and as copies.
 
     Without --wait the command returns once every import is accepted;
     running it again with --wait waits for the imports still in progress.
