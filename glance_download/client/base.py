@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What image copy and image sync share: regions, waiting, exit status."""
 
 import concurrent.futures
@@ -43,6 +55,10 @@ class RegionsCommand(command.Lister):
             '--timeout', metavar='<seconds>', type=int, default=3600,
             help='With --wait, how long to wait at most (default: 3600)')
         parser.add_argument(
+            '--same-id', action='store_true',
+            help="Give new copies their source image's id (fails in a "
+                 "region where that id exists or ever existed)")
+        parser.add_argument(
             '--dry-run', action='store_true',
             help='Print what each region would get, change nothing')
         parser.add_argument(
@@ -64,8 +80,26 @@ class RegionsCommand(command.Lister):
             return catalog[0]
         raise exceptions.CommandError(
             'Which region is the source? Give --from-region or '
-            '--os-region-name (regions with an image service: %s).'
-            % ', '.join(catalog))
+            '--os-region-name (regions with an image service: '
+            f'{", ".join(catalog)}).')
+
+    def target_regions(self, parsed_args, catalog, source_region):
+        """The regions the command acts on (--to-region)."""
+        return parsed_args.to_regions
+
+    def connect(self, parsed_args):
+        """(source region, targets, {region: RegionImages}), checked."""
+        client = self.client()
+        catalog = client.regions()
+        source_region = self.source_region(parsed_args, catalog)
+        targets = self.target_regions(parsed_args, catalog, source_region)
+        try:
+            plan.check_regions(source_region, targets, catalog)
+        except plan.PlanError as e:
+            raise exceptions.CommandError(str(e))
+        regions = {name: client.images(name)
+                   for name in [source_region] + targets}
+        return source_region, targets, regions
 
     def check_methods(self, regions, targets):
         """{region: message} for the targets that refuse the method."""
@@ -80,8 +114,43 @@ class RegionsCommand(command.Lister):
             found = dict(zip(targets, pool.map(check, targets)))
         return {region: msg for region, msg in found.items() if msg}
 
-    def finish(self, parsed_args, work_runner, rows, sources):
-        """Wait if asked, set the exit status; the rows to print."""
+    def region_copies(self, regions, targets, source_region,
+                      source_id=None):
+        """({region: copies}, {region: why nothing can be done there}).
+
+        A region whose Glance refuses the method, or whose copies cannot
+        be listed, is in the second dictionary only.
+        """
+        problems = self.check_methods(regions, targets)
+        owner = self.client().project_id
+        copies = {}
+        for region in targets:
+            if region in problems:
+                continue
+            try:
+                copies[region] = regions[region].copies(
+                    owner, source_region, source_id)
+            except images.GlanceError as e:
+                problems[region] = str(e)
+        return copies, problems
+
+    def carry_out(self, parsed_args, regions, source_region, work, sources,
+                  rows=()):
+        """Do work (or print it with --dry-run), wait if asked; the table.
+
+        work: (step, source, fields) items; sources: {source id: source};
+        rows: rows already decided, printed first.
+        """
+        work_runner = runner.Runner(
+            regions, source_region, parsed_args.from_interface,
+            parsed_args.max_parallel, parsed_args.max_per_region,
+            owner=self.client().project_id)
+        if parsed_args.dry_run:
+            done = [runner.planned_row(step, source)
+                    for step, source, _ in work]
+        else:
+            done = work_runner.run(work)
+        rows = list(rows) + done
         if parsed_args.wait and not parsed_args.dry_run:
             work_runner.wait(rows, sources, parsed_args.timeout,
                              display.Display(sys.stderr))

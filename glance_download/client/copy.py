@@ -1,39 +1,22 @@
-"""``openstack image copy``: one image to several regions in one command."""
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
 
-import uuid
+"""``openstack image copy``: one image to several regions in one command."""
 
 from osc_lib import exceptions
 
 from glance_download.client import base
 from glance_download.client import images
 from glance_download.client import plan
-from glance_download.client import runner
-
-
-def find_source(glance, ref):
-    """The source image by id or by name, as this user sees it."""
-    if _is_uuid(ref):
-        image = glance.get(ref)
-        if image is not None:
-            return image
-    found = glance.list([('name', ref)])
-    if len(found) == 1:
-        return found[0]
-    if len(found) > 1:
-        raise exceptions.CommandError(
-            'Several images are named %s in region %s (%s): give an id.' % (
-                ref, glance.region, ', '.join(i['id'] for i in found)))
-    raise exceptions.CommandError(
-        'No image %s in region %s that you can see. Check the name or id '
-        'and --from-region.' % (ref, glance.region))
-
-
-def _is_uuid(text):
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 class CopyImage(base.RegionsCommand):
@@ -54,6 +37,14 @@ class CopyImage(base.RegionsCommand):
     import request is refused is deleted again; a copy whose import failed
     later stays queued, and the next run imports into it again.
 
+    Two runs at the same time may each create a copy in a region: each
+    lists the copies again after creating its own, and the run whose copy
+    is the newer (by creation time, then id) deletes it and follows the
+    other's import instead (two copies can still stay when both are
+    created in the same second and neither run sees the other's in time;
+    the next run then uses the better one). Hidden images (os_hidden) are
+    found as sources and as copies.
+
     Without --wait the command returns once every import is accepted;
     running it again with --wait waits for the imports still in progress.
     """
@@ -71,10 +62,6 @@ class CopyImage(base.RegionsCommand):
             '--name', metavar='<name>',
             help="Name of the copies (default: the source image's)")
         parser.add_argument(
-            '--same-id', action='store_true',
-            help="Give the copies the source image's id (fails in a region "
-                 "where that id exists or ever existed)")
-        parser.add_argument(
             '--visibility', choices=plan.VISIBILITIES, default='private',
             help='Visibility of new copies (default: private; public and '
                  'community need the right to publicize)')
@@ -86,18 +73,9 @@ class CopyImage(base.RegionsCommand):
         return parser
 
     def take_action(self, parsed_args):
-        client = self.client()
-        catalog = client.regions()
-        source_region = self.source_region(parsed_args, catalog)
-        targets = parsed_args.to_regions
+        source_region, targets, regions = self.connect(parsed_args)
         try:
-            plan.check_regions(source_region, targets, catalog)
-        except plan.PlanError as e:
-            raise exceptions.CommandError(str(e))
-        regions = {name: client.images(name)
-                   for name in [source_region] + targets}
-        try:
-            source = find_source(regions[source_region], parsed_args.image)
+            source = regions[source_region].find(parsed_args.image)
         except images.GlanceError as e:
             raise exceptions.CommandError(str(e))
         problem = plan.source_problem(source, source_region)
@@ -107,33 +85,17 @@ class CopyImage(base.RegionsCommand):
             raise exceptions.CommandError(
                 '--existing replace cannot be combined with --same-id: a '
                 'deleted image\'s id is never given again.')
-        refused = self.check_methods(regions, targets)
-        owner = client.project_id
         fields = plan.target_fields(
             source, source_region, name=parsed_args.name,
             visibility=parsed_args.visibility, same_id=parsed_args.same_id)
-        steps = []
-        for region in targets:
-            if region in refused:
-                steps.append(plan.Step(region, plan.FAIL, source['id'],
-                                       reason=refused[region]))
-                continue
-            try:
-                copies = regions[region].copies(owner, source_region,
-                                                source['id'])
-            except images.GlanceError as e:
-                steps.append(plan.Step(region, plan.FAIL, source['id'],
-                                       reason=str(e)))
-                continue
-            steps.append(plan.copy_step(region, source, copies,
-                                        parsed_args.existing))
-        work_runner = runner.Runner(
-            regions, source_region, parsed_args.from_interface,
-            parsed_args.max_parallel, parsed_args.max_per_region)
-        if parsed_args.dry_run:
-            rows = [runner.planned_row(step, source) for step in steps]
-        else:
-            rows = work_runner.run([(step, source, fields)
-                                    for step in steps])
-        return self.finish(parsed_args, work_runner, rows,
-                           {source['id']: source})
+        copies, problems = self.region_copies(regions, targets,
+                                              source_region, source['id'])
+        steps = [plan.Step(region, plan.FAIL, source['id'],
+                           reason=problems[region])
+                 if region in problems else
+                 plan.copy_step(region, source, copies[region],
+                                parsed_args.existing)
+                 for region in targets]
+        return self.carry_out(parsed_args, regions, source_region,
+                              [(step, source, fields) for step in steps],
+                              {source['id']: source})

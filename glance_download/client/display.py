@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Progress of the imports while ``--wait`` waits for them.
 
 The import method writes its progress into the import task's message
@@ -27,16 +39,14 @@ def compact(region, status, message, width=30):
     """One short line for a region: a bar while downloading."""
     progress = parse_progress(message)
     if progress is None:
-        return '%s  %s%s' % (region, status,
-                             ': %s' % message if message else '')
+        return f'{region}  {status}' + (f': {message}' if message else '')
     percent, done, total, rate = progress
     filled = width * min(percent, 100) // 100
-    return '%s  [%s%s] %3d%%  %s of %s at %s/s' % (
-        region, '#' * filled, '.' * (width - filled), percent, done, total,
-        rate)
+    bar = '#' * filled + '.' * (width - filled)
+    return f'{region}  [{bar}] {percent:3d}%  {done} of {total} at {rate}/s'
 
 
-class Display(object):
+class Display:
     """Shows each region's latest status and task message on stream."""
 
     def __init__(self, stream, live=None):
@@ -53,15 +63,15 @@ class Display(object):
         if self.live:
             self._redraw()
         else:
-            self.stream.write('%s: %s%s\n' % (
-                region, status, ' - %s' % message if message else ''))
+            said = f' - {message}' if message else ''
+            self.stream.write(f'{region}: {status}{said}\n')
         self.stream.flush()
 
     def _redraw(self):
         columns = shutil.get_terminal_size((100, 24)).columns
         if self.drawn:
-            self.stream.write('\x1b[%dA' % self.drawn)
+            self.stream.write(f'\x1b[{self.drawn}A')
         for region in sorted(self.lines):
             text = compact(region, *self.lines[region])[:columns - 1]
-            self.stream.write('\r\x1b[2K%s\n' % text)
+            self.stream.write(f'\r\x1b[2K{text}\n')
         self.drawn = len(self.lines)

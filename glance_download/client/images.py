@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The Images API v2 of one region, through the CLI's keystoneauth session.
 
 Plain requests rather than openstacksdk's image proxy: the import call must
@@ -6,6 +18,7 @@ to the user.
 """
 
 import re
+import uuid
 
 from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exceptions
@@ -28,7 +41,11 @@ class GlanceError(Exception):
 
 
 def error_text(body):
-    """The readable part of a Glance error body ("409 Conflict\\n\\n...")."""
+    """The readable part of a Glance error body ("409 Conflict\\n\\n...").
+
+    Glance's answers start with the status line, which the caller shows
+    already.
+    """
     lines = [line.strip() for line in (body or '').splitlines()]
     lines = [line for line in lines if line]
     if len(lines) > 1 and re.match(r'^\d{3} ', lines[0]):
@@ -36,7 +53,7 @@ def error_text(body):
     return ' '.join(lines)[:500]
 
 
-class RegionImages(object):
+class RegionImages:
     """One region's image service, as the CLI's user."""
 
     def __init__(self, session, region, interface='public'):
@@ -46,22 +63,23 @@ class RegionImages(object):
             interface=interface, raise_exc=False)
 
     def call(self, method, path, expect=(200,), what=None, **kwargs):
-        """(response, request id); GlanceError unless the status is expected.
+        """Send one request; (response, request id).
+
+        GlanceError unless the answer's status is in expect.
         """
         kwargs.setdefault('headers', {}).setdefault(
             'Accept', 'application/json')
         try:
             response = self.adapter.request(path, method, **kwargs)
         except ks_exceptions.ClientException as e:
-            raise GlanceError('Glance in region %s could not be reached: %s'
-                              % (self.region, e))
+            raise GlanceError(
+                f'Glance in region {self.region} could not be reached: {e}')
         request_id = response.headers.get('x-openstack-request-id')
         if response.status_code not in expect:
+            what = what or f"{method} {path.split('?')[0]}"
             raise GlanceError(
-                '%s in region %s: HTTP %d: %s' % (
-                    what or '%s %s' % (method, path.split('?')[0]),
-                    self.region, response.status_code,
-                    error_text(response.text)),
+                f'{what} in region {self.region}: HTTP '
+                f'{response.status_code}: {error_text(response.text)}',
                 response.status_code, request_id)
         return response, request_id
 
@@ -72,13 +90,46 @@ class RegionImages(object):
 
     def get(self, image_id):
         """The image record, or None when this user cannot see it."""
-        response, _ = self.call('GET', '/v2/images/%s' % image_id,
+        response, _ = self.call('GET', f'/v2/images/{image_id}',
                                 expect=(200, 404),
-                                what='Reading image %s' % image_id)
+                                what=f'Reading image {image_id}')
         return response.json() if response.status_code == 200 else None
 
+    def find(self, ref):
+        """The image named by id or by name, as this user sees it."""
+        if _is_uuid(ref):
+            image = self.get(ref)
+            if image is not None:
+                return image
+        found = self.list([('name', ref)])
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            ids = ', '.join(i['id'] for i in found)
+            raise GlanceError(
+                f'Several images are named {ref} in region {self.region} '
+                f'({ids}): give an id.')
+        raise GlanceError(
+            f'No image {ref} in region {self.region} that you can see. Check '
+            'the name or id and --from-region.')
+
     def list(self, filters):
-        """Every image matching filters (a list of pairs), page by page."""
+        """Every image matching filters (a list of pairs), hidden ones too.
+
+        Glance lists an image whose os_hidden is true only when asked for
+        os_hidden=true, and then lists only those, for an admin too: unless
+        filters name os_hidden, both listings are made.
+        """
+        if any(key == 'os_hidden' for key, _ in filters):
+            return self._list(filters)
+        found = {}
+        for hidden in ([], [('os_hidden', 'true')]):
+            for image in self._list(list(filters) + hidden):
+                found.setdefault(image['id'], image)
+        return list(found.values())
+
+    def _list(self, filters):
+        """Every image of one listing, page by page."""
         images = []
         params = list(filters) + [('limit', PAGE)]
         marker = None
@@ -91,12 +142,15 @@ class RegionImages(object):
             if not found or 'next' not in response.json():
                 return images
             marker = found[-1]['id']
-        raise GlanceError('More than %d images in region %s match: narrow '
-                          'the selection.' % (PAGE * _MAX_PAGES, self.region))
+        raise GlanceError(
+            f'More than {PAGE * _MAX_PAGES} images in region {self.region} '
+            'match: narrow the selection.')
 
     def copies(self, owner, source_region, source_id=None):
-        """Images of owner whose provenance names the source (server-side
-        property filters: nothing else is listed)."""
+        """Images of owner whose provenance names the source.
+
+        Server-side property filters: nothing else is listed.
+        """
         filters = [(metadata.SOURCE_REGION_PROPERTY, source_region),
                    ('owner', owner), ('visibility', 'all')]
         if source_id:
@@ -110,9 +164,9 @@ class RegionImages(object):
         return response.json(), request_id
 
     def delete(self, image_id):
-        _, request_id = self.call('DELETE', '/v2/images/%s' % image_id,
+        _, request_id = self.call('DELETE', f'/v2/images/{image_id}',
                                   expect=(204, 404),
-                                  what='Deleting image %s' % image_id)
+                                  what=f'Deleting image {image_id}')
         return request_id
 
     def start_import(self, image_id, source_id, source_region, interface):
@@ -124,12 +178,12 @@ class RegionImages(object):
             'glance_service_interface': interface,
         }}
         _, request_id = self.call(
-            'POST', '/v2/images/%s/import' % image_id, expect=(202,),
-            json=body, what='Starting the import into %s' % image_id)
+            'POST', f'/v2/images/{image_id}/import', expect=(202,),
+            json=body, what=f'Starting the import into {image_id}')
         return request_id
 
     def newest_task(self, image_id):
-        response, _ = self.call('GET', '/v2/images/%s/tasks' % image_id,
+        response, _ = self.call('GET', f'/v2/images/{image_id}/tasks',
                                 expect=(200, 404),
                                 what='Reading the import tasks')
         if response.status_code == 404:
@@ -140,16 +194,24 @@ class RegionImages(object):
 
     def update(self, image_id, operations):
         _, request_id = self.call(
-            'PATCH', '/v2/images/%s' % image_id, json=list(operations),
+            'PATCH', f'/v2/images/{image_id}', json=list(operations),
             headers={'Content-Type': _PATCH},
-            what='Updating image %s' % image_id)
+            what=f'Updating image {image_id}')
         return request_id
 
     def deactivate(self, image_id):
         _, request_id = self.call(
-            'POST', '/v2/images/%s/actions/deactivate' % image_id,
-            expect=(204,), what='Deactivating image %s' % image_id)
+            'POST', f'/v2/images/{image_id}/actions/deactivate',
+            expect=(204,), what=f'Deactivating image {image_id}')
         return request_id
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def catalog_regions(session, interface='public'):

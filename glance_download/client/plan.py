@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What ``image copy`` and ``image sync`` do in a region: pure decisions.
 
 Every function here takes image records (the JSON of ``GET /v2/images``)
@@ -7,6 +19,7 @@ each decision can be tested on its own.
 
 import dataclasses
 
+from glance_download import errors
 from glance_download import metadata
 
 METHOD = 'glance-download'
@@ -87,36 +100,37 @@ def check_regions(source_region, targets, catalog_regions):
     for region in [source_region] + list(targets):
         if region not in catalog_regions:
             raise PlanError(
-                'Region %s has no image service in your catalog. Regions '
-                'that have one: %s.' % (region, listed))
+                f'Region {region} has no image service in your catalog. '
+                f'Regions that have one: {listed}.')
     if source_region in targets:
         raise PlanError(
-            'Region %s is the source: an image cannot be copied to the '
-            'region it is in. Give other --to-region values.'
-            % source_region)
+            f'Region {source_region} is the source: an image cannot be '
+            'copied to the region it is in. Give other --to-region values.')
     if len(set(targets)) != len(targets):
-        raise PlanError('A target region is given twice: %s.'
-                        % ', '.join(targets))
+        raise PlanError(
+            f'A target region is given twice: {", ".join(targets)}.')
 
 
 def source_problem(source, region):
-    """Why the source image cannot be copied, or None when it can."""
+    """Why the source image cannot be copied, or None when it can.
+
+    Beyond a volume-backed snapshot, the same checks as the import method
+    makes in the target region: what it would refuse is refused here,
+    before anything is created.
+    """
     image_id = source.get('id')
     if any(source.get(name) for name in _VOLUME_SNAPSHOT_PROPERTIES) or (
             source.get('status') == 'active' and not source.get('size')
             and not source.get('disk_format')):
-        return ('Image %s in region %s is a snapshot of a volume-backed '
-                'instance: it holds no data (its disks are volume snapshots '
-                'in the block storage service), so there is nothing to '
-                'copy. Copy the volumes with the block storage service '
-                'instead.' % (image_id, region))
-    if source.get('status') != 'active':
-        return ("Image %s in region %s is '%s', not 'active': only active "
-                "images can be copied." % (
-                    image_id, region, source.get('status')))
-    if not source.get('disk_format') or not source.get('container_format'):
-        return ('Image %s in region %s has no disk or container format, so '
-                'it cannot be copied.' % (image_id, region))
+        return (f'Image {image_id} in region {region} is a snapshot of a '
+                'volume-backed instance: it holds no data (its disks are '
+                'volume snapshots in the block storage service), so there is '
+                'nothing to copy. Copy the volumes with the block storage '
+                'service instead.')
+    try:
+        metadata.check_importable(source, image_id, region)
+    except errors.GlanceDownloadError as e:
+        return str(e)
     return None
 
 
@@ -124,10 +138,10 @@ def method_problem(region, methods):
     """Why a region cannot import with glance-download, or None."""
     if METHOD in methods:
         return None
-    return ('Glance in region %s does not offer the %s import method (it '
-            'offers: %s). Nothing was created there; ask its operator to '
-            'enable the method, or choose another region.' % (
-                region, METHOD, ', '.join(methods) or 'none'))
+    offered = ', '.join(methods) or 'none'
+    return (f'Glance in region {region} does not offer the {METHOD} import '
+            f'method (it offers: {offered}). Nothing was created there; ask '
+            'its operator to enable the method, or choose another region.')
 
 
 def _rank(copy, source):
@@ -154,14 +168,14 @@ def copy_step(region, source, copies, existing='skip'):
     ids = tuple(c['id'] for c in copies)
     if existing == 'replace':
         return Step(region, REPLACE, source_id, delete=ids,
-                    reason='%d earlier copy(ies) deleted first' % len(ids))
+                    reason=f'{len(ids)} earlier copy(ies) deleted first')
     best = min(copies, key=lambda c: _rank(c, source))
     status = best.get('status')
     if existing == 'fail':
         return Step(region, FAIL, source_id, best['id'], reason=(
-            'Region %s already has a copy of image %s: %s (%s). Run without '
-            '--existing fail to keep it, or with --existing replace to copy '
-            'again.' % (region, source_id, best['id'], status)))
+            f'Region {region} already has a copy of image {source_id}: '
+            f"{best['id']} ({status}). Run without --existing fail to keep "
+            'it, or with --existing replace to copy again.'))
     rank = _rank(best, source)
     if rank == 0:
         return Step(region, SKIP, source_id, best['id'], copy=best,
@@ -174,12 +188,56 @@ def copy_step(region, source, copies, existing='skip'):
                     reason='a placeholder left by an earlier run')
     if status == 'active':
         return Step(region, FAIL, source_id, best['id'], reason=(
-            'Copy %s in region %s is active but its data differs from '
-            'image %s (os_hash_value). Delete it, or use --existing replace.'
-            % (best['id'], region, source_id)))
+            f"Copy {best['id']} in region {region} is active but its data "
+            f'differs from image {source_id} (os_hash_value). Delete it, or '
+            'use --existing replace.'))
     return Step(region, FAIL, source_id, best['id'], reason=(
-        "Copy %s in region %s is '%s' and cannot be imported into. Delete "
-        "it, or use --existing replace." % (best['id'], region, status)))
+        f"Copy {best['id']} in region {region} is '{status}' and cannot be "
+        "imported into. Delete it, or use --existing replace."))
+
+
+def _age(copy):
+    """Order of creation; Glance gives created_at to the second only."""
+    return (copy.get('created_at') or '', copy['id'])
+
+
+def race_winner(created, copies, source):
+    """The copy to use instead of created, just made, or None to keep it.
+
+    Two runs at the same time may each find no copy of source and each
+    create one. Each lists the copies again once it made its own: a copy
+    made by someone else that is active with the source's data, or being
+    imported into, wins; else the oldest placeholder (by created_at, then
+    id) wins, so that two runs that see each other's pick the same one.
+    A run deletes only the copy it created, and only when it loses.
+
+    The window left: a placeholder that shows only after this listing,
+    created in the same second with a smaller id and not yet imported
+    into, is not seen; both runs then keep theirs, and the next run picks
+    the better of the two copies.
+    """
+    others = [c for c in copies if c['id'] != created['id']]
+    busy = [c for c in others if _rank(c, source) < 2]
+    if busy:
+        return min(busy, key=lambda c: (_rank(c, source), _age(c)))
+    oldest = min([c for c in others if _rank(c, source) == 2] + [created],
+                 key=_age)
+    return None if oldest['id'] == created['id'] else oldest
+
+
+def is_usable_copy(image, source, source_region, owner):
+    """Whether image is a copy of source that a run can use as its own.
+
+    It is owner's, its provenance names source, and it is active with the
+    same data, being imported into, or a placeholder. With --same-id, a
+    second run creating the copy is refused (the id exists): this tells
+    whether the image holding the id is the first run's copy.
+    """
+    return bool(image and image.get('owner') == owner
+                and image.get(metadata.SOURCE_IMAGE_PROPERTY) == source['id']
+                and image.get(metadata.SOURCE_REGION_PROPERTY) ==
+                source_region
+                and _rank(image, source) < 3)
 
 
 def target_fields(source, source_region, name=None, visibility='private',
@@ -266,7 +324,7 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
             if ops:
                 step = dataclasses.replace(
                     step, action=UPDATE, changes=ops,
-                    reason='metadata drifted: %s' % ', '.join(
+                    reason='metadata drifted: ' + ', '.join(
                         op['path'][1:] for op in ops))
             else:
                 step = dataclasses.replace(step, reason='in sync')
@@ -280,7 +338,7 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
                 this = ORPHAN
             steps.append(Step(region, this, source_id, copy['id'],
                               copy=copy, reason=(
-                'its source image %s is gone' % source_id)))
+                f'its source image {source_id} is gone')))
     return steps
 
 
@@ -296,8 +354,11 @@ def matches(image, tags=(), properties=(), name=None):
 
 
 def orphan_candidates(copies, sources, tags=(), properties=(), name=None):
-    """Source ids named by copies that match the selection's filters but
-    are not among the selected sources."""
+    """Source ids that copies matching the selection's filters name.
+
+    Only those that are not among the selected sources: whether they still
+    exist is for the caller to ask.
+    """
     selected = {s['id'] for s in sources}
     return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies
                    if matches(c, tags, properties, name)}

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Carry out the steps of a plan in the target regions, and wait for them.
 
 Steps run side by side, bounded overall and per region; one region's
@@ -7,11 +19,14 @@ where, and how it went.
 
 import concurrent.futures
 import dataclasses
+import logging
 import threading
 import time
 
 from glance_download.client import images
 from glance_download.client import plan
+
+LOG = logging.getLogger(__name__)
 
 POLL = 1.0
 # How the import method's closing task message starts.
@@ -61,14 +76,16 @@ def planned_row(step, source):
     return row
 
 
-class Runner(object):
+class Runner:
     """Does the steps with the regions' image services."""
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
-                 max_per_region=2, clock=time.monotonic):
+                 max_per_region=2, clock=time.monotonic, owner=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
+        self.owner = owner
+        """The project whose copies are looked for after a creation."""
         self.interface = interface
         self.max_parallel = max(1, max_parallel)
         self.limits = {name: threading.Semaphore(max(1, max_per_region))
@@ -141,11 +158,16 @@ class Runner(object):
             try:
                 image, row.request_id = glance.create(fields)
             except images.GlanceError as e:
+                if e.status == 409 and self._id_taken_by_a_copy(
+                        glance, fields, source, row):
+                    return
                 raise images.GlanceError(
                     create_failure(e, fields, step.region), e.status,
                     e.request_id)
             row.image_id = image['id']
             created = True
+            if self._give_way(glance, image, source, row):
+                return
         try:
             row.request_id = glance.start_import(
                 row.image_id, source['id'], self.source_region,
@@ -156,7 +178,7 @@ class Runner(object):
                 # back, so that nothing half-made is left.
                 glance.delete(row.image_id)
                 e = images.GlanceError(
-                    '%s The copy created for it was deleted.' % e,
+                    f'{e} The copy created for it was deleted.',
                     e.status, e.request_id)
                 row.image_id = None
             raise e
@@ -164,6 +186,62 @@ class Runner(object):
         row.waiting = True
         task = glance.newest_task(row.image_id)
         row.task_id = task and task['id']
+
+    def _give_way(self, glance, created, source, row):
+        """Whether a copy made at the same time elsewhere replaces created.
+
+        True once created is deleted and row tells of the other copy.
+        """
+        try:
+            copies = glance.copies(self.owner, self.source_region,
+                                   source['id'])
+        except images.GlanceError as e:
+            LOG.debug('Copies of %s not listed again (%s): importing into '
+                      '%s', source['id'], e, created['id'])
+            return False
+        other = plan.race_winner(created, copies, source)
+        if other is None:
+            return False
+        glance.delete(created['id'])
+        self._use(glance, other, source, row, (
+            f"Copy {other['id']} was made at the same time by another run, "
+            f"so the copy {created['id']} this run created was deleted."))
+        return True
+
+    def _id_taken_by_a_copy(self, glance, fields, source, row):
+        """Whether a --same-id copy made at the same time holds the id.
+
+        True once row tells of that copy.
+        """
+        if 'id' not in fields:
+            return False
+        try:
+            other = glance.get(fields['id'])
+        except images.GlanceError:
+            return False
+        if not plan.is_usable_copy(other, source, self.source_region,
+                                   self.owner):
+            return False
+        self._use(glance, other, source, row, (
+            f"Copy {other['id']} was made at the same time by another "
+            'run.'))
+        return True
+
+    def _use(self, glance, other, source, row, message):
+        """Make row tell of other, a copy made by another run."""
+        row.image_id = other['id']
+        row.status = other.get('status')
+        row.message = message
+        if self._same_data(source, other):
+            row.action = plan.DONE[plan.SKIP]
+            row.size = other.get('size')
+            row.hash_verified = True
+            return True
+        row.action = plan.DONE[plan.ATTACH]
+        row.waiting = True
+        task = glance.newest_task(other['id'])
+        row.task_id = task and task['id']
+        return True
 
     @staticmethod
     def _same_data(source, copy):
@@ -181,7 +259,7 @@ class Runner(object):
         deadline = self.clock() + timeout
         several = len({row.source_id for row in pending}) > 1
         for row in pending:
-            row.label = ('%s %s' % (row.region, row.source_id) if several
+            row.label = (f'{row.region} {row.source_id}' if several
                          else row.region)
         while pending:
             for row in list(pending):
@@ -197,9 +275,9 @@ class Runner(object):
                     row.waiting = False
                     row.seconds = self.clock() - row.started
                     row.message = (
-                        'Still importing after the %d s of --timeout; run '
-                        'the same command again with --wait to wait for it.'
-                        % timeout)
+                        f'Still importing after the {timeout} s of '
+                        '--timeout; run the same command again with --wait '
+                        'to wait for it.')
                     if display:
                         display.update(row.label, 'timed out', row.message)
                 break
@@ -219,8 +297,8 @@ class Runner(object):
         if image is None:
             row.outcome = 'failed'
             row.status = 'deleted'
-            row.message = 'Image %s was deleted during its import.' % (
-                row.image_id)
+            row.message = (f'Image {row.image_id} was deleted during its '
+                           'import.')
             return True
         if task:
             row.task_id = task['id']
@@ -252,12 +330,12 @@ class Runner(object):
 def create_failure(error, fields, region):
     """The message for a copy that could not be created."""
     if error.status == 409 and 'id' in fields:
-        return ('Image id %s exists in region %s, or existed there: Glance '
-                'never gives a deleted image\'s id again. Copy without '
-                '--same-id. (%s)' % (fields['id'], region, error))
+        return (f"Image id {fields['id']} exists in region {region}, or "
+                "existed there: Glance never gives a deleted image's id "
+                f'again. Copy without --same-id. ({error})')
     if error.status == 403:
-        return ('You may not create this copy in region %s (visibility %s '
-                'needs a role you do not have: "public" needs admin by '
-                'default). Choose --visibility private or shared. (%s)' % (
-                    region, fields.get('visibility'), error))
+        return (f'You may not create this copy in region {region} '
+                f"(visibility {fields.get('visibility')} needs a role you do "
+                'not have: "public" needs admin by default). Choose '
+                f'--visibility private or shared. ({error})')
     return str(error)

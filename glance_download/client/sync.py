@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack image sync``: keep images of one region copied to others."""
 
 import concurrent.futures
@@ -6,7 +18,6 @@ import sys
 from osc_lib import exceptions
 
 from glance_download.client import base
-from glance_download.client import copy
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import runner
@@ -16,7 +27,7 @@ from glance_download import metadata
 def property_filter(text):
     key, equals, value = text.partition('=')
     if not equals or not key:
-        raise ValueError('%r is not KEY=VALUE' % text)
+        raise ValueError(f'{text!r} is not KEY=VALUE')
     return key, value
 
 
@@ -86,9 +97,6 @@ class SyncImages(base.RegionsCommand):
             '--name', metavar='<name>',
             help='Select source images of this name')
         parser.add_argument(
-            '--same-id', action='store_true',
-            help="Give new copies their source image's id")
-        parser.add_argument(
             '--copy-visibility', choices=('same',) + plan.VISIBILITIES,
             default='same',
             help="Visibility of new copies (default: the source's; public "
@@ -97,8 +105,8 @@ class SyncImages(base.RegionsCommand):
             '--property-prefix', metavar='<prefix>', action='append',
             dest='prefixes',
             help='Properties kept the same are those whose names start '
-                 'with one of these prefixes (repeatable; default: %s)'
-                 % ', '.join(metadata.DEFAULT_PREFIXES))
+                 'with one of these prefixes (repeatable; default: '
+                 f'{", ".join(metadata.DEFAULT_PREFIXES)})')
         parser.add_argument(
             '--orphans', choices=plan.ORPHAN_CHOICES, default='report',
             help='Copies whose source image is gone: report them '
@@ -109,29 +117,22 @@ class SyncImages(base.RegionsCommand):
         parser.epilog = base.EXIT_STATUSES
         return parser
 
+    def target_regions(self, parsed_args, catalog, source_region):
+        if parsed_args.to_all_regions:
+            return [r for r in catalog if r != source_region]
+        return parsed_args.to_regions
+
     def take_action(self, parsed_args):
         if parsed_args.orphans == 'delete' and not parsed_args.confirm_delete:
             raise exceptions.CommandError(
                 '--orphans delete deletes images: add --confirm-delete to '
                 'confirm, or run with --dry-run first to see which.')
-        client = self.client()
-        catalog = client.regions()
-        source_region = self.source_region(parsed_args, catalog)
-        if parsed_args.to_all_regions:
-            targets = [r for r in catalog if r != source_region]
-        else:
-            targets = parsed_args.to_regions
-        try:
-            plan.check_regions(source_region, targets, catalog)
-        except plan.PlanError as e:
-            raise exceptions.CommandError(str(e))
-        regions = {name: client.images(name)
-                   for name in [source_region] + targets}
+        source_region, targets, regions = self.connect(parsed_args)
         source_glance = regions[source_region]
         prefixes = parsed_args.prefixes or metadata.DEFAULT_PREFIXES
         try:
             if parsed_args.images:
-                selected = [copy.find_source(source_glance, ref)
+                selected = [source_glance.find(ref)
                             for ref in parsed_args.images]
             else:
                 selected = source_glance.list(selection_filters(parsed_args))
@@ -147,30 +148,28 @@ class SyncImages(base.RegionsCommand):
                                        message=problem, outcome='failed'))
             else:
                 sources.append(source)
-        refused = self.check_methods(regions, targets)
-        owner = client.project_id
+        copies, problems = self.region_copies(regions, targets,
+                                              source_region)
         steps = []
         gone = {}
         for region in targets:
-            if region in refused:
+            problem = problems.get(region)
+            candidates = []
+            if problem is None and not parsed_args.images:
+                candidates = plan.orphan_candidates(
+                    copies[region], sources, parsed_args.tags or (),
+                    parsed_args.properties or (), parsed_args.name)
+                try:
+                    self._find_gone(source_glance, candidates, gone)
+                except images.GlanceError as e:
+                    problem = str(e)
+            if problem is not None:
                 rows.append(runner.Row(region, '', action='failed',
-                                       status='unchanged',
-                                       message=refused[region],
+                                       status='unchanged', message=problem,
                                        outcome='failed'))
                 continue
-            try:
-                copies = regions[region].copies(owner, source_region)
-                candidates = [] if parsed_args.images else (
-                    plan.orphan_candidates(
-                        copies, sources, parsed_args.tags or (),
-                        parsed_args.properties or (), parsed_args.name))
-                self._find_gone(source_glance, candidates, gone)
-            except images.GlanceError as e:
-                rows.append(runner.Row(region, '', action='failed',
-                                       message=str(e), outcome='failed'))
-                continue
             steps += plan.sync_steps(
-                sources, copies, region, prefixes,
+                sources, copies[region], region, prefixes,
                 [i for i in candidates if gone[i]], parsed_args.orphans)
         by_id = {s['id']: s for s in sources}
         by_id.update({i: {'id': i} for i in gone})
@@ -179,15 +178,9 @@ class SyncImages(base.RegionsCommand):
                               parsed_args, prefixes)
                  if step.action in plan.IMPORTS else None)
                 for step in steps]
-        work_runner = runner.Runner(
-            regions, source_region, parsed_args.from_interface,
-            parsed_args.max_parallel, parsed_args.max_per_region)
-        if parsed_args.dry_run:
-            done = [runner.planned_row(s, by_id[s.source_id]) for s in steps]
-        else:
-            done = work_runner.run(work)
         self._say_if_nothing_to_do(rows, steps, sources, targets)
-        return self.finish(parsed_args, work_runner, rows + done, by_id)
+        return self.carry_out(parsed_args, regions, source_region, work,
+                              by_id, rows)
 
     @staticmethod
     def _find_gone(glance, candidates, gone):
@@ -215,5 +208,5 @@ class SyncImages(base.RegionsCommand):
         if rows or any(s.action != plan.SKIP for s in steps):
             return
         sys.stderr.write(
-            'Nothing to do: %d image(s) already in sync in %d region(s).\n'
-            % (len(sources), len(targets)))
+            f'Nothing to do: {len(sources)} image(s) already in sync in '
+            f'{len(targets)} region(s).\n')

@@ -1,9 +1,20 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import argparse
 import os
 import unittest
 from unittest import mock
 
-from glance_download.client import copy
 from glance_download.client import plugin
 from glance_download.client import sync
 
@@ -54,21 +65,3 @@ class SelectionTest(unittest.TestCase):
         self.assertRaises(SystemExit, parser.parse_args,
                           ['--to-region', 'R2', '--to-all-regions'])
         self.assertRaises(SystemExit, parser.parse_args, [])
-
-
-class FindSourceTest(unittest.TestCase):
-
-    def test_by_id_then_by_name(self):
-        glance = mock.Mock(region='R1')
-        glance.get.return_value = None
-        glance.list.return_value = [{'id': 'x'}]
-        self.assertEqual({'id': 'x'}, copy.find_source(
-            glance, '5d0c4f2a-2b7e-4d43-9b1e-34a5c2c9f1aa'))
-        glance.list.return_value = [{'id': 'x'}, {'id': 'y'}]
-        with self.assertRaises(Exception) as caught:
-            copy.find_source(glance, 'base')
-        self.assertIn('Several images are named base', str(caught.exception))
-        glance.list.return_value = []
-        with self.assertRaises(Exception) as caught:
-            copy.find_source(glance, 'base')
-        self.assertIn('No image base in region R1', str(caught.exception))

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import unittest
 
 from keystoneauth1 import fixture
@@ -49,7 +61,53 @@ class RegionImagesTest(unittest.TestCase):
             'glance_download_source_region': ['r1'],
             'glance_download_source_image_id': ['s1'],
             'owner': ['p1'], 'visibility': ['all'], 'limit': ['200']},
-            self.http.last_request.qs)
+            [r.qs for r in self.http.request_history
+             if r.path == '/v2/images'][0])
+
+    def listing(self, shown, hidden):
+        """Answer GET /v2/images as Glance does for os_hidden."""
+        def answer(request, context):
+            wanted = request.qs.get('os_hidden', ['false']) == ['true']
+            return {'images': hidden if wanted else shown}
+        self.http.get(R2 + '/v2/images', json=answer)
+
+    def test_hidden_images_are_listed_too(self):
+        self.listing([{'id': 'a'}], [{'id': 'h'}])
+        self.assertEqual(['a', 'h'], [i['id'] for i in self.glance.list(
+            [('owner', 'p1')])])
+        self.assertEqual(['a', 'h'], [i['id'] for i in self.glance.copies(
+            'p1', 'R1', 's1')])
+        self.assertEqual(['true'], self.http.last_request.qs['os_hidden'])
+
+    def test_a_listing_asking_for_os_hidden_is_made_once(self):
+        self.listing([{'id': 'a'}], [{'id': 'h'}])
+        self.assertEqual(['a'], [i['id'] for i in self.glance.list(
+            [('os_hidden', 'false')])])
+        self.assertEqual(1, len([r for r in self.http.request_history
+                                 if r.path == '/v2/images']))
+
+    def test_an_image_listed_twice_is_returned_once(self):
+        self.listing([{'id': 'a'}], [{'id': 'a'}])
+        self.assertEqual([{'id': 'a'}], self.glance.list([]))
+
+    def test_find_a_hidden_image_by_name(self):
+        self.listing([], [{'id': 'h', 'name': 'base'}])
+        self.assertEqual('h', self.glance.find('base')['id'])
+        self.assertEqual(['base'], self.http.last_request.qs['name'])
+
+    def test_find_by_id_then_by_name(self):
+        image_id = '5d0c4f2a-2b7e-4d43-9b1e-34a5c2c9f1aa'
+        self.http.get(R2 + '/v2/images/' + image_id, json={'id': image_id})
+        self.assertEqual(image_id, self.glance.find(image_id)['id'])
+        self.listing([{'id': 'x'}], [{'id': 'y'}])
+        with self.assertRaises(images.GlanceError) as caught:
+            self.glance.find('base')
+        self.assertIn('Several images are named base in region R2 (x, y)',
+                      str(caught.exception))
+        self.listing([], [])
+        with self.assertRaises(images.GlanceError) as caught:
+            self.glance.find('base')
+        self.assertIn('No image base in region R2', str(caught.exception))
 
     def test_listing_follows_the_pages(self):
         self.http.get(R2 + '/v2/images', [
@@ -57,7 +115,10 @@ class RegionImagesTest(unittest.TestCase):
             {'json': {'images': [{'id': 'b'}]}}])
         self.assertEqual(['a', 'b'],
                          [i['id'] for i in self.glance.list([])])
-        self.assertEqual(['a'], self.http.last_request.qs['marker'])
+        pages = [r.qs for r in self.http.request_history
+                 if r.path == '/v2/images']
+        self.assertEqual(['a'], pages[1]['marker'])
+        self.assertNotIn('os_hidden', pages[1])
 
     def test_refusal_is_a_glance_error_with_the_reason(self):
         self.http.post(R2 + '/v2/images', status_code=409,

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 import unittest
 
 from glance_download.client import plan
@@ -75,8 +87,94 @@ class SourceProblemTest(unittest.TestCase):
             source(size=0, disk_format=None), 'R1'))
 
     def test_no_formats(self):
-        self.assertIn('no disk or container format', plan.source_problem(
+        self.assertIn('has no container_format', plan.source_problem(
             source(container_format=None), 'R1'))
+
+    def test_what_the_method_refuses(self):
+        self.assertIn('does not state its size', plan.source_problem(
+            source(size=None), 'R1'))
+        self.assertIn("its 'tags' is", plan.source_problem(
+            source(tags='a'), 'R1'))
+
+
+class RaceWinnerTest(unittest.TestCase):
+    """Two runs that each created a copy of the same source."""
+
+    def mine(self):
+        return copy('m', status='queued', os_hash_value=None,
+                    created_at='2026-01-01T10:00:05Z')
+
+    def other(self, created_at='2026-01-01T10:00:05Z', image_id='o',
+              **extra):
+        fields = dict(status='queued', os_hash_value=None,
+                      created_at=created_at)
+        fields.update(extra)
+        return copy(image_id, **fields)
+
+    def winner(self, *others):
+        found = plan.race_winner(self.mine(), [self.mine()] + list(others),
+                                 source())
+        return found and found['id']
+
+    def test_alone_keeps_its_copy(self):
+        self.assertIsNone(self.winner())
+        self.assertIsNone(plan.race_winner(self.mine(), [], source()))
+
+    def test_the_oldest_placeholder_wins(self):
+        self.assertEqual('o', self.winner(
+            self.other('2026-01-01T10:00:04Z')))
+        self.assertIsNone(self.winner(self.other('2026-01-01T10:00:06Z')))
+
+    def test_same_second_goes_by_id(self):
+        self.assertEqual('a', self.winner(self.other(image_id='a')))
+        self.assertIsNone(self.winner(self.other(image_id='z')))
+
+    def test_both_runs_choose_the_same(self):
+        a = self.mine()
+        b = self.other()
+        self.assertIsNone(plan.race_winner(a, [a, b], source()))
+        self.assertEqual('m', plan.race_winner(b, [a, b], source())['id'])
+
+    def test_a_copy_being_imported_wins_even_if_newer(self):
+        late = '2026-01-01T10:00:09Z'
+        self.assertEqual('o', self.winner(self.other(late,
+                                                     status='importing')))
+        self.assertEqual('o', self.winner(self.other(
+            late, os_glance_import_task='t1')))
+
+    def test_an_active_copy_with_the_same_data_wins_first(self):
+        self.assertEqual('act', self.winner(
+            self.other('2026-01-01T10:00:01Z', status='importing'),
+            self.other('2026-01-01T10:00:09Z', 'act', status='active',
+                       os_hash_value='h1')))
+
+    def test_unusable_copies_do_not_win(self):
+        old = '2026-01-01T10:00:01Z'
+        self.assertIsNone(self.winner(
+            self.other(old, 'a', status='active', os_hash_value='h2'),
+            self.other(old, 'b', status='deactivated'),
+            self.other(old, 'c', status='killed')))
+
+
+class UsableCopyTest(unittest.TestCase):
+
+    def test_a_copy_of_the_source_in_the_project(self):
+        for status, extra in (('active', {}), ('importing', {}),
+                              ('queued', {})):
+            self.assertTrue(plan.is_usable_copy(
+                copy('src', status, owner='p1', **extra), source(), 'R1',
+                'p1'), status)
+
+    def test_anything_else(self):
+        usable = dict(owner='p1')
+        for image in (None, copy('src', **dict(usable, owner='p2')),
+                      copy('src', source_id='other', **usable),
+                      copy('src', **dict(
+                          usable, glance_download_source_region='R3')),
+                      copy('src', os_hash_value='h2', **usable),
+                      copy('src', 'killed', **usable)):
+            self.assertFalse(plan.is_usable_copy(image, source(), 'R1',
+                                                 'p1'), image)
 
 
 class MethodProblemTest(unittest.TestCase):
