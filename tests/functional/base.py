@@ -14,9 +14,11 @@ import subprocess
 import threading
 import time
 import unittest
-import uuid
+import urllib.parse
 
-import requests
+from tests.functional import proxy
+from tests.toolkit import glance
+from tests.toolkit import keystone
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -44,90 +46,27 @@ def load_env():
 ISSUED_TOKENS = []
 
 
-class Identity(object):
-    """One user's project-scoped token, obtained on first use."""
+class Identity(keystone.Identity):
+    """One user of the cloud; every token it obtains is recorded."""
 
     def __init__(self, env, user):
-        self.env = env
+        super().__init__(env['keystone_url'], env['users'][user])
         self.user = user
-        self.creds = env['users'][user]
-        self._token = None
-        self._project_id = None
-
-    def _authenticate(self):
-        body = {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': self.creds['username'],
-                'domain': {'name': self.creds['user_domain_name']},
-                'password': self.creds['password']}}},
-            'scope': {'project': {
-                'name': self.creds['project_name'],
-                'domain': {'name': self.creds['project_domain_name']}}}}}
-        response = requests.post(self.env['keystone_url'] + '/auth/tokens',
-                                 json=body, timeout=30)
-        response.raise_for_status()
-        self._token = response.headers['X-Subject-Token']
-        self._project_id = response.json()['token']['project']['id']
-        ISSUED_TOKENS.append(self._token)
 
     @property
     def token(self):
-        if self._token is None:
-            self._authenticate()
-        return self._token
-
-    @property
-    def project_id(self):
-        self.token
-        return self._project_id
+        token = super().token
+        if token not in ISSUED_TOKENS:
+            ISSUED_TOKENS.append(token)
+        return token
 
 
-class Glance(object):
+class Glance(glance.Glance):
     """Plain HTTP to one region's Glance as one user."""
 
     def __init__(self, env, region, identity):
-        self.url = env['regions'][region]['glance_url']
-        self.region = region
-        self.identity = identity
-
-    def call(self, method, path, **kwargs):
-        headers = kwargs.pop('headers', {})
-        headers['X-Auth-Token'] = self.identity.token
-        kwargs.setdefault('timeout', 60)
-        return requests.request(method, self.url + path, headers=headers,
-                                **kwargs)
-
-    def create(self, **fields):
-        fields.setdefault('name', 'gd-test-' + uuid.uuid4().hex[:8])
-        fields.setdefault('disk_format', 'raw')
-        fields.setdefault('container_format', 'bare')
-        response = self.call('POST', '/v2/images', json=fields)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def upload(self, image_id, data):
-        response = self.call(
-            'PUT', '/v2/images/%s/file' % image_id, data=data,
-            headers={'Content-Type': 'application/octet-stream'})
-        assert response.status_code == 204, response.text
-
-    def get(self, image_id):
-        response = self.call('GET', '/v2/images/%s' % image_id)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def tasks(self, image_id):
-        response = self.call('GET', '/v2/images/%s/tasks' % image_id)
-        assert response.status_code == 200, response.text
-        return response.json()['tasks']
-
-    def import_image(self, image_id, method=None, **body):
-        body['method'] = method
-        return self.call('POST', '/v2/images/%s/import' % image_id,
-                         json=body)
-
-    def delete(self, image_id):
-        self.call('DELETE', '/v2/images/%s' % image_id)
+        super().__init__(env['regions'][region]['glance_url'], identity,
+                         region)
 
 
 class Listener(object):
@@ -234,6 +173,22 @@ class FunctionalTest(unittest.TestCase):
     def glance(self, region, identity=None):
         return Glance(self.env, region, identity or self.demo)
 
+    def slow_region_proxy(self, **kwargs):
+        """A FaultProxy serving SLOW-REGION1, stopped at cleanup.
+
+        It relays to the region env.json names as upstream; kwargs go to
+        FaultProxy. Returns (the slow region's name, the proxy).
+        """
+        slow = self.env['slow_region']
+        upstream = urllib.parse.urlsplit(
+            self.env['regions'][slow['upstream']]['glance_url'])
+        relay = proxy.FaultProxy(slow['port'],
+                                 (upstream.hostname, upstream.port),
+                                 **kwargs)
+        relay.start()
+        self.addCleanup(relay.stop)
+        return slow['region'], relay
+
     def source_image(self, data=None, region='REGION1', identity=None,
                      **fields):
         """An active image with data and a few properties, cleaned up."""
@@ -314,8 +269,7 @@ class FunctionalTest(unittest.TestCase):
         self.assertNotIn(target['id'], self.staged_files())
 
     def newest_task(self, glance, image_id):
-        tasks = glance.tasks(image_id)
-        return max(tasks, key=lambda t: t['created_at']) if tasks else None
+        return glance.newest_task(image_id)
 
     def assert_failed_and_queued(self, glance, target_id, text):
         image, task = self.wait_for(glance, target_id)

@@ -15,7 +15,6 @@ import select
 import signal
 import subprocess
 import time
-import urllib.parse
 import uuid
 
 from tests.functional import base
@@ -276,14 +275,7 @@ class SlowLinkTest(ClientTest):
 
     def setUp(self):
         super().setUp()
-        slow = self.env['slow_region']
-        upstream = urllib.parse.urlsplit(
-            self.env['regions'][slow['upstream']]['glance_url'])
-        self.slow = slow['region']
-        self.proxy = proxy.FaultProxy(slow['port'],
-                                      (upstream.hostname, upstream.port))
-        self.proxy.start()
-        self.addCleanup(self.proxy.stop)
+        self.slow, self.proxy = self.slow_region_proxy()
 
     def test_failed_copy_fixed_and_rerun_reuses_its_placeholder(self):
         source = self.small_source(size=4 * MIB)

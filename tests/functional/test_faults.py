@@ -14,7 +14,6 @@ fault plays out in seconds.  All these tests use the one proxy port:
 """
 
 import os
-import urllib.parse
 
 from tests import fake_glance
 from tests.functional import base
@@ -37,14 +36,7 @@ class ProxyTestCase(base.FunctionalTest):
 
     def setUp(self):
         super().setUp()
-        slow = self.env['slow_region']
-        upstream = urllib.parse.urlsplit(
-            self.env['regions'][slow['upstream']]['glance_url'])
-        self.region = slow['region']
-        self.proxy = proxy.FaultProxy(slow['port'],
-                                      (upstream.hostname, upstream.port))
-        self.proxy.start()
-        self.addCleanup(self.proxy.stop)
+        self.region, self.proxy = self.slow_region_proxy()
         self.region2 = self.glance('REGION2')
 
     def start_import(self, source, target):

@@ -18,10 +18,10 @@ import os
 import signal
 import subprocess
 import time
-import urllib.parse
 
 from tests.functional import base
 from tests.functional import proxy
+from tests.toolkit import procs
 
 MIB = 1024 * 1024
 SIZE = 8 * MIB
@@ -33,23 +33,7 @@ SLACK = 30
 def uwsgi_processes(state_dir, region):
     """PIDs of the region's uWSGI master and workers (one process group)."""
     with open(os.path.join(state_dir, 'run', '%s.pid' % region)) as f:
-        master = int(f.read())
-    pids = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, 'rb') as f:
-                fields = f.read().rsplit(b')', 1)[1].split()
-            with open('/proc/%s/cmdline' % entry, 'rb') as f:
-                argv = f.read().split(b'\0')
-        except (OSError, IndexError):
-            continue
-        if (int(fields[2]) == master
-                and os.path.basename(argv[0]) == b'uwsgi'
-                and state_dir.encode() in b' '.join(argv)):
-            pids.append(int(entry))
-    return pids
+        return procs.cloud_group(int(f.read()), state_dir)
 
 
 def sidecar_bytes(path):
@@ -69,15 +53,7 @@ class RecoveryTest(base.FunctionalTest):
 
     def setUp(self):
         super().setUp()
-        slow = self.env['slow_region']
-        upstream = urllib.parse.urlsplit(
-            self.env['regions'][slow['upstream']]['glance_url'])
-        self.slow_region = slow['region']
-        self.proxy = proxy.FaultProxy(slow['port'],
-                                      (upstream.hostname, upstream.port),
-                                      rate=RATE)
-        self.proxy.start()
-        self.addCleanup(self.proxy.stop)
+        self.slow_region, self.proxy = self.slow_region_proxy(rate=RATE)
         self.region2 = self.glance('REGION2')
         settings = configparser.ConfigParser(interpolation=None)
         settings.read(self.env['regions']['REGION2']['config'])

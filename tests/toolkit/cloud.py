@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The test cloud on 127.0.0.1: one Keystone, a glance-api per region.
 
     tools/cloud start     # (re)create the state, start everything, wait
@@ -66,7 +65,11 @@ import time
 import urllib.error
 import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.toolkit import keystone
+from tests.toolkit import procs
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
 # A virtual environment named by GD_CLOUD_VENV is used as it is.
 VENV = os.path.abspath(os.environ.get('GD_CLOUD_VENV')
                        or os.path.join(REPO, '.venv'))
@@ -283,29 +286,13 @@ def read_pid(service):
 
 
 def is_ours(pid):
-    """True while pid is a uWSGI server of this state directory.
-
-    A PID file can outlive its process and its number be reused: check
-    the command line before signalling anything.
-    """
-    try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
-            argv = f.read().split(b'\0')
-    except OSError:
-        return False
-    try:
-        with open('/proc/%d/stat' % pid, 'rb') as f:
-            if f.read().rsplit(b')', 1)[1].split()[0] == b'Z':
-                return False
-    except (OSError, IndexError):
-        return False
-    return (os.path.basename(argv[0]) == b'uwsgi'
-            and os.fsencode(placeholder()) in argv)
+    """True while pid is a uWSGI server of this state directory."""
+    return procs.is_cloud_server(pid, STATE)
 
 
 def placeholder():
     """The argument that marks the servers of this state directory."""
-    return 'gd_cloud_dir=%s' % STATE
+    return procs.cloud_marker(STATE)
 
 
 def spawn(service, argv, env):
@@ -321,18 +308,7 @@ def spawn(service, argv, env):
 
 def group_members(pgid):
     """PIDs of this state directory's uWSGI processes in process group pgid."""
-    members = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, 'rb') as f:
-                fields = f.read().rsplit(b')', 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and is_ours(int(entry)):
-            members.append(int(entry))
-    return members
+    return procs.cloud_group(pgid, STATE)
 
 
 def signal_pids(pids, signum):
@@ -516,13 +492,9 @@ class Keystone(object):
         self.token = None
 
     def authenticate(self, username, password, project_name):
-        status, headers, body = http('POST', self.url + '/auth/tokens', {
-            'auth': {
-                'identity': {'methods': ['password'], 'password': {'user': {
-                    'name': username, 'domain': {'id': 'default'},
-                    'password': password}}},
-                'scope': {'project': {'name': project_name,
-                                      'domain': {'id': 'default'}}}}})
+        status, headers, body = http(
+            'POST', self.url + '/auth/tokens',
+            keystone.password_auth(username, password, project_name))
         if status != 201:
             raise CloudError('Keystone refused %s: HTTP %d %s' % (
                 username, status, body))
@@ -1153,6 +1125,3 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 130
 
-
-if __name__ == '__main__':
-    sys.exit(main())
