@@ -51,7 +51,6 @@ class Identity(keystone.Identity):
 
     def __init__(self, env, user):
         super().__init__(env['keystone_url'], env['users'][user])
-        self.user = user
 
     @property
     def token(self):

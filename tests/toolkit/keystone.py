@@ -35,7 +35,6 @@ class Identity:
         from keystoneauth1.identity import v3
         from keystoneauth1 import session
 
-        self.creds = creds
         self.session = session.Session(auth=v3.Password(
             auth_url=keystone_url, username=creds['username'],
             password=creds['password'],
