@@ -303,6 +303,19 @@ class FaultProxy(object):
         with self._lock:
             self.faults.extend(faults)
 
+    def wait_idle(self, timeout=30):
+        """Wait until every connection accepted so far has ended.
+
+        A client has its answer before the proxy has written down the
+        last bytes it sent: read ``requests`` after this.
+        """
+        with self._lock:
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
+
     def requests_to(self, suffix='/file'):
         """The requests whose path (query excluded) ends with ``suffix``."""
         with self._lock:

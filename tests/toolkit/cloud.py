@@ -1124,4 +1124,3 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
-

@@ -53,6 +53,12 @@ def raw_get(port, path, headers=None, timeout=5):
     return int(lines[0].split(' ')[1]), headers, body, ended
 
 
+def recorded(relay, suffix=None):
+    """The proxy's requests once it has finished with each of them."""
+    assert relay.wait_idle(), 'the proxy still serves after 30 s'
+    return relay.requests if suffix is None else relay.requests_to(suffix)
+
+
 class ProxyTest(unittest.TestCase):
 
     def setUp(self):
@@ -75,7 +81,7 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(DATA, response.content)
         self.assertEqual(str(len(DATA)), response.headers['Content-Length'])
         self.assertEqual('close', response.headers['Connection'])
-        record, = self.proxy.requests
+        record, = recorded(self.proxy)
         self.assertEqual(('GET', self.file, None, True, None, 200, len(DATA)),
                          (record.method, record.path, record.range,
                           record.token, record.fault, record.status,
@@ -88,13 +94,13 @@ class ProxyTest(unittest.TestCase):
     def test_records_a_request_without_token(self):
         response = requests.get(self.proxy.url + self.file, timeout=10)
         self.assertEqual(401, response.status_code)
-        self.assertFalse(self.proxy.requests[0].token)
+        self.assertFalse(recorded(self.proxy)[0].token)
 
     def test_range_is_forwarded(self):
         response = self.get(Range='bytes=1000-')
         self.assertEqual(206, response.status_code)
         self.assertEqual(DATA[1000:], response.content)
-        record, = self.proxy.requests
+        record, = recorded(self.proxy)
         self.assertEqual(('bytes=1000-', 1000, len(DATA) - 1000),
                          (record.range, record.range_start,
                           record.body_bytes))
@@ -106,7 +112,7 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(str(len(DATA)), headers['Content-Length'])
         self.assertEqual(DATA[:300_007], body)
         self.assertTrue(ended)
-        self.assertEqual(300_007, self.proxy.requests[0].body_bytes)
+        self.assertEqual(300_007, recorded(self.proxy)[0].body_bytes)
         # Used up: the next request is relayed whole.
         self.assertEqual(DATA, self.get().content)
 
@@ -148,9 +154,9 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual([], self.glance.requests)
         self.assertEqual(DATA, self.get().content)
         self.assertEqual([503, 503, 200],
-                         [r.status for r in self.proxy.requests])
+                         [r.status for r in recorded(self.proxy)])
         self.assertEqual([0, 0, len(DATA)],
-                         [r.body_bytes for r in self.proxy.requests])
+                         [r.body_bytes for r in recorded(self.proxy)])
 
     def test_ignore_range(self):
         self.proxy.add(proxy.IgnoreRange())
@@ -158,7 +164,7 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(200, response.status_code)
         self.assertEqual(DATA, response.content)
         self.assertNotIn('Range', self.glance.requests[0].headers)
-        self.assertEqual(1000, self.proxy.requests[0].range_start)
+        self.assertEqual(1000, recorded(self.proxy)[0].range_start)
 
     def test_faults_apply_to_matching_paths_in_order(self):
         self.proxy.add(proxy.Cut(after=10), proxy.IgnoreRange())
@@ -170,8 +176,8 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(DATA[10:], self.get(Range='bytes=10-').content)
         self.assertEqual([None, 'Cut', 'IgnoreRange', None],
                          [type(r.fault).__name__ if r.fault else None
-                          for r in self.proxy.requests])
-        self.assertEqual(3, len(self.proxy.requests_to('/file')))
+                          for r in recorded(self.proxy)])
+        self.assertEqual(3, len(recorded(self.proxy, '/file')))
 
     def test_fault_for_the_range_starting_at_a_byte(self):
         self.proxy.add(proxy.Status(code=503, at=2000))
@@ -182,7 +188,7 @@ class ProxyTest(unittest.TestCase):
                          self.get(Range='bytes=2000-3999').content)
         self.assertEqual([None, 'Status', None],
                          [type(r.fault).__name__ if r.fault else None
-                          for r in self.proxy.requests])
+                          for r in recorded(self.proxy)])
 
     def test_trickle(self):
         self.proxy.add(proxy.Trickle(after=1000, every=0.2))
@@ -204,12 +210,16 @@ class ProxyTest(unittest.TestCase):
                          .json()['size'])
 
     def test_counts_data_answers_at_once(self):
-        self.proxy.add(proxy.Stall(after=10, seconds=1))
+        # Stalled until stop(): still open however slow the machine is.
+        self.proxy.add(proxy.Stall(after=10, seconds=60))
         stalled = threading.Thread(target=raw_get,
                                    args=(self.proxy.port, self.file))
         stalled.start()
-        time.sleep(0.3)
+        deadline = time.monotonic() + 30
+        while not self.proxy.data_streams and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.assertEqual(DATA, self.get().content)
+        self.proxy.stop()
         stalled.join()
         self.assertEqual((0, 2), (self.proxy.data_streams,
                                   self.proxy.most_data_streams))
@@ -309,10 +319,7 @@ class LinkTest(unittest.TestCase):
 
     def wait_closed(self):
         """The proxy's count of open connections once they all ended."""
-        deadline = time.monotonic() + 10
-        while self.proxy.wire.connections.open and (
-                time.monotonic() < deadline):
-            time.sleep(0.01)
+        self.proxy.wait_idle()
         return self.proxy.wire.connections.open
 
     def test_round_trip_to_connect_and_to_each_answer(self):
@@ -412,11 +419,11 @@ class LinkTest(unittest.TestCase):
                 {'Range': 'bytes=%d-' % start})
             self.assertTrue(ended)
             self.assertEqual(DATA[start:start + len(body)], body)
-            ends.append(self.proxy.requests[-1].body_bytes)
+            ends.append(recorded(self.proxy)[-1].body_bytes)
             self.assertEqual((206, ends[-1]), (status, len(body)))
         self.assertEqual([300_000, 300_000, 100_001], ends)
         self.assertEqual((1, 2, 700_001),
-                         (self.proxy.requests[0].status is not None,
+                         (recorded(self.proxy)[0].status is not None,
                           self.proxy.wire.cuts, self.proxy.wire.carried))
 
     def test_a_piece_ending_at_the_cut_is_cut(self):
