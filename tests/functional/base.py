@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """End-to-end tests against the project's two-region cloud (tools/cloud).
 
 The cloud is Keystone and three glance-api processes on 127.0.0.1, started
@@ -68,13 +80,13 @@ class Glance(glance.Glance):
                          region)
 
 
-class Listener(object):
+class Listener:
     """A loopback port that only counts who connects to it."""
 
     def __init__(self, host='127.0.0.1', port=0):
         self.sock = socket.create_server((host, port))
         self.sock.settimeout(0.2)
-        self.url = 'http://%s:%d' % (host, self.sock.getsockname()[1])
+        self.url = f'http://{host}:{int(self.sock.getsockname()[1])}'
         self.connections = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
@@ -83,7 +95,7 @@ class Listener(object):
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -116,7 +128,7 @@ def _flock(test, lock, mode):
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                test.fail('The test cloud stayed busy for %d s' % CLOUD_WAIT)
+                test.fail(f'The test cloud stayed busy for {CLOUD_WAIT} s')
             time.sleep(POLL)
 
 
@@ -167,7 +179,7 @@ class FunctionalTest(unittest.TestCase):
                 text = f.read()
             for token in tokens:
                 if token in text:
-                    raise AssertionError('A user token is in %s' % name)
+                    raise AssertionError(f'A user token is in {name}')
 
     def glance(self, region, identity=None):
         return Glance(self.env, region, identity or self.demo)
@@ -203,8 +215,10 @@ class FunctionalTest(unittest.TestCase):
         return glance.get(image['id'])
 
     def target_image(self, region='REGION2', identity=None, **fields):
-        """A queued image to import into, with other formats than the
-        source so that copying them shows."""
+        """A queued image to import into, cleaned up.
+
+        Its formats differ from the source's, so that copying them shows.
+        """
         glance = self.glance(region, identity)
         fields.setdefault('disk_format', 'iso')
         image = glance.create(**fields)
@@ -273,7 +287,7 @@ class FunctionalTest(unittest.TestCase):
     def assert_failed_and_queued(self, glance, target_id, text):
         image, task = self.wait_for(glance, target_id)
         self.assertEqual('queued', image['status'])
-        self.assertIsNotNone(task, 'no import task for %s' % target_id)
+        self.assertIsNotNone(task, f'no import task for {target_id}')
         self.assertEqual('failure', task['status'])
         self.assertIn(text, task['message'])
         self.assertNotIn(target_id, self.staged_files(glance.region))

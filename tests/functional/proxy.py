@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A loopback HTTP proxy that slows down or breaks what a Glance sends back.
 
 The test cloud lists it as the image endpoint of a region of its own, in
@@ -119,10 +131,10 @@ class Link:
         for name in ('per_stream', 'aggregate', 'cut_every'):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ValueError('%s must be positive or None' % name)
+                raise ValueError(f'{name} must be positive or None')
 
 
-class TokenBucket(object):
+class TokenBucket:
     """A send rate, shared by the threads that take from it.
 
     Each taker reserves the time its bytes take at the rate, after every
@@ -157,7 +169,7 @@ class Count:
     total: int = 0
 
 
-class Wire(object):
+class Wire:
     """A :class:`Link` in use: its shared cap, its cuts and its counts.
 
     ``connections`` counts every connection accepted; ``streams`` those
@@ -202,8 +214,11 @@ class Wire(object):
         return TokenBucket(per_stream) if per_stream else None
 
     def pace(self, bucket, count, wait):
-        """Hold ``count`` bytes back as the caps say; ``wait(seconds)``
-        waits and returns True when the proxy is stopping."""
+        """Hold ``count`` bytes back as the caps say.
+
+        ``wait(seconds)`` waits and returns True when the proxy is
+        stopping.
+        """
         for cap in (bucket, self.aggregate):
             if cap is not None:
                 delay = cap.reserve(count)
@@ -211,9 +226,11 @@ class Wire(object):
                     return
 
     def carry(self, count):
-        """``(allowed, cut)``: how many of the next ``count`` bytes of
-        image data cross, and whether the link cuts their connection
-        after them."""
+        """Carry up to ``count`` bytes of image data: ``(allowed, cut)``.
+
+        ``allowed`` of them cross; ``cut``: the link cuts their connection
+        after them.
+        """
         with self._lock:
             if self._next_cut is None or (
                     self.carried + count < self._next_cut):
@@ -226,7 +243,7 @@ class Wire(object):
             return allowed, True
 
 
-class FaultProxy(object):
+class FaultProxy:
     """The proxy; a context manager, or call start() and stop()."""
 
     def __init__(self, port, upstream, rate=None, faults=(), link=None):
@@ -262,7 +279,7 @@ class FaultProxy(object):
         self.port = listener.getsockname()[1]
         self._stopping.clear()
         self._acceptor = threading.Thread(target=self._accept, daemon=True,
-                                          name='fault-proxy-%d' % self.port)
+                                          name=f'fault-proxy-{int(self.port)}')
         self._acceptor.start()
         return self
 
@@ -294,7 +311,7 @@ class FaultProxy(object):
 
     @property
     def url(self):
-        return 'http://127.0.0.1:%d' % self.port
+        return f'http://127.0.0.1:{int(self.port)}'
 
     # What tests use
 
@@ -328,7 +345,7 @@ class FaultProxy(object):
         while not self._stopping.is_set():
             try:
                 client, _ = self._listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -377,8 +394,11 @@ class FaultProxy(object):
         return self._stopping.wait(rtt) if rtt else self._stopping.is_set()
 
     def _relay(self, client, sockets, stream):
-        """Relay one request; ``stream`` gets the wire's count of image
-        data streams once this is one."""
+        """Relay one request.
+
+        ``stream`` gets the wire's count of image data streams once this
+        is one.
+        """
         head, rest = _read_head(client)
         request_line, headers = _parse_head(head)
         method, target = request_line.split(' ')[:2]
@@ -458,8 +478,11 @@ class FaultProxy(object):
 
     def _relay_body(self, upstream, client, rest, length, first, fault,
                     record, data=False):
-        """Send the body on, as ``fault`` and the link have it; its first
-        byte is at image offset ``first``; ``data``: it is image data."""
+        """Send the body on, as ``fault`` and the link have it.
+
+        Its first byte is at image offset ``first``; ``data``: it is image
+        data.
+        """
         stop_after = (fault.after if isinstance(fault, (Cut, Stall, Trickle))
                       else None)
         flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
@@ -512,8 +535,10 @@ class FaultProxy(object):
             record.body_bytes += 1
 
     def _pieces(self, sock, rest, length):
-        """``length`` bytes (None: up to the end) of a body whose first
-        bytes, ``rest``, came with the head."""
+        """``length`` bytes of a body (None: up to the end).
+
+        Its first bytes, ``rest``, came with the head.
+        """
         remaining = float('inf') if length is None else length
         if rest and remaining:
             rest = rest[:int(min(len(rest), remaining))]
@@ -527,8 +552,11 @@ class FaultProxy(object):
             yield piece
 
     def _take_fault(self, path, start=0):
-        """The next fault for this request; ``start``: its Range's first
-        byte, for faults that target one segment (``at``)."""
+        """The next fault for this request.
+
+        ``start``: its Range's first byte, for faults that target one
+        segment (``at``).
+        """
         kind = 'file' if path.endswith('/file') else 'metadata'
         with self._lock:
             for fault in self.faults:
@@ -587,11 +615,11 @@ def _status_answer(fault):
         reason = http.HTTPStatus(fault.code).phrase
     except ValueError:
         reason = 'Injected'
-    body = ('%d %s\n' % (fault.code, reason)).encode()
+    body = f'{int(fault.code)} {reason}\n'.encode()
     headers = [('Content-Type', 'text/plain'),
                ('Content-Length', str(len(body))), ('Connection', 'close')]
     if isinstance(fault, Redirect):
         headers.append(('Location', fault.location))
     elif fault.retry_after is not None:
         headers.append(('Retry-After', fault.retry_after))
-    return _make_head('HTTP/1.1 %d %s' % (fault.code, reason), headers) + body
+    return _make_head(f'HTTP/1.1 {int(fault.code)} {reason}', headers) + body

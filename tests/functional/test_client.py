@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack image copy`` end to end: the real CLI, with the plugin.
 
 The commands run as a user runs them: the ``openstack`` of the cloud's
@@ -101,7 +113,7 @@ class CopyTest(ClientTest):
             self.assertEqual('REGION1',
                              copy['glance_download_source_region'])
             # Plain lines of progress on stderr, which is not a terminal.
-            self.assertIn('%s: active' % region, stderr)
+            self.assertIn(f'{region}: active', stderr)
         refused = rows['REGION3']
         self.assertEqual('failed', refused['Action'])
         self.assertIn('REGION3 does not offer the glance-download import '
@@ -270,8 +282,10 @@ class CopyTest(ClientTest):
 
 
 class SlowLinkTest(ClientTest):
-    """Copies from SLOW-REGION1, through the tests' proxy (see
-    .stestr.conf: these tests and test_faults share its port)."""
+    """Copies from SLOW-REGION1, through the tests' proxy.
+
+    These tests and test_faults share its port (see .stestr.conf).
+    """
 
     def setUp(self):
         super().setUp()
@@ -372,7 +386,7 @@ class SlowLinkTest(ClientTest):
                 chunks.append(data)
             else:
                 os.killpg(process.pid, signal.SIGKILL)
-                self.fail('the CLI did not end within %d s' % PTY_TIMEOUT)
+                self.fail(f'the CLI did not end within {int(PTY_TIMEOUT)} s')
         finally:
             os.close(master)
             code = process.wait(timeout=30)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Imports over a slow or faulty link between the regions.
 
 The catalog region SLOW-REGION1 has an image endpoint where these tests run
@@ -71,7 +83,7 @@ class ProgressTest(ProxyTestCase):
         image, task = self.import_through_proxy(source, messages=messages)
         self.assert_verified_copy(source, image, task)
         progress = [m for m in messages if m.startswith(
-            'Downloading from region %s: ' % self.region)]
+            f'Downloading from region {self.region}: ')]
         # Several updates, growing, each with total, percentage and rate.
         self.assertGreaterEqual(len(progress), 2, messages)
         for message in progress:
@@ -117,7 +129,7 @@ class FaultTest(ProxyTestCase):
         self.start_import(source, target)
         message = self.assert_failed_and_queued(self.region2, target['id'],
                                                 DIGEST_MISMATCH)
-        self.assertIn('expected %s' % source['os_hash_value'], message)
+        self.assertIn(f"expected {source['os_hash_value']}", message)
         self.assertIn('Nothing was activated', message)
         image = self.region2.get(target['id'])
         self.assertIsNone(image['os_hash_value'])
@@ -190,11 +202,11 @@ class RedirectTest(ProxyTestCase):
 
     def test_redirected_image_record(self):
         self.assert_redirect_refused(
-            'metadata', lambda image_id: '/v2/images/%s' % image_id)
+            'metadata', lambda image_id: f'/v2/images/{image_id}')
 
     def test_redirected_image_data(self):
         self.assert_redirect_refused(
-            'file', lambda image_id: '/v2/images/%s/file' % image_id)
+            'file', lambda image_id: f'/v2/images/{image_id}/file')
 
     def test_allowed_other_origin_serves_the_data_without_the_token(self):
         data = os.urandom(2 * MIB + 17)

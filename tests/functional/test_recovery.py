@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A glance-api killed in the middle of an import, and brought back.
 
 REGION2 downloads from SLOW-REGION1, a throttling proxy in front of
@@ -32,7 +44,7 @@ SLACK = 30
 
 def uwsgi_processes(state_dir, region):
     """PIDs of the region's uWSGI master and workers (one process group)."""
-    with open(os.path.join(state_dir, 'run', '%s.pid' % region)) as f:
+    with open(os.path.join(state_dir, 'run', f'{region}.pid')) as f:
         return procs.cloud_group(int(f.read()), state_dir)
 
 
@@ -91,7 +103,7 @@ class RecoveryTest(base.FunctionalTest):
         deadline = time.monotonic() + base.IMPORT_TIMEOUT
         while sidecar_bytes(sidecar) < recorded:
             if time.monotonic() > deadline:
-                self.fail('no download into %s' % part)
+                self.fail(f'no download into {part}')
             time.sleep(0.05)
         processes = uwsgi_processes(self.env['state_dir'], 'REGION2')
         self.assertGreaterEqual(len(processes), 2, processes)
@@ -106,14 +118,14 @@ class RecoveryTest(base.FunctionalTest):
         return source, target
 
     def delete(self, image_id):
-        response = self.region2.call('DELETE', '/v2/images/%s' % image_id)
+        response = self.region2.call('DELETE', f'/v2/images/{image_id}')
         self.assertEqual(204, response.status_code, response.text)
 
     def wait_until(self, condition, seconds, what):
         deadline = time.monotonic() + seconds
         while not condition():
             if time.monotonic() > deadline:
-                self.fail('%s not within %d s' % (what, seconds))
+                self.fail(f'{what} not within {int(seconds)} s')
             time.sleep(base.POLL)
         return seconds - (deadline - time.monotonic())
 
@@ -254,7 +266,7 @@ class RecoveryTest(base.FunctionalTest):
                          self.region2.get(target['id'])['status'])
 
         result, imports = status('--repair')
-        self.assertIn('Repaired image %s' % target['id'], result.stderr)
+        self.assertIn(f"Repaired image {target['id']}", result.stderr)
         self.assertEqual('ok', imports['status'], imports)
         image = self.region2.get(target['id'])
         self.assertEqual('queued', image['status'])

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fault-injecting proxy of the end-to-end tests, in front of FakeGlance.
 
 The end-to-end tests conclude from what the proxy did; these check that it
@@ -27,10 +39,12 @@ TOKEN = {'X-Auth-Token': fake_glance.DEFAULT_TOKEN}
 
 
 def raw_get(port, path, headers=None, timeout=5):
-    """GET over a plain socket: status, headers, the body received, and
-    whether the connection ended (False: it went silent for ``timeout``).
+    """GET over a plain socket.
+
+    Returns the status, the headers, the body received, and whether the
+    connection ended (False: it went silent for ``timeout``).
     """
-    lines = ['GET %s HTTP/1.1' % path, 'Host: 127.0.0.1:%d' % port]
+    lines = [f'GET {path} HTTP/1.1', f'Host: 127.0.0.1:{int(port)}']
     lines += ['%s: %s' % item for item in dict(TOKEN, **(headers or {}))
               .items()]
     with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
@@ -41,7 +55,7 @@ def raw_get(port, path, headers=None, timeout=5):
         while time.monotonic() < deadline:
             try:
                 piece = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 ended = False
                 break
             if not piece:
@@ -69,7 +83,7 @@ class ProxyTest(unittest.TestCase):
                                           int(self.glance.url.split(':')[2])))
         self.proxy.start()
         self.addCleanup(self.proxy.stop)
-        self.file = '/v2/images/%s/file' % self.image['id']
+        self.file = f"/v2/images/{self.image['id']}/file"
 
     def get(self, path=None, **headers):
         return requests.get(self.proxy.url + (path or self.file),
@@ -168,7 +182,7 @@ class ProxyTest(unittest.TestCase):
 
     def test_faults_apply_to_matching_paths_in_order(self):
         self.proxy.add(proxy.Cut(after=10), proxy.IgnoreRange())
-        metadata = self.get('/v2/images/%s' % self.image['id'])
+        metadata = self.get(f"/v2/images/{self.image['id']}")
         self.assertEqual(self.image['id'], json.loads(metadata.text)['id'])
         status, _, body, _ = raw_get(self.proxy.port, self.file)
         self.assertEqual(DATA[:10], body)
@@ -202,11 +216,11 @@ class ProxyTest(unittest.TestCase):
 
     def test_declare_changes_the_record(self):
         self.proxy.add(proxy.Rewrite(fields={'size': 12345}))
-        response = self.get('/v2/images/%s' % self.image['id'])
+        response = self.get(f"/v2/images/{self.image['id']}")
         self.assertEqual(12345, response.json()['size'])
         self.assertEqual(self.image['id'], response.json()['id'])
         self.assertEqual(len(DATA),
-                         self.get('/v2/images/%s' % self.image['id'])
+                         self.get(f"/v2/images/{self.image['id']}")
                          .json()['size'])
 
     def test_counts_data_answers_at_once(self):
@@ -216,13 +230,14 @@ class ProxyTest(unittest.TestCase):
                                    args=(self.proxy.port, self.file))
         stalled.start()
         deadline = time.monotonic() + 30
-        while not self.proxy.data_streams and time.monotonic() < deadline:
+        while (not self.proxy.wire.streams.open
+               and time.monotonic() < deadline):
             time.sleep(0.01)
         self.assertEqual(DATA, self.get().content)
         self.proxy.stop()
         stalled.join()
-        self.assertEqual((0, 2), (self.proxy.data_streams,
-                                  self.proxy.most_data_streams))
+        streams = self.proxy.wire.streams
+        self.assertEqual((0, 2), (streams.open, streams.peak))
 
     def test_throttle(self):
         self.proxy.rate = 1024 * 1024
@@ -247,7 +262,7 @@ class ProxyTest(unittest.TestCase):
             proxy.Cut(after=1, times=0)
 
 
-class FakeClock(object):
+class FakeClock:
 
     def __init__(self):
         self.now = 100.0
@@ -309,7 +324,7 @@ class LinkTest(unittest.TestCase):
         return self.proxy
 
     def file(self, image):
-        return '/v2/images/%s/file' % image['id']
+        return f"/v2/images/{image['id']}/file"
 
     def timed_get(self, path, **headers):
         started = time.monotonic()
@@ -339,8 +354,7 @@ class LinkTest(unittest.TestCase):
         response, seconds = self.timed_get(self.file(self.small))
         self.assertEqual(503, response.status_code)
         self.assertGreaterEqual(seconds, 0.5)
-        response, seconds = self.timed_get('/v2/images/%s' %
-                                           self.small['id'])
+        response, seconds = self.timed_get(f"/v2/images/{self.small['id']}")
         self.assertEqual(200, response.status_code)
         self.assertGreaterEqual(seconds, 0.5)
 
@@ -397,7 +411,7 @@ class LinkTest(unittest.TestCase):
 
     def test_counts_connections_of_each_kind(self):
         self.start()
-        self.timed_get('/v2/images/%s' % self.small['id'])
+        self.timed_get(f"/v2/images/{self.small['id']}")
         self.timed_get(self.file(self.small))
         self.assertEqual(0, self.wait_closed())
         wire = self.proxy.wire
@@ -411,12 +425,12 @@ class LinkTest(unittest.TestCase):
     def test_cuts_every_so_many_bytes_of_image_data(self):
         self.start(cut_every=300_000)
         self.assertEqual(200, self.timed_get(
-            '/v2/images/%s' % self.small['id'])[0].status_code)
+            f"/v2/images/{self.small['id']}")[0].status_code)
         ends = []
         for start in (0, 300_000, 600_000):
             status, _, body, ended = raw_get(
                 self.proxy.port, self.file(self.small),
-                {'Range': 'bytes=%d-' % start})
+                {'Range': f'bytes={int(start)}-'})
             self.assertTrue(ended)
             self.assertEqual(DATA[start:start + len(body)], body)
             ends.append(recorded(self.proxy)[-1].body_bytes)
