@@ -51,7 +51,7 @@ def load_env():
     except OSError:
         raise RuntimeError(
             'The functional tests need the test cloud: run tools/cloud start '
-            '(tools/test.sh starts it for a full run). No %s.' % path)
+            f'(tools/test.sh starts it for a full run). No {path}.')
 
 
 # Every token this process obtained: none may appear in any log file.
@@ -246,8 +246,8 @@ class FunctionalTest(unittest.TestCase):
                     and image['status'] != 'importing'):
                 return image, latest
             if time.monotonic() > deadline:
-                self.fail('image %s still %s after %d s (task: %s)' % (
-                    image_id, image['status'], IMPORT_TIMEOUT, latest))
+                self.fail(f"image {image_id} still {image['status']} after "
+                          f"{IMPORT_TIMEOUT} s (task: {latest})")
             time.sleep(POLL)
 
     def import_succeeds(self, glance, target, source, region='REGION1',
@@ -302,7 +302,6 @@ class FunctionalTest(unittest.TestCase):
                                 text=True, timeout=300,
                                 stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
-            self.fail('%s failed (%d): %s' % (' '.join(args),
-                                              result.returncode,
-                                              result.stderr))
+            self.fail(f"{' '.join(args)} failed ({result.returncode}): "
+                      f"{result.stderr}")
         return result

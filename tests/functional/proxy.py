@@ -599,7 +599,7 @@ def _parse_head(head):
 
 
 def _make_head(first_line, headers):
-    lines = [first_line] + ['%s: %s' % pair for pair in headers]
+    lines = [first_line] + [f'{name}: {value}' for name, value in headers]
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
 
 

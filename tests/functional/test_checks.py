@@ -55,8 +55,8 @@ class FormatTest(base.FunctionalTest):
         self.assertEqual(202, response.status_code, response.text)
         message = self.assert_failed_and_queued(
             region2, target['id'],
-            "has the disk_format '%s', which this Glance does not accept; "
-            "it accepts ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2" % fmt)
+            f"has the disk_format '{fmt}', which this Glance does not "
+            "accept; it accepts ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2")
         self.assertIn('[image_format] disk_formats', message)
         image = region2.get(target['id'])
         self.assertEqual(('iso', 'bare'), (image['disk_format'],

@@ -51,8 +51,8 @@ class ClientTest(base.FunctionalTest):
             try:
                 rows = json.loads(result.stdout)
             except ValueError:
-                self.fail('not JSON (%d): %s %s' % (
-                    result.returncode, result.stdout, result.stderr))
+                self.fail(f'not JSON ({result.returncode}): '
+                          f'{result.stdout} {result.stderr}')
         return result.returncode, rows, result.stderr
 
     def copy(self, image, *args, region='REGION1'):

@@ -150,8 +150,8 @@ class FaultTest(ProxyTestCase):
         self.assert_failed_and_queued(
             self.region2, target['id'],
             'The image data could not be downloaded from the source: '
-            '4 attempt(s) failed, the last one at byte 0 of %d with HTTP 500 '
-            'Internal Server Error. Nothing was activated' % SIZE)
+            f'4 attempt(s) failed, the last one at byte 0 of {SIZE} with '
+            'HTTP 500 Internal Server Error. Nothing was activated')
         self.assertEqual([500] * 4,
                          [r.status for r in self.proxy.requests_to('/file')])
 

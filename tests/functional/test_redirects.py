@@ -61,8 +61,8 @@ class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def backslash_location(self, spare, path):
         """urllib.parse reads the proxy's origin, urllib3 127.0.0.2."""
-        return 'http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (
-            spare, self.proxy.port, path)
+        return (f'http://127.0.0.2:{spare}\\@127.0.0.1:{self.proxy.port}'
+                f'{path}')
 
     def test_backslash_in_the_record_redirect(self):
         self.assert_refused('metadata', self.backslash_location,

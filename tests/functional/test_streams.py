@@ -201,8 +201,8 @@ class RewritedSizeTest(StreamsTestCase):
         self.start_import(source, target)
         message = self.assert_failed_and_queued(
             self.region2, target['id'],
-            'this image needs %s (%d bytes) there' % (
-                progress.human_size(size), size))
+            f'this image needs {progress.human_size(size)} ({size} bytes) '
+            'there')
         self.assertRegex(message, r'The staging area of this Glance has '
                                   r'[\d.]+ [KMGT]?i?B free')
         self.assertNotIn(staging, message)
@@ -217,7 +217,7 @@ class RewritedSizeTest(StreamsTestCase):
         self.start_import(source, target)
         self.assert_failed_and_queued(
             self.region2, target['id'],
-            'The source image is %d bytes, more than this Glance accepts '
-            '(image_size_cap = %d bytes)' % (cap + 1, cap))
+            f'The source image is {cap + 1} bytes, more than this Glance '
+            f'accepts (image_size_cap = {cap} bytes)')
         self.assertEqual([], self.data_requests())
         self.assert_nothing_staged(target['id'])

@@ -106,7 +106,7 @@ SLOW_REGION = 'SLOW-REGION1'
 SLOW_UPSTREAM = 'REGION1'
 # Ports the cloud keeps free for the tests' own servers, with what for.
 TEST_PORTS = ('slow', 'spare')
-TEST_PORT_USES = {'slow': "%s (the tests' throttling proxy)" % SLOW_REGION,
+TEST_PORT_USES = {'slow': f"{SLOW_REGION} (the tests' throttling proxy)",
                   'spare': "the tests' allowed spare port"}
 TIMEOUT = float(os.environ.get('GD_CLOUD_TIMEOUT') or 60)
 STOP_TIMEOUT = 10
@@ -147,14 +147,14 @@ class CloudError(Exception):
 # --------------------------------------------------------------- helpers
 
 def port_of(service):
-    name = 'GD_CLOUD_%s_PORT' % service.upper()
+    name = f'GD_CLOUD_{service.upper()}_PORT'
     value = os.environ.get(name) or DEFAULT_PORTS[service]
     try:
         port = int(value)
     except ValueError:
-        raise CloudError('%s=%r is not a port number' % (name, value))
+        raise CloudError(f'{name}={value!r} is not a port number')
     if not 0 < port < 65536:
-        raise CloudError('%s=%r is not a port number' % (name, value))
+        raise CloudError(f'{name}={value!r} is not a port number')
     return port
 
 
@@ -168,8 +168,8 @@ def ports():
 
 def url_of(service, port):
     if service == 'keystone':
-        return 'http://%s:%d/v3' % (HOST, port)
-    return 'http://%s:%d' % (HOST, port)
+        return f'http://{HOST}:{int(port)}/v3'
+    return f'http://{HOST}:{int(port)}'
 
 
 def port_taken(port):
@@ -197,7 +197,7 @@ def check_ports_free(all_ports, grace):
         if error is None:
             continue
         label = TEST_PORT_USES.get(service, service)
-        variable = 'GD_CLOUD_%s_PORT' % service.upper()
+        variable = f'GD_CLOUD_{service.upper()}_PORT'
         raise CloudError(
             'Port %d on %s, for %s, is taken (%s). Stop what listens there '
             '(ss -ltnp "sport = :%d" shows it) or choose another port with '
@@ -211,14 +211,14 @@ def tail(path, lines=40):
             f.seek(max(0, f.tell() - 64 * 1024))
             text = f.read().decode('utf-8', 'replace')
     except OSError as e:
-        return '(cannot read %s: %s)' % (path, e.strerror)
+        return f'(cannot read {path}: {e.strerror})'
     return '\n'.join(text.splitlines()[-lines:])
 
 
 def run(argv, log, env=None):
     """Run a command to completion, its output appended to log."""
     with open(log, 'ab') as out:
-        out.write(('$ %s\n' % ' '.join(shlex.quote(a) for a in argv))
+        out.write(f'$ {shlex.join(argv)}\n'
                   .encode())
         out.flush()
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
@@ -262,11 +262,11 @@ def ini(sections):
     """oslo.config file text from {section: {option: value}}."""
     out = []
     for section, options in sections.items():
-        out.append('[%s]' % section)
+        out.append(f'[{section}]')
         for key, value in options.items():
             if isinstance(value, bool):
                 value = 'true' if value else 'false'
-            out.append('%s = %s' % (key, value))
+            out.append(f'{key} = {value}')
         out.append('')
     return '\n'.join(out)
 
@@ -279,14 +279,13 @@ def enable_wal(db_file):
     finally:
         connection.close()
     if mode.lower() != 'wal':
-        raise CloudError('Could not switch %s to WAL (got %s)' % (db_file,
-                                                                  mode))
+        raise CloudError(f'Could not switch {db_file} to WAL (got {mode})')
 
 
 # ------------------------------------------------------------ processes
 
 def pid_file(service):
-    return os.path.join(RUN, '%s.pid' % service)
+    return os.path.join(RUN, f'{service}.pid')
 
 
 def read_pid(service):
@@ -308,13 +307,13 @@ def placeholder():
 
 
 def spawn(service, argv, env):
-    log = os.path.join(LOGS, '%s.uwsgi.log' % service_log_name(service))
+    log = os.path.join(LOGS, f'{service_log_name(service)}.uwsgi.log')
     with open(log, 'ab') as out:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out,
             stderr=subprocess.STDOUT, env=env, cwd=STATE,
             start_new_session=True)
-    write(pid_file(service), '%d\n' % process.pid)
+    write(pid_file(service), f'{int(process.pid)}\n')
     return process
 
 
@@ -382,7 +381,7 @@ def stop_all(quiet=False):
     stopped = stop_services(SERVICES)
     if not quiet:
         if stopped:
-            print('Stopped %s.' % ', '.join(stopped))
+            print(f"Stopped {', '.join(stopped)}.")
         else:
             print('Nothing was running.')
     return stopped
@@ -403,7 +402,7 @@ def uwsgi_argv(service, port, module, processes, threads,
         '--lazy-apps',
         '--processes', str(processes),
         '--threads', str(threads),
-        '--http-socket', '%s:%d' % (HOST, port),
+        '--http-socket', f'{HOST}:{int(port)}',
         '--add-header', 'Connection: close',
         '--socket-timeout', '300',
         '--buffer-size', '65535',
@@ -434,7 +433,7 @@ def keystone_setup_files():
             'debug': True,
             'log_file': os.path.join(LOGS, 'keystone.log'),
         },
-        'database': {'connection': 'sqlite:///%s' % db},
+        'database': {'connection': f'sqlite:///{db}'},
         'token': {'provider': 'fernet'},
         'fernet_tokens': {
             'key_repository': os.path.join(directory, 'fernet-keys')},
@@ -466,8 +465,7 @@ def keystone_prepare(port, admin_password):
              ('db_sync', [])]
     with concurrent.futures.ThreadPoolExecutor(len(steps)) as pool:
         jobs = [pool.submit(run, manage + [step] + extra,
-                            os.path.join(LOGS, 'keystone-manage-%s.log'
-                                         % step))
+                            os.path.join(LOGS, f'keystone-manage-{step}.log'))
                 for step, extra in steps]
         for job in jobs:
             job.result()
@@ -496,7 +494,7 @@ def keystone_start(directory, port):
         'keystone', port, 'keystone.wsgi.api:application', 1, 8), env)
 
 
-class Keystone(object):
+class Keystone:
     """Just enough of the Identity API v3 to populate the cloud."""
 
     def __init__(self, url):
@@ -525,7 +523,7 @@ class Keystone(object):
                          {member: fields})[member]
 
     def find(self, collection, name):
-        found = self.call('GET', '/%s?name=%s' % (collection, name))
+        found = self.call('GET', f'/{collection}?name={name}')
         found = found[collection]
         return found[0] if found else None
 
@@ -593,7 +591,7 @@ def glance_layout(region):
         'dir': directory,
         'config': os.path.join(directory, 'glance-api.conf'),
         'db': os.path.join(directory, 'glance.sqlite'),
-        'log': os.path.join(LOGS, 'glance-%s.log' % region),
+        'log': os.path.join(LOGS, f'glance-{region}.log'),
         'staging': os.path.join(directory, 'staging'),
     }
     if region == 'REGION2':
@@ -618,7 +616,7 @@ def glance_config(region, layout, all_ports, overrides=()):
                 else ALL_METHODS),
             'python_interpreter': os.path.join(VENV, 'bin', 'python'),
         },
-        'database': {'connection': 'sqlite:///%s' % layout['db']},
+        'database': {'connection': f"sqlite:///{layout['db']}"},
         'paste_deploy': {
             'flavor': 'keystone',
             'config_file': os.path.join(layout['dir'],
@@ -657,7 +655,7 @@ def glance_config(region, layout, all_ports, overrides=()):
             'default_store': 'file',
             'filesystem_store_datadir': layout['stores']['file']}
     options['import_filtering_opts'] = {
-        'allowed_hosts': '[%s]' % HOST,
+        'allowed_hosts': f'[{HOST}]',
         'allowed_ports': '[%s]' % ','.join(
             str(all_ports[r]) for r in REGIONS + TEST_PORTS),
     }
@@ -730,7 +728,7 @@ def glance_prepare(region, all_ports):
     write(layout['config'], glance_config(region, layout, all_ports))
     run([os.path.join(VENV, 'bin', 'glance-manage'),
          '--config-file', layout['config'], 'db_sync'],
-        os.path.join(LOGS, 'glance-manage-%s.log' % region))
+        os.path.join(LOGS, f'glance-manage-{region}.log'))
     enable_wal(layout['db'])
     return layout
 
@@ -749,7 +747,7 @@ def glance_start(region, layout, port):
 
 
 def glance_threads(region):
-    name = 'GD_CLOUD_%s_THREADS' % region
+    name = f'GD_CLOUD_{region}_THREADS'
     value = os.environ.get(name) or '1'
     if not value.isdigit() or not 0 < int(value) <= 64:
         raise CloudError('%s=%r is not a number of threads (1 to 64)' % (
@@ -765,24 +763,24 @@ def health(service, port, token=None):
         if service == 'keystone':
             status, _, body = http('GET', url_of(service, port), timeout=5)
             ok = status == 200
-            return ok, 'HTTP %d' % status
+            return ok, f'HTTP {int(status)}'
         status, _, _ = http('GET', url_of(service, port) + '/healthcheck',
                             timeout=5)
         if status != 200:
-            return False, '/healthcheck: HTTP %d' % status
+            return False, f'/healthcheck: HTTP {int(status)}'
         if token is None:
             return True, '/healthcheck: OK'
         status, _, _ = http('GET', url_of(service, port) +
                             '/v2/images?limit=1', token=token, timeout=30)
-        return status == 200, 'authenticated GET /v2/images: HTTP %d' % status
+        return status == 200, f'authenticated GET /v2/images: HTTP {status}'
     except (OSError, urllib.error.URLError) as e:
         reason = getattr(e, 'reason', None) or e
         return False, str(reason)
 
 
 def wait_healthy(service, port, process, deadline, token=None):
-    logs = [os.path.join(LOGS, '%s.uwsgi.log' % service_log_name(service)),
-            os.path.join(LOGS, '%s.log' % service_log_name(service))]
+    logs = [os.path.join(LOGS, f'{service_log_name(service)}.uwsgi.log'),
+            os.path.join(LOGS, f'{service_log_name(service)}.log')]
     detail = 'not checked'
     while True:
         if process.poll() is not None:
@@ -804,7 +802,7 @@ def log_tails(logs):
     parts = []
     for log in logs:
         if os.path.exists(log):
-            parts.append('--- end of %s ---\n%s' % (log, tail(log)))
+            parts.append(f'--- end of {log} ---\n{tail(log)}')
     return '\n'.join(parts)
 
 
@@ -827,7 +825,7 @@ def write_outputs(all_ports, layouts, ids):
                 'staging': layouts[region]['staging'],
                 'stores': layouts[region]['stores'],
                 'uwsgi_log': os.path.join(
-                    LOGS, 'glance-%s.uwsgi.log' % region),
+                    LOGS, f'glance-{region}.uwsgi.log'),
                 'database': layouts[region]['db'],
                 'import_methods': (
                     ['glance-direct', 'web-download'] if region == 'REGION3'
@@ -861,16 +859,16 @@ def write_outputs(all_ports, layouts, ids):
              'clouds:']
     for name, user in users.items():
         lines += [
-            '  gd-%s:' % name,
+            f'  gd-{name}:',
             '    auth:',
-            '      auth_url: %s' % keystone,
-            '      username: %s' % user['username'],
-            '      password: %s' % user['password'],
-            '      project_name: %s' % user['project_name'],
+            f'      auth_url: {keystone}',
+            f"      username: {user['username']}",
+            f"      password: {user['password']}",
+            f"      project_name: {user['project_name']}",
             '      user_domain_name: Default',
             '      project_domain_name: Default',
             '    auth_type: password',
-            '    regions: [%s]' % ', '.join(REGIONS),
+            f"    regions: [{', '.join(REGIONS)}]",
             '    interface: public',
             '    identity_api_version: 3',
             '    image_api_version: 2',
@@ -881,8 +879,8 @@ def write_outputs(all_ports, layouts, ids):
     for name, user in users.items():
         path = os.path.join(STATE, 'openrc-' + name)
         write(path, '\n'.join([
-            '# Act as %s on the glance-download test cloud:' % name,
-            '#   . %s' % shlex.quote(path),
+            f'# Act as {name} on the glance-download test cloud:',
+            f'#   . {shlex.quote(path)}',
             '#   openstack image list                            # REGION1',
             '#   openstack --os-region-name REGION2 image list',
             '# The openstack client reads cloud gd-%s of clouds.yaml, which '
@@ -891,13 +889,13 @@ def write_outputs(all_ports, layouts, ids):
             'unset OS_TOKEN OS_AUTH_TOKEN OS_SYSTEM_SCOPE OS_DOMAIN_NAME '
             'OS_DOMAIN_ID OS_PROJECT_ID OS_TENANT_NAME OS_TENANT_ID '
             'OS_REGION_NAME',
-            'export OS_CLIENT_CONFIG_FILE=%s' % shlex.quote(clouds_yaml),
-            'export OS_CLOUD=gd-%s' % name,
+            f'export OS_CLIENT_CONFIG_FILE={shlex.quote(clouds_yaml)}',
+            f'export OS_CLOUD=gd-{name}',
             'export OS_AUTH_TYPE=password',
-            'export OS_AUTH_URL=%s' % keystone,
-            'export OS_USERNAME=%s' % user['username'],
-            'export OS_PASSWORD=%s' % user['password'],
-            'export OS_PROJECT_NAME=%s' % user['project_name'],
+            f'export OS_AUTH_URL={keystone}',
+            f"export OS_USERNAME={user['username']}",
+            f"export OS_PASSWORD={user['password']}",
+            f"export OS_PROJECT_NAME={user['project_name']}",
             'export OS_USER_DOMAIN_NAME=Default',
             'export OS_PROJECT_DOMAIN_NAME=Default',
             'export OS_INTERFACE=public',
@@ -905,8 +903,8 @@ def write_outputs(all_ports, layouts, ids):
             'export OS_IMAGE_API_VERSION=2',
             '# The clients installed in the virtual environment of the cloud.',
             'case ":$PATH:" in',
-            '    *:%s:*) ;;' % venv_bin,
-            '    *) export PATH=%s:"$PATH" ;;' % venv_bin,
+            f'    *:{venv_bin}:*) ;;',
+            f'    *) export PATH={venv_bin}:"$PATH" ;;',
             'esac',
             '']), 0o600)
     return env
@@ -947,7 +945,7 @@ def cmd_start(args):
     all_ports = ports()
     stopped = stop_all(quiet=True) if os.path.isdir(RUN) else []
     if stopped:
-        print('Stopped the cloud that was running: %s.' % ', '.join(stopped))
+        print(f"Stopped the cloud that was running: {', '.join(stopped)}.")
     # The ports of servers just stopped may take a moment to be released.
     check_ports_free(all_ports, 5 if stopped else 0)
     wipe_state()
@@ -998,9 +996,9 @@ def cmd_start(args):
 
 
 def show_summary(all_ports):
-    print('  keystone  %s' % url_of('keystone', all_ports['keystone']))
+    print(f"  keystone  {url_of('keystone', all_ports['keystone'])}")
     for region in REGIONS:
-        print('  %s   %s' % (region, url_of(region, all_ports[region])))
+        print(f'  {region}   {url_of(region, all_ports[region])}')
     print('State in %s (env.json, clouds.yaml, openrc-*), logs in %s.'
           % (STATE, LOGS))
     print('Try: OS_CLIENT_CONFIG_FILE=%s %s --os-cloud gd-demo '
@@ -1048,7 +1046,7 @@ def cmd_status(args):
                                          pid, detail)
         else:
             state = 'stopped'
-        print('%-12s %-27s %s' % (service, url, state))
+        print(f'{service:12} {url:27} {state}')
     print('%-12s %-27s %s' % (
         SLOW_REGION, url_of('slow', all_ports['slow']),
         'for a throttling proxy to %s, run by tests' % SLOW_UPSTREAM))
@@ -1056,9 +1054,9 @@ def cmd_status(args):
         'spare', url_of('spare', all_ports['spare']),
         'allowed by import filtering, for servers run by tests'))
     if env is None:
-        print('No cloud in %s: run tools/cloud start.' % STATE)
+        print(f'No cloud in {STATE}: run tools/cloud start.')
     else:
-        print('State in %s, logs in %s.' % (STATE, env['logs']))
+        print(f"State in {STATE}, logs in {env['logs']}.")
     return 0 if healthy == len(SERVICES) else 1
 
 
@@ -1080,8 +1078,7 @@ def cmd_restart(args):
         with open(os.path.join(STATE, 'env.json')) as f:
             env = json.load(f)
     except (OSError, ValueError):
-        raise CloudError('No cloud in %s: run tools/cloud start first.'
-                         % STATE)
+        raise CloudError(f'No cloud in {STATE}: run tools/cloud start first.')
     region = args.region
     port = env['ports'][region]
     stop_services([region])
@@ -1132,7 +1129,7 @@ def main(argv=None):
     try:
         return args.func(args)
     except CloudError as e:
-        print('tools/cloud %s: %s' % (args.command, e), file=sys.stderr)
+        print(f'tools/cloud {args.command}: {e}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

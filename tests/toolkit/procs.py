@@ -30,6 +30,12 @@ def stat_fields(pid):
         return None
 
 
+def _field(pid, index):
+    """One numeric field of stat_fields(pid); None once pid is gone."""
+    fields = stat_fields(pid)
+    return None if fields is None else int(fields[index])
+
+
 def pids():
     """Every process ID now in /proc."""
     return [int(entry) for entry in os.listdir('/proc') if entry.isdigit()]
@@ -37,8 +43,7 @@ def pids():
 
 def children(parent):
     """The sorted PIDs of the processes whose parent is ``parent``."""
-    return sorted(pid for pid in pids()
-                  if (stat_fields(pid) or [b'', b''])[1] == b'%d' % parent)
+    return sorted(pid for pid in pids() if _field(pid, 1) == parent)
 
 
 def cpu_seconds(pid):
@@ -75,5 +80,4 @@ def is_cloud_server(pid, state_dir):
 def cloud_group(pgid, state_dir):
     """PIDs of the cloud's uWSGI processes in process group pgid."""
     return [pid for pid in pids()
-            if (stat_fields(pid) or [b''] * 3)[2] == b'%d' % pgid
-            and is_cloud_server(pid, state_dir)]
+            if _field(pid, 2) == pgid and is_cloud_server(pid, state_dir)]

@@ -45,8 +45,8 @@ def raw_get(port, path, headers=None, timeout=5):
     connection ended (False: it went silent for ``timeout``).
     """
     lines = [f'GET {path} HTTP/1.1', f'Host: 127.0.0.1:{int(port)}']
-    lines += ['%s: %s' % item for item in dict(TOKEN, **(headers or {}))
-              .items()]
+    sent = dict(TOKEN, **(headers or {}))
+    lines += [f'{name}: {value}' for name, value in sent.items()]
     with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
         s.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode())
         data = b''
@@ -342,8 +342,9 @@ class LinkTest(unittest.TestCase):
         started = time.monotonic()
         with socket.create_connection(('127.0.0.1', self.proxy.port),
                                       timeout=10) as s:
-            s.sendall(('GET %s HTTP/1.1\r\nX-Auth-Token: %s\r\n\r\n' % (
-                self.file(self.small), fake_glance.DEFAULT_TOKEN)).encode())
+            s.sendall((f'GET {self.file(self.small)} HTTP/1.1\r\n'
+                       f'X-Auth-Token: {fake_glance.DEFAULT_TOKEN}\r\n\r\n'
+                       ).encode())
             head = s.recv(12)
         first_byte = time.monotonic() - started
         self.assertEqual(b'HTTP/1.1 200', head)
