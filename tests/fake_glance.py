@@ -58,6 +58,8 @@ import uuid
 
 from requests.structures import CaseInsensitiveDict
 
+from tests.toolkit import serving
+
 DEFAULT_TOKEN = 'fake-glance-token'
 
 # Bytes sent per write on the faulted paths, so cuts and counts are exact.
@@ -280,7 +282,7 @@ def shut_down(sock):
         pass
 
 
-class FakeGlance:
+class FakeGlance(serving.Served):
     """The server; a context manager, or call start() and stop()."""
 
     def __init__(self, host='127.0.0.1', tokens=(DEFAULT_TOKEN,), prefix='',
@@ -332,12 +334,6 @@ class FakeGlance:
             shut_down(connection)
         self._thread.join(timeout=5)
         self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
 
     @property
     def url(self):

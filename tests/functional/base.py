@@ -31,6 +31,7 @@ import urllib.parse
 from tests.functional import proxy
 from tests.toolkit import glance
 from tests.toolkit import keystone
+from tests.toolkit import serving
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -80,7 +81,7 @@ class Glance(glance.Glance):
                          region)
 
 
-class Listener:
+class Listener(serving.Served):
     """A loopback port that only counts who connects to it."""
 
     def __init__(self, host='127.0.0.1', port=0):
@@ -89,24 +90,19 @@ class Listener:
         self.url = f'http://{host}:{int(self.sock.getsockname()[1])}'
         self.connections = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread = threading.Thread(
+            target=serving.accept_each, args=(self.sock, self._stop,
+                                              self._count), daemon=True)
 
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
+    def _count(self, connection):
+        self.connections += 1
+        connection.close()
 
-    def __enter__(self):
+    def start(self):
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info):
+    def stop(self):
         self._stop.set()
         self._thread.join(timeout=5)
         self.sock.close()

@@ -61,6 +61,7 @@ from tests.fake_glance import shut_down
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
 from tests.fake_glance import Trickle
+from tests.toolkit import serving
 
 __all__ = ['FaultProxy', 'Link', 'Wire', 'TokenBucket', 'Cut', 'FlipByte',
            'IgnoreRange', 'Redirect', 'Rewrite', 'Stall', 'Status', 'Trickle']
@@ -243,7 +244,7 @@ class Wire:
             return allowed, True
 
 
-class FaultProxy:
+class FaultProxy(serving.Served):
     """The proxy; a context manager, or call start() and stop()."""
 
     def __init__(self, port, upstream, rate=None, faults=(), link=None):
@@ -303,12 +304,6 @@ class FaultProxy:
         for thread in threads:
             thread.join(max(0, deadline - time.monotonic()))
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     @property
     def url(self):
         return f'http://127.0.0.1:{int(self.port)}'
@@ -342,21 +337,18 @@ class FaultProxy:
     # Relaying
 
     def _accept(self):
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            if not self._slots.acquire(blocking=False):
-                client.close()
-                continue
-            thread = threading.Thread(target=self._serve, args=(client,),
-                                      daemon=True)
-            with self._lock:
-                self._threads.add(thread)
-            thread.start()
+        serving.accept_each(self._listener, self._stopping,
+                            self._start_serving)
+
+    def _start_serving(self, client):
+        if not self._slots.acquire(blocking=False):
+            client.close()
+            return
+        thread = threading.Thread(target=self._serve, args=(client,),
+                                  daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
 
     def _track(self, sock):
         sock.settimeout(_IO_TIMEOUT)
