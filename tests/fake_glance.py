@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A real HTTP server imitating the parts of the Glance v2 API we read.
 
 It listens on a loopback address only, on a free port, and serves image
@@ -45,6 +57,8 @@ import urllib.parse
 import uuid
 
 from requests.structures import CaseInsensitiveDict
+
+from tests.toolkit import serving
 
 DEFAULT_TOKEN = 'fake-glance-token'
 
@@ -268,7 +282,7 @@ def shut_down(sock):
         pass
 
 
-class FakeGlance:
+class FakeGlance(serving.Served):
     """The server; a context manager, or call start() and stop()."""
 
     def __init__(self, host='127.0.0.1', tokens=(DEFAULT_TOKEN,), prefix='',
@@ -321,12 +335,6 @@ class FakeGlance:
         self._thread.join(timeout=5)
         self._server = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     @property
     def url(self):
         """The endpoint, as a catalog would list it (prefix included)."""
@@ -367,8 +375,7 @@ class FakeGlance:
         """Like :meth:`add_image`, serving the file at ``path`` (sendfile)."""
         def pieces():
             with open(path, 'rb') as f:
-                for piece in iter(lambda: f.read(4 * 1024 * 1024), b''):
-                    yield piece
+                yield from iter(lambda: f.read(4 * 1024 * 1024), b'')
         return self._add(_Data(path=os.fspath(path)), self._digests(pieces()),
                          visible_to, forbidden_to, fields)
 
@@ -386,7 +393,7 @@ class FakeGlance:
     def _add(self, data, digests, visible_to, forbidden_to, fields):
         size, md5, sha512 = digests
         image_id = fields.pop('id', None) or str(uuid.uuid4())
-        now = datetime.datetime.now(datetime.timezone.utc).strftime(
+        now = datetime.datetime.now(datetime.UTC).strftime(
             '%Y-%m-%dT%H:%M:%SZ')
         record = {
             'id': image_id, 'name': None, 'status': 'active',

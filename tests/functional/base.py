@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """End-to-end tests against the project's two-region cloud (tools/cloud).
 
 The cloud is Keystone and three glance-api processes on 127.0.0.1, started
@@ -14,9 +26,12 @@ import subprocess
 import threading
 import time
 import unittest
-import uuid
+import urllib.parse
 
-import requests
+from tests.functional import proxy
+from tests.toolkit import glance
+from tests.toolkit import keystone
+from tests.toolkit import serving
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -37,126 +52,57 @@ def load_env():
     except OSError:
         raise RuntimeError(
             'The functional tests need the test cloud: run tools/cloud start '
-            '(tools/test.sh starts it for a full run). No %s.' % path)
+            f'(tools/test.sh starts it for a full run). No {path}.')
 
 
 # Every token this process obtained: none may appear in any log file.
 ISSUED_TOKENS = []
 
 
-class Identity(object):
-    """One user's project-scoped token, obtained on first use."""
+class Identity(keystone.Identity):
+    """One user of the cloud; every token it obtains is recorded."""
 
     def __init__(self, env, user):
-        self.env = env
-        self.user = user
-        self.creds = env['users'][user]
-        self._token = None
-        self._project_id = None
-
-    def _authenticate(self):
-        body = {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': self.creds['username'],
-                'domain': {'name': self.creds['user_domain_name']},
-                'password': self.creds['password']}}},
-            'scope': {'project': {
-                'name': self.creds['project_name'],
-                'domain': {'name': self.creds['project_domain_name']}}}}}
-        response = requests.post(self.env['keystone_url'] + '/auth/tokens',
-                                 json=body, timeout=30)
-        response.raise_for_status()
-        self._token = response.headers['X-Subject-Token']
-        self._project_id = response.json()['token']['project']['id']
-        ISSUED_TOKENS.append(self._token)
+        super().__init__(env['keystone_url'], env['users'][user])
 
     @property
     def token(self):
-        if self._token is None:
-            self._authenticate()
-        return self._token
-
-    @property
-    def project_id(self):
-        self.token
-        return self._project_id
+        token = super().token
+        if token not in ISSUED_TOKENS:
+            ISSUED_TOKENS.append(token)
+        return token
 
 
-class Glance(object):
+class Glance(glance.Glance):
     """Plain HTTP to one region's Glance as one user."""
 
     def __init__(self, env, region, identity):
-        self.url = env['regions'][region]['glance_url']
-        self.region = region
-        self.identity = identity
-
-    def call(self, method, path, **kwargs):
-        headers = kwargs.pop('headers', {})
-        headers['X-Auth-Token'] = self.identity.token
-        kwargs.setdefault('timeout', 60)
-        return requests.request(method, self.url + path, headers=headers,
-                                **kwargs)
-
-    def create(self, **fields):
-        fields.setdefault('name', 'gd-test-' + uuid.uuid4().hex[:8])
-        fields.setdefault('disk_format', 'raw')
-        fields.setdefault('container_format', 'bare')
-        response = self.call('POST', '/v2/images', json=fields)
-        assert response.status_code == 201, response.text
-        return response.json()
-
-    def upload(self, image_id, data):
-        response = self.call(
-            'PUT', '/v2/images/%s/file' % image_id, data=data,
-            headers={'Content-Type': 'application/octet-stream'})
-        assert response.status_code == 204, response.text
-
-    def get(self, image_id):
-        response = self.call('GET', '/v2/images/%s' % image_id)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def tasks(self, image_id):
-        response = self.call('GET', '/v2/images/%s/tasks' % image_id)
-        assert response.status_code == 200, response.text
-        return response.json()['tasks']
-
-    def import_image(self, image_id, method=None, **body):
-        body['method'] = method
-        return self.call('POST', '/v2/images/%s/import' % image_id,
-                         json=body)
-
-    def delete(self, image_id):
-        self.call('DELETE', '/v2/images/%s' % image_id)
+        super().__init__(env['regions'][region]['glance_url'], identity,
+                         region)
 
 
-class Listener(object):
+class Listener(serving.Served):
     """A loopback port that only counts who connects to it."""
 
     def __init__(self, host='127.0.0.1', port=0):
         self.sock = socket.create_server((host, port))
         self.sock.settimeout(0.2)
-        self.url = 'http://%s:%d' % (host, self.sock.getsockname()[1])
+        self.url = f'http://{host}:{int(self.sock.getsockname()[1])}'
         self.connections = 0
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread = threading.Thread(
+            target=serving.accept_each, args=(self.sock, self._stop,
+                                              self._count), daemon=True)
 
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
+    def _count(self, connection):
+        self.connections += 1
+        connection.close()
 
-    def __enter__(self):
+    def start(self):
         self._thread.start()
         return self
 
-    def __exit__(self, *exc_info):
+    def stop(self):
         self._stop.set()
         self._thread.join(timeout=5)
         self.sock.close()
@@ -178,7 +124,7 @@ def _flock(test, lock, mode):
             return
         except BlockingIOError:
             if time.monotonic() > deadline:
-                test.fail('The test cloud stayed busy for %d s' % CLOUD_WAIT)
+                test.fail(f'The test cloud stayed busy for {CLOUD_WAIT} s')
             time.sleep(POLL)
 
 
@@ -229,10 +175,26 @@ class FunctionalTest(unittest.TestCase):
                 text = f.read()
             for token in tokens:
                 if token in text:
-                    raise AssertionError('A user token is in %s' % name)
+                    raise AssertionError(f'A user token is in {name}')
 
     def glance(self, region, identity=None):
         return Glance(self.env, region, identity or self.demo)
+
+    def slow_region_proxy(self, **kwargs):
+        """A FaultProxy serving SLOW-REGION1, stopped at cleanup.
+
+        It relays to the region env.json names as upstream; kwargs go to
+        FaultProxy. Returns (the slow region's name, the proxy).
+        """
+        slow = self.env['slow_region']
+        upstream = urllib.parse.urlsplit(
+            self.env['regions'][slow['upstream']]['glance_url'])
+        relay = proxy.FaultProxy(slow['port'],
+                                 (upstream.hostname, upstream.port),
+                                 **kwargs)
+        relay.start()
+        self.addCleanup(relay.stop)
+        return slow['region'], relay
 
     def source_image(self, data=None, region='REGION1', identity=None,
                      **fields):
@@ -249,8 +211,10 @@ class FunctionalTest(unittest.TestCase):
         return glance.get(image['id'])
 
     def target_image(self, region='REGION2', identity=None, **fields):
-        """A queued image to import into, with other formats than the
-        source so that copying them shows."""
+        """A queued image to import into, cleaned up.
+
+        Its formats differ from the source's, so that copying them shows.
+        """
         glance = self.glance(region, identity)
         fields.setdefault('disk_format', 'iso')
         image = glance.create(**fields)
@@ -278,8 +242,8 @@ class FunctionalTest(unittest.TestCase):
                     and image['status'] != 'importing'):
                 return image, latest
             if time.monotonic() > deadline:
-                self.fail('image %s still %s after %d s (task: %s)' % (
-                    image_id, image['status'], IMPORT_TIMEOUT, latest))
+                self.fail(f"image {image_id} still {image['status']} after "
+                          f"{IMPORT_TIMEOUT} s (task: {latest})")
             time.sleep(POLL)
 
     def import_succeeds(self, glance, target, source, region='REGION1',
@@ -314,13 +278,12 @@ class FunctionalTest(unittest.TestCase):
         self.assertNotIn(target['id'], self.staged_files())
 
     def newest_task(self, glance, image_id):
-        tasks = glance.tasks(image_id)
-        return max(tasks, key=lambda t: t['created_at']) if tasks else None
+        return glance.newest_task(image_id)
 
     def assert_failed_and_queued(self, glance, target_id, text):
         image, task = self.wait_for(glance, target_id)
         self.assertEqual('queued', image['status'])
-        self.assertIsNotNone(task, 'no import task for %s' % target_id)
+        self.assertIsNotNone(task, f'no import task for {target_id}')
         self.assertEqual('failure', task['status'])
         self.assertIn(text, task['message'])
         self.assertNotIn(target_id, self.staged_files(glance.region))
@@ -335,7 +298,6 @@ class FunctionalTest(unittest.TestCase):
                                 text=True, timeout=300,
                                 stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
-            self.fail('%s failed (%d): %s' % (' '.join(args),
-                                              result.returncode,
-                                              result.stderr))
+            self.fail(f"{' '.join(args)} failed ({result.returncode}): "
+                      f"{result.stderr}")
         return result

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """A loopback HTTP proxy that slows down or breaks what a Glance sends back.
 
 The test cloud lists it as the image endpoint of a region of its own, in
@@ -49,6 +61,7 @@ from tests.fake_glance import shut_down
 from tests.fake_glance import Stall
 from tests.fake_glance import Status
 from tests.fake_glance import Trickle
+from tests.toolkit import serving
 
 __all__ = ['FaultProxy', 'Link', 'Wire', 'TokenBucket', 'Cut', 'FlipByte',
            'IgnoreRange', 'Redirect', 'Rewrite', 'Stall', 'Status', 'Trickle']
@@ -125,10 +138,10 @@ class Link:
         for name in ('per_stream', 'aggregate', 'cut_every'):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise ValueError('%s must be positive or None' % name)
+                raise ValueError(f'{name} must be positive or None')
 
 
-class TokenBucket(object):
+class TokenBucket:
     """A send rate, shared by the threads that take from it.
 
     Each taker reserves the time its bytes take at the rate, after every
@@ -163,7 +176,7 @@ class Count:
     total: int = 0
 
 
-class Wire(object):
+class Wire:
     """A :class:`Link` in use: its shared cap, its cuts and its counts.
 
     ``connections`` counts every connection accepted; ``streams`` those
@@ -208,8 +221,11 @@ class Wire(object):
         return TokenBucket(per_stream) if per_stream else None
 
     def pace(self, bucket, count, wait):
-        """Hold ``count`` bytes back as the caps say; ``wait(seconds)``
-        waits and returns True when the proxy is stopping."""
+        """Hold ``count`` bytes back as the caps say.
+
+        ``wait(seconds)`` waits and returns True when the proxy is
+        stopping.
+        """
         for cap in (bucket, self.aggregate):
             if cap is not None:
                 delay = cap.reserve(count)
@@ -217,9 +233,11 @@ class Wire(object):
                     return
 
     def carry(self, count):
-        """``(allowed, cut)``: how many of the next ``count`` bytes of
-        image data cross, and whether the link cuts their connection
-        after them."""
+        """Carry up to ``count`` bytes of image data: ``(allowed, cut)``.
+
+        ``allowed`` of them cross; ``cut``: the link cuts their connection
+        after them.
+        """
         with self._lock:
             if self._next_cut is None or (
                     self.carried + count < self._next_cut):
@@ -232,7 +250,7 @@ class Wire(object):
             return allowed, True
 
 
-class FaultProxy(object):
+class FaultProxy(serving.Served):
     """The proxy; a context manager, or call start() and stop()."""
 
     def __init__(self, port, upstream, rate=None, faults=(), link=None):
@@ -268,7 +286,7 @@ class FaultProxy(object):
         self.port = listener.getsockname()[1]
         self._stopping.clear()
         self._acceptor = threading.Thread(target=self._accept, daemon=True,
-                                          name='fault-proxy-%d' % self.port)
+                                          name=f'fault-proxy-{int(self.port)}')
         self._acceptor.start()
         return self
 
@@ -292,15 +310,9 @@ class FaultProxy(object):
         for thread in threads:
             thread.join(max(0, deadline - time.monotonic()))
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
     @property
     def url(self):
-        return 'http://127.0.0.1:%d' % self.port
+        return f'http://127.0.0.1:{int(self.port)}'
 
     # What tests use
 
@@ -326,6 +338,19 @@ class FaultProxy(object):
             most = max(most, current)
         return most
 
+    def wait_idle(self, timeout=30):
+        """Wait until every connection accepted so far has ended.
+
+        A client has its answer before the proxy has written down the
+        last bytes it sent: read ``requests`` after this.
+        """
+        with self._lock:
+            threads = list(self._threads)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
+
     def requests_to(self, suffix='/file'):
         """The requests whose path (query excluded) ends with ``suffix``."""
         with self._lock:
@@ -335,21 +360,18 @@ class FaultProxy(object):
     # Relaying
 
     def _accept(self):
-        while not self._stopping.is_set():
-            try:
-                client, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            if not self._slots.acquire(blocking=False):
-                client.close()
-                continue
-            thread = threading.Thread(target=self._serve, args=(client,),
-                                      daemon=True)
-            with self._lock:
-                self._threads.add(thread)
-            thread.start()
+        serving.accept_each(self._listener, self._stopping,
+                            self._start_serving)
+
+    def _start_serving(self, client):
+        if not self._slots.acquire(blocking=False):
+            client.close()
+            return
+        thread = threading.Thread(target=self._serve, args=(client,),
+                                  daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
 
     def _track(self, sock):
         sock.settimeout(_IO_TIMEOUT)
@@ -387,8 +409,11 @@ class FaultProxy(object):
         return self._stopping.wait(rtt) if rtt else self._stopping.is_set()
 
     def _relay(self, client, sockets, stream):
-        """Relay one request; ``stream`` gets the wire's count of image
-        data streams once this is one."""
+        """Relay one request.
+
+        ``stream`` gets the wire's count of image data streams once this
+        is one.
+        """
         head, rest = _read_head(client)
         request_line, headers = _parse_head(head)
         method, target = request_line.split(' ')[:2]
@@ -468,8 +493,11 @@ class FaultProxy(object):
 
     def _relay_body(self, upstream, client, rest, length, first, fault,
                     record, data=False):
-        """Send the body on, as ``fault`` and the link have it; its first
-        byte is at image offset ``first``; ``data``: it is image data."""
+        """Send the body on, as ``fault`` and the link have it.
+
+        Its first byte is at image offset ``first``; ``data``: it is image
+        data.
+        """
         stop_after = (fault.after if isinstance(fault, (Cut, Stall, Trickle))
                       else None)
         flip_at = fault.offset - first if isinstance(fault, FlipByte) else -1
@@ -523,8 +551,10 @@ class FaultProxy(object):
             record.body_bytes += 1
 
     def _pieces(self, sock, rest, length):
-        """``length`` bytes (None: up to the end) of a body whose first
-        bytes, ``rest``, came with the head."""
+        """``length`` bytes of a body (None: up to the end).
+
+        Its first bytes, ``rest``, came with the head.
+        """
         remaining = float('inf') if length is None else length
         if rest and remaining:
             rest = rest[:int(min(len(rest), remaining))]
@@ -538,8 +568,11 @@ class FaultProxy(object):
             yield piece
 
     def _take_fault(self, path, start=0):
-        """The next fault for this request; ``start``: its Range's first
-        byte, for faults that target one segment (``at``)."""
+        """The next fault for this request.
+
+        ``start``: its Range's first byte, for faults that target one
+        segment (``at``).
+        """
         kind = 'file' if path.endswith('/file') else 'metadata'
         with self._lock:
             for fault in self.faults:
@@ -582,7 +615,7 @@ def _parse_head(head):
 
 
 def _make_head(first_line, headers):
-    lines = [first_line] + ['%s: %s' % pair for pair in headers]
+    lines = [first_line] + [f'{name}: {value}' for name, value in headers]
     return ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1')
 
 
@@ -598,11 +631,11 @@ def _status_answer(fault):
         reason = http.HTTPStatus(fault.code).phrase
     except ValueError:
         reason = 'Injected'
-    body = ('%d %s\n' % (fault.code, reason)).encode()
+    body = f'{int(fault.code)} {reason}\n'.encode()
     headers = [('Content-Type', 'text/plain'),
                ('Content-Length', str(len(body))), ('Connection', 'close')]
     if isinstance(fault, Redirect):
         headers.append(('Location', fault.location))
     elif fault.retry_after is not None:
         headers.append(('Retry-After', fault.retry_after))
-    return _make_head('HTTP/1.1 %d %s' % (fault.code, reason), headers) + body
+    return _make_head(f'HTTP/1.1 {int(fault.code)} {reason}', headers) + body

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the import checks before it copies, and after the last byte.
 
 The formats this Glance accepts, Glance's reserved names in any case, the
@@ -26,7 +38,7 @@ def wait_until(condition, what, timeout=PROGRESS_TIMEOUT):
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %d s' % (what, timeout))
+            raise AssertionError(f'{what}: not within {int(timeout)} s')
         time.sleep(base.POLL)
 
 
@@ -43,8 +55,8 @@ class FormatTest(base.FunctionalTest):
         self.assertEqual(202, response.status_code, response.text)
         message = self.assert_failed_and_queued(
             region2, target['id'],
-            "has the disk_format '%s', which this Glance does not accept; "
-            "it accepts ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2" % fmt)
+            f"has the disk_format '{fmt}', which this Glance does not "
+            "accept; it accepts ami, ari, aki, vhd, vhdx, vmdk, raw, qcow2")
         self.assertIn('[image_format] disk_formats', message)
         image = region2.get(target['id'])
         self.assertEqual(('iso', 'bare'), (image['disk_format'],
@@ -61,9 +73,9 @@ class QuotaTest(base.FunctionalTest):
         # 5 properties of source_image's own and 123 more: 128, as many as
         # REGION1 allows; REGION2 copies 126 of them (hw_ and os_distro)
         # and adds 2 of provenance, onto a target with 3 of its own.
-        many = {'hw_p%03d' % i: 'v' for i in range(123)}
+        many = {f'hw_p{int(i):03}': 'v' for i in range(123)}
         source = self.source_image(data=b'q' * 65536, **many)
-        own = {'t%d' % i: 'x' for i in range(3)}
+        own = {f't{int(i)}': 'x' for i in range(3)}
         target = self.target_image(**own)
         region2 = self.glance('REGION2')
         response = region2.import_image(
@@ -80,7 +92,7 @@ class QuotaTest(base.FunctionalTest):
 
         # With the target's own properties removed, it fits exactly.
         response = region2.call(
-            'PATCH', '/v2/images/%s' % target['id'],
+            'PATCH', f"/v2/images/{target['id']}",
             json=[{'op': 'remove', 'path': '/' + name} for name in own],
             headers={'Content-Type':
                      'application/openstack-images-v2.1-json-patch'})
@@ -144,7 +156,7 @@ class HostileRecordTest(test_faults.ProxyTestCase):
             self.start_import(source, target)
             message = self.assert_failed_and_queued(
                 self.region2, target['id'], text)
-            self.assertIn('malformed record for image %s' % source['id'],
+            self.assertIn(f"malformed record for image {source['id']}",
                           message)
         self.assertEqual([], self.proxy.requests_to('/file'))
         image, task = self.import_through_proxy(source, target)
@@ -158,7 +170,7 @@ class SourceChangedTest(test_faults.ProxyTestCase):
         def reached():
             data = self.proxy.requests_to('/file')
             return data and data[0].body_bytes >= offset
-        wait_until(reached, 'the download reaching byte %d' % offset)
+        wait_until(reached, f'the download reaching byte {int(offset)}')
 
     def deactivate(self, source):
         admin = self.glance('REGION1', self.admin)
@@ -187,7 +199,7 @@ class SourceChangedTest(test_faults.ProxyTestCase):
         self.assertEqual(8 * MIB, sum(r.body_bytes for r in data))
         self.assertIsNone(self.region2.get(target['id'])['os_hash_value'])
 
-        admin.call('POST', '/v2/images/%s/actions/reactivate' % source['id'])
+        admin.call('POST', f"/v2/images/{source['id']}/actions/reactivate")
         self.proxy.rate = None
         image, task = self.import_through_proxy(source, target)
         self.assert_verified_copy(source, image, task)
@@ -214,7 +226,7 @@ class SourceChangedTest(test_faults.ProxyTestCase):
         self.start_import(source, target)
         self.data_request_reached(MIB)
         response = self.glance('REGION1').call(
-            'DELETE', '/v2/images/%s' % source['id'])
+            'DELETE', f"/v2/images/{source['id']}")
         self.assertEqual(204, response.status_code, response.text)
         self.assert_failed_and_queued(
             self.region2, target['id'],
@@ -239,7 +251,7 @@ class TargetDeletedTest(test_faults.ProxyTestCase):
         admin = self.glance('REGION2', self.admin)
 
         def ended():
-            response = admin.call('GET', '/v2/tasks/%s' % task['id'])
+            response = admin.call('GET', f"/v2/tasks/{task['id']}")
             self.assertEqual(200, response.status_code, response.text)
             body = response.json()
             return body if body['status'] in ('success', 'failure') else None

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack image copy`` end to end: the real CLI, with the plugin.
 
 The commands run as a user runs them: the ``openstack`` of the cloud's
@@ -15,7 +27,6 @@ import select
 import signal
 import subprocess
 import time
-import urllib.parse
 import uuid
 
 from tests.functional import base
@@ -40,8 +51,8 @@ class ClientTest(base.FunctionalTest):
             try:
                 rows = json.loads(result.stdout)
             except ValueError:
-                self.fail('not JSON (%d): %s %s' % (
-                    result.returncode, result.stdout, result.stderr))
+                self.fail(f'not JSON ({result.returncode}): '
+                          f'{result.stdout} {result.stderr}')
         return result.returncode, rows, result.stderr
 
     def copy(self, image, *args, region='REGION1'):
@@ -102,7 +113,7 @@ class CopyTest(ClientTest):
             self.assertEqual('REGION1',
                              copy['glance_download_source_region'])
             # Plain lines of progress on stderr, which is not a terminal.
-            self.assertIn('%s: active' % region, stderr)
+            self.assertIn(f'{region}: active', stderr)
         refused = rows['REGION3']
         self.assertEqual('failed', refused['Action'])
         self.assertIn('REGION3 does not offer the glance-download import '
@@ -271,19 +282,14 @@ class CopyTest(ClientTest):
 
 
 class SlowLinkTest(ClientTest):
-    """Copies from SLOW-REGION1, through the tests' proxy (see
-    .stestr.conf: these tests and test_faults share its port)."""
+    """Copies from SLOW-REGION1, through the tests' proxy.
+
+    These tests and test_faults share its port (see .stestr.conf).
+    """
 
     def setUp(self):
         super().setUp()
-        slow = self.env['slow_region']
-        upstream = urllib.parse.urlsplit(
-            self.env['regions'][slow['upstream']]['glance_url'])
-        self.slow = slow['region']
-        self.proxy = proxy.FaultProxy(slow['port'],
-                                      (upstream.hostname, upstream.port))
-        self.proxy.start()
-        self.addCleanup(self.proxy.stop)
+        self.slow, self.proxy = self.slow_region_proxy()
 
     def test_failed_copy_fixed_and_rerun_reuses_its_placeholder(self):
         source = self.small_source(size=4 * MIB)
@@ -381,7 +387,7 @@ class SlowLinkTest(ClientTest):
                 chunks.append(data)
             else:
                 os.killpg(process.pid, signal.SIGKILL)
-                self.fail('the CLI did not end within %d s' % PTY_TIMEOUT)
+                self.fail(f'the CLI did not end within {int(PTY_TIMEOUT)} s')
         finally:
             os.close(master)
             code = process.wait(timeout=30)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Imports that cannot succeed: a clear message, and nothing lost."""
 
 from tests.functional import base
@@ -45,7 +57,7 @@ class TaskFailureTest(base.FunctionalTest):
         glance, target = self.start(source['id'])
         self.assert_failed_and_queued(glance, target['id'],
                                       "is 'deactivated', not 'active'")
-        admin.call('POST', '/v2/images/%s/actions/reactivate' % source['id'])
+        admin.call('POST', f"/v2/images/{source['id']}/actions/reactivate")
         self.retry_succeeds(glance, target, source)
 
     def test_unknown_region(self):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Imports over a slow or faulty link between the regions.
 
 The catalog region SLOW-REGION1 has an image endpoint where these tests run
@@ -14,7 +26,6 @@ fault plays out in seconds.  All these tests use the one proxy port:
 """
 
 import os
-import urllib.parse
 
 from tests import fake_glance
 from tests.functional import base
@@ -37,14 +48,7 @@ class ProxyTestCase(base.FunctionalTest):
 
     def setUp(self):
         super().setUp()
-        slow = self.env['slow_region']
-        upstream = urllib.parse.urlsplit(
-            self.env['regions'][slow['upstream']]['glance_url'])
-        self.region = slow['region']
-        self.proxy = proxy.FaultProxy(slow['port'],
-                                      (upstream.hostname, upstream.port))
-        self.proxy.start()
-        self.addCleanup(self.proxy.stop)
+        self.region, self.proxy = self.slow_region_proxy()
         self.region2 = self.glance('REGION2')
 
     def start_import(self, source, target):
@@ -79,7 +83,7 @@ class ProgressTest(ProxyTestCase):
         image, task = self.import_through_proxy(source, messages=messages)
         self.assert_verified_copy(source, image, task)
         progress = [m for m in messages if m.startswith(
-            'Downloading from region %s: ' % self.region)]
+            f'Downloading from region {self.region}: ')]
         # Several updates, growing, each with total, percentage and rate.
         self.assertGreaterEqual(len(progress), 2, messages)
         for message in progress:
@@ -125,7 +129,7 @@ class FaultTest(ProxyTestCase):
         self.start_import(source, target)
         message = self.assert_failed_and_queued(self.region2, target['id'],
                                                 DIGEST_MISMATCH)
-        self.assertIn('expected %s' % source['os_hash_value'], message)
+        self.assertIn(f"expected {source['os_hash_value']}", message)
         self.assertIn('Nothing was activated', message)
         image = self.region2.get(target['id'])
         self.assertIsNone(image['os_hash_value'])
@@ -146,8 +150,8 @@ class FaultTest(ProxyTestCase):
         self.assert_failed_and_queued(
             self.region2, target['id'],
             'The image data could not be downloaded from the source: '
-            '4 attempt(s) failed, the last one at byte 0 of %d with HTTP 500 '
-            'Internal Server Error. Nothing was activated' % SIZE)
+            f'4 attempt(s) failed, the last one at byte 0 of {SIZE} with '
+            'HTTP 500 Internal Server Error. Nothing was activated')
         self.assertEqual([500] * 4,
                          [r.status for r in self.proxy.requests_to('/file')])
 
@@ -198,11 +202,11 @@ class RedirectTest(ProxyTestCase):
 
     def test_redirected_image_record(self):
         self.assert_redirect_refused(
-            'metadata', lambda image_id: '/v2/images/%s' % image_id)
+            'metadata', lambda image_id: f'/v2/images/{image_id}')
 
     def test_redirected_image_data(self):
         self.assert_redirect_refused(
-            'file', lambda image_id: '/v2/images/%s/file' % image_id)
+            'file', lambda image_id: f'/v2/images/{image_id}/file')
 
     def test_allowed_other_origin_serves_the_data_without_the_token(self):
         data = os.urandom(2 * MIB + 17)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Ten imports at once into one Glance: all verified, and what they cost.
 
 Ten distinct images are imported from REGION1 into REGION2 together, one
@@ -27,7 +39,7 @@ SAMPLE_INTERVAL = 0.1
 def _rss_kib(pid):
     """VmRSS of a process in KiB, or None if it is gone."""
     try:
-        with open('/proc/%d/status' % pid) as f:
+        with open(f'/proc/{int(pid)}/status') as f:
             for line in f:
                 if line.startswith('VmRSS:'):
                     return int(line.split()[1])
@@ -42,7 +54,7 @@ def _children(pid):
         if not entry.isdigit():
             continue
         try:
-            with open('/proc/%s/stat' % entry) as f:
+            with open(f'/proc/{entry}/stat') as f:
                 # "pid (comm) state ppid ...": comm may hold spaces.
                 ppid = int(f.read().rsplit(')', 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
@@ -54,13 +66,13 @@ def _children(pid):
 
 def _cmdline(pid):
     try:
-        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+        with open(f'/proc/{int(pid)}/cmdline', 'rb') as f:
             return f.read().replace(b'\0', b' ').decode(errors='replace')
     except OSError:
         return ''
 
 
-class MemorySampler(object):
+class MemorySampler:
     """Peak VmRSS of a uWSGI master and its workers, sampled in a thread.
 
     The processes are those whose command line names the server's
@@ -140,7 +152,7 @@ class LoadTest(base.FunctionalTest):
                    for i in range(IMAGES)]
         for thread in threads:
             thread.start()
-        sampler = MemorySampler(master, '127.0.0.1:%d' % port)
+        sampler = MemorySampler(master, f'127.0.0.1:{int(port)}')
         baseline = sampler.sample()
         log_offset = os.path.getsize(region2['log'])
         with sampler:
@@ -186,7 +198,7 @@ class LoadTest(base.FunctionalTest):
                     for pid, kib in sampler.peak_kib.items()}},
             'rss_samples': sampler.samples,
         }
-        print('\nLoad: %s' % json.dumps(figures, indent=2), file=sys.stderr)
+        print(f'\nLoad: {json.dumps(figures, indent=2)}', file=sys.stderr)
         with open(os.path.join(self.env['logs'], 'load.json'), 'w') as f:
             json.dump(figures, f, indent=2)
             f.write('\n')

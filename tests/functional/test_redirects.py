@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Redirects a hostile source region sends, against the real cloud.
 
 REGION2's Glance imports from SLOW-REGION1, a FaultProxy in front of
@@ -24,7 +36,7 @@ SECRET = 'gd-location-secret'
 class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def path_of(self, on, image_id):
-        path = '/v2/images/%s' % image_id
+        path = f'/v2/images/{image_id}'
         return path + '/file' if on == 'file' else path
 
     def assert_refused(self, on, location_of, reason):
@@ -49,8 +61,8 @@ class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def backslash_location(self, spare, path):
         """urllib.parse reads the proxy's origin, urllib3 127.0.0.2."""
-        return 'http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (
-            spare, self.proxy.port, path)
+        return (f'http://127.0.0.2:{spare}\\@127.0.0.1:{self.proxy.port}'
+                f'{path}')
 
     def test_backslash_in_the_record_redirect(self):
         self.assert_refused('metadata', self.backslash_location,
@@ -62,7 +74,7 @@ class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def test_invalid_port(self):
         self.assert_refused(
-            'file', lambda spare, path: 'http://127.0.0.1:99999%s' % path,
+            'file', lambda spare, path: f'http://127.0.0.1:99999{path}',
             'its port is not a number from 1 to 65535')
 
     def test_userinfo_is_refused_and_never_written_anywhere(self):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the method must never do, whatever the request or the catalog."""
 
 import contextlib
@@ -26,8 +38,8 @@ class CatalogFilteringTest(base.FunctionalTest):
         try:
             yield region
         finally:
-            keystone.call('DELETE', '/endpoints/%s' % endpoint)
-            keystone.call('DELETE', '/regions/%s' % region)
+            keystone.call('DELETE', f'/endpoints/{endpoint}')
+            keystone.call('DELETE', f'/regions/{region}')
 
     def assert_refused_unreached(self, host, port):
         source = self.source_image(data=b'f' * 4096)

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Imports over several ranged streams, through SLOW-REGION1's proxy.
 
 REGION2 cuts images into 4 MiB segments and fetches up to 4 at once, with
@@ -85,7 +97,7 @@ class ParallelStreamsTest(StreamsTestCase):
         image, task = self.import_through_proxy(source)
         self.assert_verified_copy(source, image, task)
         (only,) = self.data_requests()
-        self.assertEqual('bytes=0-%d' % (SEGMENT - 1), only.range)
+        self.assertEqual(f'bytes=0-{int(SEGMENT - 1)}', only.range)
         self.assertEqual(200, only.status)
         self.assertEqual(SIZE, only.body_bytes)
 
@@ -136,7 +148,7 @@ class TrickleTest(StreamsTestCase):
         deadline = time.monotonic() + seconds
         while not condition():
             if time.monotonic() > deadline:
-                self.fail('%s: not within %d s' % (what, seconds))
+                self.fail(f'{what}: not within {int(seconds)} s')
             time.sleep(0.2)
 
     def test_trickle_fails_below_the_minimum_rate(self):
@@ -189,8 +201,8 @@ class RewritedSizeTest(StreamsTestCase):
         self.start_import(source, target)
         message = self.assert_failed_and_queued(
             self.region2, target['id'],
-            'this image needs %s (%d bytes) there' % (
-                progress.human_size(size), size))
+            f'this image needs {progress.human_size(size)} ({size} bytes) '
+            'there')
         self.assertRegex(message, r'The staging area of this Glance has '
                                   r'[\d.]+ [KMGT]?i?B free')
         self.assertNotIn(staging, message)
@@ -205,7 +217,7 @@ class RewritedSizeTest(StreamsTestCase):
         self.start_import(source, target)
         self.assert_failed_and_queued(
             self.region2, target['id'],
-            'The source image is %d bytes, more than this Glance accepts '
-            '(image_size_cap = %d bytes)' % (cap + 1, cap))
+            f'The source image is {cap + 1} bytes, more than this Glance '
+            f'accepts (image_size_cap = {cap} bytes)')
         self.assertEqual([], self.data_requests())
         self.assert_nothing_staged(target['id'])

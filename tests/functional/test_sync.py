@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack image sync`` end to end: the real CLI, with the plugin."""
 
 import concurrent.futures
@@ -21,7 +33,7 @@ class SyncTest(test_client.ClientTest):
         images = []
         for number in range(count):
             image = self.small_source(size=64 * 1024, tags=[tag],
-                                      name='sync-%s-%d' % (tag, number),
+                                      name=f'sync-{tag}-{int(number)}',
                                       **fields)
             images.append(image)
         return images
@@ -74,7 +86,7 @@ class SyncTest(test_client.ClientTest):
         # Drifted metadata is set again, and only there.
         drifted = self.copies('REGION2', other['id'])[0]
         self.glance('REGION2').call(
-            'PATCH', '/v2/images/%s' % drifted['id'], json=[
+            'PATCH', f"/v2/images/{drifted['id']}", json=[
                 {'op': 'replace', 'path': '/name', 'value': 'renamed'},
                 {'op': 'replace', 'path': '/hw_disk_bus', 'value': 'ide'},
                 {'op': 'add', 'path': '/hw_extra', 'value': '1'},
@@ -166,7 +178,7 @@ class SyncTest(test_client.ClientTest):
 
         def pair(number):
             data = b'image %d of %s' % (number, tag.encode())
-            fields = {'name': '%s-%03d' % (tag, number), 'tags': [tag],
+            fields = {'name': f'{tag}-{int(number):03}', 'tags': [tag],
                       'disk_format': 'raw', 'container_format': 'bare'}
             source = region1.create(**fields)
             region1.upload(source['id'], data)

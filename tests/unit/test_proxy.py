@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The fault-injecting proxy of the end-to-end tests, in front of FakeGlance.
 
 The end-to-end tests conclude from what the proxy did; these check that it
@@ -26,12 +38,14 @@ TOKEN = {'X-Auth-Token': fake_glance.DEFAULT_TOKEN}
 
 
 def raw_get(port, path, headers=None, timeout=5):
-    """GET over a plain socket: status, headers, the body received, and
-    whether the connection ended (False: it went silent for ``timeout``).
+    """GET over a plain socket.
+
+    Returns the status, the headers, the body received, and whether the
+    connection ended (False: it went silent for ``timeout``).
     """
-    lines = ['GET %s HTTP/1.1' % path, 'Host: 127.0.0.1:%d' % port]
-    lines += ['%s: %s' % item for item in dict(TOKEN, **(headers or {}))
-              .items()]
+    lines = [f'GET {path} HTTP/1.1', f'Host: 127.0.0.1:{int(port)}']
+    sent = dict(TOKEN, **(headers or {}))
+    lines += [f'{name}: {value}' for name, value in sent.items()]
     with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
         s.sendall(('\r\n'.join(lines) + '\r\n\r\n').encode())
         data = b''
@@ -40,7 +54,7 @@ def raw_get(port, path, headers=None, timeout=5):
         while time.monotonic() < deadline:
             try:
                 piece = s.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 ended = False
                 break
             if not piece:
@@ -50,6 +64,12 @@ def raw_get(port, path, headers=None, timeout=5):
     lines = head.decode('latin-1').split('\r\n')
     headers = dict(line.split(': ', 1) for line in lines[1:])
     return int(lines[0].split(' ')[1]), headers, body, ended
+
+
+def recorded(relay, suffix=None):
+    """The proxy's requests once it has finished with each of them."""
+    assert relay.wait_idle(), 'the proxy still serves after 30 s'
+    return relay.requests if suffix is None else relay.requests_to(suffix)
 
 
 class ProxyTest(unittest.TestCase):
@@ -62,7 +82,7 @@ class ProxyTest(unittest.TestCase):
                                           int(self.glance.url.split(':')[2])))
         self.proxy.start()
         self.addCleanup(self.proxy.stop)
-        self.file = '/v2/images/%s/file' % self.image['id']
+        self.file = f"/v2/images/{self.image['id']}/file"
 
     def get(self, path=None, **headers):
         return requests.get(self.proxy.url + (path or self.file),
@@ -74,7 +94,7 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(DATA, response.content)
         self.assertEqual(str(len(DATA)), response.headers['Content-Length'])
         self.assertEqual('close', response.headers['Connection'])
-        record, = self.proxy.requests
+        record, = recorded(self.proxy)
         self.assertEqual(('GET', self.file, None, True, None, 200, len(DATA)),
                          (record.method, record.path, record.range,
                           record.token, record.fault, record.status,
@@ -87,13 +107,13 @@ class ProxyTest(unittest.TestCase):
     def test_records_a_request_without_token(self):
         response = requests.get(self.proxy.url + self.file, timeout=10)
         self.assertEqual(401, response.status_code)
-        self.assertFalse(self.proxy.requests[0].token)
+        self.assertFalse(recorded(self.proxy)[0].token)
 
     def test_range_is_forwarded(self):
         response = self.get(Range='bytes=1000-')
         self.assertEqual(206, response.status_code)
         self.assertEqual(DATA[1000:], response.content)
-        record, = self.proxy.requests
+        record, = recorded(self.proxy)
         self.assertEqual(('bytes=1000-', 1000, len(DATA) - 1000),
                          (record.range, record.range_start,
                           record.body_bytes))
@@ -105,7 +125,7 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(str(len(DATA)), headers['Content-Length'])
         self.assertEqual(DATA[:300_007], body)
         self.assertTrue(ended)
-        self.assertEqual(300_007, self.proxy.requests[0].body_bytes)
+        self.assertEqual(300_007, recorded(self.proxy)[0].body_bytes)
         # Used up: the next request is relayed whole.
         self.assertEqual(DATA, self.get().content)
 
@@ -147,9 +167,9 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual([], self.glance.requests)
         self.assertEqual(DATA, self.get().content)
         self.assertEqual([503, 503, 200],
-                         [r.status for r in self.proxy.requests])
+                         [r.status for r in recorded(self.proxy)])
         self.assertEqual([0, 0, len(DATA)],
-                         [r.body_bytes for r in self.proxy.requests])
+                         [r.body_bytes for r in recorded(self.proxy)])
 
     def test_ignore_range(self):
         self.proxy.add(proxy.IgnoreRange())
@@ -157,11 +177,11 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(200, response.status_code)
         self.assertEqual(DATA, response.content)
         self.assertNotIn('Range', self.glance.requests[0].headers)
-        self.assertEqual(1000, self.proxy.requests[0].range_start)
+        self.assertEqual(1000, recorded(self.proxy)[0].range_start)
 
     def test_faults_apply_to_matching_paths_in_order(self):
         self.proxy.add(proxy.Cut(after=10), proxy.IgnoreRange())
-        metadata = self.get('/v2/images/%s' % self.image['id'])
+        metadata = self.get(f"/v2/images/{self.image['id']}")
         self.assertEqual(self.image['id'], json.loads(metadata.text)['id'])
         status, _, body, _ = raw_get(self.proxy.port, self.file)
         self.assertEqual(DATA[:10], body)
@@ -169,8 +189,8 @@ class ProxyTest(unittest.TestCase):
         self.assertEqual(DATA[10:], self.get(Range='bytes=10-').content)
         self.assertEqual([None, 'Cut', 'IgnoreRange', None],
                          [type(r.fault).__name__ if r.fault else None
-                          for r in self.proxy.requests])
-        self.assertEqual(3, len(self.proxy.requests_to('/file')))
+                          for r in recorded(self.proxy)])
+        self.assertEqual(3, len(recorded(self.proxy, '/file')))
 
     def test_fault_for_the_range_starting_at_a_byte(self):
         self.proxy.add(proxy.Status(code=503, at=2000))
@@ -181,7 +201,7 @@ class ProxyTest(unittest.TestCase):
                          self.get(Range='bytes=2000-3999').content)
         self.assertEqual([None, 'Status', None],
                          [type(r.fault).__name__ if r.fault else None
-                          for r in self.proxy.requests])
+                          for r in recorded(self.proxy)])
 
     def test_trickle(self):
         self.proxy.add(proxy.Trickle(after=1000, every=0.2))
@@ -195,11 +215,11 @@ class ProxyTest(unittest.TestCase):
 
     def test_declare_changes_the_record(self):
         self.proxy.add(proxy.Rewrite(fields={'size': 12345}))
-        response = self.get('/v2/images/%s' % self.image['id'])
+        response = self.get(f"/v2/images/{self.image['id']}")
         self.assertEqual(12345, response.json()['size'])
         self.assertEqual(self.image['id'], response.json()['id'])
         self.assertEqual(len(DATA),
-                         self.get('/v2/images/%s' % self.image['id'])
+                         self.get(f"/v2/images/{self.image['id']}")
                          .json()['size'])
 
     def test_throttle(self):
@@ -225,7 +245,7 @@ class ProxyTest(unittest.TestCase):
             proxy.Cut(after=1, times=0)
 
 
-class FakeClock(object):
+class FakeClock:
 
     def __init__(self):
         self.now = 100.0
@@ -287,7 +307,7 @@ class LinkTest(unittest.TestCase):
         return self.proxy
 
     def file(self, image):
-        return '/v2/images/%s/file' % image['id']
+        return f"/v2/images/{image['id']}/file"
 
     def timed_get(self, path, **headers):
         started = time.monotonic()
@@ -297,10 +317,7 @@ class LinkTest(unittest.TestCase):
 
     def wait_closed(self):
         """The proxy's count of open connections once they all ended."""
-        deadline = time.monotonic() + 10
-        while self.proxy.wire.connections.open and (
-                time.monotonic() < deadline):
-            time.sleep(0.01)
+        self.proxy.wait_idle()
         return self.proxy.wire.connections.open
 
     def test_round_trip_to_connect_and_to_each_answer(self):
@@ -308,8 +325,9 @@ class LinkTest(unittest.TestCase):
         started = time.monotonic()
         with socket.create_connection(('127.0.0.1', self.proxy.port),
                                       timeout=10) as s:
-            s.sendall(('GET %s HTTP/1.1\r\nX-Auth-Token: %s\r\n\r\n' % (
-                self.file(self.small), fake_glance.DEFAULT_TOKEN)).encode())
+            s.sendall((f'GET {self.file(self.small)} HTTP/1.1\r\n'
+                       f'X-Auth-Token: {fake_glance.DEFAULT_TOKEN}\r\n\r\n'
+                       ).encode())
             head = s.recv(12)
         first_byte = time.monotonic() - started
         self.assertEqual(b'HTTP/1.1 200', head)
@@ -320,8 +338,7 @@ class LinkTest(unittest.TestCase):
         response, seconds = self.timed_get(self.file(self.small))
         self.assertEqual(503, response.status_code)
         self.assertGreaterEqual(seconds, 0.5)
-        response, seconds = self.timed_get('/v2/images/%s' %
-                                           self.small['id'])
+        response, seconds = self.timed_get(f"/v2/images/{self.small['id']}")
         self.assertEqual(200, response.status_code)
         self.assertGreaterEqual(seconds, 0.5)
 
@@ -378,7 +395,7 @@ class LinkTest(unittest.TestCase):
 
     def test_counts_connections_of_each_kind(self):
         self.start()
-        self.timed_get('/v2/images/%s' % self.small['id'])
+        self.timed_get(f"/v2/images/{self.small['id']}")
         self.timed_get(self.file(self.small))
         self.assertEqual(0, self.wait_closed())
         wire = self.proxy.wire
@@ -392,19 +409,19 @@ class LinkTest(unittest.TestCase):
     def test_cuts_every_so_many_bytes_of_image_data(self):
         self.start(cut_every=300_000)
         self.assertEqual(200, self.timed_get(
-            '/v2/images/%s' % self.small['id'])[0].status_code)
+            f"/v2/images/{self.small['id']}")[0].status_code)
         ends = []
         for start in (0, 300_000, 600_000):
             status, _, body, ended = raw_get(
                 self.proxy.port, self.file(self.small),
-                {'Range': 'bytes=%d-' % start})
+                {'Range': f'bytes={int(start)}-'})
             self.assertTrue(ended)
             self.assertEqual(DATA[start:start + len(body)], body)
-            ends.append(self.proxy.requests[-1].body_bytes)
+            ends.append(recorded(self.proxy)[-1].body_bytes)
             self.assertEqual((206, ends[-1]), (status, len(body)))
         self.assertEqual([300_000, 300_000, 100_001], ends)
         self.assertEqual((1, 2, 700_001),
-                         (self.proxy.requests[0].status is not None,
+                         (recorded(self.proxy)[0].status is not None,
                           self.proxy.wire.cuts, self.proxy.wire.carried))
 
     def test_a_piece_ending_at_the_cut_is_cut(self):

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """SQLite settings for the test cloud's servers (see tools/cloud).
 
 tools/cloud has uWSGI import this module into Keystone's and Glance's
@@ -17,8 +29,8 @@ timeout set below. Only SQLite connections are affected.
 
 import sqlite3
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 BUSY_TIMEOUT_MS = 60000
@@ -27,7 +39,8 @@ BUSY_TIMEOUT_MS = 60000
 @event.listens_for(Pool, 'connect')
 def _busy_timeout(dbapi_connection, connection_record):
     if isinstance(dbapi_connection, sqlite3.Connection):
-        dbapi_connection.execute('PRAGMA busy_timeout = %d' % BUSY_TIMEOUT_MS)
+        dbapi_connection.execute(
+            f'PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}')
 
 
 @event.listens_for(Engine, 'begin')
