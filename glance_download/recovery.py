@@ -8,7 +8,7 @@ while the image is not ``queued``. A live import writes to its task every
 progress.Heartbeat), so a task left unwritten for ``stale_after`` seconds,
 many heartbeats, belongs to a process that is gone.
 
-Only decisions live here, on plain values read by host.py; sweep.py
+Only decisions live here, on plain values read by boundary.py; sweep.py
 carries them out.
 """
 

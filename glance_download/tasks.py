@@ -19,10 +19,10 @@ import os
 
 from taskflow import task
 
+from glance_download import boundary
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import fetch
-from glance_download import host
 from glance_download import metadata
 from glance_download import options
 from glance_download import progress
@@ -41,7 +41,7 @@ def user_errors(task_id):
         yield
     except errors.GlanceDownloadError as exc:
         LOG.warning('glance-download task %s failed: %s', task_id, exc)
-        raise host.ImportFailed(str(exc)) from None
+        raise boundary.ImportFailed(str(exc)) from None
 
 
 class Source(object):
@@ -74,7 +74,7 @@ class Source(object):
             policy=self.policy,
             timeouts=(settings.connect_timeout, settings.read_timeout),
             max_redirects=settings.max_redirects,
-            url_allowed=host.validated_address,
+            url_allowed=boundary.validated_address,
             max_record_size=settings.max_record_size)
 
     def read(self):
@@ -85,7 +85,7 @@ class Source(object):
         image = self.client.get_image(self.image_id)
         metadata.check_importable(image, self.image_id, self.region)
         metadata.check_formats(image, self.image_id, self.region,
-                               *host.image_formats())
+                               *boundary.image_formats())
         self.digest = verify.expected_digest(image)
         self.image = image
         return image
@@ -148,7 +148,7 @@ class ReadSourceImage(_Step):
             self.source.read()
 
     def revert(self, result, **kwargs):
-        host.mark_failed(self.action_wrapper, self.stores)
+        boundary.mark_failed(self.action_wrapper, self.stores)
 
 
 class CopyMetadata(_Step):
@@ -164,7 +164,7 @@ class CopyMetadata(_Step):
         source = self.source
         props = metadata.properties_to_copy(
             source.image, conf[options.PROPERTIES_GROUP].extra_properties,
-            metadata.Reserved(*host.reserved_names()))
+            metadata.Reserved(*boundary.reserved_names()))
         if source.settings.record_provenance:
             props.update(metadata.provenance(source.region, source.image_id))
         return props
@@ -173,7 +173,7 @@ class CopyMetadata(_Step):
         image = self.source.image
         with user_errors(self.task_id):
             props = self.wanted()
-            with host.metadata_refusals(len(props)), \
+            with boundary.metadata_refusals(len(props)), \
                     self.action_wrapper as action:
                 current = action.image_extra_properties
                 saved = {
@@ -207,7 +207,7 @@ class CopyMetadata(_Step):
             action.set_image_extra_properties(
                 {name: value for name, value in saved['properties'].items()
                  if value is not None})
-        host.restore_image(self.action_wrapper, change)
+        boundary.restore_image(self.action_wrapper, change)
         self.saved = None
 
 
@@ -225,7 +225,7 @@ class DownloadToStaging(_Step):
         settings = source.settings
         image_id = self.action_wrapper.image_id
         with user_errors(self.task_id):
-            file_uri, path = host.staging_target(image_id)
+            file_uri, path = boundary.staging_target(image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             size = source.image['size']
             self.download = fetch.StagedDownload(
@@ -242,7 +242,7 @@ class DownloadToStaging(_Step):
                 min_rate=settings.min_rate,
                 min_rate_period=settings.min_rate_period,
                 deadline=settings.download_timeout or None,
-                max_size=host.image_size_cap())
+                max_size=boundary.image_size_cap())
             try:
                 result = self.download.run(functools.partial(
                     source.client.open_file, source.image_id))

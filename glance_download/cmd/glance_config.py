@@ -2,7 +2,7 @@
 
 The same files and the same options glance-api has once it is running.
 glance-api never loads this module: what the plugin needs from Glance at
-run time stays in glance_download.host. These functions follow Glance's
+run time stays in glance_download.boundary. These functions follow Glance's
 WSGI start-up, and tests/unit/test_glance_config.py checks them against
 the installed Glance.
 """

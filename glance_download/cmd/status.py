@@ -35,11 +35,11 @@ from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from stevedore import named
 
+from glance_download import boundary
 from glance_download.cmd import glance_config
 from glance_download import credentials
 from glance_download import endpoint
 from glance_download import errors
-from glance_download import host
 from glance_download import options
 from glance_download import plugin
 from glance_download import progress
@@ -47,7 +47,7 @@ from glance_download import recovery
 from glance_download import sweep
 from glance_download import urls
 
-CONF = host.CONF
+CONF = boundary.CONF
 
 DISTRIBUTION = 'glance-download'
 METHOD = 'glance-download'
@@ -135,7 +135,7 @@ def _shown_check(check):
 
 def _entry_points():
     return [ep for ep in importlib.metadata.entry_points(
-        group=host.PLUGIN_NAMESPACE) if ep.name == host.PLUGIN_NAME]
+        group=boundary.PLUGIN_NAMESPACE) if ep.name == boundary.PLUGIN_NAME]
 
 
 def _describe_entry_point(ep):
@@ -147,8 +147,8 @@ def _describe_entry_point(ep):
 def _loaded_function():
     """The get_flow Glance obtains for glance_download, loaded as it does."""
     manager = named.NamedExtensionManager(
-        host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME], name_order=True,
-        invoke_on_load=False)
+        boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
+        name_order=True, invoke_on_load=False)
     if not manager.extensions:
         return None
     found = manager.extensions[0].plugin
@@ -166,7 +166,7 @@ def check_implementation(conf):
     version = _version()
     choice = conf[options.GROUP].implementation
     if installed and choice == 'plugin':
-        host.claim_method(plugin.get_flow)
+        boundary.claim_method(plugin.get_flow)
     loaded = _loaded_function()
     outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
     check = Result(OK, '',
@@ -179,7 +179,7 @@ def check_implementation(conf):
     if loaded is None:
         check.status = FAIL
         check.summary = ('Glance finds no %s plugin in %s.'
-                         % (host.PLUGIN_NAME, host.PLUGIN_NAMESPACE))
+                         % (boundary.PLUGIN_NAME, boundary.PLUGIN_NAMESPACE))
         check.fix = ("Install glance-download with Glance's own python -m "
                      "pip, then restart glance-api.")
     elif outcome == 'plugin':
@@ -249,7 +249,7 @@ def check_staging(conf):
     user = _user(os.geteuid())
     data = {'option': option, 'value': value, 'user': user}
     try:
-        path = os.path.dirname(host.staging_target('image-id')[1])
+        path = os.path.dirname(boundary.staging_target('image-id')[1])
     except errors.InvalidRequest:
         return Result(FAIL,
                       '%s = %s is not a local directory.' % (option, value),
@@ -299,7 +299,7 @@ def _target(url):
 def _endpoint_allowed(url):
     """Whether the plugin would send to ``url``, decided as it decides."""
     target = _target(url)
-    return target is not None and host.url_allowed(target.filtering_url)
+    return target is not None and boundary.url_allowed(target.filtering_url)
 
 
 def _refusal_hint(values, refused):
@@ -547,10 +547,10 @@ def check_imports(conf, db_api):
     for entry in stale:
         details.append('Stale: image %(image_id)s (%(image_status)s), task '
                        '%(task_id)s: %(reason)s' % entry)
-    for staged in host.staged_files():
+    for staged in boundary.staged_files():
         if not staged.partial:
             continue
-        image = host.image_status(staged.image_id, db_api)
+        image = boundary.image_status(staged.image_id, db_api)
         parts.append({'name': staged.name, 'image_id': staged.image_id,
                       'image_status': image, 'size': staged.size,
                       'age_seconds': int(staged.age),

@@ -3,4 +3,4 @@
 # http.server, they leave its ThreadingHTTPServer unable to shut down, and
 # the tests' fake servers hang: load Glance, through the boundary module,
 # before any test module imports http.server.
-from glance_download import host  # noqa: F401
+from glance_download import boundary  # noqa: F401

@@ -10,7 +10,7 @@ from glance_download.cmd import status
 from glance_download import credentials
 from glance_download import options
 from glance_download import remote
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 
 TLS_SETTINGS = (
     {},
@@ -44,7 +44,7 @@ class TLSTest(unittest.TestCase):
     def test_remote_and_status_verify_alike(self):
         for settings in TLS_SETTINGS:
             conf = make_conf(**settings)
-            plugin = remote.make_session(conf, host_fakes.TOKEN)
+            plugin = remote.make_session(conf, boundary_fakes.TOKEN)
             keystone, section = status.keystone_session(conf)
             self.assertEqual('service_user', section)
             self.assertEqual((plugin.verify, plugin.cert),

@@ -20,10 +20,10 @@ from glance_download import errors
 from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 from tests.unit import test_remote
 
-TOKEN = host_fakes.TOKEN
+TOKEN = boundary_fakes.TOKEN
 MIB = 1024 * 1024
 # What one read of a record may cost in memory, at most: the 1 MiB cap,
 # a copy, and the libraries' buffers.

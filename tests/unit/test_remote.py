@@ -13,16 +13,16 @@ from unittest import mock
 
 from oslo_config import cfg
 
+from glance_download import boundary
 from glance_download import endpoint
 from glance_download import errors
-from glance_download import host
 from glance_download import options
 from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 
-TOKEN = host_fakes.TOKEN
+TOKEN = boundary_fakes.TOKEN
 
 
 def make_conf(**settings):
@@ -312,8 +312,8 @@ class NoTokenInLogsTest(RemoteTestBase):
 
 
 def override(test, name, value, group=None):
-    host.CONF.set_override(name, value, group=group)
-    test.addCleanup(host.CONF.clear_override, name, group=group)
+    boundary.CONF.set_override(name, value, group=group)
+    test.addCleanup(boundary.CONF.clear_override, name, group=group)
 
 
 class HostileRedirectTest(RemoteTestBase):
@@ -338,7 +338,7 @@ class HostileRedirectTest(RemoteTestBase):
 
     def glance_client(self, **kwargs):
         client = self.client(**kwargs)
-        client.url_allowed = host.validated_address
+        client.url_allowed = boundary.validated_address
         return client
 
     def hostile_locations(self):
@@ -556,7 +556,7 @@ class RebindingBase(RemoteTestBase):
     def validated_address(self, url):
         self.checking = True
         try:
-            return host.validated_address(url)
+            return boundary.validated_address(url)
         finally:
             self.checking = False
 

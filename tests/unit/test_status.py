@@ -18,10 +18,10 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-from glance_download import options
 from glance_download.cmd import status
-from tests.unit import host_fakes
-from tests.unit import test_host
+from glance_download import options
+from tests.unit import boundary_fakes
+from tests.unit import test_boundary
 
 CONF = cfg.CONF
 PASSWORD = 'pw-' + uuid.uuid4().hex
@@ -98,13 +98,13 @@ class StatusTestBase(unittest.TestCase):
     """A configuration that is ready, which each test then spoils."""
 
     def setUp(self):
-        host_fakes.restore_glance_after(self)
+        boundary_fakes.restore_glance_after(self)
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.staging = os.path.join(self.dir, 'staging')
         os.mkdir(self.staging)
         # Glance's in-memory database stands for the configured one.
-        self.db = host_fakes.GlanceDatabase(self, staging=self.staging)
+        self.db = boundary_fakes.GlanceDatabase(self, staging=self.staging)
         patcher = mock.patch('glance.db.get_api', return_value=self.db.api)
         patcher.start()
         self.addCleanup(patcher.stop)
@@ -323,19 +323,19 @@ class RegistryTest(StatusTestBase):
 class ImplementationTest(StatusTestBase):
 
     def test_plugin_when_found_first(self):
-        test_host.enumerated(self, test_host.OURS)
+        test_boundary.enumerated(self, test_boundary.OURS)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
         self.assertEqual('plugin', found['data']['outcome'])
-        self.assertEqual(test_host.OURS, found['data']['function'])
-        self.assertCountEqual([test_host.OURS, test_host.IN_TREE],
+        self.assertEqual(test_boundary.OURS, found['data']['function'])
+        self.assertCountEqual([test_boundary.OURS, test_boundary.IN_TREE],
                               found['data']['entry_points'])
 
     def test_plugin_when_found_last(self):
-        test_host.enumerated(self, test_host.IN_TREE)
+        test_boundary.enumerated(self, test_boundary.IN_TREE)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
-        self.assertEqual(test_host.OURS, found['data']['function'])
+        self.assertEqual(test_boundary.OURS, found['data']['function'])
 
     def assert_in_tree(self, loaded):
         self.set(options.GROUP, implementation='in-tree')
@@ -346,24 +346,24 @@ class ImplementationTest(StatusTestBase):
         self.assertIn('in-tree', found['summary'])
 
     def test_in_tree_by_choice_when_found_last(self):
-        test_host.enumerated(self, test_host.OURS)
-        self.assert_in_tree(test_host.IN_TREE)
+        test_boundary.enumerated(self, test_boundary.OURS)
+        self.assert_in_tree(test_boundary.IN_TREE)
 
     def test_in_tree_by_choice_when_found_first(self):
         # Ours, loaded last, hands the import over to the in-tree flow.
-        test_host.enumerated(self, test_host.IN_TREE)
-        self.assert_in_tree(test_host.OURS)
+        test_boundary.enumerated(self, test_boundary.IN_TREE)
+        self.assert_in_tree(test_boundary.OURS)
 
     def test_in_tree_when_this_plugin_is_not_installed(self):
-        test_host.enumerated(self, test_host.OURS)
+        test_boundary.enumerated(self, test_boundary.OURS)
         in_tree_only = [ep for ep in status._entry_points()
-                        if ep.value != test_host.OURS]
+                        if ep.value != test_boundary.OURS]
         with mock.patch.object(status, '_entry_points',
                                return_value=in_tree_only):
             found = self.check('implementation')
         self.assertEqual('warn', found['status'])
         self.assertEqual('in-tree', found['data']['outcome'])
-        self.assertEqual(test_host.IN_TREE, found['data']['function'])
+        self.assertEqual(test_boundary.IN_TREE, found['data']['function'])
         self.assertIn('pip', found['fix'])
 
 

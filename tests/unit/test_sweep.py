@@ -10,12 +10,12 @@ from oslo_config import cfg
 from glance.async_.flows import api_image_import
 import glance.db
 
-from glance_download import host
+from glance_download import boundary
 from glance_download import options
 from glance_download import plugin
 from glance_download import recovery
 from glance_download import sweep
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 
 CONF = cfg.CONF
 
@@ -24,7 +24,7 @@ class SweepTest(unittest.TestCase):
 
     def setUp(self):
         options.register_opts(CONF)
-        self.db = host_fakes.GlanceDatabase(self)
+        self.db = boundary_fakes.GlanceDatabase(self)
         for name, value in (('heartbeat_interval', 1.0),
                             ('stale_after', 600.0)):
             CONF.set_override(name, value, group=options.GROUP)
@@ -184,8 +184,8 @@ class PluginTest(unittest.TestCase):
     """Building an import starts its heartbeat and the process's sweeper."""
 
     def test_heartbeat_and_sweeper_start_with_the_import(self):
-        host_fakes.restore_glance_after(self)
-        db = host_fakes.GlanceDatabase(self)
+        boundary_fakes.restore_glance_after(self)
+        db = boundary_fakes.GlanceDatabase(self)
         patcher = mock.patch('glance.db.get_api', return_value=db.api)
         patcher.start()
         self.addCleanup(patcher.stop)
@@ -200,7 +200,7 @@ class PluginTest(unittest.TestCase):
         image_repo = glance.db.ImageRepo(db.context, db.api)
         plugin.get_flow(
             task_id=task_id, task_type='api_image_import',
-            context=host_fakes.context([]),
+            context=boundary_fakes.context([]),
             task_repo=glance.db.TaskRepo(db.context, db.api),
             image_repo=image_repo, image_id=image_id, backend=['fast'],
             import_req={'method': {'name': 'glance-download'}},
@@ -209,7 +209,7 @@ class PluginTest(unittest.TestCase):
         self.addCleanup(sweep._started[os.getpid()].stop)
         # Nothing of the flow runs: the task is written all the same.
         deadline = time.monotonic() + 30
-        while dict(host.processing_import_tasks(db.api))[task_id] > 60:
+        while dict(boundary.processing_import_tasks(db.api))[task_id] > 60:
             self.assertLess(time.monotonic(), deadline, 'no heartbeat')
             time.sleep(0.05)
         # Once the task ends, the heartbeat no longer writes it.

@@ -21,15 +21,15 @@ from taskflow import task as tf_task
 
 from glance.async_.flows import api_image_import
 
+from glance_download import boundary
 from glance_download import fetch
-from glance_download import host
 from glance_download import options
 from glance_download import plugin
 from tests import fake_glance
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 
 CONF = cfg.CONF
-TOKEN = host_fakes.TOKEN
+TOKEN = boundary_fakes.TOKEN
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
@@ -67,12 +67,12 @@ class FlowTestBase(unittest.TestCase):
                 ('max_attempts', 3, options.GROUP)]:
             CONF.set_override(name, value, group=group)
             self.addCleanup(CONF.clear_override, name, group=group)
-        host_fakes.restore_glance_after(self)
+        boundary_fakes.restore_glance_after(self)
         self.source = self.glance.add_image(
             DATA, disk_format='qcow2', container_format='ovf',
             hw_disk_bus='virtio', os_distro='cirros', foo='bar',
             os_admin_user='root')
-        self.objs = host_fakes.HostObjects(
+        self.objs = boundary_fakes.HostObjects(
             stores=('fast',), disk_format='raw', container_format='bare',
             extra_properties={'hw_disk_bus': 'ide', 'keep': 'me'})
         self.before = self.snapshot()
@@ -93,8 +93,8 @@ class FlowTestBase(unittest.TestCase):
         return {'method': fields}
 
     def run_import(self, next_step=None, context=None, **method):
-        context = context or host_fakes.context(
-            host_fakes.catalog(self.glance.url))
+        context = context or boundary_fakes.context(
+            boundary_fakes.catalog(self.glance.url))
         ours = plugin.get_flow(
             task_id=self.objs.task_id, task_type='api_image_import',
             context=context, task_repo=self.objs.task_repo,
@@ -110,7 +110,7 @@ class FlowTestBase(unittest.TestCase):
         return sorted(os.listdir(self.staging))
 
     def assert_failed_cleanly(self, text, **kwargs):
-        with self.assertRaises(host.ImportFailed) as ctx:
+        with self.assertRaises(boundary.ImportFailed) as ctx:
             self.run_import(**kwargs)
         message = str(ctx.exception)
         self.assertIn(text, message)
@@ -127,7 +127,7 @@ class FlowTestBase(unittest.TestCase):
         """A new import of the same image, as the API would start it."""
         image = self.objs.image
         self.objs.task_id = self.objs.task_id + '-again'
-        self.objs.task_repo = host_fakes.FakeTaskRepo(self.objs.task_id)
+        self.objs.task_repo = boundary_fakes.FakeTaskRepo(self.objs.task_id)
         self.objs.action_wrapper = api_image_import.ImportActionWrapper(
             self.objs.image_repo, self.objs.image_id, self.objs.task_id)
         image.extra_properties['os_glance_import_task'] = self.objs.task_id
@@ -169,7 +169,7 @@ class SuccessTest(FlowTestBase):
         self.assertEqual(2, len(self.glance.requests_to(self.source['id'])))
 
     def test_multiple_stores_stage_in_the_reserved_staging_store(self):
-        host_fakes.register_staging_store_group()
+        boundary_fakes.register_staging_store_group()
         for name, value, group in [
                 ('enabled_backends', {'fast': 'file'}, None),
                 ('node_staging_uri', 'file:///nonexistent', None),
@@ -248,8 +248,8 @@ class FailureTest(FlowTestBase):
                                    glance_image_id=hidden['id'])
 
     def test_expired_token(self):
-        context = host_fakes.context(host_fakes.catalog(self.glance.url),
-                                     token='expired')
+        context = boundary_fakes.context(
+            boundary_fakes.catalog(self.glance.url), token='expired')
         self.assert_failed_cleanly('did not accept your token',
                                    context=context)
 
@@ -306,7 +306,7 @@ class FailureTest(FlowTestBase):
             0.3, self.objs.image_repo.delete, [self.objs.image_id])
         timer.start()
         self.addCleanup(timer.cancel)
-        with self.assertRaises(host.ImportFailed) as ctx:
+        with self.assertRaises(boundary.ImportFailed) as ctx:
             self.run_import()
         self.assertIn('target image was deleted', str(ctx.exception))
         self.assertEqual([], self.staged_files())

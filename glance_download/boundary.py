@@ -7,7 +7,7 @@ failed task, the task record used for progress, and the hard-coded
 glance-download step of Glance's import flow.  A Glance upgrade should
 touch this file only (and, for the console scripts' reading of Glance's
 configuration, glance_download/cmd/glance_config.py);
-tests/unit/test_host.py checks these contracts against the installed
+tests/unit/test_boundary.py checks these contracts against the installed
 Glance.
 """
 

@@ -24,7 +24,7 @@ import glance.db
 from glance.db.simple import api as simple_api
 from glance import domain
 
-from glance_download import host
+from glance_download import boundary
 
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
@@ -175,12 +175,12 @@ def catalog(region1_url, region2_url='http://127.0.0.1:1'):
 
 def restore_glance_after(test):
     """Undo, after the test, what the plugin changes in Glance's modules."""
-    in_tree = importlib.import_module(host.IN_TREE_MODULE)
+    in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
     test.addCleanup(setattr, in_tree, 'get_flow', in_tree.get_flow)
     for method in ('execute', 'revert'):
         test.addCleanup(setattr, api_image_import._ImportMetadata, method,
                         getattr(api_image_import._ImportMetadata, method))
-    test.addCleanup(host._in_tree.clear)
+    test.addCleanup(boundary._in_tree.clear)
 
 
 def register_staging_store_group():
@@ -195,7 +195,7 @@ def register_staging_store_group():
 class GlanceDatabase(object):
     """Glance's own in-memory database (glance.db.simple), emptied for a
     test, with a staging directory: imports as a dead or live glance-api
-    leaves them, for host.py's recovery functions to read and change.
+    leaves them, for boundary.py's recovery functions to read and change.
     """
 
     def __init__(self, test, staging=None):
