@@ -293,6 +293,41 @@ def mark_failed(action_wrapper, stores):
     restore_image(action_wrapper, change)
 
 
+def copy_metadata(action_wrapper, disk_format, container_format, props):
+    """Set the formats and ``props`` on the target image.
+
+    Returns what they replace, as plain data for restore_metadata: the
+    formats and each property's former value, None where it had none.
+    A refusal by Glance leaves nothing changed and raises ours.
+    """
+    with metadata_refusals(len(props)), action_wrapper as action:
+        current = action.image_extra_properties
+        saved = {
+            'disk_format': action.image_disk_format,
+            'container_format': action.image_container_format,
+            'properties': {name: current.get(name) for name in props},
+        }
+        action.set_image_attribute(disk_format=disk_format,
+                                   container_format=container_format)
+        action.set_image_extra_properties(props)
+    return saved
+
+
+def restore_metadata(action_wrapper, saved):
+    """Put back what copy_metadata returned it had replaced."""
+    def change(action):
+        action.set_image_attribute(
+            disk_format=saved['disk_format'],
+            container_format=saved['container_format'])
+        for name, value in saved['properties'].items():
+            if value is None:
+                action.pop_extra_property(name)
+        action.set_image_extra_properties(
+            {name: value for name, value in saved['properties'].items()
+             if value is not None})
+    restore_image(action_wrapper, change)
+
+
 def _in_tree_module():
     try:
         return importlib.import_module(IN_TREE_MODULE)

@@ -173,19 +173,9 @@ class CopyMetadata(_Step):
         image = self.source.image
         with user_errors(self.task_id):
             props = self.wanted()
-            with boundary.metadata_refusals(len(props)), \
-                    self.action_wrapper as action:
-                current = action.image_extra_properties
-                saved = {
-                    'disk_format': action.image_disk_format,
-                    'container_format': action.image_container_format,
-                    'properties': {name: current.get(name)
-                                   for name in props},
-                }
-                action.set_image_attribute(
-                    disk_format=image['disk_format'],
-                    container_format=image['container_format'])
-                action.set_image_extra_properties(props)
+            saved = boundary.copy_metadata(
+                self.action_wrapper, image['disk_format'],
+                image['container_format'], props)
         # Only what was saved is restored: a refused change left nothing.
         self.saved = saved
         LOG.info('Copied formats and %d properties from image %s in region '
@@ -195,19 +185,7 @@ class CopyMetadata(_Step):
     def revert(self, result, **kwargs):
         if self.saved is None:
             return
-        saved = self.saved
-
-        def change(action):
-            action.set_image_attribute(
-                disk_format=saved['disk_format'],
-                container_format=saved['container_format'])
-            for name, value in saved['properties'].items():
-                if value is None:
-                    action.pop_extra_property(name)
-            action.set_image_extra_properties(
-                {name: value for name, value in saved['properties'].items()
-                 if value is not None})
-        boundary.restore_image(self.action_wrapper, change)
+        boundary.restore_metadata(self.action_wrapper, self.saved)
         self.saved = None
 
 

@@ -249,6 +249,49 @@ class MarkFailedTest(unittest.TestCase):
         boundary.mark_failed(objs.action_wrapper, objs.stores)
 
 
+class CopyMetadataTest(unittest.TestCase):
+
+    def setUp(self):
+        self.objs = boundary_fakes.HostObjects(
+            disk_format='raw', container_format='bare',
+            extra_properties={'hw_disk_bus': 'ide', 'keep': 'me'})
+
+    def metadata(self):
+        image = self.objs.image
+        return (image.disk_format, image.container_format,
+                dict(image.extra_properties))
+
+    def test_copied_then_restored_as_it_was(self):
+        before = self.metadata()
+        saved = boundary.copy_metadata(
+            self.objs.action_wrapper, 'qcow2', 'ovf',
+            {'hw_disk_bus': 'virtio', 'os_distro': 'cirros'})
+        image = self.objs.image
+        self.assertEqual(('qcow2', 'ovf'),
+                         (image.disk_format, image.container_format))
+        self.assertEqual('virtio', image.extra_properties['hw_disk_bus'])
+        self.assertEqual('cirros', image.extra_properties['os_distro'])
+        self.assertEqual({'hw_disk_bus': 'ide', 'os_distro': None},
+                         saved['properties'])
+        boundary.restore_metadata(self.objs.action_wrapper, saved)
+        self.assertEqual(before, self.metadata())
+
+    def test_refusal_changes_nothing(self):
+        # The target has 2 properties: 2 more exceed a quota of 3.
+        self.objs.image_repo.property_quota = 3
+        before = self.metadata()
+        self.assertRaises(errors.MetadataRefused, boundary.copy_metadata,
+                          self.objs.action_wrapper, 'qcow2', 'ovf',
+                          {'a': '1', 'b': '2'})
+        self.assertEqual(before, self.metadata())
+
+    def test_vanished_image_is_not_an_error_on_restore(self):
+        saved = boundary.copy_metadata(self.objs.action_wrapper, 'qcow2',
+                                       'ovf', {'a': '1'})
+        self.objs.image_repo.delete(self.objs.image_id)
+        boundary.restore_metadata(self.objs.action_wrapper, saved)
+
+
 class ResolutionTest(unittest.TestCase):
 
     def setUp(self):
