@@ -42,7 +42,7 @@ def get_flow(**kwargs):
     stores = kwargs.get('backend') or [None]
     method = kwargs['import_req'].get('method') or {}
 
-    source = tasks.Source(conf, kwargs['context'], method)
+    connection = tasks.Connection()
     reporter = boundary.TaskReporter(kwargs['task_repo'], task_id,
                                      action_wrapper)
     # From here until the task ends, through our steps and Glance's.
@@ -51,9 +51,9 @@ def get_flow(**kwargs):
                           action_wrapper.image_id),
         conf[options.GROUP].heartbeat_interval).start()
     return linear_flow.Flow('%s-GlanceDownload-%s' % (task_type, task_id)).add(
-        tasks.ReadSourceImage(task_id, task_type, action_wrapper, source,
-                              stores),
-        tasks.CopyMetadata(task_id, task_type, action_wrapper, source),
-        tasks.DownloadToStaging(task_id, task_type, action_wrapper, source,
-                                reporter),
+        tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
+                              kwargs['context'], method, connection, stores),
+        tasks.CopyMetadata(task_id, task_type, conf, action_wrapper),
+        tasks.DownloadToStaging(task_id, task_type, conf, action_wrapper,
+                                connection, reporter),
     )

@@ -25,6 +25,7 @@ from glance_download import boundary
 from glance_download import fetch
 from glance_download import options
 from glance_download import plugin
+from glance_download import tasks
 from tests import fake_glance
 from tests.unit import boundary_fakes
 
@@ -104,7 +105,9 @@ class FlowTestBase(unittest.TestCase):
             action_wrapper=self.objs.action_wrapper)
         flow = linear_flow.Flow('host', retry=tf_retry.AlwaysRevert())
         flow.add(ours, next_step or NextHostStep())
-        engines.run(flow, engine='serial')
+        engine = engines.load(flow, engine='serial')
+        engine.run()
+        return engine
 
     def staged_files(self):
         return sorted(os.listdir(self.staging))
@@ -167,6 +170,22 @@ class SuccessTest(FlowTestBase):
         # The source record was read before the copy and once the data was
         # in, no more: Glance's own metadata step was skipped.
         self.assertEqual(2, len(self.glance.requests_to(self.source['id'])))
+
+    def test_the_source_is_handed_on_as_taskflow_results(self):
+        storage = self.run_import(glance_region='region1').storage
+        self.assertEqual(self.source['id'], storage.fetch('source_image_id'))
+        self.assertEqual('REGION1', storage.fetch('source_region'))
+        record = storage.fetch('source_image')
+        self.assertEqual((self.source['id'], 'qcow2'),
+                         (record['id'], record['disk_format']))
+        self.assertEqual(('sha512', self.source['os_hash_value']),
+                         storage.fetch('source_digest'))
+        # What the metadata step replaced, for its revert.
+        saved = storage.get(tasks.CopyMetadata(
+            self.objs.task_id, 'api_image_import', CONF, None).name)
+        self.assertEqual('raw', saved['disk_format'])
+        self.assertEqual('ide', saved['properties']['hw_disk_bus'])
+        self.assert_staged()
 
     def test_multiple_stores_stage_in_the_reserved_staging_store(self):
         boundary_fakes.register_staging_store_group()
