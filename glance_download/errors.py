@@ -5,6 +5,16 @@ it.  None may contain a token: messages end up in task records and logs.
 """
 
 
+def afterword(tail=''):
+    """The end of the message of an import that failed and left nothing.
+
+    A failed import reverts: the target image is queued again and nothing
+    of the copy is kept, so it can be retried; ``tail`` says when a retry
+    can work, as in ``' once the source serves the image data'``.
+    """
+    return f'Nothing was activated; the import can be retried{tail}.'
+
+
 class GlanceDownloadError(Exception):
     """The import cannot go on; ``str(exc)`` is the message for the user."""
 

@@ -43,9 +43,9 @@ def staging_error(path, exc):
     reason = exc.strerror or type(exc).__name__
     LOG.warning('Staging operation on %s failed: %s', path, reason)
     return errors.TransferError(
-        f'The staging area could not be written ({reason}). Nothing was '
-        f'activated; the import can be retried once the staging area has '
-        f'room and is writable.')
+        f'The staging area could not be written ({reason}). '
+        + errors.afterword(' once the staging area has room and is '
+                           'writable'))
 
 
 def space_error(needed, free):

@@ -92,7 +92,7 @@ def plan_resume(status, headers, offset, size):
             raise errors.TransferError(
                 'The source answered a partial content (HTTP 206) without '
                 'a valid Content-Range, so the data cannot be placed. '
-                'Nothing was activated; the import can be retried.')
+                + errors.afterword())
         first, last, total = content_range
         if total is not None and total != size:
             raise verify.mismatch_error('size', f'{size} bytes',
@@ -104,8 +104,7 @@ def plan_resume(status, headers, offset, size):
         if offset == 0:
             raise errors.TransferError(
                 f'The source answered bytes {first}-{last} to a request '
-                f'for the whole image. Nothing was activated; the import '
-                f'can be retried.')
+                f'for the whole image. {errors.afterword()}')
         return Plan.REFETCH
     if status == 416 and offset > 0:
         match = _UNSATISFIED_RANGE.fullmatch(
@@ -115,8 +114,8 @@ def plan_resume(status, headers, offset, size):
                                     f'{held}, the source has no more')
     raise errors.TransferError(
         f'The source answered {describe_status(status)} to the image data '
-        f'request, which is not retried. Nothing was activated; the import '
-        f'can be retried once the source serves the image data.')
+        f'request, which is not retried. '
+        + errors.afterword(' once the source serves the image data'))
 
 
 def segments(size, segment_size, streams):

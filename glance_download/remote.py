@@ -263,9 +263,15 @@ class RemoteGlance(object):
         """The source image's JSON, retried on transient failures."""
         url = self.endpoint.image_url(image_id)
         region = self.endpoint.region
-        attempt = 0
-        while True:
-            attempt += 1
+        what = f'Reading image {image_id} from region {region} failed'
+
+        def give_up(problem):
+            return lambda attempts: errors.TransferError(
+                'Could not read image %s from the Glance in region %s '
+                'after %d attempts (last: %s). Retry later.'
+                % (image_id, region, attempts, problem))
+
+        def attempt(number):
             retry_after = None
             try:
                 response = self.send(url, headers=RECORD_HEADERS,
@@ -285,12 +291,12 @@ class RemoteGlance(object):
                 if not retry.is_transient_exception(exc):
                     raise
                 problem = str(exc)
-            if not self.policy.allows_another(attempt):
-                raise errors.TransferError(
-                    'Could not read image %s from the Glance in region %s '
-                    'after %d attempts (last: %s). Retry later.'
-                    % (image_id, region, attempt, problem))
-            self.policy.wait(attempt, retry_after)
+                raise retry.Transient(problem, what, give_up(problem)
+                                      ) from exc
+            raise retry.Transient(problem, what, give_up(problem),
+                                  retry_after)
+
+        return retry.run(self.policy, attempt)
 
     def _too_large(self):
         return errors.RemoteImageError(

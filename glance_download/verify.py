@@ -15,8 +15,9 @@ LOG = logging.getLogger(__name__)
 
 FALLBACK_ALGORITHM = 'md5'
 
-_AFTERWORD = ('Nothing was activated; the import can be retried, and if it '
-              'fails the same way again the source image itself is damaged.')
+_AFTERWORD = errors.afterword(
+    ', and if it fails the same way again the source image itself is '
+    'damaged')
 
 
 def new_hash(algorithm):

@@ -98,9 +98,14 @@ class GetImageTest(RemoteTestBase):
         self.glance.faults += [fake_glance.Status(503, on='metadata'),
                                fake_glance.Status(429, on='metadata',
                                                   retry_after='1')]
-        found = self.client().get_image(image['id'])
+        with self.assertLogs('glance_download.retry', 'WARNING') as logs:
+            found = self.client().get_image(image['id'])
         self.assertEqual(image['id'], found['id'])
         self.assertEqual([0.5, 1.0], self.sleeps)
+        # Each retry of the record is logged, as the data's are.
+        self.assertEqual(2, len(logs.records))
+        self.assertIn('Reading image %s from region REGION1 failed (attempt '
+                      '1 of 3: HTTP 503)' % image['id'], logs.output[0])
 
     def test_record_cut_short_is_retried(self):
         image = self.glance.add_image(b'abc')
