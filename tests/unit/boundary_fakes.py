@@ -25,6 +25,7 @@ from glance.db.simple import api as simple_api
 from glance import domain
 
 from glance_download import boundary
+from tests.unit import helpers
 
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
@@ -212,8 +213,7 @@ class GlanceDatabase(object):
         self.staging = directory.name
         for name, value in (('enabled_backends', None),
                             ('node_staging_uri', 'file://' + self.staging)):
-            cfg.CONF.set_override(name, value)
-            test.addCleanup(cfg.CONF.clear_override, name)
+            helpers.override(test, name, value)
 
     def add_import(self, idle, method='glance-download',
                    task_status='processing', image_status='importing',

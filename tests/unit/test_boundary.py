@@ -20,13 +20,9 @@ from glance_download import metadata
 from glance_download import options
 from glance_download import plugin
 from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
-
-
-def override(test, name, value, group=None):
-    CONF.set_override(name, value, group=group)
-    test.addCleanup(CONF.clear_override, name, group=group)
 
 
 OURS = 'glance_download.plugin:get_flow'
@@ -52,29 +48,30 @@ def enumerated(test, first):
 
 def use(test, implementation):
     options.register_opts(CONF)
-    override(test, 'implementation', implementation, group=options.GROUP)
+    helpers.override(test, 'implementation', implementation,
+                     group=options.GROUP)
 
 
 class StagingTargetTest(unittest.TestCase):
 
     def test_legacy_node_staging_uri(self):
-        override(self, 'enabled_backends', None)
+        helpers.override(self, 'enabled_backends', None)
         for uri in ('file:///srv/staging', 'file:///srv/staging/'):
-            override(self, 'node_staging_uri', uri)
+            helpers.override(self, 'node_staging_uri', uri)
             self.assertEqual(('file:///srv/staging/abc', '/srv/staging/abc'),
                              boundary.staging_target('abc'))
 
     def test_multiple_stores_use_the_reserved_staging_store(self):
         boundary_fakes.register_staging_store_group()
-        override(self, 'enabled_backends', {'fast': 'file'})
-        override(self, 'filesystem_store_datadir', '/srv/st',
-                 group='os_glance_staging_store')
+        helpers.override(self, 'enabled_backends', {'fast': 'file'})
+        helpers.override(self, 'filesystem_store_datadir', '/srv/st',
+                         group='os_glance_staging_store')
         self.assertEqual(('file:///srv/st/abc', '/srv/st/abc'),
                          boundary.staging_target('abc'))
 
     def test_staging_that_is_not_a_directory_is_refused(self):
-        override(self, 'enabled_backends', None)
-        override(self, 'node_staging_uri', 'http://elsewhere/')
+        helpers.override(self, 'enabled_backends', None)
+        helpers.override(self, 'node_staging_uri', 'http://elsewhere/')
         with self.assertRaises(errors.InvalidRequest) as ctx:
             boundary.staging_target('abc')
         self.assertIn('not a local directory', str(ctx.exception))
@@ -84,7 +81,7 @@ class ImageSizeCapTest(unittest.TestCase):
 
     def test_glance_option_is_read(self):
         self.assertEqual(1024 ** 4, boundary.image_size_cap())
-        override(self, 'image_size_cap', 12345)
+        helpers.override(self, 'image_size_cap', 12345)
         self.assertEqual(12345, boundary.image_size_cap())
 
 
@@ -97,19 +94,19 @@ class ImportFilteringTest(unittest.TestCase):
         self.assertTrue(boundary.url_allowed('https://192.0.2.10/image'))
 
     def test_operator_allows_a_loopback_glance(self):
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [9292],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [9292],
+                         group='import_filtering_opts')
         self.assertTrue(boundary.url_allowed('http://127.0.0.1:9292/v2'))
         self.assertFalse(boundary.url_allowed('http://127.0.0.2:9292/v2'))
         self.assertFalse(boundary.url_allowed('http://127.0.0.1:9293/v2'))
 
     def test_validated_address_is_the_one_to_connect_to(self):
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [9292],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [9292],
+                         group='import_filtering_opts')
         self.assertEqual('127.0.0.1',
                          boundary.validated_address('http://127.0.0.1:9292/'))
         self.assertIsNone(boundary.validated_address('http://127.0.0.2:9292/'))
@@ -128,9 +125,10 @@ class FailureTypeTest(unittest.TestCase):
 class ImageFormatsTest(unittest.TestCase):
 
     def test_the_formats_this_glance_accepts(self):
-        override(self, 'disk_formats', ['raw', 'qcow2'],
-                 group='image_format')
-        override(self, 'container_formats', ['bare'], group='image_format')
+        helpers.override(self, 'disk_formats', ['raw', 'qcow2'],
+                         group='image_format')
+        helpers.override(self, 'container_formats', ['bare'],
+                         group='image_format')
         self.assertEqual((('raw', 'qcow2'), ('bare',)),
                          boundary.image_formats())
 
@@ -163,7 +161,7 @@ class MetadataRefusalsTest(unittest.TestCase):
         return ctx.exception
 
     def test_property_quota(self):
-        override(self, 'image_property_quota', 4)
+        helpers.override(self, 'image_property_quota', 4)
         exc = self.refused(glance_exc.ImagePropertyLimitExceeded(
             attempted=7, maximum=4))
         self.assertIsInstance(exc, errors.MetadataRefused)
@@ -335,10 +333,10 @@ class HostFlowTest(unittest.TestCase):
         self.staging = tempfile.mkdtemp()
         self.addCleanup(lambda: os.path.isdir(self.staging) and
                         os.rmdir(self.staging))
-        override(self, 'enabled_backends', None)
-        override(self, 'node_staging_uri', 'file://' + self.staging)
-        override(self, 'enabled_import_methods',
-                 ['glance-direct', 'web-download', 'glance-download'])
+        helpers.override(self, 'enabled_backends', None)
+        helpers.override(self, 'node_staging_uri', 'file://' + self.staging)
+        helpers.override(self, 'enabled_import_methods',
+                         ['glance-direct', 'web-download', 'glance-download'])
         boundary_fakes.restore_glance_after(self)
         self.original_execute = api_image_import._ImportMetadata.execute
 

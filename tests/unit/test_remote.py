@@ -21,6 +21,7 @@ from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
 from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 TOKEN = boundary_fakes.TOKEN
 
@@ -316,11 +317,6 @@ class NoTokenInLogsTest(RemoteTestBase):
         self.assertNotIn(TOKEN, logged)
 
 
-def override(test, name, value, group=None):
-    boundary.CONF.set_override(name, value, group=group)
-    test.addCleanup(boundary.CONF.clear_override, name, group=group)
-
-
 class HostileRedirectTest(RemoteTestBase):
     """Glance's own import filtering, allowing 127.0.0.1 only, and a
     server on 127.0.0.2 that each Location below would reach if it were
@@ -335,10 +331,10 @@ class HostileRedirectTest(RemoteTestBase):
         self.elsewhere.add_image(b'x' * 1000, id=self.image['id'])
         here = int(self.glance.url.rsplit(':', 1)[1])
         there = int(self.elsewhere.url.rsplit(':', 1)[1])
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [here, there],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [here, there],
+                         group='import_filtering_opts')
         self.here, self.there = here, there
 
     def glance_client(self, **kwargs):
@@ -400,8 +396,8 @@ class HostileRedirectTest(RemoteTestBase):
         with fake_glance.FakeGlance(tokens=None) as other:
             other.add_image(b'x' * 1000, id=self.image['id'])
             port = int(other.url.rsplit(':', 1)[1])
-            override(self, 'allowed_ports', [self.here, port],
-                     group='import_filtering_opts')
+            helpers.override(self, 'allowed_ports', [self.here, port],
+                             group='import_filtering_opts')
             self.glance.faults.append(fake_glance.Redirect(
                 'HTTP://127.0.0.1:%d/v2/images/%s' % (port, self.image['id']),
                 on='metadata'))
@@ -539,10 +535,10 @@ class RebindingBase(RemoteTestBase):
         self.elsewhere = fake_glance.FakeGlance(
             host='127.0.0.2', port=self.port, tokens=None).start()
         self.addCleanup(self.elsewhere.stop)
-        override(self, 'allowed_hosts', [self.NAME],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [self.port],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', [self.NAME],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [self.port],
+                         group='import_filtering_opts')
         self.checking = False
         self.later_lookups = 0
         real = socket.getaddrinfo
@@ -644,8 +640,8 @@ class PinnedTLSTest(RebindingBase):
 
     def tls_client(self, **settings):
         port = int(self.tls.url.rsplit(':', 1)[1])
-        override(self, 'allowed_ports', [port],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [port],
+                         group='import_filtering_opts')
         client = self.client(url='https://%s:%d' % (self.NAME, port),
                              conf=make_conf(**settings))
         client.url_allowed = self.validated_address

@@ -16,6 +16,7 @@ from glance_download import plugin
 from glance_download import recovery
 from glance_download import sweep
 from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
 
@@ -27,8 +28,7 @@ class SweepTest(unittest.TestCase):
         self.db = boundary_fakes.GlanceDatabase(self)
         for name, value in (('heartbeat_interval', 1.0),
                             ('stale_after', 600.0)):
-            CONF.set_override(name, value, group=options.GROUP)
-            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+            helpers.override(self, name, value, group=options.GROUP)
 
     def sweep(self):
         return sweep.sweep_once(CONF, self.db.api)
@@ -94,7 +94,8 @@ class SweepTest(unittest.TestCase):
         self.assertEqual([], self.db.staged())
 
     def test_too_small_a_bound_is_raised(self):
-        CONF.set_override('heartbeat_interval', 200.0, group=options.GROUP)
+        helpers.override(self, 'heartbeat_interval', 200.0,
+                         group=options.GROUP)
         image_id, _task = self.db.add_import(idle=700)
         self.assertEqual(1000, sweep.bound(CONF))
         self.assertEqual([], self.sweep().recovered)
@@ -160,9 +161,8 @@ class StartTest(unittest.TestCase):
 
     def test_one_sweeper_per_process(self):
         options.register_opts(CONF)
-        CONF.set_override('recovery_interval', 3600, group=options.GROUP)
-        self.addCleanup(CONF.clear_override, 'recovery_interval',
-                        group=options.GROUP)
+        helpers.override(self, 'recovery_interval', 3600,
+                         group=options.GROUP)
         sweep._started.clear()
         self.addCleanup(sweep._started.clear)
         first = sweep.ensure_started(CONF)
@@ -192,8 +192,7 @@ class PluginTest(unittest.TestCase):
         options.register_opts(CONF)
         for name, value in (('heartbeat_interval', 0.5),
                             ('recovery_interval', 3600.0)):
-            CONF.set_override(name, value, group=options.GROUP)
-            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+            helpers.override(self, name, value, group=options.GROUP)
         sweep._started.clear()
         self.addCleanup(sweep._started.clear)
         image_id, task_id = db.add_import(idle=700)

@@ -28,6 +28,7 @@ from glance_download import plugin
 from glance_download import tasks
 from tests import fake_glance
 from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
 TOKEN = boundary_fakes.TOKEN
@@ -50,6 +51,7 @@ class NextHostStep(tf_task.Task):
 class FlowTestBase(unittest.TestCase):
 
     def setUp(self):
+        self.cfg = helpers.config(self)
         self.glance = fake_glance.FakeGlance(tokens=[TOKEN]).start()
         self.addCleanup(self.glance.stop)
         self.staging = tempfile.mkdtemp()
@@ -66,8 +68,7 @@ class FlowTestBase(unittest.TestCase):
                 ('chunk_size', 256 * 1024, options.GROUP),
                 ('progress_interval', 0.5, options.GROUP),
                 ('max_attempts', 3, options.GROUP)]:
-            CONF.set_override(name, value, group=group)
-            self.addCleanup(CONF.clear_override, name, group=group)
+            self.cfg.config(**{name: value, 'group': group})
         boundary_fakes.restore_glance_after(self)
         self.source = self.glance.add_image(
             DATA, disk_format='qcow2', container_format='ovf',
@@ -194,8 +195,7 @@ class SuccessTest(FlowTestBase):
                 ('node_staging_uri', 'file:///nonexistent', None),
                 ('filesystem_store_datadir', self.staging,
                  'os_glance_staging_store')]:
-            CONF.set_override(name, value, group=group)
-            self.addCleanup(CONF.clear_override, name, group=group)
+            self.cfg.config(**{name: value, 'group': group})
         self.run_import()
         self.assert_staged()
 
@@ -213,13 +213,9 @@ class SuccessTest(FlowTestBase):
         self.assert_staged()
 
     def test_broad_prefix_and_no_provenance(self):
-        CONF.set_override('extra_properties', ['os_', 'f'],
-                          group=options.PROPERTIES_GROUP)
-        self.addCleanup(CONF.clear_override, 'extra_properties',
+        self.cfg.config(extra_properties=['os_', 'f'],
                         group=options.PROPERTIES_GROUP)
-        CONF.set_override('record_provenance', False, group=options.GROUP)
-        self.addCleanup(CONF.clear_override, 'record_provenance',
-                        group=options.GROUP)
+        self.cfg.config(record_provenance=False, group=options.GROUP)
         self.run_import()
         props = self.objs.image.extra_properties
         self.assertEqual('root', props['os_admin_user'])
@@ -232,7 +228,7 @@ class SuccessTest(FlowTestBase):
     def test_cut_and_stalled_transfers_resume(self):
         self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
                                fake_glance.Stall(after=1024 * 1024, seconds=5)]
-        CONF.set_override('read_timeout', 0.5, group=options.GROUP)
+        self.cfg.config(read_timeout=0.5, group=options.GROUP)
         self.run_import()
         self.assert_staged()
         ranges = [r.headers.get('Range')
@@ -279,7 +275,7 @@ class FailureTest(FlowTestBase):
                                        glance_image_id=queued['id'])
 
     def test_endpoint_refused_by_import_filtering(self):
-        CONF.set_override('allowed_ports', [80], 'import_filtering_opts')
+        self.cfg.config(allowed_ports=[80], group='import_filtering_opts')
         self.assert_failed_cleanly('[import_filtering_opts]')
         self.assertEqual([], self.glance.requests)
 
@@ -309,7 +305,7 @@ class FailureTest(FlowTestBase):
     def test_task_abandoned_stops_the_download(self):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
         timer = threading.Timer(
             0.3, lambda: setattr(self.objs.task_repo.task, 'status',
                                  'failure'))
@@ -320,7 +316,7 @@ class FailureTest(FlowTestBase):
     def test_target_deleted_during_download(self):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
         timer = threading.Timer(
             0.3, self.objs.image_repo.delete, [self.objs.image_id])
         timer.start()
@@ -333,10 +329,6 @@ class FailureTest(FlowTestBase):
 
 class MetadataCheckTest(FlowTestBase):
     """The source's record and this Glance's rules, before any data."""
-
-    def override(self, name, value, group=None):
-        CONF.set_override(name, value, group=group)
-        self.addCleanup(CONF.clear_override, name, group=group)
 
     def assert_refused_before_data(self, text):
         message = self.assert_failed_cleanly(text)
@@ -354,7 +346,7 @@ class MetadataCheckTest(FlowTestBase):
         self.retry_succeeds()
 
     def test_container_format_this_glance_refuses(self):
-        self.override('container_formats', ['bare'], group='image_format')
+        self.cfg.config(container_formats=['bare'], group='image_format')
         self.assert_refused_before_data(
             "has the container_format 'ovf', which this Glance does not "
             "accept; it accepts bare.")
@@ -381,8 +373,8 @@ class MetadataCheckTest(FlowTestBase):
         self.retry_succeeds()
 
     def test_reserved_names_never_copied_whatever_the_case(self):
-        self.override('extra_properties', ['l', 'L', 'os_', 'OS_'],
-                      group=options.PROPERTIES_GROUP)
+        self.cfg.config(extra_properties=['l', 'L', 'os_', 'OS_'],
+                        group=options.PROPERTIES_GROUP)
         self.source.update({
             'location': 'file:///etc/shadow', 'Location': 'x',
             'OS_GLANCE_IMPORT_TASK': 'stolen', 'os_GLANCE_x': 'x',
@@ -397,7 +389,7 @@ class MetadataCheckTest(FlowTestBase):
         self.assertEqual('root', props['os_admin_user'])
 
     def test_more_properties_than_the_quota(self):
-        self.override('image_property_quota', 4)
+        self.cfg.config(image_property_quota=4)
         # The target has hw_disk_bus and keep; the copy sets hw_disk_bus
         # and os_distro, and the provenance 2 more: 5 > 4.
         self.objs.image_repo.property_quota = 4
@@ -465,7 +457,7 @@ class SourceChangedTest(FlowTestBase):
         # resume after the stall gets it, and the record says why.
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
         timer = threading.Timer(
             0.3, lambda: self.source.update(status='deactivated'))
         timer.start()
