@@ -1,7 +1,12 @@
 """Helpers shared by the unit tests."""
 
+from unittest import mock
+
 from oslo_config import cfg
 from oslo_config import fixture as config_fixture
+from stevedore import extension
+
+from glance_download import options
 
 
 def config(test):
@@ -23,3 +28,34 @@ def config(test):
 def override(test, name, value, group=None):
     """Override one option of the global configuration for ``test``."""
     config(test).config(**{name: value, 'group': group})
+
+
+def make_conf(**settings):
+    """A configuration of its own with our options, ``settings`` set."""
+    conf = cfg.ConfigOpts()
+    options.register_opts(conf)
+    conf([])
+    for name, value in settings.items():
+        conf.set_override(name, value, group=options.GROUP)
+    return conf
+
+
+OURS = 'glance_download.plugin:get_flow'
+IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
+
+
+def enumerated(test, first):
+    """Make stevedore find one glance_download implementation first.
+
+    Which comes first on a real host follows the directory listing of
+    site-packages; both orders must give the same result.
+    """
+    real = extension.ExtensionManager.list_entry_points
+
+    def ordered(manager):
+        eps = list(real(manager))
+        return sorted(eps, key=lambda ep: ep.value != first)
+    patcher = mock.patch.object(extension.ExtensionManager,
+                                'list_entry_points', ordered)
+    patcher.start()
+    test.addCleanup(patcher.stop)

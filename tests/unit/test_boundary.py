@@ -8,7 +8,6 @@ import unittest
 from unittest import mock
 
 from oslo_config import cfg
-from stevedore import extension
 from stevedore import named
 
 from glance.async_.flows import api_image_import
@@ -23,27 +22,6 @@ from tests.unit import boundary_fakes
 from tests.unit import helpers
 
 CONF = cfg.CONF
-
-
-OURS = 'glance_download.plugin:get_flow'
-IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
-
-
-def enumerated(test, first):
-    """Make stevedore find one glance_download implementation first.
-
-    Which comes first on a real host follows the directory listing of
-    site-packages; both orders must give the same result.
-    """
-    real = extension.ExtensionManager.list_entry_points
-
-    def ordered(manager):
-        eps = list(real(manager))
-        return sorted(eps, key=lambda ep: ep.value != first)
-    patcher = mock.patch.object(extension.ExtensionManager,
-                                'list_entry_points', ordered)
-    patcher.start()
-    test.addCleanup(patcher.stop)
 
 
 def use(test, implementation):
@@ -299,7 +277,7 @@ class ResolutionTest(unittest.TestCase):
         eps = [ep.value for ep in importlib.metadata.entry_points(
             group=boundary.PLUGIN_NAMESPACE)
             if ep.name == boundary.PLUGIN_NAME]
-        self.assertIn(OURS, eps)
+        self.assertIn(helpers.OURS, eps)
 
     def load(self):
         """The glance_download implementation, loaded as Glance loads it."""
@@ -308,7 +286,7 @@ class ResolutionTest(unittest.TestCase):
             name_order=True, invoke_on_load=False).extensions[0].plugin
 
     def test_claim_makes_the_in_tree_entry_point_ours(self):
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assertIsNot(plugin.get_flow, self.load())
         boundary.claim_method(plugin.get_flow)
         self.assertIs(plugin.get_flow, self.load())
@@ -392,22 +370,22 @@ class HostFlowTest(unittest.TestCase):
                       api_image_import._ImportMetadata.execute)
 
     def test_ours_when_found_last(self):
-        enumerated(self, IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         self.assert_ours()
 
     def test_ours_when_found_first(self):
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assert_ours()
         self.assert_ours()
 
     def test_in_tree_by_choice_when_found_last(self):
         use(self, 'in-tree')
-        enumerated(self, IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         self.assert_in_tree()
 
     def test_in_tree_by_choice_when_found_first(self):
         use(self, 'in-tree')
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assert_in_tree()
 
     def test_options_do_not_clash_with_glance(self):

@@ -21,7 +21,7 @@ from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
 from tests.unit import boundary_fakes
-from tests.unit import test_remote
+from tests.unit import helpers
 
 TOKEN = boundary_fakes.TOKEN
 MIB = 1024 * 1024
@@ -102,9 +102,9 @@ class RecordTest(unittest.TestCase):
 
     def client(self, url, conf=None):
         found = endpoint.Endpoint('REGION1', 'public', url)
-        settings = (conf or test_remote.make_conf())['glance_download']
+        settings = (conf or helpers.make_conf())['glance_download']
         return remote.RemoteGlance(
-            session=remote.make_session(conf or test_remote.make_conf(),
+            session=remote.make_session(conf or helpers.make_conf(),
                                         TOKEN),
             endpoint=found,
             policy=retry.RetryPolicy(1, 0, 0, sleep=lambda s: None),
@@ -139,7 +139,7 @@ class RecordTest(unittest.TestCase):
                                 '([glance_download] max_record_size)')
             self.assertLess(peak, MEMORY_BOUND)
             # The operator can raise the limit.
-            conf = test_remote.make_conf(max_record_size=4 * MIB)
+            conf = helpers.make_conf(max_record_size=4 * MIB)
             record = self.client(glance.url, conf).get_image(image['id'])
             self.assertEqual(image['id'], record['id'])
             (first, _second) = glance.requests_to(image['id'])

@@ -11,7 +11,6 @@ import tempfile
 import unittest
 from unittest import mock
 
-from oslo_config import cfg
 
 from glance_download import boundary
 from glance_download import endpoint
@@ -26,15 +25,6 @@ from tests.unit import helpers
 TOKEN = boundary_fakes.TOKEN
 
 
-def make_conf(**settings):
-    conf = cfg.ConfigOpts()
-    options.register_opts(conf)
-    conf([])
-    for name, value in settings.items():
-        conf.set_override(name, value, group=options.GROUP)
-    return conf
-
-
 class RemoteTestBase(unittest.TestCase):
 
     def setUp(self):
@@ -47,7 +37,7 @@ class RemoteTestBase(unittest.TestCase):
                max_redirects=3):
         found = endpoint.Endpoint('REGION1', 'public', url or self.glance.url)
         return remote.RemoteGlance(
-            session=remote.make_session(conf or make_conf(), token),
+            session=remote.make_session(conf or helpers.make_conf(), token),
             endpoint=found,
             policy=retry.RetryPolicy(max_attempts, 0.5, 2.0,
                                      sleep=self.sleeps.append),
@@ -254,24 +244,24 @@ class OpenFileTest(RemoteTestBase):
 class SessionTest(RemoteTestBase):
 
     def test_tls_settings(self):
-        session = remote.make_session(make_conf(), TOKEN)
+        session = remote.make_session(helpers.make_conf(), TOKEN)
         self.assertIs(True, session.verify)
         self.assertIsNone(session.cert)
-        session = remote.make_session(make_conf(
+        session = remote.make_session(helpers.make_conf(
             cafile='/etc/ca.pem', certfile='/etc/c.pem', keyfile='/etc/k.pem'),
             TOKEN)
         self.assertEqual('/etc/ca.pem', session.verify)
         self.assertEqual(('/etc/c.pem', '/etc/k.pem'), session.cert)
-        session = remote.make_session(make_conf(insecure=True,
-                                                cafile='/etc/ca.pem'), TOKEN)
+        session = remote.make_session(
+            helpers.make_conf(insecure=True, cafile='/etc/ca.pem'), TOKEN)
         self.assertIs(False, session.verify)
 
     def test_no_user_token(self):
         self.assertRaises(errors.InvalidRequest, remote.make_session,
-                          make_conf(), None)
+                          helpers.make_conf(), None)
 
     def test_service_token_is_sent_along(self):
-        conf = make_conf(send_service_token=True)
+        conf = helpers.make_conf(send_service_token=True)
         conf.set_override('auth_type', 'admin_token', group=options.GROUP)
         remote.make_session(conf, TOKEN)  # registers the plugin's options
         conf.set_override('token', 'service-token', group=options.GROUP)
@@ -283,7 +273,8 @@ class SessionTest(RemoteTestBase):
 
     def test_service_token_needs_credentials(self):
         with self.assertRaises(errors.InvalidRequest) as ctx:
-            remote.make_session(make_conf(send_service_token=True), TOKEN)
+            remote.make_session(
+                helpers.make_conf(send_service_token=True), TOKEN)
         self.assertIn('auth_section', str(ctx.exception))
 
 
@@ -501,7 +492,7 @@ class EnvironmentTest(RemoteTestBase):
     def test_trust_env_lets_them_apply(self):
         # The proxy of the environment, where nothing listens, is used.
         with self.assertRaises(errors.TransferError):
-            self.client(conf=make_conf(trust_env=True),
+            self.client(conf=helpers.make_conf(trust_env=True),
                         max_attempts=1).get_image(self.image['id'])
         self.assertEqual([], self.glance.requests)
 
@@ -510,7 +501,7 @@ class InsecureWarningTest(RemoteTestBase):
 
     def test_one_warning_per_import_naming_the_region(self):
         with self.assertLogs('glance_download.remote', 'WARNING') as logs:
-            client = self.client(conf=make_conf(insecure=True))
+            client = self.client(conf=helpers.make_conf(insecure=True))
             image = self.glance.add_image(b'abc')
             client.get_image(image['id'])
             client.open_file(image['id']).close()
@@ -585,7 +576,7 @@ class RebindingTest(RebindingBase):
         image = self.glance.add_image(b'abc')
         self.elsewhere.add_image(b'abc', id=image['id'])
         client = self.client(url='http://%s:%d' % (self.NAME, self.port),
-                             conf=make_conf(trust_env=True))
+                             conf=helpers.make_conf(trust_env=True))
         client.url_allowed = self.validated_address
         no_proxies = {name: '' for name in (
             'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy',
@@ -643,7 +634,7 @@ class PinnedTLSTest(RebindingBase):
         helpers.override(self, 'allowed_ports', [port],
                          group='import_filtering_opts')
         client = self.client(url='https://%s:%d' % (self.NAME, port),
-                             conf=make_conf(**settings))
+                             conf=helpers.make_conf(**settings))
         client.url_allowed = self.validated_address
         return client
 

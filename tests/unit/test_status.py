@@ -21,7 +21,7 @@ from oslo_config import cfg
 from glance_download.cmd import status
 from glance_download import options
 from tests.unit import boundary_fakes
-from tests.unit import test_boundary
+from tests.unit import helpers
 
 CONF = cfg.CONF
 PASSWORD = 'pw-' + uuid.uuid4().hex
@@ -323,19 +323,19 @@ class RegistryTest(StatusTestBase):
 class ImplementationTest(StatusTestBase):
 
     def test_plugin_when_found_first(self):
-        test_boundary.enumerated(self, test_boundary.OURS)
+        helpers.enumerated(self, helpers.OURS)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
         self.assertEqual('plugin', found['data']['outcome'])
-        self.assertEqual(test_boundary.OURS, found['data']['function'])
-        self.assertCountEqual([test_boundary.OURS, test_boundary.IN_TREE],
+        self.assertEqual(helpers.OURS, found['data']['function'])
+        self.assertCountEqual([helpers.OURS, helpers.IN_TREE],
                               found['data']['entry_points'])
 
     def test_plugin_when_found_last(self):
-        test_boundary.enumerated(self, test_boundary.IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
-        self.assertEqual(test_boundary.OURS, found['data']['function'])
+        self.assertEqual(helpers.OURS, found['data']['function'])
 
     def assert_in_tree(self, loaded):
         self.set(options.GROUP, implementation='in-tree')
@@ -346,24 +346,24 @@ class ImplementationTest(StatusTestBase):
         self.assertIn('in-tree', found['summary'])
 
     def test_in_tree_by_choice_when_found_last(self):
-        test_boundary.enumerated(self, test_boundary.OURS)
-        self.assert_in_tree(test_boundary.IN_TREE)
+        helpers.enumerated(self, helpers.OURS)
+        self.assert_in_tree(helpers.IN_TREE)
 
     def test_in_tree_by_choice_when_found_first(self):
         # Ours, loaded last, hands the import over to the in-tree flow.
-        test_boundary.enumerated(self, test_boundary.IN_TREE)
-        self.assert_in_tree(test_boundary.OURS)
+        helpers.enumerated(self, helpers.IN_TREE)
+        self.assert_in_tree(helpers.OURS)
 
     def test_in_tree_when_this_plugin_is_not_installed(self):
-        test_boundary.enumerated(self, test_boundary.OURS)
+        helpers.enumerated(self, helpers.OURS)
         in_tree_only = [ep for ep in status._entry_points()
-                        if ep.value != test_boundary.OURS]
+                        if ep.value != helpers.OURS]
         with mock.patch.object(status, '_entry_points',
                                return_value=in_tree_only):
             found = self.check('implementation')
         self.assertEqual('warn', found['status'])
         self.assertEqual('in-tree', found['data']['outcome'])
-        self.assertEqual(test_boundary.IN_TREE, found['data']['function'])
+        self.assertEqual(helpers.IN_TREE, found['data']['function'])
         self.assertIn('pip', found['fix'])
 
 
