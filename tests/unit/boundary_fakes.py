@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Stand-ins for the objects Glance hands to an import plugin.
 
 They imitate Glance's repositories the way its database does: ``get``
@@ -30,7 +42,7 @@ from tests.unit import helpers
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
 
-class FakeImage(object):
+class FakeImage:
     """An image record that refuses the status changes Glance refuses."""
 
     valid_state_targets = domain.Image.valid_state_targets
@@ -64,7 +76,7 @@ class FakeImage(object):
             setattr(self, name, value)
 
 
-class FakeImageRepo(object):
+class FakeImageRepo:
     """Glance's image repository; refuses what its quota and protections do.
 
     ``property_quota`` counts properties outside Glance's reserved
@@ -123,7 +135,7 @@ class FakeImageRepo(object):
         stored.extra_properties = {}
 
 
-class FakeTaskRepo(object):
+class FakeTaskRepo:
 
     def __init__(self, task_id):
         self.task = types.SimpleNamespace(task_id=task_id,
@@ -140,7 +152,7 @@ class FakeTaskRepo(object):
         self.messages.append(task.message)
 
 
-class HostObjects(object):
+class HostObjects:
     """A target image locked by a processing task, as Glance sets it up."""
 
     def __init__(self, stores=('fast',), **image_attrs):
@@ -193,7 +205,7 @@ def register_staging_store_group():
         pass
 
 
-class GlanceDatabase(object):
+class GlanceDatabase:
     """Glance's own in-memory database (glance.db.simple), emptied for a
     test, with a staging directory: imports as a dead or live glance-api
     leaves them, for boundary.py's recovery functions to read and change.

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The source image record: read as sent, bounded, never decompressed.
 
 Against real loopback HTTP servers that answer the record the way a
@@ -33,7 +45,7 @@ SERVER_LIMIT = 256 * MIB
 IMAGE_ID = '3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11'
 
 
-class RawServer(object):
+class RawServer:
     """A loopback HTTP server whose answer is written by ``respond(send)``.
 
     ``send(data)`` returns False once the client went away; ``heads``
