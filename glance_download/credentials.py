@@ -37,8 +37,10 @@ def tls(group):
 
 
 def auth_section(conf, group):
-    """Where the options of ``group``'s plugin are: its ``auth_section``,
-    else ``group`` itself."""
+    """Where the options of ``group``'s plugin are.
+
+    That is its ``auth_section``, else ``group`` itself.
+    """
     ks_loading.register_auth_conf_options(conf, group)
     return conf[group].auth_section or group
 

@@ -392,8 +392,12 @@ def _credentials_group(conf):
 
 
 def keystone_session(conf):
-    """(session to Keystone, section of its credentials), as the plugin
-    builds them for the service token when the credentials are ours."""
+    """The Keystone session and credentials section of the service token.
+
+    Returns (session to Keystone, section of its credentials), as the
+    plugin builds them for the service token when the credentials are
+    ours.
+    """
     group = _credentials_group(conf)
     section = credentials.auth_section(conf, group)
     fix = ('Set auth_type = password, auth_url, username, password, '
@@ -609,9 +613,12 @@ def repair(conf, out, db_api=None):
 
 @dataclasses.dataclass(frozen=True)
 class Registered:
-    """One check: its name in JSON, its title in the text report, and the
-    function that makes it from the configuration and what it is handed
-    (``handed`` names them, from what run_checks gathers)."""
+    """One check: its name, title and function.
+
+    The name is the one in JSON, the title the one of the text report;
+    the function makes the check from the configuration and what it is
+    handed (``handed`` names them, from what run_checks gathers).
+    """
 
     name: str
     title: str
@@ -656,8 +663,11 @@ def _guarded(function, *args):
 
 
 def run_checks(conf, db_api=None):
-    """Every check of CHECKS, handed the catalog (read once) and the
-    database (``db_api``, the configured one by default)."""
+    """Run every check of CHECKS.
+
+    Each is handed the catalog (read once) and the database (``db_api``,
+    the configured one by default).
+    """
     handed = {'catalog': _guarded(read_catalog, conf), 'db_api': db_api}
     return [registered.run(conf, handed) for registered in CHECKS]
 

@@ -206,9 +206,11 @@ def register_staging_store_group():
 
 
 class GlanceDatabase:
-    """Glance's own in-memory database (glance.db.simple), emptied for a
-    test, with a staging directory: imports as a dead or live glance-api
-    leaves them, for boundary.py's recovery functions to read and change.
+    """Glance's own in-memory database, emptied for a test.
+
+    glance.db.simple, with a staging directory: imports as a dead or live
+    glance-api leaves them, for boundary.py's recovery functions to read
+    and change.
     """
 
     def __init__(self, test, staging=None):

@@ -76,8 +76,10 @@ class ParseConfigTest(unittest.TestCase):
 
 
 class StagingStoreOptsTest(unittest.TestCase):
-    """On a configuration of its own: the global one may have the group
-    from other tests already."""
+    """On a configuration of its own.
+
+    The global one may have the group from other tests already.
+    """
 
     def setUp(self):
         self.conf = cfg.ConfigOpts()

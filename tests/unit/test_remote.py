@@ -321,9 +321,12 @@ class NoTokenInLogsTest(RemoteTestBase):
 
 
 class HostileRedirectTest(RemoteTestBase):
-    """Glance's own import filtering, allowing 127.0.0.1 only, and a
-    server on 127.0.0.2 that each Location below would reach if it were
-    read as the HTTP library reads it."""
+    """Glance's own import filtering against hostile redirects.
+
+    The filtering allows 127.0.0.1 only, and a server on 127.0.0.2 is
+    what each Location below would reach if it were read as the HTTP
+    library reads it.
+    """
 
     def setUp(self):
         super().setUp()
@@ -527,8 +530,11 @@ class InsecureWarningTest(RemoteTestBase):
 
 
 class RebindingBase(RemoteTestBase):
-    """A host name resolving to an allowed address while Glance checks
-    it, then to another one, where another server listens."""
+    """A host name that resolves to another address once checked.
+
+    It resolves to an allowed address while Glance checks it, then to
+    another one, where another server listens.
+    """
 
     NAME = 'glance.rebind.test'
 
@@ -583,8 +589,11 @@ class RebindingTest(RebindingBase):
         self.assertEqual(0, self.later_lookups)
 
     def test_trust_env_resolves_the_name_again(self):
-        """The documented limit: through the environment's settings, the
-        name is resolved to connect, and may lead elsewhere."""
+        """The documented limit of the environment's settings.
+
+        Through them, the name is resolved to connect, and may lead
+        elsewhere.
+        """
         image = self.glance.add_image(b'abc')
         self.elsewhere.add_image(b'abc', id=image['id'])
         client = self.client(url='http://%s:%d' % (self.NAME, self.port),
@@ -630,8 +639,11 @@ def self_signed(directory, name):
 
 
 class PinnedTLSTest(RebindingBase):
-    """Pinned over TLS: the name is still the server name and what the
-    certificate is checked against."""
+    """Pinned over TLS.
+
+    The name is still the server name and what the certificate is
+    checked against.
+    """
 
     def setUp(self):
         directory = tempfile.mkdtemp()

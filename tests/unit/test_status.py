@@ -463,8 +463,11 @@ class FilteringTest(StatusTestBase):
         self.assertIn('allowed_ports = [80,443,9292]', found['fix'])
 
     def test_endpoints_are_checked_as_the_plugin_sends_to_them(self):
-        """A backslash makes Glance's parser read 192.0.2.10, urllib3
-        192.0.2.99: the plugin refuses it, and so does the check."""
+        """An endpoint the parsers read differently is refused by both.
+
+        A backslash makes Glance's parser read 192.0.2.10, urllib3
+        192.0.2.99: the plugin refuses it, and so does the check.
+        """
         self.keystone.catalog[0]['endpoints'].append(
             {'region': 'RegionThree', 'interface': 'public',
              'url': 'http://192.0.2.99:9292\\@192.0.2.10:9292'})

@@ -427,8 +427,10 @@ class SourceChangedTest(FlowTestBase):
     """The source deactivated or deleted while its data was copied."""
 
     def after_download(self, change, before=False):
-        """Run ``change`` as the last byte is in, before the re-read (or,
-        with ``before``, once the record was read, before any data)."""
+        """Run ``change`` as the last byte is in, before the re-read.
+
+        With ``before``, run it once the record was read, before any data.
+        """
         real = fetch.StagedDownload.run
 
         def run(download, opener):
