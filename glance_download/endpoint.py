@@ -40,8 +40,7 @@ class Endpoint:
     url: str  # without version suffix and trailing slash
 
     def image_url(self, image_id):
-        return '%s/v2/images/%s' % (self.url,
-                                    urllib.parse.quote(image_id, safe=''))
+        return f"{self.url}/v2/images/{urllib.parse.quote(image_id, safe='')}"
 
     def file_url(self, image_id):
         return self.image_url(image_id) + '/file'

@@ -62,7 +62,7 @@ def get_flow(**kwargs):
         functools.partial(boundary.touch_task, task_id,
                           action_wrapper.image_id),
         conf[options.GROUP].heartbeat_interval).start()
-    return linear_flow.Flow('%s-GlanceDownload-%s' % (task_type, task_id)).add(
+    return linear_flow.Flow(f'{task_type}-GlanceDownload-{task_id}').add(
         tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
                               kwargs['context'], method, connection, stores),
         tasks.CopyMetadata(task_id, task_type, conf, action_wrapper),

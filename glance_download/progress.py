@@ -30,7 +30,7 @@ def human_size(count):
         if value < 1024 or unit == _UNITS[-1]:
             break
         value /= 1024
-    return '%d B' % count if unit == 'B' else '%.1f %s' % (value, unit)
+    return f'{int(count)} B' if unit == 'B' else f'{value:.1f} {unit}'
 
 
 def describe(done, total, seconds, region, streams=1):
@@ -48,7 +48,7 @@ def describe(done, total, seconds, region, streams=1):
 def describe_done(result, region):
     """The closing line, saying what was verified."""
     rate = result.bytes / result.seconds if result.seconds > 0 else 0.0
-    check = ('%s verified' % result.algorithm if result.algorithm
+    check = (f'{result.algorithm} verified' if result.algorithm
              else 'size verified')
     streams = getattr(result, 'streams', 1)
     over = ' over up to %d streams' % streams if streams > 1 else ''

@@ -77,7 +77,7 @@ def describe_age(seconds):
         return '%d s' % seconds
     if seconds < 7200:
         return '%d min' % (seconds // 60)
-    return '%.1f h' % (seconds / 3600.0)
+    return f'{seconds / 3600.0:.1f} h'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +138,11 @@ def decide(observed, stale_after):
     if observed.method != METHOD:
         return Verdict(False, 'not a glance-download import')
     if observed.task_status != 'processing':
-        return Verdict(False, 'task %s' % observed.task_status)
+        return Verdict(False, f'task {observed.task_status}')
     if observed.idle < stale_after:
         return Verdict(False, 'alive: written %s ago'
                        % describe_age(observed.idle))
-    silent = 'no heartbeat for %s' % describe_age(observed.idle)
+    silent = f'no heartbeat for {describe_age(observed.idle)}'
     if observed.image_status is None:
         # Its part file goes as an orphan (orphan_part); the task would
         # stay processing for good.
@@ -157,7 +157,7 @@ def decide(observed, stale_after):
     if observed.image_status == 'queued':
         return Verdict(True, silent + ', image already queued', tail,
                        message)
-    return Verdict(False, 'image %s' % observed.image_status)
+    return Verdict(False, f'image {observed.image_status}')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -297,7 +297,7 @@ class RemoteGlance:
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region),
                             status=status)
-                    problem = 'HTTP %s' % status
+                    problem = f'HTTP {status}'
                     retry_after = response.headers.get('Retry-After')
             except Exception as exc:
                 if not retry.is_transient_exception(exc):

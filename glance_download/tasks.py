@@ -130,7 +130,7 @@ class _Step(task.Task):
         self.conf = conf
         self.action_wrapper = action_wrapper
         super().__init__(
-            name='%s-GlanceDownload%s-%s' % (task_type, step, task_id),
+            name=f'{task_type}-GlanceDownload{step}-{task_id}',
             **kwargs)
 
     @property

@@ -173,7 +173,7 @@ def target(url):
     port = parsed.port or DEFAULT_PORTS[scheme]
     split_host = (split.hostname or '').lower()
     if host.startswith('['):
-        split_host = '[%s]' % split_host
+        split_host = f'[{split_host}]'
     if (split.scheme.lower(), split_host,
             split_port or DEFAULT_PORTS[scheme]) != (scheme, host, port):
         raise UnsafeURL('URL parsers disagree on its host or port')

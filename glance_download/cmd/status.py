@@ -63,7 +63,7 @@ CONF = boundary.CONF
 
 DISTRIBUTION = 'glance-download'
 METHOD = 'glance-download'
-OURS = '%s:%s' % (plugin.get_flow.__module__, plugin.get_flow.__name__)
+OURS = f'{plugin.get_flow.__module__}:{plugin.get_flow.__name__}'
 AUTHTOKEN_GROUP = 'keystone_authtoken'
 FILTER_GROUP = 'import_filtering_opts'
 FILTER_OPTS = ('allowed_schemes', 'disallowed_schemes', 'allowed_hosts',
@@ -121,7 +121,7 @@ def _version():
 def _shown(value):
     """An option value as an operator would write it."""
     if isinstance(value, (list, tuple)):
-        return '[%s]' % ','.join(str(item) for item in value)
+        return f"[{','.join(str(item) for item in value)}]"
     return '(not set)' if value is None else str(value)
 
 
@@ -152,8 +152,8 @@ def _entry_points():
 
 def _describe_entry_point(ep):
     dist = getattr(ep, 'dist', None)
-    origin = ' (%s %s)' % (dist.name, dist.version) if dist else ''
-    return '%s = %s%s' % (ep.name, ep.value, origin)
+    origin = f' ({dist.name} {dist.version})' if dist else ''
+    return f'{ep.name} = {ep.value}{origin}'
 
 
 def _loaded_function():
@@ -164,7 +164,7 @@ def _loaded_function():
     if not manager.extensions:
         return None
     found = manager.extensions[0].plugin
-    return '%s:%s' % (found.__module__, found.__qualname__)
+    return f'{found.__module__}:{found.__qualname__}'
 
 
 def check_implementation(conf):
@@ -264,26 +264,25 @@ def check_staging(conf):
         path = os.path.dirname(boundary.staging_target('image-id')[1])
     except errors.InvalidRequest:
         return Result(FAIL,
-                      '%s = %s is not a local directory.' % (option, value),
+                      f'{option} = {value} is not a local directory.',
                       fix='Set %s to a local or shared directory, for '
                           'example %s.' % (option, _example_staging(option)),
                       data=data)
     data.update(path=path, exists=os.path.isdir(path))
     if not data['exists']:
-        return Result(FAIL, '%s (%s) does not exist.' % (path, option),
+        return Result(FAIL, f'{path} ({option}) does not exist.',
                       fix='Create it, writable by the user glance-api runs '
                           'as, or set %s.' % option, data=data)
     stat = os.stat(path)
     data.update(writable=os.access(path, os.W_OK | os.X_OK),
                 free_bytes=shutil.disk_usage(path).free)
-    details = ['owner %s, mode %04o' % (_user(stat.st_uid),
-                                        stat.st_mode & 0o7777)]
+    details = [f'owner {_user(stat.st_uid)}, mode {stat.st_mode & 0o7777:04o}']
     if os.geteuid() == 0:
         details.append('Checked as root, who can write anywhere: run this '
                        'command as the user glance-api runs as.')
     if not data['writable']:
         return Result(FAIL,
-                      '%s (%s) is not writable by %s.' % (path, option, user),
+                      f'{path} ({option}) is not writable by {user}.',
                       fix='Make it writable by the user glance-api runs as, '
                           'and run this command as that user.',
                       details=details, data=data)
@@ -337,7 +336,7 @@ def check_filtering(conf, catalog):
     endpoints = None if isinstance(catalog, Result) else catalog.endpoints
     group = conf[FILTER_GROUP]
     values = {name: group[name] for name in FILTER_OPTS}
-    details = ['[%s] %s = %s' % (FILTER_GROUP, name, _shown(value))
+    details = [f'[{FILTER_GROUP}] {name} = {_shown(value)}'
                for name, value in values.items()]
     check = Result(OK, '', details=details,
                    data={'options': values, 'endpoints': []})
@@ -477,7 +476,7 @@ def check_regions(conf, catalog):
         check.fix = ('Set [%s] include_service_catalog = true.'
                      % AUTHTOKEN_GROUP)
     else:
-        check.summary = 'Image endpoints in %s.' % ', '.join(names)
+        check.summary = f"Image endpoints in {', '.join(names)}."
         if len(endpoints) < 2:
             check.status = WARN
             check.summary += ' There is no other region to import from.'
@@ -505,7 +504,7 @@ def check_settings(conf):
         if value != opt.default:
             changed.append(opt.dest)
         shown = '****' if opt.secret and value else _shown(value)
-        details.append('[%s] %s = %s' % (options.GROUP, opt.dest, shown))
+        details.append(f'[{options.GROUP}] {opt.dest} = {shown}')
     prefixes = conf[options.PROPERTIES_GROUP].extra_properties
     values['extra_properties'] = prefixes
     details.append('[%s] extra_properties = %s'
@@ -522,9 +521,8 @@ def check_settings(conf):
                      % (options.GROUP, AUTHTOKEN_GROUP))
     for name in ('cafile', 'certfile', 'keyfile'):
         if group[name] and not _readable(group[name]):
-            problems.append('%s %s is not a readable file' % (name,
-                                                              group[name]))
-            fixes.append('correct [%s] %s.' % (options.GROUP, name))
+            problems.append(f'{name} {group[name]} is not a readable file')
+            fixes.append(f'correct [{options.GROUP}] {name}.')
     if problems:
         check.status = FAIL
         check.summary = '; '.join(problems) + '.'
@@ -533,7 +531,7 @@ def check_settings(conf):
         check.status = WARN
         check.summary = ('insecure = true: remote Glances\' certificates '
                          'are not verified, tokens can be intercepted.')
-        check.fix = 'Set [%s] insecure = false.' % options.GROUP
+        check.fix = f'Set [{options.GROUP}] insecure = false.'
     elif recovery.settings_problem(group.heartbeat_interval,
                                    group.stale_after):
         check.status = WARN
@@ -603,7 +601,7 @@ def repair(conf, out, db_api=None):
             ', '.join(done.steps) or 'nothing left to do',
             ', '.join(done.removed) or 'no staged data'))
     for staged in report.parts_removed:
-        out.write('Removed orphan part file %s.\n' % staged.describe())
+        out.write(f'Removed orphan part file {staged.describe()}.\n')
     if not (report.recovered or report.parts_removed):
         out.write('Nothing to repair.\n')
     return report
@@ -655,7 +653,7 @@ def _guarded(function, *args):
     except Unknown as exc:
         return Result(UNKNOWN, str(exc), fix=exc.fix, details=exc.details)
     except cfg.Error as exc:
-        return Result(FAIL, 'The configuration cannot be read: %s' % exc,
+        return Result(FAIL, f'The configuration cannot be read: {exc}',
                       fix='Correct the option named above.')
     except Exception as exc:
         return Result(UNKNOWN, 'Could not be checked: %s: %s'
@@ -688,11 +686,11 @@ def render_text(checks, out):
     failed = [check.title for check in checks if check.status == FAIL]
     unknown = [check.title for check in checks if check.status == UNKNOWN]
     if failed:
-        out.write('Not ready: fix %s.\n' % ', '.join(failed))
+        out.write(f"Not ready: fix {', '.join(failed)}.\n")
     else:
-        out.write('Ready: Glance can serve %s.\n' % METHOD)
+        out.write(f'Ready: Glance can serve {METHOD}.\n')
     if unknown:
-        out.write('Not checked: %s.\n' % ', '.join(unknown))
+        out.write(f"Not checked: {', '.join(unknown)}.\n")
 
 
 def render_json(checks, out):
@@ -733,7 +731,7 @@ def main(argv=None):
                 description='Check that this Glance is ready to serve the '
                             'glance-download import method.')
         except cfg.Error as exc:
-            sys.stderr.write('glance-download-status: %s\n' % exc)
+            sys.stderr.write(f'glance-download-status: {exc}\n')
             return 1
         if conf.repair:
             try:

@@ -85,7 +85,7 @@ class ImportableTest(unittest.TestCase):
         for status in ('queued', 'deactivated', 'importing', None):
             with self.assertRaises(errors.RemoteImageError) as ctx:
                 metadata.check_importable(source(status=status), 'b6f9', 'R1')
-            self.assertIn("'%s', not 'active'" % status, str(ctx.exception))
+            self.assertIn(f"'{status}', not 'active'", str(ctx.exception))
 
     def test_size_must_be_known(self):
         for size in (None, '10', -1, True):
@@ -153,7 +153,7 @@ class MalformedRecordTest(unittest.TestCase):
         message = str(ctx.exception)
         self.assertIn("malformed record for image b6f9: its '%s' is "
                       % field, message)
-        self.assertIn('where Glance gives %s' % expected, message)
+        self.assertIn(f'where Glance gives {expected}', message)
 
     def test_fields_of_the_wrong_type(self):
         for field, value, expected in [

@@ -198,7 +198,7 @@ class RecordTest(unittest.TestCase):
 
         def respond(send):
             send(head('Content-Encoding: gzip',
-                      'Content-Length: %d' % len(bomb)) + bomb)
+                      f'Content-Length: {len(bomb)}') + bomb)
 
         with RawServer(respond) as server:
             outcome, peak, _ = self.read_measured(self.client(server.url))
@@ -220,7 +220,7 @@ class RecordTest(unittest.TestCase):
         nested = b'[' * 200000 + b']' * 200000
 
         def respond(send):
-            send(head('Content-Length: %d' % len(nested)) + nested)
+            send(head(f'Content-Length: {len(nested)}') + nested)
 
         with RawServer(respond) as server:
             outcome, _, _ = self.read_measured(self.client(server.url))

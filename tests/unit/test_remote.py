@@ -149,7 +149,7 @@ class GetImageTest(RemoteTestBase):
         image = self.glance.add_image(b'abc')
         with fake_glance.FakeGlance(tokens=None) as other:
             self.glance.faults.append(fake_glance.Redirect(
-                other.url + '/v2/images/%s/file' % image['id'],
+                other.url + f"/v2/images/{image['id']}/file",
                 on='metadata'))
             other.add_image(b'abc', id=image['id'])
             self.assert_fails(image['id'], 'did not answer with an image')
@@ -190,7 +190,7 @@ class RedirectTest(RemoteTestBase):
     def test_same_origin_redirect_keeps_the_token(self):
         moved = self.glance.add_image(b'y' * 10)
         self.glance.faults.append(fake_glance.Redirect(
-            '/v2/images/%s' % moved['id'], on='metadata'))
+            f"/v2/images/{moved['id']}", on='metadata'))
         record = self.client().get_image(self.image['id'])
         self.assertEqual(moved['id'], record['id'])
         seen = self.glance.requests_to(moved['id'])[0]
@@ -208,7 +208,7 @@ class RedirectTest(RemoteTestBase):
 
     def test_redirect_loop_ends(self):
         self.glance.faults.append(fake_glance.Redirect(
-            '/v2/images/%s' % self.image['id'], on='metadata', times=10))
+            f"/v2/images/{self.image['id']}", on='metadata', times=10))
         with self.assertRaises(errors.TransferError) as ctx:
             self.client(max_redirects=2).get_image(self.image['id'])
         self.assertIn('redirected more than 2 times', str(ctx.exception))
@@ -351,7 +351,7 @@ class HostileRedirectTest(RemoteTestBase):
     def hostile_locations(self):
         image_id = self.image['id']
         here, there = self.here, self.there
-        path = '/v2/images/%s' % image_id
+        path = f'/v2/images/{image_id}'
         return [
             ('http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (there, here, path),
              'it contains a backslash'),
@@ -368,7 +368,7 @@ class HostileRedirectTest(RemoteTestBase):
              'whitespace or control'),
             ('http://127.0.0.2:%d%s\x01' % (there, path),
              'whitespace or control'),
-            ('http://127.0.0.1:99999%s' % path,
+            (f'http://127.0.0.1:99999{path}',
              'its port is not a number from 1 to 65535'),
             ('http://127.0.0.1:%da%s' % (here, path),
              'its port is not a number from 1 to 65535'),
@@ -424,7 +424,7 @@ class HostileRedirectTest(RemoteTestBase):
     def test_default_port_is_filtered_as_the_port_connected_to(self):
         """http://127.0.0.1/ connects to port 80: allowed_ports decides."""
         self.glance.faults.append(fake_glance.Redirect(
-            'http://127.0.0.1/v2/images/%s' % self.image['id'],
+            f"http://127.0.0.1/v2/images/{self.image['id']}",
             on='metadata'))
         with self.assertRaises(errors.EndpointRefused) as ctx:
             self.glance_client().get_image(self.image['id'])
@@ -464,7 +464,7 @@ class CookieTest(RemoteTestBase):
             other.add_image(b'x' * 100, id=image['id'])
             # Same host, another port: a shared jar would send it there.
             self.glance.faults += [
-                fake_glance.Redirect('/v2/images/%s' % image['id'],
+                fake_glance.Redirect(f"/v2/images/{image['id']}",
                                      on='metadata', cookie='lb=sticky-1'),
                 fake_glance.Redirect(other.image_url(image['id']),
                                      on='metadata'),
@@ -631,8 +631,8 @@ def self_signed(directory, name):
     key = os.path.join(directory, 'key.pem')
     subprocess.run(
         ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-         '-days', '2', '-subj', '/CN=%s' % name,
-         '-addext', 'subjectAltName=DNS:%s' % name,
+         '-days', '2', '-subj', f'/CN={name}',
+         '-addext', f'subjectAltName=DNS:{name}',
          '-keyout', key, '-out', cert],
         check=True, capture_output=True, timeout=60)
     return cert, key

@@ -160,10 +160,10 @@ class StatusTestBase(unittest.TestCase):
         path = os.path.join(self.dir, 'glance-api.conf')
         with open(path, 'w') as conf:
             for section, values in self.sections.items():
-                conf.write('[%s]\n' % section)
+                conf.write(f'[{section}]\n')
                 for name, value in values.items():
                     if value is not None:
-                        conf.write('%s = %s\n' % (name, value))
+                        conf.write(f'{name} = {value}\n')
         return path
 
     def run_status(self, *args):
@@ -217,7 +217,7 @@ class ReadyTest(StatusTestBase):
         self.set('keystone_authtoken', memcache_secret_key=PASSWORD)
         self.keystone.catalog[0]['endpoints'].append(
             {'region': 'RegionThree', 'interface': 'public',
-             'url': 'https://admin:%s@192.0.2.30:9292' % PASSWORD})
+             'url': f'https://admin:{PASSWORD}@192.0.2.30:9292'})
         for args in ((), ('--json',)):
             code, out, err = self.run_status(*args)
             self.assertEqual(0, code, out)
@@ -596,10 +596,10 @@ class ImportsTest(StatusTestBase):
         self.db.stage(gone + '.part')
         code, out, err = self.run_status('--repair')
         self.assertEqual(0, code, err)
-        self.assertIn('Repaired image %s (task %s' % (stale, task_id), out)
+        self.assertIn(f'Repaired image {stale} (task {task_id}', out)
         self.assertIn('fail the task, release the import lock; removed %s.'
                       % (stale + '.part'), out)
-        self.assertIn('Removed orphan part file %s.part' % gone, out)
+        self.assertIn(f'Removed orphan part file {gone}.part', out)
         self.assertRegex(out, r'(?m)^OK +Imports +No import stopped')
         self.assertEqual('queued', self.db.image(stale).status)
         self.assertIn('stopped during it', self.db.task(task_id).message)

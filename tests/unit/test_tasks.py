@@ -283,7 +283,7 @@ class FailureTest(FlowTestBase):
     def test_source_not_active(self):
         for status in ('queued', 'deactivated'):
             queued = self.glance.add_image(b'x', status=status)
-            self.assert_failed_cleanly("'%s', not 'active'" % status,
+            self.assert_failed_cleanly(f"'{status}', not 'active'",
                                        glance_image_id=queued['id'])
 
     def test_endpoint_refused_by_import_filtering(self):
