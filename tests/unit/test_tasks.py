@@ -36,6 +36,7 @@ from glance.async_.flows import api_image_import
 from glance_download import boundary
 from glance_download import fetch
 from glance_download import options
+from glance_download import partfile
 from glance_download import plugin
 from glance_download import tasks
 from tests import fake_glance
@@ -121,6 +122,25 @@ class FlowTestBase(unittest.TestCase):
         engine = engines.load(flow, engine='serial')
         engine.run()
         return engine
+
+    def when_staged(self, size, change):
+        """Run ``change`` once the first ``size`` bytes are staged.
+
+        An event of the download itself rather than a timer: on a loaded
+        machine the data may take any time to arrive.
+        """
+        real = partfile.PartFile.write
+        done = threading.Event()
+
+        def write(part, data, offset):
+            written = real(part, data, offset)
+            if offset + len(data) >= size and not done.is_set():
+                done.set()
+                change()
+            return written
+        patcher = mock.patch.object(partfile.PartFile, 'write', write)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
     def staged_files(self):
         return sorted(os.listdir(self.staging))
@@ -318,21 +338,16 @@ class FailureTest(FlowTestBase):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
         self.cfg.config(read_timeout=1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, lambda: setattr(self.objs.task_repo.task, 'status',
-                                 'failure'))
-        timer.start()
-        self.addCleanup(timer.cancel)
+        self.when_staged(1024 * 1024, lambda: setattr(
+            self.objs.task_repo.task, 'status', 'failure'))
         self.assert_failed_cleanly('no longer processing')
 
     def test_target_deleted_during_download(self):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
         self.cfg.config(read_timeout=1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, self.objs.image_repo.delete, [self.objs.image_id])
-        timer.start()
-        self.addCleanup(timer.cancel)
+        self.when_staged(1024 * 1024, lambda: self.objs.image_repo.delete(
+            self.objs.image_id))
         with self.assertRaises(boundary.ImportFailed) as ctx:
             self.run_import()
         self.assertIn('target image was deleted', str(ctx.exception))
@@ -472,10 +487,8 @@ class SourceChangedTest(FlowTestBase):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
         self.cfg.config(read_timeout=1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, lambda: self.source.update(status='deactivated'))
-        timer.start()
-        self.addCleanup(timer.cancel)
+        self.when_staged(1024 * 1024,
+                         lambda: self.source.update(status='deactivated'))
         message = self.assert_failed_cleanly(
             'was deactivated after this import started')
         self.assertNotIn('not allowed', message)
