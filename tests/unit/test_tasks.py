@@ -54,7 +54,6 @@ class NextHostStep(tf_task.Task):
     def __init__(self, fail=False):
         super().__init__(name='next-host-step')
         self.fail = fail
-        self.staged = None
 
     def execute(self):
         if self.fail:
