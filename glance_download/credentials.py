@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Service credentials and TLS settings, as a configuration section sets them.
 
 The plugin's session to remote Glances and glance-download-status's session
@@ -25,8 +37,10 @@ def tls(group):
 
 
 def auth_section(conf, group):
-    """Where the options of ``group``'s plugin are: its ``auth_section``,
-    else ``group`` itself."""
+    """Where the options of ``group``'s plugin are.
+
+    That is its ``auth_section``, else ``group`` itself.
+    """
     ks_loading.register_auth_conf_options(conf, group)
     return conf[group].auth_section or group
 

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Where the remote Glance is: the caller's service catalog, region, interface.
 
 The catalog is the one keystonemiddleware handed to Glance with the caller's
@@ -28,8 +40,7 @@ class Endpoint:
     url: str  # without version suffix and trailing slash
 
     def image_url(self, image_id):
-        return '%s/v2/images/%s' % (self.url,
-                                    urllib.parse.quote(image_id, safe=''))
+        return f"{self.url}/v2/images/{urllib.parse.quote(image_id, safe='')}"
 
     def file_url(self, image_id):
         return self.image_url(image_id) + '/file'

@@ -1,8 +1,30 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Failures whose message is written for the person who asked for the import.
 
 Every message says what went wrong and, where there is one, what to do about
 it.  None may contain a token: messages end up in task records and logs.
 """
+
+
+def afterword(tail=''):
+    """The end of the message of an import that failed and left nothing.
+
+    A failed import reverts: the target image is queued again and nothing
+    of the copy is kept, so it can be retried; ``tail`` says when a retry
+    can work, as in ``' once the source serves the image data'``.
+    """
+    return f'Nothing was activated; the import can be retried{tail}.'
 
 
 class GlanceDownloadError(Exception):

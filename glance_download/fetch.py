@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Stream image data into the staging area, resuming and verifying it.
 
 The image is cut into segments fetched concurrently with ``Range`` and
@@ -17,6 +29,7 @@ and the whole download has an optional deadline.
 """
 
 import dataclasses
+import functools
 import logging
 import os
 import threading
@@ -159,8 +172,7 @@ class _Follower:
                 if not data:
                     raise errors.TransferError(
                         'The staging area returned fewer bytes than were '
-                        'written to it. Nothing was activated; the import '
-                        'can be retried.')
+                        'written to it. ' + errors.afterword())
                 self._hash.update(data)
                 self._hashed += len(data)
         except BaseException as exc:  # handed over to the watching thread
@@ -394,8 +406,9 @@ class StagedDownload:
                 f'The image data did not arrive within the '
                 f'{self.deadline:.0f} s allowed ([glance_download] '
                 f'download_timeout): {self._done()} of {self.size} bytes '
-                f'arrived. Nothing was activated; the import can be '
-                f'retried when the source or the link is faster.')
+                f'arrived. '
+                + errors.afterword(' when the source or the link is '
+                                   'faster'))
         if not self.min_rate:
             return
         slow = []
@@ -487,55 +500,58 @@ class StagedDownload:
 
     def _fetch(self, segment):
         """Run attempts until the segment is written."""
-        failures = 0
-        while True:
+        retry.run(self.policy, functools.partial(self._attempt, segment),
+                  made=segment.attempts, interrupt=self._stopping)
+
+    def _attempt(self, segment, number):
+        """One request for the rest of the segment, and its body."""
+        if self._stopping.is_set():
+            raise _Stopped()
+        with self._lock:
+            self._attempts += 1
+            segment.attempts = number
+        start = segment.pos
+        response = handle = None
+        try:
+            response = self._open(segment)
+            handle = streams_mod.handle_of(response)
+            with self._lock:
+                segment.response = response
+                segment.handle = handle
+                segment.broken = None
+                segment.window_at = self._clock()
+                segment.window_pos = segment.pos
             if self._stopping.is_set():
                 raise _Stopped()
-            with self._lock:
-                self._attempts += 1
-                segment.attempts += 1
-            start = segment.pos
-            response = handle = None
-            try:
-                response = self._open(segment)
-                handle = streams_mod.handle_of(response)
-                with self._lock:
-                    segment.response = response
-                    segment.handle = handle
-                    segment.broken = None
-                    segment.window_at = self._clock()
-                    segment.window_pos = segment.pos
-                if self._stopping.is_set():
-                    raise _Stopped()
-                self._use(response, segment, start)
-                self._copy(response, segment)
-                if segment.done:
-                    return
-                raise _Broken(f'the data stream ended after {segment.pos} '
-                              f'of {self.size} bytes')
-            except (errors.GlanceDownloadError, _Stopped, _GiveBack):
+            self._use(response, segment, start)
+            self._copy(response, segment)
+            if segment.done:
+                return
+            raise _Broken(f'the data stream ended after {segment.pos} '
+                          f'of {self.size} bytes')
+        except (errors.GlanceDownloadError, _Stopped, _GiveBack):
+            raise
+        except Exception as exc:
+            if self._stopping.is_set():
+                raise _Stopped() from exc
+            if segment.broken:
+                exc = _Broken(segment.broken)
+            if not (isinstance(exc, _Broken)
+                    or retry.is_transient_exception(exc)):
+                if isinstance(exc, requests.RequestException):
+                    raise errors.TransferError(
+                        f'The image data could not be requested from '
+                        f'the source ({_describe(exc)}). Nothing was '
+                        f'activated.') from exc
                 raise
-            except Exception as exc:
-                if self._stopping.is_set():
-                    raise _Stopped() from exc
-                if segment.broken:
-                    exc = _Broken(segment.broken)
-                if not (isinstance(exc, _Broken)
-                        or retry.is_transient_exception(exc)):
-                    if isinstance(exc, requests.RequestException):
-                        raise errors.TransferError(
-                            f'The image data could not be requested from '
-                            f'the source ({_describe(exc)}). Nothing was '
-                            f'activated.') from exc
-                    raise
-                failures = 1 if segment.pos > start else failures + 1
-                self._retry_or_give_up(exc, segment, failures)
-            finally:
-                with self._lock:
-                    segment.response = segment.handle = None
-                if response is not None:
-                    response.close()
-                streams_mod.release(handle)
+            raise self._transient(exc, segment,
+                                  segment.pos > start) from exc
+        finally:
+            with self._lock:
+                segment.response = segment.handle = None
+            if response is not None:
+                response.close()
+            streams_mod.release(handle)
 
     def _use(self, response, segment, start):
         """Check the answer; make the segment ready for its body."""
@@ -628,20 +644,18 @@ class StagedDownload:
             if end == segment.end and end < size:
                 return
 
-    def _retry_or_give_up(self, exc, segment, failures):
+    def _transient(self, exc, segment, progressed):
         reason = (str(exc) if isinstance(exc, _Broken)
                   else _describe(exc)).rstrip('.')
-        if not self.policy.allows_another(segment.attempts):
-            raise errors.TransferError(
+        pos = segment.pos
+
+        def give_up(attempts):
+            return errors.TransferError(
                 f'The image data could not be downloaded from the source: '
-                f'{segment.attempts} attempt(s) failed, the last one at '
-                f'byte {segment.pos} of {self.size} with {reason}. Nothing '
-                f'was activated; the import can be retried.') from exc
-        retry_after = getattr(exc, 'retry_after', None)
-        delay = self.policy.delay_for(failures, retry_after)
-        LOG.warning('Image data download into %s broke at byte %d of %d '
-                    '(attempt %d of %d: %s); trying again in %.1f s from '
-                    'the byte reached', self.dest_path, segment.pos,
-                    self.size, segment.attempts, self.policy.max_attempts,
-                    reason, delay)
-        self.policy.sleep(delay, interrupt=self._stopping)
+                f'{attempts} attempt(s) failed, the last one at byte {pos} '
+                f'of {self.size} with {reason}. '
+                f'{errors.afterword()}')
+        return retry.Transient(
+            reason, f'Image data download into {self.dest_path} broke at '
+            f'byte {pos} of {self.size}', give_up,
+            getattr(exc, 'retry_after', None), progressed)

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The staging part file: space, writes at offsets, and the final rename.
 
 The data goes to ``<dest>.part`` and is renamed to ``<dest>`` only once it
@@ -43,9 +55,9 @@ def staging_error(path, exc):
     reason = exc.strerror or type(exc).__name__
     LOG.warning('Staging operation on %s failed: %s', path, reason)
     return errors.TransferError(
-        f'The staging area could not be written ({reason}). Nothing was '
-        f'activated; the import can be retried once the staging area has '
-        f'room and is writable.')
+        f'The staging area could not be written ({reason}). '
+        + errors.afterword(' once the staging area has room and is '
+                           'writable'))
 
 
 def space_error(needed, free):

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Entry point Glance calls to build the glance-download part of an import.
 
 Registered as ``glance_download`` in the
@@ -7,7 +19,7 @@ image_id, import_req, backend, action_wrapper, ...) while it builds its
 import flow, and adds the flow we return after its image lock and before
 its own import-to-store steps.
 
-Glance ships an in-tree plugin of the same name; see host.claim_method for
+Glance ships an in-tree plugin of the same name; see boundary.claim_method for
 how this one is made the one Glance uses, and the ``implementation``
 option for how an operator chooses the in-tree one instead.
 
@@ -20,7 +32,7 @@ import functools
 
 from taskflow.patterns import linear_flow
 
-from glance_download import host
+from glance_download import boundary
 from glance_download import options
 from glance_download import progress
 from glance_download import sweep
@@ -28,12 +40,12 @@ from glance_download import tasks
 
 
 def get_flow(**kwargs):
-    conf = host.CONF
+    conf = boundary.CONF
     options.register_opts(conf)
     if conf[options.GROUP].implementation == 'in-tree':
-        return host.in_tree_flow(**kwargs)
-    host.claim_method(get_flow)
-    host.take_over_metadata_step()
+        return boundary.in_tree_flow(**kwargs)
+    boundary.claim_method(get_flow)
+    boundary.take_over_metadata_step()
     sweep.ensure_started(conf)
 
     task_id = kwargs['task_id']
@@ -42,16 +54,18 @@ def get_flow(**kwargs):
     stores = kwargs.get('backend') or [None]
     method = kwargs['import_req'].get('method') or {}
 
-    source = tasks.Source(conf, kwargs['context'], method)
-    reporter = host.TaskReporter(kwargs['task_repo'], task_id, action_wrapper)
+    connection = tasks.Connection()
+    reporter = boundary.TaskReporter(kwargs['task_repo'], task_id,
+                                     action_wrapper)
     # From here until the task ends, through our steps and Glance's.
     progress.Heartbeat(
-        functools.partial(host.touch_task, task_id, action_wrapper.image_id),
+        functools.partial(boundary.touch_task, task_id,
+                          action_wrapper.image_id),
         conf[options.GROUP].heartbeat_interval).start()
-    return linear_flow.Flow('%s-GlanceDownload-%s' % (task_type, task_id)).add(
-        tasks.ReadSourceImage(task_id, task_type, action_wrapper, source,
-                              stores),
-        tasks.CopyMetadata(task_id, task_type, action_wrapper, source),
-        tasks.DownloadToStaging(task_id, task_type, action_wrapper, source,
-                                reporter),
+    return linear_flow.Flow(f'{task_type}-GlanceDownload-{task_id}').add(
+        tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
+                              kwargs['context'], method, connection, stores),
+        tasks.CopyMetadata(task_id, task_type, conf, action_wrapper),
+        tasks.DownloadToStaging(task_id, task_type, conf, action_wrapper,
+                                connection, reporter),
     )

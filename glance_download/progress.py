@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Progress of a download, told to the user through the task's message.
 
 Also the heartbeat that shows, through the task, that an import is alive.
@@ -18,7 +30,7 @@ def human_size(count):
         if value < 1024 or unit == _UNITS[-1]:
             break
         value /= 1024
-    return '%d B' % count if unit == 'B' else '%.1f %s' % (value, unit)
+    return f'{int(count)} B' if unit == 'B' else f'{value:.1f} {unit}'
 
 
 def describe(done, total, seconds, region, streams=1):
@@ -36,7 +48,7 @@ def describe(done, total, seconds, region, streams=1):
 def describe_done(result, region):
     """The closing line, saying what was verified."""
     rate = result.bytes / result.seconds if result.seconds > 0 else 0.0
-    check = ('%s verified' % result.algorithm if result.algorithm
+    check = (f'{result.algorithm} verified' if result.algorithm
              else 'size verified')
     streams = getattr(result, 'streams', 1)
     over = ' over up to %d streams' % streams if streams > 1 else ''
@@ -49,7 +61,7 @@ def describe_done(result, region):
     return line
 
 
-class Progress(object):
+class Progress:
     """Calls ``report(message)`` at most once per ``interval`` seconds.
 
     The first report comes ``first_after`` seconds into the download (or
@@ -78,7 +90,7 @@ class Progress(object):
                              streams))
 
 
-class Heartbeat(object):
+class Heartbeat:
     """Calls ``beat()`` every ``interval`` seconds in a thread of its own.
 
     An import writes to its task through this while it lives, whatever its

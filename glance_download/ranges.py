@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Byte ranges of the image data: how answers are used, how work is split.
 
 Pure decisions, with no I/O: which part of an answer to a ranged request
@@ -92,7 +104,7 @@ def plan_resume(status, headers, offset, size):
             raise errors.TransferError(
                 'The source answered a partial content (HTTP 206) without '
                 'a valid Content-Range, so the data cannot be placed. '
-                'Nothing was activated; the import can be retried.')
+                + errors.afterword())
         first, last, total = content_range
         if total is not None and total != size:
             raise verify.mismatch_error('size', f'{size} bytes',
@@ -104,8 +116,7 @@ def plan_resume(status, headers, offset, size):
         if offset == 0:
             raise errors.TransferError(
                 f'The source answered bytes {first}-{last} to a request '
-                f'for the whole image. Nothing was activated; the import '
-                f'can be retried.')
+                f'for the whole image. {errors.afterword()}')
         return Plan.REFETCH
     if status == 416 and offset > 0:
         match = _UNSATISFIED_RANGE.fullmatch(
@@ -115,8 +126,8 @@ def plan_resume(status, headers, offset, size):
                                     f'{held}, the source has no more')
     raise errors.TransferError(
         f'The source answered {describe_status(status)} to the image data '
-        f'request, which is not retried. Nothing was activated; the import '
-        f'can be retried once the source serves the image data.')
+        f'request, which is not retried. '
+        + errors.afterword(' once the source serves the image data'))
 
 
 def segments(size, segment_size, streams):

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """What to do about an import whose glance-api stopped in the middle.
 
 A glance-api killed during an import (kill -9, out of memory, a reboot)
@@ -8,7 +20,7 @@ while the image is not ``queued``. A live import writes to its task every
 progress.Heartbeat), so a task left unwritten for ``stale_after`` seconds,
 many heartbeats, belongs to a process that is gone.
 
-Only decisions live here, on plain values read by host.py; sweep.py
+Only decisions live here, on plain values read by boundary.py; sweep.py
 carries them out.
 """
 
@@ -65,7 +77,7 @@ def describe_age(seconds):
         return '%d s' % seconds
     if seconds < 7200:
         return '%d min' % (seconds // 60)
-    return '%.1f h' % (seconds / 3600.0)
+    return f'{seconds / 3600.0:.1f} h'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,11 +138,11 @@ def decide(observed, stale_after):
     if observed.method != METHOD:
         return Verdict(False, 'not a glance-download import')
     if observed.task_status != 'processing':
-        return Verdict(False, 'task %s' % observed.task_status)
+        return Verdict(False, f'task {observed.task_status}')
     if observed.idle < stale_after:
         return Verdict(False, 'alive: written %s ago'
                        % describe_age(observed.idle))
-    silent = 'no heartbeat for %s' % describe_age(observed.idle)
+    silent = f'no heartbeat for {describe_age(observed.idle)}'
     if observed.image_status is None:
         # Its part file goes as an orphan (orphan_part); the task would
         # stay processing for good.
@@ -145,7 +157,7 @@ def decide(observed, stale_after):
     if observed.image_status == 'queued':
         return Verdict(True, silent + ', image already queued', tail,
                        message)
-    return Verdict(False, 'image %s' % observed.image_status)
+    return Verdict(False, f'image {observed.image_status}')
 
 
 @dataclasses.dataclass(frozen=True)

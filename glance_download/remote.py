@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """HTTP access to the remote Glance with the caller's token.
 
 The token goes only to the scheme, host and port of the catalog endpoint.
@@ -12,13 +24,13 @@ import json
 import logging
 import time
 
-import requests
-import requests.cookies
-import urllib3.util
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import service_token
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+import requests
+import requests.cookies
+import urllib3.util
 
 from glance_download import credentials
 from glance_download import errors
@@ -94,7 +106,7 @@ class PinnedAdapter(ks_session.TCPKeepAliveAdapter):
         if address is not None:
             request.headers['Host'] = urllib3.util.parse_url(
                 target.url).netloc
-        return super(PinnedAdapter, self).send(request, *args, **kwargs)
+        return super().send(request, *args, **kwargs)
 
 
 def make_session(conf, user_token):
@@ -136,7 +148,7 @@ def status_message(status, image_id, region, what='image'):
             % (region, status, what, image_id))
 
 
-class RemoteGlance(object):
+class RemoteGlance:
     """The source region's Glance, as seen by one import."""
 
     def __init__(self, session, endpoint, policy, timeouts, max_redirects,
@@ -263,9 +275,15 @@ class RemoteGlance(object):
         """The source image's JSON, retried on transient failures."""
         url = self.endpoint.image_url(image_id)
         region = self.endpoint.region
-        attempt = 0
-        while True:
-            attempt += 1
+        what = f'Reading image {image_id} from region {region} failed'
+
+        def give_up(problem):
+            return lambda attempts: errors.TransferError(
+                'Could not read image %s from the Glance in region %s '
+                'after %d attempts (last: %s). Retry later.'
+                % (image_id, region, attempts, problem))
+
+        def attempt(number):
             retry_after = None
             try:
                 response = self.send(url, headers=RECORD_HEADERS,
@@ -279,18 +297,18 @@ class RemoteGlance(object):
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region),
                             status=status)
-                    problem = 'HTTP %s' % status
+                    problem = f'HTTP {status}'
                     retry_after = response.headers.get('Retry-After')
             except Exception as exc:
                 if not retry.is_transient_exception(exc):
                     raise
                 problem = str(exc)
-            if not self.policy.allows_another(attempt):
-                raise errors.TransferError(
-                    'Could not read image %s from the Glance in region %s '
-                    'after %d attempts (last: %s). Retry later.'
-                    % (image_id, region, attempt, problem))
-            self.policy.wait(attempt, retry_after)
+                raise retry.Transient(problem, what, give_up(problem)
+                                      ) from exc
+            raise retry.Transient(problem, what, give_up(problem),
+                                  retry_after)
+
+        return retry.run(self.policy, attempt)
 
     def _too_large(self):
         return errors.RemoteImageError(

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Which failures of a remote request are worth another attempt, and when.
 
 Only failures that can go away by themselves are retried: the network, a
@@ -8,6 +20,7 @@ of waiting.
 
 import email.utils
 import http.client
+import logging
 import ssl
 import time
 
@@ -17,6 +30,8 @@ import urllib3.exceptions
 
 from glance_download import errors
 from glance_download import options
+
+LOG = logging.getLogger(__name__)
 
 _TRANSIENT_EXCEPTIONS = (
     # keystoneauth1 sessions translate the requests exceptions below.
@@ -177,3 +192,47 @@ class RetryPolicy:
             else:
                 time.sleep(seconds)
         return seconds
+
+
+class Transient(Exception):
+    """A failed attempt that another attempt may get past.
+
+    ``what`` says what failed, for the log; ``give_up(attempts)`` is the
+    error raised once the policy allows no other attempt.  ``progressed``
+    means the attempt moved forward, which starts the backoff again.
+    """
+
+    def __init__(self, reason, what, give_up, retry_after=None,
+                 progressed=False):
+        super().__init__(reason)
+        self.reason = reason
+        self.what = what
+        self.give_up = give_up
+        self.retry_after = retry_after
+        self.progressed = progressed
+
+
+def run(policy, attempt, made=0, interrupt=None):
+    """Call ``attempt(number)`` until it returns or the policy gives up.
+
+    The one retry loop of the image record and of the data: ``attempt``
+    raises Transient for a failure worth another attempt, which is logged
+    and waited out; anything else ends the loop.  ``made`` counts the
+    attempts already spent on the same work (a segment resumed by another
+    stream), and ``interrupt`` ends a wait early.
+    """
+    failures = 0
+    number = made
+    while True:
+        number += 1
+        try:
+            return attempt(number)
+        except Transient as failed:
+            failures = 1 if failed.progressed else failures + 1
+            if not policy.allows_another(number):
+                raise failed.give_up(number) from failed.__cause__
+            delay = policy.delay_for(failures, failed.retry_after)
+            LOG.warning('%s (attempt %d of %d: %s); trying again in %.1f s',
+                        failed.what, number, policy.max_attempts,
+                        failed.reason, delay)
+            policy.sleep(delay, interrupt=interrupt)

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Recover imports whose glance-api stopped, and remove orphan part files.
 
 Every glance-api process that has loaded this package runs one sweep every
@@ -14,7 +26,7 @@ import logging
 import os
 import threading
 
-from glance_download import host
+from glance_download import boundary
 from glance_download import options
 from glance_download import recovery
 
@@ -58,12 +70,12 @@ def find_stale(conf, db_api=None):
         return []
     stale_after = bound(conf)
     found = []
-    for task_id, idle in host.processing_import_tasks(db_api):
+    for task_id, idle in boundary.processing_import_tasks(db_api):
         # A task written recently is alive whatever else it shows: the
         # decision says so too, this only spares reading it in full.
         if idle < stale_after:
             continue
-        observed = host.observe_import(task_id, db_api)
+        observed = boundary.observe_import(task_id, db_api)
         if observed is None:
             continue
         verdict = recovery.decide(observed, stale_after)
@@ -78,8 +90,8 @@ def recover(observed, verdict, db_api=None):
     image_id, task_id = observed.image_id, observed.task_id
     for action in verdict.actions:
         if action is recovery.Action.QUEUE_IMAGE:
-            if not host.queue_stranded_image(image_id, task_id,
-                                             list(observed.stores), db_api):
+            if not boundary.queue_stranded_image(
+                    image_id, task_id, list(observed.stores), db_api):
                 # Another sweep got there first, or the lock moved on.
                 LOG.info('Image %s was not queued by this sweep: another '
                          'one, or the import itself, changed it first',
@@ -87,17 +99,17 @@ def recover(observed, verdict, db_api=None):
                 return done
         elif action is recovery.Action.REMOVE_STAGED:
             names = recovery.staged_residue(image_id,
-                                            host.staged_files(image_id))
-            done.removed = host.remove_staged(image_id, names, task_id,
-                                              db_api)
+                                            boundary.staged_files(image_id))
+            done.removed = boundary.remove_staged(image_id, names, task_id,
+                                                  db_api)
             if not done.removed:
                 continue
         elif action is recovery.Action.FAIL_TASK:
-            if not host.fail_stranded_task(task_id, verdict.message,
-                                           db_api):
+            if not boundary.fail_stranded_task(task_id, verdict.message,
+                                               db_api):
                 continue
         elif action is recovery.Action.RELEASE_LOCK:
-            if not host.release_import_lock(image_id, task_id, db_api):
+            if not boundary.release_import_lock(image_id, task_id, db_api):
                 continue
         done.steps.append(action.value)
     if done.steps:
@@ -111,12 +123,12 @@ def recover(observed, verdict, db_api=None):
 def orphan_parts(db_api=None):
     """``(staged file, image status)`` of each orphan part file."""
     found = []
-    staged_files = host.staged_files()
+    staged_files = boundary.staged_files()
     names = [staged.name for staged in staged_files]
     for staged in staged_files:
         if not staged.partial:
             continue
-        status = host.image_status(staged.image_id, db_api)
+        status = boundary.image_status(staged.image_id, db_api)
         kept = staged.name in recovery.kept_for_resume(staged.image_id,
                                                        names)
         if recovery.orphan_part(staged, status, kept):
@@ -130,14 +142,14 @@ def sweep_once(conf, db_api=None):
     for observed, verdict in find_stale(conf, db_api):
         report.recovered.append(recover(observed, verdict, db_api))
     for staged, status in orphan_parts(db_api):
-        if host.remove_staged(staged.image_id, [staged.name]):
+        if boundary.remove_staged(staged.image_id, [staged.name]):
             LOG.info('Removed %s from staging: image %s', staged.describe(),
                      status or 'deleted')
             report.parts_removed.append(staged)
     return report
 
 
-class Sweeper(object):
+class Sweeper:
     """Runs sweep_once every ``recovery_interval`` seconds until stopped."""
 
     def __init__(self, conf):
@@ -192,7 +204,7 @@ def filter_factory(global_conf, **local_conf):
     the recovery run from the start of each glance-api process instead of
     from its first glance-download import.
     """
-    ensure_started(host.CONF)
+    ensure_started(boundary.CONF)
 
     def passthrough(app):
         return app

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The taskflow tasks of one glance-download import.
 
 Glance runs them inside its own import flow, after taking the image lock
@@ -7,6 +19,11 @@ and before its own steps that move the staged data into the stores:
 2. CopyMetadata: formats, prefixed properties and provenance onto the
    target image.
 3. DownloadToStaging: stream, verify and stage the data.
+
+The tasks hand each other plain data as taskflow results: the first
+provides the source image's id, record, resolved region and expected
+digest, which the others require.  Only the HTTP client, which taskflow
+cannot store, is shared through a small per-flow Connection.
 
 Any failure makes Glance revert the whole flow: each task undoes exactly
 what it did, so the image is ``queued`` again and a retry works.
@@ -18,11 +35,12 @@ import logging
 import os
 
 from taskflow import task
+from taskflow.types import failure
 
+from glance_download import boundary
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import fetch
-from glance_download import host
 from glance_download import metadata
 from glance_download import options
 from glance_download import progress
@@ -33,6 +51,9 @@ from glance_download import verify
 
 LOG = logging.getLogger(__name__)
 
+SOURCE = ('source_image_id', 'source_image', 'source_region',
+          'source_digest')
+
 
 @contextlib.contextmanager
 def user_errors(task_id):
@@ -41,221 +62,203 @@ def user_errors(task_id):
         yield
     except errors.GlanceDownloadError as exc:
         LOG.warning('glance-download task %s failed: %s', task_id, exc)
-        raise host.ImportFailed(str(exc)) from None
+        raise boundary.ImportFailed(str(exc)) from None
 
 
-class Source(object):
-    """The source image of one import, shared by the tasks of its flow."""
+class Connection:
+    """The HTTP client to the source region, shared by one flow's tasks.
 
-    def __init__(self, conf, context, method):
-        self.conf = conf
-        self.context = context
-        self.image_id = method.get('glance_image_id')
-        self.region = method.get('glance_region')
-        self.interface = method.get('glance_service_interface')
-        self.policy = retry.RetryPolicy.from_conf(conf)
+    A client holds a session, sockets and a token: not something taskflow
+    can store as a result, so the task that opens it leaves it here.
+    """
+
+    def __init__(self):
         self.client = None
-        self.image = None
-        self.digest = None
+
+
+def connect(conf, context, region, interface):
+    """The client to the Glance of ``region``, and the region's own name."""
+    found = endpoint.resolve(context.service_catalog, region, interface)
+    settings = conf[options.GROUP]
+    client = remote.RemoteGlance(
+        session=remote.make_session(conf, context.auth_token),
+        endpoint=found,
+        policy=retry.RetryPolicy.from_conf(conf),
+        timeouts=(settings.connect_timeout, settings.read_timeout),
+        max_redirects=settings.max_redirects,
+        url_allowed=boundary.validated_address,
+        max_record_size=settings.max_record_size)
+    # The resolved name, as the catalog spells it, is what we report.
+    return client, found.region
+
+
+def confirm_active(client, image_id, region):
+    """Raise unless the source is still there and ``active``.
+
+    Read again once the data is in: an image deactivated or deleted
+    during the copy must not become an active copy.
+    """
+    try:
+        image = client.get_image(image_id)
+    except errors.RemoteImageError as exc:
+        if exc.status == 404:
+            raise metadata.deleted_error(image_id, region) from None
+        raise
+    metadata.check_still_active(image, image_id, region)
+
+
+def explain_refusal(client, image_id, region, refusal):
+    """The clearer error for data refused (403, 404) by a changed source.
+
+    Only the record tells a deactivated or deleted source from one the
+    user may not read; if it cannot be read either, ``refusal`` stands.
+    """
+    try:
+        confirm_active(client, image_id, region)
+    except errors.SourceChanged as exc:
+        return exc
+    except errors.GlanceDownloadError:
+        pass
+    return refusal
+
+
+class _Step(task.Task):
+
+    def __init__(self, step, task_id, task_type, conf, action_wrapper,
+                 **kwargs):
+        self.task_id = task_id
+        self.conf = conf
+        self.action_wrapper = action_wrapper
+        super().__init__(
+            name=f'{task_type}-GlanceDownload{step}-{task_id}',
+            **kwargs)
 
     @property
     def settings(self):
         return self.conf[options.GROUP]
 
-    def connect(self):
-        found = endpoint.resolve(self.context.service_catalog, self.region,
-                                 self.interface)
-        # The resolved name, as the catalog spells it, is what we report.
-        self.region = found.region
-        settings = self.settings
-        self.client = remote.RemoteGlance(
-            session=remote.make_session(self.conf, self.context.auth_token),
-            endpoint=found,
-            policy=self.policy,
-            timeouts=(settings.connect_timeout, settings.read_timeout),
-            max_redirects=settings.max_redirects,
-            url_allowed=host.validated_address,
-            max_record_size=settings.max_record_size)
-
-    def read(self):
-        if not isinstance(self.image_id, str) or not self.image_id:
-            raise errors.InvalidRequest(
-                'glance_image_id must name the source image.')
-        self.connect()
-        image = self.client.get_image(self.image_id)
-        metadata.check_importable(image, self.image_id, self.region)
-        metadata.check_formats(image, self.image_id, self.region,
-                               *host.image_formats())
-        self.digest = verify.expected_digest(image)
-        self.image = image
-        return image
-
-    def confirm_active(self):
-        """Raise unless the source is still there and ``active``.
-
-        Read again once the data is in: an image deactivated or deleted
-        during the copy must not become an active copy.
-        """
-        try:
-            image = self.client.get_image(self.image_id)
-        except errors.RemoteImageError as exc:
-            if exc.status == 404:
-                raise metadata.deleted_error(self.image_id,
-                                             self.region) from None
-            raise
-        metadata.check_still_active(image, self.image_id, self.region)
-
-    def explain_refusal(self, refusal):
-        """The clearer error for data refused (403, 404) by a changed source.
-
-        Only the record tells a deactivated or deleted source from one the
-        user may not read; if it cannot be read either, ``refusal`` stands.
-        """
-        try:
-            self.confirm_active()
-        except errors.SourceChanged as exc:
-            return exc
-        except errors.GlanceDownloadError:
-            pass
-        return refusal
-
-
-class _Step(task.Task):
-
-    def __init__(self, step, task_id, task_type, action_wrapper, source):
-        self.task_id = task_id
-        self.action_wrapper = action_wrapper
-        self.source = source
-        super(_Step, self).__init__(
-            name='%s-GlanceDownload%s-%s' % (task_type, step, task_id))
-
 
 class ReadSourceImage(_Step):
     """Resolve the endpoint and read the source; revert marks the failure.
 
-    As the first of our tasks its revert runs whatever failed later, so it
-    is where the image returns to ``queued`` and its importing stores
-    become failed stores, as Glance's own import steps expect.
+    Provides the source's id, record, resolved region and digest.  As the
+    first of our tasks its revert runs whatever failed later, so it is
+    where the image returns to ``queued`` and its importing stores become
+    failed stores, as Glance's own import steps expect.
     """
 
-    def __init__(self, task_id, task_type, action_wrapper, source, stores):
+    default_provides = SOURCE
+
+    def __init__(self, task_id, task_type, conf, action_wrapper, context,
+                 method, connection, stores):
+        self.context = context
+        self.method = method
+        self.connection = connection
         self.stores = stores
-        super(ReadSourceImage, self).__init__(
-            'Read', task_id, task_type, action_wrapper, source)
+        super().__init__('Read', task_id, task_type, conf, action_wrapper)
 
     def execute(self):
+        image_id = self.method.get('glance_image_id')
         with user_errors(self.task_id):
-            self.source.read()
+            if not isinstance(image_id, str) or not image_id:
+                raise errors.InvalidRequest(
+                    'glance_image_id must name the source image.')
+            client, region = connect(
+                self.conf, self.context, self.method.get('glance_region'),
+                self.method.get('glance_service_interface'))
+            self.connection.client = client
+            image = client.get_image(image_id)
+            metadata.check_importable(image, image_id, region)
+            metadata.check_formats(image, image_id, region,
+                                   *boundary.image_formats())
+            digest = verify.expected_digest(image)
+        return image_id, image, region, digest
 
     def revert(self, result, **kwargs):
-        host.mark_failed(self.action_wrapper, self.stores)
+        boundary.mark_failed(self.action_wrapper, self.stores)
 
 
 class CopyMetadata(_Step):
-    """Set formats and properties; remember what was there to restore it."""
+    """Set formats and properties; its result is what they replaced."""
 
-    def __init__(self, task_id, task_type, action_wrapper, source):
-        super(CopyMetadata, self).__init__(
-            'Metadata', task_id, task_type, action_wrapper, source)
-        self.saved = None
+    def __init__(self, task_id, task_type, conf, action_wrapper):
+        super().__init__('Metadata', task_id, task_type, conf,
+                         action_wrapper)
 
-    def wanted(self):
-        conf = self.source.conf
-        source = self.source
+    def wanted(self, source_image_id, source_image, source_region):
         props = metadata.properties_to_copy(
-            source.image, conf[options.PROPERTIES_GROUP].extra_properties,
-            metadata.Reserved(*host.reserved_names()))
-        if source.settings.record_provenance:
-            props.update(metadata.provenance(source.region, source.image_id))
+            source_image,
+            self.conf[options.PROPERTIES_GROUP].extra_properties,
+            metadata.Reserved(*boundary.reserved_names()))
+        if self.settings.record_provenance:
+            props.update(metadata.provenance(source_region, source_image_id))
         return props
 
-    def execute(self):
-        image = self.source.image
+    def execute(self, source_image_id, source_image, source_region):
         with user_errors(self.task_id):
-            props = self.wanted()
-            with host.metadata_refusals(len(props)), \
-                    self.action_wrapper as action:
-                current = action.image_extra_properties
-                saved = {
-                    'disk_format': action.image_disk_format,
-                    'container_format': action.image_container_format,
-                    'properties': {name: current.get(name)
-                                   for name in props},
-                }
-                action.set_image_attribute(
-                    disk_format=image['disk_format'],
-                    container_format=image['container_format'])
-                action.set_image_extra_properties(props)
-        # Only what was saved is restored: a refused change left nothing.
-        self.saved = saved
+            props = self.wanted(source_image_id, source_image, source_region)
+            saved = boundary.copy_metadata(
+                self.action_wrapper, source_image['disk_format'],
+                source_image['container_format'], props)
         LOG.info('Copied formats and %d properties from image %s in region '
-                 '%s to image %s', len(props), self.source.image_id,
-                 self.source.region, self.action_wrapper.image_id)
+                 '%s to image %s', len(props), source_image_id,
+                 source_region, self.action_wrapper.image_id)
+        return saved
 
     def revert(self, result, **kwargs):
-        if self.saved is None:
+        # Only what was saved is restored: a refused change left nothing.
+        if result is None or isinstance(result, failure.Failure):
             return
-        saved = self.saved
-
-        def change(action):
-            action.set_image_attribute(
-                disk_format=saved['disk_format'],
-                container_format=saved['container_format'])
-            for name, value in saved['properties'].items():
-                if value is None:
-                    action.pop_extra_property(name)
-            action.set_image_extra_properties(
-                {name: value for name, value in saved['properties'].items()
-                 if value is not None})
-        host.restore_image(self.action_wrapper, change)
-        self.saved = None
+        boundary.restore_metadata(self.action_wrapper, result)
 
 
 class DownloadToStaging(_Step):
     """Stream the data into Glance's staging area, verified, resumable."""
 
-    def __init__(self, task_id, task_type, action_wrapper, source, reporter):
-        super(DownloadToStaging, self).__init__(
-            'Data', task_id, task_type, action_wrapper, source)
+    def __init__(self, task_id, task_type, conf, action_wrapper, connection,
+                 reporter):
+        super().__init__('Data', task_id, task_type, conf, action_wrapper)
+        self.connection = connection
         self.reporter = reporter
         self.download = None
 
-    def execute(self):
-        source = self.source
-        settings = source.settings
+    def execute(self, source_image_id, source_image, source_region,
+                source_digest):
+        settings = self.settings
+        client = self.connection.client
         image_id = self.action_wrapper.image_id
         with user_errors(self.task_id):
-            file_uri, path = host.staging_target(image_id)
+            file_uri, path = boundary.staging_target(image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            size = source.image['size']
             self.download = fetch.StagedDownload(
-                dest_path=path, size=size,
-                digest=source.digest,
+                dest_path=path, size=source_image['size'],
+                digest=source_digest,
                 chunk_size=settings.chunk_size,
-                policy=source.policy,
+                policy=client.policy,
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
-                    source.region),
+                    source_region),
                 streams=settings.parallel_streams,
                 segment_size=settings.segment_size,
                 slots=streams.process_slots(settings.process_streams),
                 min_rate=settings.min_rate,
                 min_rate_period=settings.min_rate_period,
                 deadline=settings.download_timeout or None,
-                max_size=host.image_size_cap())
+                max_size=boundary.image_size_cap())
             try:
                 result = self.download.run(functools.partial(
-                    source.client.open_file, source.image_id))
+                    client.open_file, source_image_id))
             except errors.RemoteImageError as exc:
                 if exc.status not in (403, 404):
                     raise
-                raise source.explain_refusal(exc) from None
-            source.confirm_active()
+                raise explain_refusal(client, source_image_id,
+                                      source_region, exc) from None
+            confirm_active(client, source_image_id, source_region)
             self.reporter.report(progress.describe_done(result,
-                                                        source.region))
+                                                        source_region))
         LOG.info('Image %s staged at %s: %d bytes from image %s in region '
-                 '%s, %s', image_id, path, result.bytes, source.image_id,
-                 source.region, result.algorithm or 'size only')
+                 '%s, %s', image_id, path, result.bytes, source_image_id,
+                 source_region, result.algorithm or 'size only')
         return file_uri
 
     def revert(self, result, **kwargs):

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Where a URL really leads, decided the way the HTTP library sends it.
 
 Parsers disagree on odd URLs: ``http://a:1\\@b:2/`` is host ``b`` to
@@ -161,7 +173,7 @@ def target(url):
     port = parsed.port or DEFAULT_PORTS[scheme]
     split_host = (split.hostname or '').lower()
     if host.startswith('['):
-        split_host = '[%s]' % split_host
+        split_host = f'[{split_host}]'
     if (split.scheme.lower(), split_host,
             split_port or DEFAULT_PORTS[scheme]) != (scheme, host, port):
         raise UnsafeURL('URL parsers disagree on its host or port')

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """What the copied bytes must match, and how a mismatch is told to the user.
 
 The source image declares its size and digests; a copy is activated only
@@ -15,8 +27,9 @@ LOG = logging.getLogger(__name__)
 
 FALLBACK_ALGORITHM = 'md5'
 
-_AFTERWORD = ('Nothing was activated; the import can be retried, and if it '
-              'fails the same way again the source image itself is damaged.')
+_AFTERWORD = errors.afterword(
+    ', and if it fails the same way again the source image itself is '
+    'damaged')
 
 
 def new_hash(algorithm):

@@ -1,8 +1,20 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Glance's configuration, read outside glance-api for the console scripts.
 
 The same files and the same options glance-api has once it is running.
 glance-api never loads this module: what the plugin needs from Glance at
-run time stays in glance_download.host. These functions follow Glance's
+run time stays in glance_download.boundary. These functions follow Glance's
 WSGI start-up, and tests/unit/test_glance_config.py checks them against
 the installed Glance.
 """

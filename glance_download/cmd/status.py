@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """glance-download-status: is this Glance ready to serve glance-download?
 
 Run with Glance's Python and Glance's configuration files, it reads the
@@ -35,11 +47,11 @@ from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from stevedore import named
 
+from glance_download import boundary
 from glance_download.cmd import glance_config
 from glance_download import credentials
 from glance_download import endpoint
 from glance_download import errors
-from glance_download import host
 from glance_download import options
 from glance_download import plugin
 from glance_download import progress
@@ -47,11 +59,11 @@ from glance_download import recovery
 from glance_download import sweep
 from glance_download import urls
 
-CONF = host.CONF
+CONF = boundary.CONF
 
 DISTRIBUTION = 'glance-download'
 METHOD = 'glance-download'
-OURS = '%s:%s' % (plugin.get_flow.__module__, plugin.get_flow.__name__)
+OURS = f'{plugin.get_flow.__module__}:{plugin.get_flow.__name__}'
 AUTHTOKEN_GROUP = 'keystone_authtoken'
 FILTER_GROUP = 'import_filtering_opts'
 FILTER_OPTS = ('allowed_schemes', 'disallowed_schemes', 'allowed_hosts',
@@ -109,7 +121,7 @@ def _version():
 def _shown(value):
     """An option value as an operator would write it."""
     if isinstance(value, (list, tuple)):
-        return '[%s]' % ','.join(str(item) for item in value)
+        return f"[{','.join(str(item) for item in value)}]"
     return '(not set)' if value is None else str(value)
 
 
@@ -135,24 +147,24 @@ def _shown_check(check):
 
 def _entry_points():
     return [ep for ep in importlib.metadata.entry_points(
-        group=host.PLUGIN_NAMESPACE) if ep.name == host.PLUGIN_NAME]
+        group=boundary.PLUGIN_NAMESPACE) if ep.name == boundary.PLUGIN_NAME]
 
 
 def _describe_entry_point(ep):
     dist = getattr(ep, 'dist', None)
-    origin = ' (%s %s)' % (dist.name, dist.version) if dist else ''
-    return '%s = %s%s' % (ep.name, ep.value, origin)
+    origin = f' ({dist.name} {dist.version})' if dist else ''
+    return f'{ep.name} = {ep.value}{origin}'
 
 
 def _loaded_function():
     """The get_flow Glance obtains for glance_download, loaded as it does."""
     manager = named.NamedExtensionManager(
-        host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME], name_order=True,
-        invoke_on_load=False)
+        boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
+        name_order=True, invoke_on_load=False)
     if not manager.extensions:
         return None
     found = manager.extensions[0].plugin
-    return '%s:%s' % (found.__module__, found.__qualname__)
+    return f'{found.__module__}:{found.__qualname__}'
 
 
 def check_implementation(conf):
@@ -166,7 +178,7 @@ def check_implementation(conf):
     version = _version()
     choice = conf[options.GROUP].implementation
     if installed and choice == 'plugin':
-        host.claim_method(plugin.get_flow)
+        boundary.claim_method(plugin.get_flow)
     loaded = _loaded_function()
     outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
     check = Result(OK, '',
@@ -179,7 +191,7 @@ def check_implementation(conf):
     if loaded is None:
         check.status = FAIL
         check.summary = ('Glance finds no %s plugin in %s.'
-                         % (host.PLUGIN_NAME, host.PLUGIN_NAMESPACE))
+                         % (boundary.PLUGIN_NAME, boundary.PLUGIN_NAMESPACE))
         check.fix = ("Install glance-download with Glance's own python -m "
                      "pip, then restart glance-api.")
     elif outcome == 'plugin':
@@ -249,29 +261,28 @@ def check_staging(conf):
     user = _user(os.geteuid())
     data = {'option': option, 'value': value, 'user': user}
     try:
-        path = os.path.dirname(host.staging_target('image-id')[1])
+        path = os.path.dirname(boundary.staging_target('image-id')[1])
     except errors.InvalidRequest:
         return Result(FAIL,
-                      '%s = %s is not a local directory.' % (option, value),
+                      f'{option} = {value} is not a local directory.',
                       fix='Set %s to a local or shared directory, for '
                           'example %s.' % (option, _example_staging(option)),
                       data=data)
     data.update(path=path, exists=os.path.isdir(path))
     if not data['exists']:
-        return Result(FAIL, '%s (%s) does not exist.' % (path, option),
+        return Result(FAIL, f'{path} ({option}) does not exist.',
                       fix='Create it, writable by the user glance-api runs '
                           'as, or set %s.' % option, data=data)
     stat = os.stat(path)
     data.update(writable=os.access(path, os.W_OK | os.X_OK),
                 free_bytes=shutil.disk_usage(path).free)
-    details = ['owner %s, mode %04o' % (_user(stat.st_uid),
-                                        stat.st_mode & 0o7777)]
+    details = [f'owner {_user(stat.st_uid)}, mode {stat.st_mode & 0o7777:04o}']
     if os.geteuid() == 0:
         details.append('Checked as root, who can write anywhere: run this '
                        'command as the user glance-api runs as.')
     if not data['writable']:
         return Result(FAIL,
-                      '%s (%s) is not writable by %s.' % (path, option, user),
+                      f'{path} ({option}) is not writable by {user}.',
                       fix='Make it writable by the user glance-api runs as, '
                           'and run this command as that user.',
                       details=details, data=data)
@@ -299,7 +310,7 @@ def _target(url):
 def _endpoint_allowed(url):
     """Whether the plugin would send to ``url``, decided as it decides."""
     target = _target(url)
-    return target is not None and host.url_allowed(target.filtering_url)
+    return target is not None and boundary.url_allowed(target.filtering_url)
 
 
 def _refusal_hint(values, refused):
@@ -325,7 +336,7 @@ def check_filtering(conf, catalog):
     endpoints = None if isinstance(catalog, Result) else catalog.endpoints
     group = conf[FILTER_GROUP]
     values = {name: group[name] for name in FILTER_OPTS}
-    details = ['[%s] %s = %s' % (FILTER_GROUP, name, _shown(value))
+    details = [f'[{FILTER_GROUP}] {name} = {_shown(value)}'
                for name, value in values.items()]
     check = Result(OK, '', details=details,
                    data={'options': values, 'endpoints': []})
@@ -380,8 +391,12 @@ def _credentials_group(conf):
 
 
 def keystone_session(conf):
-    """(session to Keystone, section of its credentials), as the plugin
-    builds them for the service token when the credentials are ours."""
+    """The Keystone session and credentials section of the service token.
+
+    Returns (session to Keystone, section of its credentials), as the
+    plugin builds them for the service token when the credentials are
+    ours.
+    """
     group = _credentials_group(conf)
     section = credentials.auth_section(conf, group)
     fix = ('Set auth_type = password, auth_url, username, password, '
@@ -461,7 +476,7 @@ def check_regions(conf, catalog):
         check.fix = ('Set [%s] include_service_catalog = true.'
                      % AUTHTOKEN_GROUP)
     else:
-        check.summary = 'Image endpoints in %s.' % ', '.join(names)
+        check.summary = f"Image endpoints in {', '.join(names)}."
         if len(endpoints) < 2:
             check.status = WARN
             check.summary += ' There is no other region to import from.'
@@ -489,7 +504,7 @@ def check_settings(conf):
         if value != opt.default:
             changed.append(opt.dest)
         shown = '****' if opt.secret and value else _shown(value)
-        details.append('[%s] %s = %s' % (options.GROUP, opt.dest, shown))
+        details.append(f'[{options.GROUP}] {opt.dest} = {shown}')
     prefixes = conf[options.PROPERTIES_GROUP].extra_properties
     values['extra_properties'] = prefixes
     details.append('[%s] extra_properties = %s'
@@ -506,9 +521,8 @@ def check_settings(conf):
                      % (options.GROUP, AUTHTOKEN_GROUP))
     for name in ('cafile', 'certfile', 'keyfile'):
         if group[name] and not _readable(group[name]):
-            problems.append('%s %s is not a readable file' % (name,
-                                                              group[name]))
-            fixes.append('correct [%s] %s.' % (options.GROUP, name))
+            problems.append(f'{name} {group[name]} is not a readable file')
+            fixes.append(f'correct [{options.GROUP}] {name}.')
     if problems:
         check.status = FAIL
         check.summary = '; '.join(problems) + '.'
@@ -517,7 +531,7 @@ def check_settings(conf):
         check.status = WARN
         check.summary = ('insecure = true: remote Glances\' certificates '
                          'are not verified, tokens can be intercepted.')
-        check.fix = 'Set [%s] insecure = false.' % options.GROUP
+        check.fix = f'Set [{options.GROUP}] insecure = false.'
     elif recovery.settings_problem(group.heartbeat_interval,
                                    group.stale_after):
         check.status = WARN
@@ -547,10 +561,10 @@ def check_imports(conf, db_api):
     for entry in stale:
         details.append('Stale: image %(image_id)s (%(image_status)s), task '
                        '%(task_id)s: %(reason)s' % entry)
-    for staged in host.staged_files():
+    for staged in boundary.staged_files():
         if not staged.partial:
             continue
-        image = host.image_status(staged.image_id, db_api)
+        image = boundary.image_status(staged.image_id, db_api)
         parts.append({'name': staged.name, 'image_id': staged.image_id,
                       'image_status': image, 'size': staged.size,
                       'age_seconds': int(staged.age),
@@ -587,7 +601,7 @@ def repair(conf, out, db_api=None):
             ', '.join(done.steps) or 'nothing left to do',
             ', '.join(done.removed) or 'no staged data'))
     for staged in report.parts_removed:
-        out.write('Removed orphan part file %s.\n' % staged.describe())
+        out.write(f'Removed orphan part file {staged.describe()}.\n')
     if not (report.recovered or report.parts_removed):
         out.write('Nothing to repair.\n')
     return report
@@ -597,9 +611,12 @@ def repair(conf, out, db_api=None):
 
 @dataclasses.dataclass(frozen=True)
 class Registered:
-    """One check: its name in JSON, its title in the text report, and the
-    function that makes it from the configuration and what it is handed
-    (``handed`` names them, from what run_checks gathers)."""
+    """One check: its name, title and function.
+
+    The name is the one in JSON, the title the one of the text report;
+    the function makes the check from the configuration and what it is
+    handed (``handed`` names them, from what run_checks gathers).
+    """
 
     name: str
     title: str
@@ -636,7 +653,7 @@ def _guarded(function, *args):
     except Unknown as exc:
         return Result(UNKNOWN, str(exc), fix=exc.fix, details=exc.details)
     except cfg.Error as exc:
-        return Result(FAIL, 'The configuration cannot be read: %s' % exc,
+        return Result(FAIL, f'The configuration cannot be read: {exc}',
                       fix='Correct the option named above.')
     except Exception as exc:
         return Result(UNKNOWN, 'Could not be checked: %s: %s'
@@ -644,8 +661,11 @@ def _guarded(function, *args):
 
 
 def run_checks(conf, db_api=None):
-    """Every check of CHECKS, handed the catalog (read once) and the
-    database (``db_api``, the configured one by default)."""
+    """Run every check of CHECKS.
+
+    Each is handed the catalog (read once) and the database (``db_api``,
+    the configured one by default).
+    """
     handed = {'catalog': _guarded(read_catalog, conf), 'db_api': db_api}
     return [registered.run(conf, handed) for registered in CHECKS]
 
@@ -666,11 +686,11 @@ def render_text(checks, out):
     failed = [check.title for check in checks if check.status == FAIL]
     unknown = [check.title for check in checks if check.status == UNKNOWN]
     if failed:
-        out.write('Not ready: fix %s.\n' % ', '.join(failed))
+        out.write(f"Not ready: fix {', '.join(failed)}.\n")
     else:
-        out.write('Ready: Glance can serve %s.\n' % METHOD)
+        out.write(f'Ready: Glance can serve {METHOD}.\n')
     if unknown:
-        out.write('Not checked: %s.\n' % ', '.join(unknown))
+        out.write(f"Not checked: {', '.join(unknown)}.\n")
 
 
 def render_json(checks, out):
@@ -711,7 +731,7 @@ def main(argv=None):
                 description='Check that this Glance is ready to serve the '
                             'glance-download import method.')
         except cfg.Error as exc:
-            sys.stderr.write('glance-download-status: %s\n' % exc)
+            sys.stderr.write(f'glance-download-status: {exc}\n')
             return 1
         if conf.repair:
             try:

@@ -26,7 +26,7 @@ SCRIPT = r'''
 import importlib
 import sys
 
-REFUSED = ('glance', 'glance_store', 'glance_download.host',
+REFUSED = ('glance', 'glance_store', 'glance_download.boundary',
            'glance_download.plugin', 'glance_download.fetch',
            'glance_download.tasks', 'taskflow', 'oslo_config')
 

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """One reading of service credentials and TLS, for the plugin and the
 status command."""
 
@@ -10,7 +22,7 @@ from glance_download.cmd import status
 from glance_download import credentials
 from glance_download import options
 from glance_download import remote
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
 
 TLS_SETTINGS = (
     {},
@@ -44,7 +56,7 @@ class TLSTest(unittest.TestCase):
     def test_remote_and_status_verify_alike(self):
         for settings in TLS_SETTINGS:
             conf = make_conf(**settings)
-            plugin = remote.make_session(conf, host_fakes.TOKEN)
+            plugin = remote.make_session(conf, boundary_fakes.TOKEN)
             keystone, section = status.keystone_session(conf)
             self.assertEqual('service_user', section)
             self.assertEqual((plugin.verify, plugin.cert),

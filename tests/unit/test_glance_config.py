@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Glance's configuration as the console scripts read it, against the
 installed Glance."""
 
@@ -64,8 +76,10 @@ class ParseConfigTest(unittest.TestCase):
 
 
 class StagingStoreOptsTest(unittest.TestCase):
-    """On a configuration of its own: the global one may have the group
-    from other tests already."""
+    """On a configuration of its own.
+
+    The global one may have the group from other tests already.
+    """
 
     def setUp(self):
         self.conf = cfg.ConfigOpts()

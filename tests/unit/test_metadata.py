@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 import unittest
 
 from glance_download import errors
@@ -73,7 +85,7 @@ class ImportableTest(unittest.TestCase):
         for status in ('queued', 'deactivated', 'importing', None):
             with self.assertRaises(errors.RemoteImageError) as ctx:
                 metadata.check_importable(source(status=status), 'b6f9', 'R1')
-            self.assertIn("'%s', not 'active'" % status, str(ctx.exception))
+            self.assertIn(f"'{status}', not 'active'", str(ctx.exception))
 
     def test_size_must_be_known(self):
         for size in (None, '10', -1, True):
@@ -141,7 +153,7 @@ class MalformedRecordTest(unittest.TestCase):
         message = str(ctx.exception)
         self.assertIn("malformed record for image b6f9: its '%s' is "
                       % field, message)
-        self.assertIn('where Glance gives %s' % expected, message)
+        self.assertIn(f'where Glance gives {expected}', message)
 
     def test_fields_of_the_wrong_type(self):
         for field, value, expected in [

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The source image record: read as sent, bounded, never decompressed.
 
 Against real loopback HTTP servers that answer the record the way a
@@ -20,10 +32,10 @@ from glance_download import errors
 from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
-from tests.unit import host_fakes
-from tests.unit import test_remote
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
-TOKEN = host_fakes.TOKEN
+TOKEN = boundary_fakes.TOKEN
 MIB = 1024 * 1024
 # What one read of a record may cost in memory, at most: the 1 MiB cap,
 # a copy, and the libraries' buffers.
@@ -33,7 +45,7 @@ SERVER_LIMIT = 256 * MIB
 IMAGE_ID = '3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11'
 
 
-class RawServer(object):
+class RawServer:
     """A loopback HTTP server whose answer is written by ``respond(send)``.
 
     ``send(data)`` returns False once the client went away; ``heads``
@@ -102,9 +114,9 @@ class RecordTest(unittest.TestCase):
 
     def client(self, url, conf=None):
         found = endpoint.Endpoint('REGION1', 'public', url)
-        settings = (conf or test_remote.make_conf())['glance_download']
+        settings = (conf or helpers.make_conf())['glance_download']
         return remote.RemoteGlance(
-            session=remote.make_session(conf or test_remote.make_conf(),
+            session=remote.make_session(conf or helpers.make_conf(),
                                         TOKEN),
             endpoint=found,
             policy=retry.RetryPolicy(1, 0, 0, sleep=lambda s: None),
@@ -139,7 +151,7 @@ class RecordTest(unittest.TestCase):
                                 '([glance_download] max_record_size)')
             self.assertLess(peak, MEMORY_BOUND)
             # The operator can raise the limit.
-            conf = test_remote.make_conf(max_record_size=4 * MIB)
+            conf = helpers.make_conf(max_record_size=4 * MIB)
             record = self.client(glance.url, conf).get_image(image['id'])
             self.assertEqual(image['id'], record['id'])
             (first, _second) = glance.requests_to(image['id'])
@@ -186,7 +198,7 @@ class RecordTest(unittest.TestCase):
 
         def respond(send):
             send(head('Content-Encoding: gzip',
-                      'Content-Length: %d' % len(bomb)) + bomb)
+                      f'Content-Length: {len(bomb)}') + bomb)
 
         with RawServer(respond) as server:
             outcome, peak, _ = self.read_measured(self.client(server.url))
@@ -208,7 +220,7 @@ class RecordTest(unittest.TestCase):
         nested = b'[' * 200000 + b']' * 200000
 
         def respond(send):
-            send(head('Content-Length: %d' % len(nested)) + nested)
+            send(head(f'Content-Length: {len(nested)}') + nested)
 
         with RawServer(respond) as server:
             outcome, _, _ = self.read_measured(self.client(server.url))

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The HTTP client of the remote Glance, against a real local HTTP server."""
 
 import io
@@ -11,27 +23,18 @@ import tempfile
 import unittest
 from unittest import mock
 
-from oslo_config import cfg
 
+from glance_download import boundary
 from glance_download import endpoint
 from glance_download import errors
-from glance_download import host
 from glance_download import options
 from glance_download import remote
 from glance_download import retry
 from tests import fake_glance
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
-TOKEN = host_fakes.TOKEN
-
-
-def make_conf(**settings):
-    conf = cfg.ConfigOpts()
-    options.register_opts(conf)
-    conf([])
-    for name, value in settings.items():
-        conf.set_override(name, value, group=options.GROUP)
-    return conf
+TOKEN = boundary_fakes.TOKEN
 
 
 class RemoteTestBase(unittest.TestCase):
@@ -46,7 +49,7 @@ class RemoteTestBase(unittest.TestCase):
                max_redirects=3):
         found = endpoint.Endpoint('REGION1', 'public', url or self.glance.url)
         return remote.RemoteGlance(
-            session=remote.make_session(conf or make_conf(), token),
+            session=remote.make_session(conf or helpers.make_conf(), token),
             endpoint=found,
             policy=retry.RetryPolicy(max_attempts, 0.5, 2.0,
                                      sleep=self.sleeps.append),
@@ -98,9 +101,14 @@ class GetImageTest(RemoteTestBase):
         self.glance.faults += [fake_glance.Status(503, on='metadata'),
                                fake_glance.Status(429, on='metadata',
                                                   retry_after='1')]
-        found = self.client().get_image(image['id'])
+        with self.assertLogs('glance_download.retry', 'WARNING') as logs:
+            found = self.client().get_image(image['id'])
         self.assertEqual(image['id'], found['id'])
         self.assertEqual([0.5, 1.0], self.sleeps)
+        # Each retry of the record is logged, as the data's are.
+        self.assertEqual(2, len(logs.records))
+        self.assertIn('Reading image %s from region REGION1 failed (attempt '
+                      '1 of 3: HTTP 503)' % image['id'], logs.output[0])
 
     def test_record_cut_short_is_retried(self):
         image = self.glance.add_image(b'abc')
@@ -141,7 +149,7 @@ class GetImageTest(RemoteTestBase):
         image = self.glance.add_image(b'abc')
         with fake_glance.FakeGlance(tokens=None) as other:
             self.glance.faults.append(fake_glance.Redirect(
-                other.url + '/v2/images/%s/file' % image['id'],
+                other.url + f"/v2/images/{image['id']}/file",
                 on='metadata'))
             other.add_image(b'abc', id=image['id'])
             self.assert_fails(image['id'], 'did not answer with an image')
@@ -182,7 +190,7 @@ class RedirectTest(RemoteTestBase):
     def test_same_origin_redirect_keeps_the_token(self):
         moved = self.glance.add_image(b'y' * 10)
         self.glance.faults.append(fake_glance.Redirect(
-            '/v2/images/%s' % moved['id'], on='metadata'))
+            f"/v2/images/{moved['id']}", on='metadata'))
         record = self.client().get_image(self.image['id'])
         self.assertEqual(moved['id'], record['id'])
         seen = self.glance.requests_to(moved['id'])[0]
@@ -200,7 +208,7 @@ class RedirectTest(RemoteTestBase):
 
     def test_redirect_loop_ends(self):
         self.glance.faults.append(fake_glance.Redirect(
-            '/v2/images/%s' % self.image['id'], on='metadata', times=10))
+            f"/v2/images/{self.image['id']}", on='metadata', times=10))
         with self.assertRaises(errors.TransferError) as ctx:
             self.client(max_redirects=2).get_image(self.image['id'])
         self.assertIn('redirected more than 2 times', str(ctx.exception))
@@ -248,24 +256,24 @@ class OpenFileTest(RemoteTestBase):
 class SessionTest(RemoteTestBase):
 
     def test_tls_settings(self):
-        session = remote.make_session(make_conf(), TOKEN)
+        session = remote.make_session(helpers.make_conf(), TOKEN)
         self.assertIs(True, session.verify)
         self.assertIsNone(session.cert)
-        session = remote.make_session(make_conf(
+        session = remote.make_session(helpers.make_conf(
             cafile='/etc/ca.pem', certfile='/etc/c.pem', keyfile='/etc/k.pem'),
             TOKEN)
         self.assertEqual('/etc/ca.pem', session.verify)
         self.assertEqual(('/etc/c.pem', '/etc/k.pem'), session.cert)
-        session = remote.make_session(make_conf(insecure=True,
-                                                cafile='/etc/ca.pem'), TOKEN)
+        session = remote.make_session(
+            helpers.make_conf(insecure=True, cafile='/etc/ca.pem'), TOKEN)
         self.assertIs(False, session.verify)
 
     def test_no_user_token(self):
         self.assertRaises(errors.InvalidRequest, remote.make_session,
-                          make_conf(), None)
+                          helpers.make_conf(), None)
 
     def test_service_token_is_sent_along(self):
-        conf = make_conf(send_service_token=True)
+        conf = helpers.make_conf(send_service_token=True)
         conf.set_override('auth_type', 'admin_token', group=options.GROUP)
         remote.make_session(conf, TOKEN)  # registers the plugin's options
         conf.set_override('token', 'service-token', group=options.GROUP)
@@ -277,7 +285,8 @@ class SessionTest(RemoteTestBase):
 
     def test_service_token_needs_credentials(self):
         with self.assertRaises(errors.InvalidRequest) as ctx:
-            remote.make_session(make_conf(send_service_token=True), TOKEN)
+            remote.make_session(
+                helpers.make_conf(send_service_token=True), TOKEN)
         self.assertIn('auth_section', str(ctx.exception))
 
 
@@ -311,15 +320,13 @@ class NoTokenInLogsTest(RemoteTestBase):
         self.assertNotIn(TOKEN, logged)
 
 
-def override(test, name, value, group=None):
-    host.CONF.set_override(name, value, group=group)
-    test.addCleanup(host.CONF.clear_override, name, group=group)
-
-
 class HostileRedirectTest(RemoteTestBase):
-    """Glance's own import filtering, allowing 127.0.0.1 only, and a
-    server on 127.0.0.2 that each Location below would reach if it were
-    read as the HTTP library reads it."""
+    """Glance's own import filtering against hostile redirects.
+
+    The filtering allows 127.0.0.1 only, and a server on 127.0.0.2 is
+    what each Location below would reach if it were read as the HTTP
+    library reads it.
+    """
 
     def setUp(self):
         super().setUp()
@@ -330,21 +337,21 @@ class HostileRedirectTest(RemoteTestBase):
         self.elsewhere.add_image(b'x' * 1000, id=self.image['id'])
         here = int(self.glance.url.rsplit(':', 1)[1])
         there = int(self.elsewhere.url.rsplit(':', 1)[1])
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [here, there],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [here, there],
+                         group='import_filtering_opts')
         self.here, self.there = here, there
 
     def glance_client(self, **kwargs):
         client = self.client(**kwargs)
-        client.url_allowed = host.validated_address
+        client.url_allowed = boundary.validated_address
         return client
 
     def hostile_locations(self):
         image_id = self.image['id']
         here, there = self.here, self.there
-        path = '/v2/images/%s' % image_id
+        path = f'/v2/images/{image_id}'
         return [
             ('http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (there, here, path),
              'it contains a backslash'),
@@ -361,7 +368,7 @@ class HostileRedirectTest(RemoteTestBase):
              'whitespace or control'),
             ('http://127.0.0.2:%d%s\x01' % (there, path),
              'whitespace or control'),
-            ('http://127.0.0.1:99999%s' % path,
+            (f'http://127.0.0.1:99999{path}',
              'its port is not a number from 1 to 65535'),
             ('http://127.0.0.1:%da%s' % (here, path),
              'its port is not a number from 1 to 65535'),
@@ -395,8 +402,8 @@ class HostileRedirectTest(RemoteTestBase):
         with fake_glance.FakeGlance(tokens=None) as other:
             other.add_image(b'x' * 1000, id=self.image['id'])
             port = int(other.url.rsplit(':', 1)[1])
-            override(self, 'allowed_ports', [self.here, port],
-                     group='import_filtering_opts')
+            helpers.override(self, 'allowed_ports', [self.here, port],
+                             group='import_filtering_opts')
             self.glance.faults.append(fake_glance.Redirect(
                 'HTTP://127.0.0.1:%d/v2/images/%s' % (port, self.image['id']),
                 on='metadata'))
@@ -417,7 +424,7 @@ class HostileRedirectTest(RemoteTestBase):
     def test_default_port_is_filtered_as_the_port_connected_to(self):
         """http://127.0.0.1/ connects to port 80: allowed_ports decides."""
         self.glance.faults.append(fake_glance.Redirect(
-            'http://127.0.0.1/v2/images/%s' % self.image['id'],
+            f"http://127.0.0.1/v2/images/{self.image['id']}",
             on='metadata'))
         with self.assertRaises(errors.EndpointRefused) as ctx:
             self.glance_client().get_image(self.image['id'])
@@ -457,7 +464,7 @@ class CookieTest(RemoteTestBase):
             other.add_image(b'x' * 100, id=image['id'])
             # Same host, another port: a shared jar would send it there.
             self.glance.faults += [
-                fake_glance.Redirect('/v2/images/%s' % image['id'],
+                fake_glance.Redirect(f"/v2/images/{image['id']}",
                                      on='metadata', cookie='lb=sticky-1'),
                 fake_glance.Redirect(other.image_url(image['id']),
                                      on='metadata'),
@@ -500,7 +507,7 @@ class EnvironmentTest(RemoteTestBase):
     def test_trust_env_lets_them_apply(self):
         # The proxy of the environment, where nothing listens, is used.
         with self.assertRaises(errors.TransferError):
-            self.client(conf=make_conf(trust_env=True),
+            self.client(conf=helpers.make_conf(trust_env=True),
                         max_attempts=1).get_image(self.image['id'])
         self.assertEqual([], self.glance.requests)
 
@@ -509,7 +516,7 @@ class InsecureWarningTest(RemoteTestBase):
 
     def test_one_warning_per_import_naming_the_region(self):
         with self.assertLogs('glance_download.remote', 'WARNING') as logs:
-            client = self.client(conf=make_conf(insecure=True))
+            client = self.client(conf=helpers.make_conf(insecure=True))
             image = self.glance.add_image(b'abc')
             client.get_image(image['id'])
             client.open_file(image['id']).close()
@@ -523,8 +530,11 @@ class InsecureWarningTest(RemoteTestBase):
 
 
 class RebindingBase(RemoteTestBase):
-    """A host name resolving to an allowed address while Glance checks
-    it, then to another one, where another server listens."""
+    """A host name that resolves to another address once checked.
+
+    It resolves to an allowed address while Glance checks it, then to
+    another one, where another server listens.
+    """
 
     NAME = 'glance.rebind.test'
 
@@ -534,10 +544,10 @@ class RebindingBase(RemoteTestBase):
         self.elsewhere = fake_glance.FakeGlance(
             host='127.0.0.2', port=self.port, tokens=None).start()
         self.addCleanup(self.elsewhere.stop)
-        override(self, 'allowed_hosts', [self.NAME],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [self.port],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', [self.NAME],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [self.port],
+                         group='import_filtering_opts')
         self.checking = False
         self.later_lookups = 0
         real = socket.getaddrinfo
@@ -557,7 +567,7 @@ class RebindingBase(RemoteTestBase):
     def validated_address(self, url):
         self.checking = True
         try:
-            return host.validated_address(url)
+            return boundary.validated_address(url)
         finally:
             self.checking = False
 
@@ -580,12 +590,15 @@ class RebindingTest(RebindingBase):
         self.assertEqual(0, self.later_lookups)
 
     def test_trust_env_resolves_the_name_again(self):
-        """The documented limit: through the environment's settings, the
-        name is resolved to connect, and may lead elsewhere."""
+        """The documented limit of the environment's settings.
+
+        Through them, the name is resolved to connect, and may lead
+        elsewhere.
+        """
         image = self.glance.add_image(b'abc')
         self.elsewhere.add_image(b'abc', id=image['id'])
         client = self.client(url='http://%s:%d' % (self.NAME, self.port),
-                             conf=make_conf(trust_env=True))
+                             conf=helpers.make_conf(trust_env=True))
         client.url_allowed = self.validated_address
         no_proxies = {name: '' for name in (
             'HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy',
@@ -619,16 +632,19 @@ def self_signed(directory, name):
     key = os.path.join(directory, 'key.pem')
     subprocess.run(
         ['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-         '-days', '2', '-subj', '/CN=%s' % name,
-         '-addext', 'subjectAltName=DNS:%s' % name,
+         '-days', '2', '-subj', f'/CN={name}',
+         '-addext', f'subjectAltName=DNS:{name}',
          '-keyout', key, '-out', cert],
         check=True, capture_output=True, timeout=60)
     return cert, key
 
 
 class PinnedTLSTest(RebindingBase):
-    """Pinned over TLS: the name is still the server name and what the
-    certificate is checked against."""
+    """Pinned over TLS.
+
+    The name is still the server name and what the certificate is
+    checked against.
+    """
 
     def setUp(self):
         directory = tempfile.mkdtemp()
@@ -640,10 +656,10 @@ class PinnedTLSTest(RebindingBase):
 
     def tls_client(self, **settings):
         port = int(self.tls.url.rsplit(':', 1)[1])
-        override(self, 'allowed_ports', [port],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [port],
+                         group='import_filtering_opts')
         client = self.client(url='https://%s:%d' % (self.NAME, port),
-                             conf=make_conf(**settings))
+                             conf=helpers.make_conf(**settings))
         client.url_allowed = self.validated_address
         return client
 

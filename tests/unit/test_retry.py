@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 import email.utils
 import http.client
 import socket
@@ -109,6 +121,62 @@ class RetryPolicyTest(unittest.TestCase):
                          (policy.max_attempts, policy.delay, policy.max_delay))
         policy.wait(4)
         self.assertEqual([3.0], self.slept)
+
+
+class RunTest(unittest.TestCase):
+    """The one retry loop, of the image record and of the data."""
+
+    def setUp(self):
+        self.slept = []
+        self.policy = retry.RetryPolicy(3, 1.0, 10.0, sleep=self.slept.append)
+        self.numbers = []
+
+    def failing(self, times, progressed=False, retry_after=None):
+        def attempt(number):
+            self.numbers.append(number)
+            if len(self.numbers) <= times:
+                raise retry.Transient(
+                    'HTTP 503', 'Reading x failed',
+                    lambda n: errors.TransferError(f'gave up after {n}'),
+                    retry_after, progressed) from ValueError('cause')
+            return 'done'
+        return attempt
+
+    def test_returns_once_an_attempt_succeeds_and_logs_each_retry(self):
+        with self.assertLogs('glance_download.retry', 'WARNING') as logs:
+            self.assertEqual('done', retry.run(self.policy, self.failing(2)))
+        self.assertEqual([1, 2, 3], self.numbers)
+        self.assertEqual([1.0, 2.0], self.slept)
+        self.assertEqual(2, len(logs.records))
+        self.assertIn('Reading x failed (attempt 1 of 3: HTTP 503); trying '
+                      'again in 1.0 s', logs.output[0])
+
+    def test_gives_up_with_the_callers_error(self):
+        with self.assertRaises(errors.TransferError) as ctx:
+            retry.run(self.policy, self.failing(5))
+        self.assertEqual('gave up after 3', str(ctx.exception))
+        self.assertIsInstance(ctx.exception.__cause__, ValueError)
+        self.assertEqual([1, 2, 3], self.numbers)
+
+    def test_attempts_already_made_count(self):
+        self.assertRaises(errors.TransferError, retry.run, self.policy,
+                          self.failing(5), made=2)
+        self.assertEqual([3], self.numbers)
+
+    def test_progress_starts_the_backoff_again(self):
+        retry.run(self.policy, self.failing(2, progressed=True))
+        self.assertEqual([1.0, 1.0], self.slept)
+
+    def test_retry_after_is_honoured(self):
+        retry.run(self.policy, self.failing(1, retry_after='5'))
+        self.assertEqual([5.0], self.slept)
+
+    def test_other_errors_end_the_loop(self):
+        def attempt(number):
+            self.numbers.append(number)
+            raise KeyError('x')
+        self.assertRaises(KeyError, retry.run, self.policy, attempt)
+        self.assertEqual([1], self.numbers)
 
 
 def _cert_failure():

@@ -10,8 +10,8 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""The committed sample configuration follows the options the code
-defines."""
+"""The committed sample configuration follows the options the code defines.
+"""
 
 import difflib
 import os

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """glance-download-status against configuration files and a local Keystone."""
 
 import ast
@@ -18,17 +30,17 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-from glance_download import options
 from glance_download.cmd import status
-from tests.unit import host_fakes
-from tests.unit import test_host
+from glance_download import options
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
 PASSWORD = 'pw-' + uuid.uuid4().hex
 TOKEN = 'gAAAAA-service-token-' + uuid.uuid4().hex
 
 
-class FakeKeystone(object):
+class FakeKeystone:
     """Keystone's v3 discovery and password authentication, on loopback."""
 
     def __init__(self, catalog):
@@ -98,13 +110,13 @@ class StatusTestBase(unittest.TestCase):
     """A configuration that is ready, which each test then spoils."""
 
     def setUp(self):
-        host_fakes.restore_glance_after(self)
+        boundary_fakes.restore_glance_after(self)
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir, True)
         self.staging = os.path.join(self.dir, 'staging')
         os.mkdir(self.staging)
         # Glance's in-memory database stands for the configured one.
-        self.db = host_fakes.GlanceDatabase(self, staging=self.staging)
+        self.db = boundary_fakes.GlanceDatabase(self, staging=self.staging)
         patcher = mock.patch('glance.db.get_api', return_value=self.db.api)
         patcher.start()
         self.addCleanup(patcher.stop)
@@ -148,10 +160,10 @@ class StatusTestBase(unittest.TestCase):
         path = os.path.join(self.dir, 'glance-api.conf')
         with open(path, 'w') as conf:
             for section, values in self.sections.items():
-                conf.write('[%s]\n' % section)
+                conf.write(f'[{section}]\n')
                 for name, value in values.items():
                     if value is not None:
-                        conf.write('%s = %s\n' % (name, value))
+                        conf.write(f'{name} = {value}\n')
         return path
 
     def run_status(self, *args):
@@ -205,7 +217,7 @@ class ReadyTest(StatusTestBase):
         self.set('keystone_authtoken', memcache_secret_key=PASSWORD)
         self.keystone.catalog[0]['endpoints'].append(
             {'region': 'RegionThree', 'interface': 'public',
-             'url': 'https://admin:%s@192.0.2.30:9292' % PASSWORD})
+             'url': f'https://admin:{PASSWORD}@192.0.2.30:9292'})
         for args in ((), ('--json',)):
             code, out, err = self.run_status(*args)
             self.assertEqual(0, code, out)
@@ -323,19 +335,19 @@ class RegistryTest(StatusTestBase):
 class ImplementationTest(StatusTestBase):
 
     def test_plugin_when_found_first(self):
-        test_host.enumerated(self, test_host.OURS)
+        helpers.enumerated(self, helpers.OURS)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
         self.assertEqual('plugin', found['data']['outcome'])
-        self.assertEqual(test_host.OURS, found['data']['function'])
-        self.assertCountEqual([test_host.OURS, test_host.IN_TREE],
+        self.assertEqual(helpers.OURS, found['data']['function'])
+        self.assertCountEqual([helpers.OURS, helpers.IN_TREE],
                               found['data']['entry_points'])
 
     def test_plugin_when_found_last(self):
-        test_host.enumerated(self, test_host.IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         found = self.check('implementation')
         self.assertEqual('ok', found['status'])
-        self.assertEqual(test_host.OURS, found['data']['function'])
+        self.assertEqual(helpers.OURS, found['data']['function'])
 
     def assert_in_tree(self, loaded):
         self.set(options.GROUP, implementation='in-tree')
@@ -346,24 +358,24 @@ class ImplementationTest(StatusTestBase):
         self.assertIn('in-tree', found['summary'])
 
     def test_in_tree_by_choice_when_found_last(self):
-        test_host.enumerated(self, test_host.OURS)
-        self.assert_in_tree(test_host.IN_TREE)
+        helpers.enumerated(self, helpers.OURS)
+        self.assert_in_tree(helpers.IN_TREE)
 
     def test_in_tree_by_choice_when_found_first(self):
         # Ours, loaded last, hands the import over to the in-tree flow.
-        test_host.enumerated(self, test_host.IN_TREE)
-        self.assert_in_tree(test_host.OURS)
+        helpers.enumerated(self, helpers.IN_TREE)
+        self.assert_in_tree(helpers.OURS)
 
     def test_in_tree_when_this_plugin_is_not_installed(self):
-        test_host.enumerated(self, test_host.OURS)
+        helpers.enumerated(self, helpers.OURS)
         in_tree_only = [ep for ep in status._entry_points()
-                        if ep.value != test_host.OURS]
+                        if ep.value != helpers.OURS]
         with mock.patch.object(status, '_entry_points',
                                return_value=in_tree_only):
             found = self.check('implementation')
         self.assertEqual('warn', found['status'])
         self.assertEqual('in-tree', found['data']['outcome'])
-        self.assertEqual(test_host.IN_TREE, found['data']['function'])
+        self.assertEqual(helpers.IN_TREE, found['data']['function'])
         self.assertIn('pip', found['fix'])
 
 
@@ -451,8 +463,11 @@ class FilteringTest(StatusTestBase):
         self.assertIn('allowed_ports = [80,443,9292]', found['fix'])
 
     def test_endpoints_are_checked_as_the_plugin_sends_to_them(self):
-        """A backslash makes Glance's parser read 192.0.2.10, urllib3
-        192.0.2.99: the plugin refuses it, and so does the check."""
+        """An endpoint the parsers read differently is refused by both.
+
+        A backslash makes Glance's parser read 192.0.2.10, urllib3
+        192.0.2.99: the plugin refuses it, and so does the check.
+        """
         self.keystone.catalog[0]['endpoints'].append(
             {'region': 'RegionThree', 'interface': 'public',
              'url': 'http://192.0.2.99:9292\\@192.0.2.10:9292'})
@@ -581,10 +596,10 @@ class ImportsTest(StatusTestBase):
         self.db.stage(gone + '.part')
         code, out, err = self.run_status('--repair')
         self.assertEqual(0, code, err)
-        self.assertIn('Repaired image %s (task %s' % (stale, task_id), out)
+        self.assertIn(f'Repaired image {stale} (task {task_id}', out)
         self.assertIn('fail the task, release the import lock; removed %s.'
                       % (stale + '.part'), out)
-        self.assertIn('Removed orphan part file %s.part' % gone, out)
+        self.assertIn(f'Removed orphan part file {gone}.part', out)
         self.assertRegex(out, r'(?m)^OK +Imports +No import stopped')
         self.assertEqual('queued', self.db.image(stale).status)
         self.assertIn('stopped during it', self.db.task(task_id).message)

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """One sweep over Glance's own database code and a staging directory."""
 
 import os
@@ -10,12 +22,13 @@ from oslo_config import cfg
 from glance.async_.flows import api_image_import
 import glance.db
 
-from glance_download import host
+from glance_download import boundary
 from glance_download import options
 from glance_download import plugin
 from glance_download import recovery
 from glance_download import sweep
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
 
@@ -24,11 +37,10 @@ class SweepTest(unittest.TestCase):
 
     def setUp(self):
         options.register_opts(CONF)
-        self.db = host_fakes.GlanceDatabase(self)
+        self.db = boundary_fakes.GlanceDatabase(self)
         for name, value in (('heartbeat_interval', 1.0),
                             ('stale_after', 600.0)):
-            CONF.set_override(name, value, group=options.GROUP)
-            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+            helpers.override(self, name, value, group=options.GROUP)
 
     def sweep(self):
         return sweep.sweep_once(CONF, self.db.api)
@@ -105,7 +117,8 @@ class SweepTest(unittest.TestCase):
         self.assertEqual([], self.db.staged())
 
     def test_too_small_a_bound_is_raised(self):
-        CONF.set_override('heartbeat_interval', 200.0, group=options.GROUP)
+        helpers.override(self, 'heartbeat_interval', 200.0,
+                         group=options.GROUP)
         image_id, _task = self.db.add_import(idle=700)
         self.assertEqual(1000, sweep.bound(CONF))
         self.assertEqual([], self.sweep().recovered)
@@ -171,9 +184,8 @@ class StartTest(unittest.TestCase):
 
     def test_one_sweeper_per_process(self):
         options.register_opts(CONF)
-        CONF.set_override('recovery_interval', 3600, group=options.GROUP)
-        self.addCleanup(CONF.clear_override, 'recovery_interval',
-                        group=options.GROUP)
+        helpers.override(self, 'recovery_interval', 3600,
+                         group=options.GROUP)
         sweep._started.clear()
         self.addCleanup(sweep._started.clear)
         first = sweep.ensure_started(CONF)
@@ -195,23 +207,22 @@ class PluginTest(unittest.TestCase):
     """Building an import starts its heartbeat and the process's sweeper."""
 
     def test_heartbeat_and_sweeper_start_with_the_import(self):
-        host_fakes.restore_glance_after(self)
-        db = host_fakes.GlanceDatabase(self)
+        boundary_fakes.restore_glance_after(self)
+        db = boundary_fakes.GlanceDatabase(self)
         patcher = mock.patch('glance.db.get_api', return_value=db.api)
         patcher.start()
         self.addCleanup(patcher.stop)
         options.register_opts(CONF)
         for name, value in (('heartbeat_interval', 0.5),
                             ('recovery_interval', 3600.0)):
-            CONF.set_override(name, value, group=options.GROUP)
-            self.addCleanup(CONF.clear_override, name, group=options.GROUP)
+            helpers.override(self, name, value, group=options.GROUP)
         sweep._started.clear()
         self.addCleanup(sweep._started.clear)
         image_id, task_id = db.add_import(idle=700)
         image_repo = glance.db.ImageRepo(db.context, db.api)
         plugin.get_flow(
             task_id=task_id, task_type='api_image_import',
-            context=host_fakes.context([]),
+            context=boundary_fakes.context([]),
             task_repo=glance.db.TaskRepo(db.context, db.api),
             image_repo=image_repo, image_id=image_id, backend=['fast'],
             import_req={'method': {'name': 'glance-download'}},
@@ -220,7 +231,7 @@ class PluginTest(unittest.TestCase):
         self.addCleanup(sweep._started[os.getpid()].stop)
         # Nothing of the flow runs: the task is written all the same.
         deadline = time.monotonic() + 30
-        while dict(host.processing_import_tasks(db.api))[task_id] > 60:
+        while dict(boundary.processing_import_tasks(db.api))[task_id] > 60:
             self.assertLess(time.monotonic(), deadline, 'no heartbeat')
             time.sleep(0.05)
         # Once the task ends, the heartbeat no longer writes it.

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The whole glance-download flow, as Glance runs it, against a local server.
 
 Our flow runs inside a flow shaped like Glance's own (revert everything on
@@ -21,15 +33,18 @@ from taskflow import task as tf_task
 
 from glance.async_.flows import api_image_import
 
+from glance_download import boundary
 from glance_download import fetch
-from glance_download import host
 from glance_download import options
+from glance_download import partfile
 from glance_download import plugin
+from glance_download import tasks
 from tests import fake_glance
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
-TOKEN = host_fakes.TOKEN
+TOKEN = boundary_fakes.TOKEN
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
@@ -39,7 +54,6 @@ class NextHostStep(tf_task.Task):
     def __init__(self, fail=False):
         super().__init__(name='next-host-step')
         self.fail = fail
-        self.staged = None
 
     def execute(self):
         if self.fail:
@@ -49,6 +63,7 @@ class NextHostStep(tf_task.Task):
 class FlowTestBase(unittest.TestCase):
 
     def setUp(self):
+        self.cfg = helpers.config(self)
         self.glance = fake_glance.FakeGlance(tokens=[TOKEN]).start()
         self.addCleanup(self.glance.stop)
         self.staging = tempfile.mkdtemp()
@@ -65,14 +80,13 @@ class FlowTestBase(unittest.TestCase):
                 ('chunk_size', 256 * 1024, options.GROUP),
                 ('progress_interval', 0.5, options.GROUP),
                 ('max_attempts', 3, options.GROUP)]:
-            CONF.set_override(name, value, group=group)
-            self.addCleanup(CONF.clear_override, name, group=group)
-        host_fakes.restore_glance_after(self)
+            self.cfg.config(**{name: value, 'group': group})
+        boundary_fakes.restore_glance_after(self)
         self.source = self.glance.add_image(
             DATA, disk_format='qcow2', container_format='ovf',
             hw_disk_bus='virtio', os_distro='cirros', foo='bar',
             os_admin_user='root')
-        self.objs = host_fakes.HostObjects(
+        self.objs = boundary_fakes.HostObjects(
             stores=('fast',), disk_format='raw', container_format='bare',
             extra_properties={'hw_disk_bus': 'ide', 'keep': 'me'})
         self.before = self.snapshot()
@@ -93,8 +107,8 @@ class FlowTestBase(unittest.TestCase):
         return {'method': fields}
 
     def run_import(self, next_step=None, context=None, **method):
-        context = context or host_fakes.context(
-            host_fakes.catalog(self.glance.url))
+        context = context or boundary_fakes.context(
+            boundary_fakes.catalog(self.glance.url))
         ours = plugin.get_flow(
             task_id=self.objs.task_id, task_type='api_image_import',
             context=context, task_repo=self.objs.task_repo,
@@ -104,13 +118,34 @@ class FlowTestBase(unittest.TestCase):
             action_wrapper=self.objs.action_wrapper)
         flow = linear_flow.Flow('host', retry=tf_retry.AlwaysRevert())
         flow.add(ours, next_step or NextHostStep())
-        engines.run(flow, engine='serial')
+        engine = engines.load(flow, engine='serial')
+        engine.run()
+        return engine
+
+    def when_staged(self, size, change):
+        """Run ``change`` once the first ``size`` bytes are staged.
+
+        An event of the download itself rather than a timer: on a loaded
+        machine the data may take any time to arrive.
+        """
+        real = partfile.PartFile.write
+        done = threading.Event()
+
+        def write(part, data, offset):
+            written = real(part, data, offset)
+            if offset + len(data) >= size and not done.is_set():
+                done.set()
+                change()
+            return written
+        patcher = mock.patch.object(partfile.PartFile, 'write', write)
+        patcher.start()
+        self.addCleanup(patcher.stop)
 
     def staged_files(self):
         return sorted(os.listdir(self.staging))
 
     def assert_failed_cleanly(self, text, **kwargs):
-        with self.assertRaises(host.ImportFailed) as ctx:
+        with self.assertRaises(boundary.ImportFailed) as ctx:
             self.run_import(**kwargs)
         message = str(ctx.exception)
         self.assertIn(text, message)
@@ -127,7 +162,7 @@ class FlowTestBase(unittest.TestCase):
         """A new import of the same image, as the API would start it."""
         image = self.objs.image
         self.objs.task_id = self.objs.task_id + '-again'
-        self.objs.task_repo = host_fakes.FakeTaskRepo(self.objs.task_id)
+        self.objs.task_repo = boundary_fakes.FakeTaskRepo(self.objs.task_id)
         self.objs.action_wrapper = api_image_import.ImportActionWrapper(
             self.objs.image_repo, self.objs.image_id, self.objs.task_id)
         image.extra_properties['os_glance_import_task'] = self.objs.task_id
@@ -168,15 +203,30 @@ class SuccessTest(FlowTestBase):
         # in, no more: Glance's own metadata step was skipped.
         self.assertEqual(2, len(self.glance.requests_to(self.source['id'])))
 
+    def test_the_source_is_handed_on_as_taskflow_results(self):
+        storage = self.run_import(glance_region='region1').storage
+        self.assertEqual(self.source['id'], storage.fetch('source_image_id'))
+        self.assertEqual('REGION1', storage.fetch('source_region'))
+        record = storage.fetch('source_image')
+        self.assertEqual((self.source['id'], 'qcow2'),
+                         (record['id'], record['disk_format']))
+        self.assertEqual(('sha512', self.source['os_hash_value']),
+                         storage.fetch('source_digest'))
+        # What the metadata step replaced, for its revert.
+        saved = storage.get(tasks.CopyMetadata(
+            self.objs.task_id, 'api_image_import', CONF, None).name)
+        self.assertEqual('raw', saved['disk_format'])
+        self.assertEqual('ide', saved['properties']['hw_disk_bus'])
+        self.assert_staged()
+
     def test_multiple_stores_stage_in_the_reserved_staging_store(self):
-        host_fakes.register_staging_store_group()
+        boundary_fakes.register_staging_store_group()
         for name, value, group in [
                 ('enabled_backends', {'fast': 'file'}, None),
                 ('node_staging_uri', 'file:///nonexistent', None),
                 ('filesystem_store_datadir', self.staging,
                  'os_glance_staging_store')]:
-            CONF.set_override(name, value, group=group)
-            self.addCleanup(CONF.clear_override, name, group=group)
+            self.cfg.config(**{name: value, 'group': group})
         self.run_import()
         self.assert_staged()
 
@@ -194,13 +244,9 @@ class SuccessTest(FlowTestBase):
         self.assert_staged()
 
     def test_broad_prefix_and_no_provenance(self):
-        CONF.set_override('extra_properties', ['os_', 'f'],
-                          group=options.PROPERTIES_GROUP)
-        self.addCleanup(CONF.clear_override, 'extra_properties',
+        self.cfg.config(extra_properties=['os_', 'f'],
                         group=options.PROPERTIES_GROUP)
-        CONF.set_override('record_provenance', False, group=options.GROUP)
-        self.addCleanup(CONF.clear_override, 'record_provenance',
-                        group=options.GROUP)
+        self.cfg.config(record_provenance=False, group=options.GROUP)
         self.run_import()
         props = self.objs.image.extra_properties
         self.assertEqual('root', props['os_admin_user'])
@@ -213,7 +259,7 @@ class SuccessTest(FlowTestBase):
     def test_cut_and_stalled_transfers_resume(self):
         self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
                                fake_glance.Stall(after=1024 * 1024, seconds=5)]
-        CONF.set_override('read_timeout', 0.5, group=options.GROUP)
+        self.cfg.config(read_timeout=0.5, group=options.GROUP)
         self.run_import()
         self.assert_staged()
         ranges = [r.headers.get('Range')
@@ -248,19 +294,19 @@ class FailureTest(FlowTestBase):
                                    glance_image_id=hidden['id'])
 
     def test_expired_token(self):
-        context = host_fakes.context(host_fakes.catalog(self.glance.url),
-                                     token='expired')
+        context = boundary_fakes.context(
+            boundary_fakes.catalog(self.glance.url), token='expired')
         self.assert_failed_cleanly('did not accept your token',
                                    context=context)
 
     def test_source_not_active(self):
         for status in ('queued', 'deactivated'):
             queued = self.glance.add_image(b'x', status=status)
-            self.assert_failed_cleanly("'%s', not 'active'" % status,
+            self.assert_failed_cleanly(f"'{status}', not 'active'",
                                        glance_image_id=queued['id'])
 
     def test_endpoint_refused_by_import_filtering(self):
-        CONF.set_override('allowed_ports', [80], 'import_filtering_opts')
+        self.cfg.config(allowed_ports=[80], group='import_filtering_opts')
         self.assert_failed_cleanly('[import_filtering_opts]')
         self.assertEqual([], self.glance.requests)
 
@@ -290,23 +336,18 @@ class FailureTest(FlowTestBase):
     def test_task_abandoned_stops_the_download(self):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, lambda: setattr(self.objs.task_repo.task, 'status',
-                                 'failure'))
-        timer.start()
-        self.addCleanup(timer.cancel)
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
+        self.when_staged(1024 * 1024, lambda: setattr(
+            self.objs.task_repo.task, 'status', 'failure'))
         self.assert_failed_cleanly('no longer processing')
 
     def test_target_deleted_during_download(self):
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, self.objs.image_repo.delete, [self.objs.image_id])
-        timer.start()
-        self.addCleanup(timer.cancel)
-        with self.assertRaises(host.ImportFailed) as ctx:
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
+        self.when_staged(1024 * 1024, lambda: self.objs.image_repo.delete(
+            self.objs.image_id))
+        with self.assertRaises(boundary.ImportFailed) as ctx:
             self.run_import()
         self.assertIn('target image was deleted', str(ctx.exception))
         self.assertEqual([], self.staged_files())
@@ -314,10 +355,6 @@ class FailureTest(FlowTestBase):
 
 class MetadataCheckTest(FlowTestBase):
     """The source's record and this Glance's rules, before any data."""
-
-    def override(self, name, value, group=None):
-        CONF.set_override(name, value, group=group)
-        self.addCleanup(CONF.clear_override, name, group=group)
 
     def assert_refused_before_data(self, text):
         message = self.assert_failed_cleanly(text)
@@ -335,7 +372,7 @@ class MetadataCheckTest(FlowTestBase):
         self.retry_succeeds()
 
     def test_container_format_this_glance_refuses(self):
-        self.override('container_formats', ['bare'], group='image_format')
+        self.cfg.config(container_formats=['bare'], group='image_format')
         self.assert_refused_before_data(
             "has the container_format 'ovf', which this Glance does not "
             "accept; it accepts bare.")
@@ -362,8 +399,8 @@ class MetadataCheckTest(FlowTestBase):
         self.retry_succeeds()
 
     def test_reserved_names_never_copied_whatever_the_case(self):
-        self.override('extra_properties', ['l', 'L', 'os_', 'OS_'],
-                      group=options.PROPERTIES_GROUP)
+        self.cfg.config(extra_properties=['l', 'L', 'os_', 'OS_'],
+                        group=options.PROPERTIES_GROUP)
         self.source.update({
             'location': 'file:///etc/shadow', 'Location': 'x',
             'OS_GLANCE_IMPORT_TASK': 'stolen', 'os_GLANCE_x': 'x',
@@ -378,7 +415,7 @@ class MetadataCheckTest(FlowTestBase):
         self.assertEqual('root', props['os_admin_user'])
 
     def test_more_properties_than_the_quota(self):
-        self.override('image_property_quota', 4)
+        self.cfg.config(image_property_quota=4)
         # The target has hw_disk_bus and keep; the copy sets hw_disk_bus
         # and os_distro, and the provenance 2 more: 5 > 4.
         self.objs.image_repo.property_quota = 4
@@ -404,8 +441,10 @@ class SourceChangedTest(FlowTestBase):
     """The source deactivated or deleted while its data was copied."""
 
     def after_download(self, change, before=False):
-        """Run ``change`` as the last byte is in, before the re-read (or,
-        with ``before``, once the record was read, before any data)."""
+        """Run ``change`` as the last byte is in, before the re-read.
+
+        With ``before``, run it once the record was read, before any data.
+        """
         real = fetch.StagedDownload.run
 
         def run(download, opener):
@@ -446,11 +485,9 @@ class SourceChangedTest(FlowTestBase):
         # resume after the stall gets it, and the record says why.
         self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
                                                     seconds=1.5))
-        CONF.set_override('read_timeout', 1.0, group=options.GROUP)
-        timer = threading.Timer(
-            0.3, lambda: self.source.update(status='deactivated'))
-        timer.start()
-        self.addCleanup(timer.cancel)
+        self.cfg.config(read_timeout=1.0, group=options.GROUP)
+        self.when_staged(1024 * 1024,
+                         lambda: self.source.update(status='deactivated'))
         message = self.assert_failed_cleanly(
             'was deactivated after this import started')
         self.assertNotIn('not allowed', message)

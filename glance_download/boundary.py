@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The boundary with Glance: the only module that imports it.
 
 Everything the plugin needs from its host goes through here: the global
@@ -7,7 +19,7 @@ failed task, the task record used for progress, and the hard-coded
 glance-download step of Glance's import flow.  A Glance upgrade should
 touch this file only (and, for the console scripts' reading of Glance's
 configuration, glance_download/cmd/glance_config.py);
-tests/unit/test_host.py checks these contracts against the installed
+tests/unit/test_boundary.py checks these contracts against the installed
 Glance.
 """
 
@@ -247,7 +259,7 @@ def image_size_cap():
     return CONF.image_size_cap
 
 
-class TaskReporter(object):
+class TaskReporter:
     """Writes progress into the task and stops if the import was abandoned."""
 
     def __init__(self, task_repo, task_id, action_wrapper):
@@ -311,6 +323,41 @@ def mark_failed(action_wrapper, stores):
             action.set_image_attribute(status='queued')
         action.remove_importing_stores(stores)
         action.add_failed_stores(stores)
+    restore_image(action_wrapper, change)
+
+
+def copy_metadata(action_wrapper, disk_format, container_format, props):
+    """Set the formats and ``props`` on the target image.
+
+    Returns what they replace, as plain data for restore_metadata: the
+    formats and each property's former value, None where it had none.
+    A refusal by Glance leaves nothing changed and raises ours.
+    """
+    with metadata_refusals(len(props)), action_wrapper as action:
+        current = action.image_extra_properties
+        saved = {
+            'disk_format': action.image_disk_format,
+            'container_format': action.image_container_format,
+            'properties': {name: current.get(name) for name in props},
+        }
+        action.set_image_attribute(disk_format=disk_format,
+                                   container_format=container_format)
+        action.set_image_extra_properties(props)
+    return saved
+
+
+def restore_metadata(action_wrapper, saved):
+    """Put back what copy_metadata returned it had replaced."""
+    def change(action):
+        action.set_image_attribute(
+            disk_format=saved['disk_format'],
+            container_format=saved['container_format'])
+        for name, value in saved['properties'].items():
+            if value is None:
+                action.pop_extra_property(name)
+        action.set_image_extra_properties(
+            {name: value for name, value in saved['properties'].items()
+             if value is not None})
     restore_image(action_wrapper, change)
 
 

@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """Stand-ins for the objects Glance hands to an import plugin.
 
 They imitate Glance's repositories the way its database does: ``get``
@@ -25,12 +37,13 @@ import glance.db
 from glance.db.simple import api as simple_api
 from glance import domain
 
-from glance_download import host
+from glance_download import boundary
+from tests.unit import helpers
 
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
 
 
-class FakeImage(object):
+class FakeImage:
     """An image record that refuses the status changes Glance refuses."""
 
     valid_state_targets = domain.Image.valid_state_targets
@@ -64,7 +77,7 @@ class FakeImage(object):
             setattr(self, name, value)
 
 
-class FakeImageRepo(object):
+class FakeImageRepo:
     """Glance's image repository; refuses what its quota and protections do.
 
     ``property_quota`` counts properties outside Glance's reserved
@@ -123,7 +136,7 @@ class FakeImageRepo(object):
         stored.extra_properties = {}
 
 
-class FakeTaskRepo(object):
+class FakeTaskRepo:
 
     def __init__(self, task_id):
         self.task = types.SimpleNamespace(task_id=task_id,
@@ -140,7 +153,7 @@ class FakeTaskRepo(object):
         self.messages.append(task.message)
 
 
-class HostObjects(object):
+class HostObjects:
     """A target image locked by a processing task, as Glance sets it up."""
 
     def __init__(self, stores=('fast',), **image_attrs):
@@ -176,12 +189,12 @@ def catalog(region1_url, region2_url='http://127.0.0.1:1'):
 
 def restore_glance_after(test):
     """Undo, after the test, what the plugin changes in Glance's modules."""
-    in_tree = importlib.import_module(host.IN_TREE_MODULE)
+    in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
     test.addCleanup(setattr, in_tree, 'get_flow', in_tree.get_flow)
     for method in ('execute', 'revert'):
         test.addCleanup(setattr, api_image_import._ImportMetadata, method,
                         getattr(api_image_import._ImportMetadata, method))
-    test.addCleanup(host._in_tree.clear)
+    test.addCleanup(boundary._in_tree.clear)
 
 
 def register_staging_store_group():
@@ -193,10 +206,12 @@ def register_staging_store_group():
         pass
 
 
-class GlanceDatabase(object):
-    """Glance's own in-memory database (glance.db.simple), emptied for a
-    test, with a staging directory: imports as a dead or live glance-api
-    leaves them, for host.py's recovery functions to read and change.
+class GlanceDatabase:
+    """Glance's own in-memory database, emptied for a test.
+
+    glance.db.simple, with a staging directory: imports as a dead or live
+    glance-api leaves them, for boundary.py's recovery functions to read
+    and change.
     """
 
     def __init__(self, test, staging=None):
@@ -213,8 +228,7 @@ class GlanceDatabase(object):
         self.staging = directory.name
         for name, value in (('enabled_backends', None),
                             ('node_staging_uri', 'file://' + self.staging)):
-            cfg.CONF.set_override(name, value)
-            test.addCleanup(cfg.CONF.clear_override, name)
+            helpers.override(test, name, value)
 
     def add_import(self, idle, method='glance-download',
                    task_status='processing', image_status='importing',

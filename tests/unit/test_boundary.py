@@ -1,3 +1,15 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
 """The contracts between the plugin and the installed Glance."""
 
 import importlib
@@ -8,119 +20,94 @@ import unittest
 from unittest import mock
 
 from oslo_config import cfg
-from stevedore import extension
 from stevedore import named
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 
+from glance_download import boundary
 from glance_download import errors
-from glance_download import host
 from glance_download import metadata
 from glance_download import options
 from glance_download import plugin
-from tests.unit import host_fakes
+from tests.unit import boundary_fakes
+from tests.unit import helpers
 
 CONF = cfg.CONF
 
 
-def override(test, name, value, group=None):
-    CONF.set_override(name, value, group=group)
-    test.addCleanup(CONF.clear_override, name, group=group)
-
-
-OURS = 'glance_download.plugin:get_flow'
-IN_TREE = 'glance.async_.flows._internal_plugins.glance_download:get_flow'
-
-
-def enumerated(test, first):
-    """Make stevedore find one glance_download implementation first.
-
-    Which comes first on a real host follows the directory listing of
-    site-packages; both orders must give the same result.
-    """
-    real = extension.ExtensionManager.list_entry_points
-
-    def ordered(manager):
-        eps = list(real(manager))
-        return sorted(eps, key=lambda ep: ep.value != first)
-    patcher = mock.patch.object(extension.ExtensionManager,
-                                'list_entry_points', ordered)
-    patcher.start()
-    test.addCleanup(patcher.stop)
-
-
 def use(test, implementation):
     options.register_opts(CONF)
-    override(test, 'implementation', implementation, group=options.GROUP)
+    helpers.override(test, 'implementation', implementation,
+                     group=options.GROUP)
 
 
 class StagingTargetTest(unittest.TestCase):
 
     def test_legacy_node_staging_uri(self):
-        override(self, 'enabled_backends', None)
+        helpers.override(self, 'enabled_backends', None)
         for uri in ('file:///srv/staging', 'file:///srv/staging/'):
-            override(self, 'node_staging_uri', uri)
+            helpers.override(self, 'node_staging_uri', uri)
             self.assertEqual(('file:///srv/staging/abc', '/srv/staging/abc'),
-                             host.staging_target('abc'))
+                             boundary.staging_target('abc'))
 
     def test_multiple_stores_use_the_reserved_staging_store(self):
-        host_fakes.register_staging_store_group()
-        override(self, 'enabled_backends', {'fast': 'file'})
-        override(self, 'filesystem_store_datadir', '/srv/st',
-                 group='os_glance_staging_store')
+        boundary_fakes.register_staging_store_group()
+        helpers.override(self, 'enabled_backends', {'fast': 'file'})
+        helpers.override(self, 'filesystem_store_datadir', '/srv/st',
+                         group='os_glance_staging_store')
         self.assertEqual(('file:///srv/st/abc', '/srv/st/abc'),
-                         host.staging_target('abc'))
+                         boundary.staging_target('abc'))
 
     def test_staging_that_is_not_a_directory_is_refused(self):
-        override(self, 'enabled_backends', None)
-        override(self, 'node_staging_uri', 'http://elsewhere/')
+        helpers.override(self, 'enabled_backends', None)
+        helpers.override(self, 'node_staging_uri', 'http://elsewhere/')
         with self.assertRaises(errors.InvalidRequest) as ctx:
-            host.staging_target('abc')
+            boundary.staging_target('abc')
         self.assertIn('not a local directory', str(ctx.exception))
 
 
 class ImageSizeCapTest(unittest.TestCase):
 
     def test_glance_option_is_read(self):
-        self.assertEqual(1024 ** 4, host.image_size_cap())
-        override(self, 'image_size_cap', 12345)
-        self.assertEqual(12345, host.image_size_cap())
+        self.assertEqual(1024 ** 4, boundary.image_size_cap())
+        helpers.override(self, 'image_size_cap', 12345)
+        self.assertEqual(12345, boundary.image_size_cap())
 
 
 class ImportFilteringTest(unittest.TestCase):
 
     def test_defaults_refuse_loopback_and_odd_ports(self):
-        self.assertFalse(host.url_allowed('http://127.0.0.1:9292/v2'))
-        self.assertFalse(host.url_allowed('ftp://192.0.2.10/'))
-        self.assertFalse(host.url_allowed('http://192.0.2.10:9292/'))
-        self.assertTrue(host.url_allowed('https://192.0.2.10/image'))
+        self.assertFalse(boundary.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(boundary.url_allowed('ftp://192.0.2.10/'))
+        self.assertFalse(boundary.url_allowed('http://192.0.2.10:9292/'))
+        self.assertTrue(boundary.url_allowed('https://192.0.2.10/image'))
 
     def test_operator_allows_a_loopback_glance(self):
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [9292],
-                 group='import_filtering_opts')
-        self.assertTrue(host.url_allowed('http://127.0.0.1:9292/v2'))
-        self.assertFalse(host.url_allowed('http://127.0.0.2:9292/v2'))
-        self.assertFalse(host.url_allowed('http://127.0.0.1:9293/v2'))
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [9292],
+                         group='import_filtering_opts')
+        self.assertTrue(boundary.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(boundary.url_allowed('http://127.0.0.2:9292/v2'))
+        self.assertFalse(boundary.url_allowed('http://127.0.0.1:9293/v2'))
 
     def test_validated_address_is_the_one_to_connect_to(self):
-        override(self, 'allowed_hosts', ['127.0.0.1'],
-                 group='import_filtering_opts')
-        override(self, 'allowed_ports', [9292],
-                 group='import_filtering_opts')
+        helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
+                         group='import_filtering_opts')
+        helpers.override(self, 'allowed_ports', [9292],
+                         group='import_filtering_opts')
         self.assertEqual('127.0.0.1',
-                         host.validated_address('http://127.0.0.1:9292/'))
-        self.assertIsNone(host.validated_address('http://127.0.0.2:9292/'))
-        self.assertIsNone(host.validated_address('http://127.0.0.1:9293/'))
+                         boundary.validated_address('http://127.0.0.1:9292/'))
+        self.assertIsNone(boundary.validated_address('http://127.0.0.2:9292/'))
+        self.assertIsNone(boundary.validated_address('http://127.0.0.1:9293/'))
 
 
 class FailureTypeTest(unittest.TestCase):
 
     def test_glance_writes_our_text_into_the_task(self):
         # Glance's executor uses str(exc) only for UploadException.
-        exc = host.ImportFailed('Image x was not found in region R1.')
+        exc = boundary.ImportFailed('Image x was not found in region R1.')
         self.assertIsInstance(exc, glance_exc.UploadException)
         self.assertEqual('Image x was not found in region R1.', str(exc))
 
@@ -128,16 +115,18 @@ class FailureTypeTest(unittest.TestCase):
 class ImageFormatsTest(unittest.TestCase):
 
     def test_the_formats_this_glance_accepts(self):
-        override(self, 'disk_formats', ['raw', 'qcow2'],
-                 group='image_format')
-        override(self, 'container_formats', ['bare'], group='image_format')
-        self.assertEqual((('raw', 'qcow2'), ('bare',)), host.image_formats())
+        helpers.override(self, 'disk_formats', ['raw', 'qcow2'],
+                         group='image_format')
+        helpers.override(self, 'container_formats', ['bare'],
+                         group='image_format')
+        self.assertEqual((('raw', 'qcow2'), ('bare',)),
+                         boundary.image_formats())
 
 
 class ReservedNamesTest(unittest.TestCase):
 
     def test_glance_lists_are_read(self):
-        names, prefixes = host.reserved_names()
+        names, prefixes = boundary.reserved_names()
         # From the API's reserved, read-only and disallowed lists, the
         # image schema and the domain: some are not in our own floor.
         for name in ('location', 'deleted', 'deleted_at', 'locations',
@@ -149,7 +138,7 @@ class ReservedNamesTest(unittest.TestCase):
     def test_floor_covers_what_glance_lists(self):
         # Our own list is a floor: a Glance that stops listing a name
         # still has it refused.
-        names, _ = host.reserved_names()
+        names, _ = boundary.reserved_names()
         self.assertEqual(set(), set(names) - metadata.CORE_ATTRIBUTES)
 
 
@@ -157,12 +146,12 @@ class MetadataRefusalsTest(unittest.TestCase):
 
     def refused(self, exc):
         with self.assertRaises(errors.GlanceDownloadError) as ctx:
-            with host.metadata_refusals(5):
+            with boundary.metadata_refusals(5):
                 raise exc
         return ctx.exception
 
     def test_property_quota(self):
-        override(self, 'image_property_quota', 4)
+        helpers.override(self, 'image_property_quota', 4)
         exc = self.refused(glance_exc.ImagePropertyLimitExceeded(
             attempted=7, maximum=4))
         self.assertIsInstance(exc, errors.MetadataRefused)
@@ -193,15 +182,15 @@ class MetadataRefusalsTest(unittest.TestCase):
 
     def test_other_errors_pass_through(self):
         with self.assertRaises(KeyError):
-            with host.metadata_refusals(1):
+            with boundary.metadata_refusals(1):
                 raise KeyError('x')
 
 
 class TaskReporterTest(unittest.TestCase):
 
     def setUp(self):
-        self.objs = host_fakes.HostObjects()
-        self.reporter = host.TaskReporter(
+        self.objs = boundary_fakes.HostObjects()
+        self.reporter = boundary.TaskReporter(
             self.objs.task_repo, self.objs.task_id, self.objs.action_wrapper)
 
     def test_report_saves_the_message(self):
@@ -235,51 +224,96 @@ class TaskReporterTest(unittest.TestCase):
 class MarkFailedTest(unittest.TestCase):
 
     def test_image_queued_and_stores_failed(self):
-        objs = host_fakes.HostObjects(stores=('fast', 'cheap'))
-        host.mark_failed(objs.action_wrapper, objs.stores)
+        objs = boundary_fakes.HostObjects(stores=('fast', 'cheap'))
+        boundary.mark_failed(objs.action_wrapper, objs.stores)
         self.assertEqual('queued', objs.image.status)
         props = objs.image.extra_properties
         self.assertEqual('', props['os_glance_importing_to_stores'])
         self.assertEqual('cheap,fast', props['os_glance_failed_import'])
 
     def test_vanished_image_is_not_an_error(self):
-        objs = host_fakes.HostObjects()
+        objs = boundary_fakes.HostObjects()
         objs.image_repo.delete(objs.image_id)
-        host.mark_failed(objs.action_wrapper, objs.stores)
+        boundary.mark_failed(objs.action_wrapper, objs.stores)
+
+
+class CopyMetadataTest(unittest.TestCase):
+
+    def setUp(self):
+        self.objs = boundary_fakes.HostObjects(
+            disk_format='raw', container_format='bare',
+            extra_properties={'hw_disk_bus': 'ide', 'keep': 'me'})
+
+    def metadata(self):
+        image = self.objs.image
+        return (image.disk_format, image.container_format,
+                dict(image.extra_properties))
+
+    def test_copied_then_restored_as_it_was(self):
+        before = self.metadata()
+        saved = boundary.copy_metadata(
+            self.objs.action_wrapper, 'qcow2', 'ovf',
+            {'hw_disk_bus': 'virtio', 'os_distro': 'cirros'})
+        image = self.objs.image
+        self.assertEqual(('qcow2', 'ovf'),
+                         (image.disk_format, image.container_format))
+        self.assertEqual('virtio', image.extra_properties['hw_disk_bus'])
+        self.assertEqual('cirros', image.extra_properties['os_distro'])
+        self.assertEqual({'hw_disk_bus': 'ide', 'os_distro': None},
+                         saved['properties'])
+        boundary.restore_metadata(self.objs.action_wrapper, saved)
+        self.assertEqual(before, self.metadata())
+
+    def test_refusal_changes_nothing(self):
+        # The target has 2 properties: 2 more exceed a quota of 3.
+        self.objs.image_repo.property_quota = 3
+        before = self.metadata()
+        self.assertRaises(errors.MetadataRefused, boundary.copy_metadata,
+                          self.objs.action_wrapper, 'qcow2', 'ovf',
+                          {'a': '1', 'b': '2'})
+        self.assertEqual(before, self.metadata())
+
+    def test_vanished_image_is_not_an_error_on_restore(self):
+        saved = boundary.copy_metadata(self.objs.action_wrapper, 'qcow2',
+                                       'ovf', {'a': '1'})
+        self.objs.image_repo.delete(self.objs.image_id)
+        boundary.restore_metadata(self.objs.action_wrapper, saved)
 
 
 class ResolutionTest(unittest.TestCase):
 
     def setUp(self):
-        host_fakes.restore_glance_after(self)
+        boundary_fakes.restore_glance_after(self)
 
     def test_our_entry_point_is_registered(self):
         eps = [ep.value for ep in importlib.metadata.entry_points(
-            group=host.PLUGIN_NAMESPACE) if ep.name == host.PLUGIN_NAME]
-        self.assertIn(OURS, eps)
+            group=boundary.PLUGIN_NAMESPACE)
+            if ep.name == boundary.PLUGIN_NAME]
+        self.assertIn(helpers.OURS, eps)
 
     def load(self):
         """The glance_download implementation, loaded as Glance loads it."""
         return named.NamedExtensionManager(
-            host.PLUGIN_NAMESPACE, names=[host.PLUGIN_NAME], name_order=True,
-            invoke_on_load=False).extensions[0].plugin
+            boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
+            name_order=True, invoke_on_load=False).extensions[0].plugin
 
     def test_claim_makes_the_in_tree_entry_point_ours(self):
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assertIsNot(plugin.get_flow, self.load())
-        host.claim_method(plugin.get_flow)
+        boundary.claim_method(plugin.get_flow)
         self.assertIs(plugin.get_flow, self.load())
-        host.claim_method(plugin.get_flow)
+        boundary.claim_method(plugin.get_flow)
         self.assertIs(plugin.get_flow, self.load())
 
     def test_in_tree_flow_is_still_reachable_after_a_claim(self):
-        in_tree = importlib.import_module(host.IN_TREE_MODULE)
+        in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
         original = in_tree.get_flow
-        host.claim_method(plugin.get_flow)
-        with mock.patch.dict(host._in_tree, {'get_flow': mock.Mock()}) as d:
-            host.in_tree_flow(a=1)
+        boundary.claim_method(plugin.get_flow)
+        with mock.patch.dict(boundary._in_tree,
+                             {'get_flow': mock.Mock()}) as d:
+            boundary.in_tree_flow(a=1)
             d['get_flow'].assert_called_once_with(a=1)
-        self.assertIs(original, host._in_tree['get_flow'])
+        self.assertIs(original, boundary._in_tree['get_flow'])
 
 
 class HostFlowTest(unittest.TestCase):
@@ -289,16 +323,17 @@ class HostFlowTest(unittest.TestCase):
         self.staging = tempfile.mkdtemp()
         self.addCleanup(lambda: os.path.isdir(self.staging) and
                         os.rmdir(self.staging))
-        override(self, 'enabled_backends', None)
-        override(self, 'node_staging_uri', 'file://' + self.staging)
-        override(self, 'enabled_import_methods',
-                 ['glance-direct', 'web-download', 'glance-download'])
-        host_fakes.restore_glance_after(self)
+        helpers.override(self, 'enabled_backends', None)
+        helpers.override(self, 'node_staging_uri', 'file://' + self.staging)
+        helpers.override(self, 'enabled_import_methods',
+                         ['glance-direct', 'web-download', 'glance-download'])
+        boundary_fakes.restore_glance_after(self)
         self.original_execute = api_image_import._ImportMetadata.execute
 
     def host_flow(self):
-        objs = host_fakes.HostObjects(stores=(None,), status='queued')
-        context = host_fakes.context(host_fakes.catalog('http://h:9292'))
+        objs = boundary_fakes.HostObjects(stores=(None,), status='queued')
+        context = boundary_fakes.context(
+            boundary_fakes.catalog('http://h:9292'))
         context.owner = 'project'
         import_req = {'method': {
             'name': 'glance-download', 'glance_region': 'REGION1',
@@ -336,7 +371,7 @@ class HostFlowTest(unittest.TestCase):
         # Where Glance's next task reads the staged data is where we write.
         verify = [a for a in self.atoms(flow)
                   if type(a).__name__ == '_VerifyStaging'][0]
-        self.assertEqual(host.staging_target(objs.image_id)[0], verify.uri)
+        self.assertEqual(boundary.staging_target(objs.image_id)[0], verify.uri)
 
     def assert_in_tree(self):
         objs, flow = self.host_flow()
@@ -347,22 +382,22 @@ class HostFlowTest(unittest.TestCase):
                       api_image_import._ImportMetadata.execute)
 
     def test_ours_when_found_last(self):
-        enumerated(self, IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         self.assert_ours()
 
     def test_ours_when_found_first(self):
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assert_ours()
         self.assert_ours()
 
     def test_in_tree_by_choice_when_found_last(self):
         use(self, 'in-tree')
-        enumerated(self, IN_TREE)
+        helpers.enumerated(self, helpers.IN_TREE)
         self.assert_in_tree()
 
     def test_in_tree_by_choice_when_found_first(self):
         use(self, 'in-tree')
-        enumerated(self, OURS)
+        helpers.enumerated(self, helpers.OURS)
         self.assert_in_tree()
 
     def test_options_do_not_clash_with_glance(self):
@@ -377,13 +412,13 @@ class RecoveryHostTest(unittest.TestCase):
     """The recovery's reads and writes, over Glance's own database code."""
 
     def setUp(self):
-        self.db = host_fakes.GlanceDatabase(self)
+        self.db = boundary_fakes.GlanceDatabase(self)
 
     def test_processing_import_tasks_and_how_long_unwritten(self):
         _image, dead = self.db.add_import(idle=700)
         self.db.add_import(idle=700, task_status='failure')
         _image, live = self.db.add_import(idle=2)
-        found = dict(host.processing_import_tasks(self.db.api))
+        found = dict(boundary.processing_import_tasks(self.db.api))
         self.assertEqual({dead, live}, set(found))
         self.assertGreaterEqual(found[dead], 700)
         self.assertLess(found[live], 60)
@@ -391,7 +426,7 @@ class RecoveryHostTest(unittest.TestCase):
     def test_observe_import(self):
         image_id, task_id = self.db.add_import(idle=700,
                                                stores=('fast', 'cheap'))
-        seen = host.observe_import(task_id, self.db.api)
+        seen = boundary.observe_import(task_id, self.db.api)
         self.assertEqual(
             (task_id, 'processing', 'glance-download', image_id,
              'importing', task_id, ('fast', 'cheap')),
@@ -399,35 +434,35 @@ class RecoveryHostTest(unittest.TestCase):
              seen.image_status, seen.lock, seen.stores))
         self.assertGreaterEqual(seen.idle, 700)
         self.db.delete_image(image_id)
-        seen = host.observe_import(task_id, self.db.api)
+        seen = boundary.observe_import(task_id, self.db.api)
         self.assertEqual((None, None), (seen.image_status, seen.lock))
-        self.assertIsNone(host.observe_import('no-such-task', self.db.api))
+        self.assertIsNone(boundary.observe_import('no-such-task', self.db.api))
 
     def test_touch_task_writes_only_the_time(self):
         image_id, task_id = self.db.add_import(idle=700)
         task = self.db.task(task_id)
-        self.assertTrue(host.touch_task(task_id, image_id, self.db.api))
+        self.assertTrue(boundary.touch_task(task_id, image_id, self.db.api))
         after = self.db.task(task_id)
         self.assertGreater(after.updated_at, task.updated_at)
         self.assertEqual((task.status, task.message),
                          (after.status, after.message))
-        self.assertLess(dict(host.processing_import_tasks(
+        self.assertLess(dict(boundary.processing_import_tasks(
             self.db.api))[task_id], 60)
 
     def test_touch_task_stops_once_the_import_is_not_ours(self):
         image_id, task_id = self.db.add_import(idle=1, task_status='success')
-        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
         image_id, task_id = self.db.add_import(idle=1, locked=False)
-        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
         image_id, task_id = self.db.add_import(idle=1)
         self.db.delete_image(image_id)
-        self.assertFalse(host.touch_task(task_id, image_id, self.db.api))
-        self.assertFalse(host.touch_task('gone', image_id, self.db.api))
+        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(boundary.touch_task('gone', image_id, self.db.api))
 
     def test_queue_stranded_image(self):
         image_id, task_id = self.db.add_import(idle=700,
                                                stores=('fast', 'cheap'))
-        self.assertTrue(host.queue_stranded_image(
+        self.assertTrue(boundary.queue_stranded_image(
             image_id, task_id, ['fast', 'cheap'], self.db.api))
         image = self.db.image(image_id)
         self.assertEqual('queued', image.status)
@@ -438,76 +473,76 @@ class RecoveryHostTest(unittest.TestCase):
         # The lock stays until the rest is done; a second try is refused.
         self.assertEqual(task_id,
                          image.extra_properties['os_glance_import_task'])
-        self.assertFalse(host.queue_stranded_image(
+        self.assertFalse(boundary.queue_stranded_image(
             image_id, task_id, ['fast', 'cheap'], self.db.api))
 
     def test_queue_refused_without_the_lock(self):
         image_id, _task = self.db.add_import(idle=700)
-        self.assertFalse(host.queue_stranded_image(
+        self.assertFalse(boundary.queue_stranded_image(
             image_id, 'another-task', ['fast'], self.db.api))
         self.assertEqual('importing', self.db.image(image_id).status)
-        self.assertFalse(host.queue_stranded_image(
+        self.assertFalse(boundary.queue_stranded_image(
             'no-such-image', 'another-task', ['fast'], self.db.api))
 
     def test_fail_stranded_task(self):
         _image, task_id = self.db.add_import(idle=700)
-        self.assertTrue(host.fail_stranded_task(task_id, 'it stopped',
-                                                self.db.api))
+        self.assertTrue(boundary.fail_stranded_task(task_id, 'it stopped',
+                                                    self.db.api))
         task = self.db.task(task_id)
         self.assertEqual(('failure', 'it stopped'),
                          (task.status, task.message))
-        self.assertFalse(host.fail_stranded_task(task_id, 'again',
-                                                 self.db.api))
+        self.assertFalse(boundary.fail_stranded_task(task_id, 'again',
+                                                     self.db.api))
         self.assertEqual('it stopped', self.db.task(task_id).message)
-        self.assertFalse(host.fail_stranded_task('gone', 'x', self.db.api))
+        self.assertFalse(boundary.fail_stranded_task('gone', 'x', self.db.api))
 
     def test_release_import_lock_only_of_that_task(self):
         image_id, task_id = self.db.add_import(idle=700)
-        self.assertFalse(host.release_import_lock(image_id, 'other',
-                                                  self.db.api))
-        self.assertTrue(host.release_import_lock(image_id, task_id,
-                                                 self.db.api))
+        self.assertFalse(boundary.release_import_lock(image_id, 'other',
+                                                      self.db.api))
+        self.assertTrue(boundary.release_import_lock(image_id, task_id,
+                                                     self.db.api))
         self.assertNotIn('os_glance_import_task',
                          self.db.image(image_id).extra_properties)
-        self.assertFalse(host.release_import_lock(image_id, task_id,
-                                                  self.db.api))
+        self.assertFalse(boundary.release_import_lock(image_id, task_id,
+                                                      self.db.api))
 
     def test_image_status(self):
         image_id, _task = self.db.add_import(idle=1)
-        self.assertEqual('importing', host.image_status(image_id,
-                                                        self.db.api))
+        self.assertEqual('importing', boundary.image_status(image_id,
+                                                            self.db.api))
         self.db.delete_image(image_id)
-        self.assertIsNone(host.image_status(image_id, self.db.api))
+        self.assertIsNone(boundary.image_status(image_id, self.db.api))
 
     def test_staged_files_are_the_images_ones(self):
         image_id, _task = self.db.add_import(idle=1)
         self.db.stage(image_id + '.part', b'12345')
         self.db.stage(image_id)
         self.db.stage('notes.txt')
-        self.assertEqual(self.db.staging, host.staging_directory())
-        found = host.staged_files()
+        self.assertEqual(self.db.staging, boundary.staging_directory())
+        found = boundary.staged_files()
         self.assertEqual([image_id, image_id + '.part'],
                          [f.name for f in found])
         self.assertEqual(5, found[1].size)
         self.assertLess(found[1].age, 60)
         self.assertEqual([image_id + '.part'], [
-            f.name for f in host.staged_files(image_id) if f.partial])
+            f.name for f in boundary.staged_files(image_id) if f.partial])
 
     def test_remove_staged_only_while_the_task_holds_the_lock(self):
         image_id, task_id = self.db.add_import(idle=700)
         self.db.stage(image_id + '.part')
         self.db.stage(image_id)
         names = [image_id + '.part', image_id]
-        self.assertEqual([], host.remove_staged(image_id, names, 'other',
-                                                self.db.api))
+        self.assertEqual([], boundary.remove_staged(image_id, names, 'other',
+                                                    self.db.api))
         self.assertEqual(sorted(names), self.db.staged())
-        self.assertEqual(names, host.remove_staged(image_id, names, task_id,
-                                                   self.db.api))
+        self.assertEqual(names, boundary.remove_staged(
+            image_id, names, task_id, self.db.api))
         self.assertEqual([], self.db.staged())
 
     def test_remove_staged_keeps_other_images_files(self):
         image_id, _task = self.db.add_import(idle=700)
         other = self.db.stage('f5e1d2c3-0000-4000-8000-000000000000.part')
-        self.assertEqual([], host.remove_staged(
+        self.assertEqual([], boundary.remove_staged(
             image_id, [os.path.basename(other), 'missing.part']))
         self.assertTrue(os.path.exists(other))
