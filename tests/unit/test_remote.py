@@ -559,7 +559,7 @@ class RebindingBase(RemoteTestBase):
                 self.later_lookups += 1
             address = '127.0.0.1' if self.checking else '127.0.0.2'
             return real(address, port, *args, **kwargs)
-        for module in host_fakes.resolver_modules():
+        for module in boundary_fakes.resolver_modules():
             patcher = mock.patch.object(module, 'getaddrinfo', getaddrinfo)
             patcher.start()
             self.addCleanup(patcher.stop)
