@@ -46,7 +46,6 @@ from glance_download import verify
 
 LOG = logging.getLogger(__name__)
 
-PART_SUFFIX = partfile.PART_SUFFIX
 
 # Seconds between two looks of the watching thread at the streams.
 _TICK = 0.25
@@ -229,7 +228,6 @@ class StagedDownload:
         if streams < 1:
             raise ValueError('streams must be at least 1')
         self.dest_path = os.fspath(dest_path)
-        self.part_path = self.dest_path + PART_SUFFIX
         self.size = size
         self.digest = digest
         self.chunk_size = chunk_size
@@ -312,17 +310,17 @@ class StagedDownload:
     def _residue(self):
         """The segments of a part file left by a dead process, if ours."""
         try:
-            found = os.stat(self.part_path)
+            found = os.stat(self._part.path)
         except OSError:
             return None
         kept = partfile.resumable(partfile.read_sidecar(self.dest_path),
                                   self.size, self.digest)
         if kept is None or found.st_size != self.size:
             LOG.info('Discarding %s: a residue of another source or of an '
-                     'unknown state', self.part_path)
+                     'unknown state', self._part.path)
             return None
         LOG.info('Resuming into %s: %d of %d bytes are already there',
-                 self.part_path, sum(w - s for s, _, w in kept), self.size)
+                 self._part.path, sum(w - s for s, _, w in kept), self.size)
         return kept
 
     def _plan(self, kept):

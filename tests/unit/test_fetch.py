@@ -643,7 +643,7 @@ class LimitsTest(FetchTestCase):
         sizes = []
 
         def progress(done, total, streams):
-            sizes.append(os.stat(self.dest + fetch.PART_SUFFIX).st_blocks)
+            sizes.append(os.stat(self.dest + partfile.PART_SUFFIX).st_blocks)
 
         self.download(image, progress=progress)
         self.assertStaged(DATA)
