@@ -31,8 +31,6 @@ from glance_download import partfile
 from glance_download import progress
 
 METHOD = 'glance-download'
-PART_SUFFIX = partfile.PART_SUFFIX
-SIDECAR_SUFFIX = partfile.SIDECAR_SUFFIX
 
 # stale_after must be this many heartbeats at least: a few late or lost
 # writes (a busy database, a paused worker) must never look like death.
@@ -176,7 +174,7 @@ class StagedFile:
     def partial(self):
         # <id>.part, its sidecar <id>.part.json, and that one's temporary
         # copy while it is replaced.
-        return self.name.partition('.')[2].startswith(PART_SUFFIX[1:])
+        return self.name.partition('.')[2].startswith(partfile.PART_SUFFIX[1:])
 
     def describe(self):
         return '%s: %s, %s old' % (self.name, progress.human_size(self.size),
@@ -190,7 +188,8 @@ def kept_for_resume(image_id, names):
     ranges it holds, so the next import of the image can resume from them;
     the engine checks that it is the same source and discards it if not.
     """
-    pair = {image_id + PART_SUFFIX, image_id + SIDECAR_SUFFIX}
+    pair = {image_id + partfile.PART_SUFFIX,
+            image_id + partfile.SIDECAR_SUFFIX}
     return pair if pair <= set(names) else set()
 
 
