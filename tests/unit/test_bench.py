@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""tools/bench's verdicts on a WAN run: streams honoured, targets met."""
+"""tools/bench's verdicts and its plugin@REV copy of earlier code."""
 
 import importlib.machinery
 import importlib.util
@@ -70,7 +70,7 @@ class TargetsTest(unittest.TestCase):
         results = {'plugin-N': ours, 'aria2c': medians(18.0),
                    'in-tree': medians(128.0)}
         return bench.wan_targets(
-            GIB, results, FakeLink(), None,
+            GIB, results, FakeLink(),
             {name: 'not honoured' for name in refused}, 8)
 
     def verdicts(self, lines):
@@ -89,7 +89,7 @@ class TargetsTest(unittest.TestCase):
 
     def test_without_the_plugin(self):
         lines = bench.wan_targets(GIB, {'aria2c': medians(18.0)},
-                                  FakeLink(), None, {}, 8)
+                                  FakeLink(), {}, 8)
         self.assertEqual(['not measured'] * 4, self.verdicts(lines))
         self.assertIn('with 8 streams', lines[0])
 
@@ -98,16 +98,53 @@ class TargetsTest(unittest.TestCase):
         self.assertEqual(['not met'] * 4, self.verdicts(lines))
         self.assertIn('parallel_streams=8 not honoured', lines[0])
 
-    def test_loopback_against_a_baseline(self):
-        baseline = {'path': 'before.json', 'results': {str(GIB): {
-            'plugin': {'download': 1.40, 'wall': 7.80}}}}
-        lines = bench.baseline_lines(
-            GIB, {'download': 1.46, 'wall': 8.30}, baseline)
+
+class RegressionTest(unittest.TestCase):
+
+    def test_against_an_earlier_revision(self):
+        lines = bench.regression_lines({GIB: {
+            'plugin': {'download': 1.46, 'wall': 8.30},
+            'plugin@abc1234': {'download': 1.40, 'wall': 7.80}}},
+            'plugin@abc1234')
         self.assertEqual(['met', 'missed'],
                          [line.split(': ', 1)[1].split('.')[0]
                           for line in lines])
-        self.assertIn('not checked',
-                      bench.baseline_lines(GIB, None, None)[0])
+        self.assertIn('1.460 s against 1.400 s, 1.04x', lines[0])
+
+    def test_not_measured(self):
+        lines = bench.regression_lines(
+            {GIB: {'plugin': {'download': 1.46, 'wall': 8.30}}}, 'plugin@x')
+        self.assertEqual(2, len(lines))
+        self.assertTrue(all(': not measured.' in line for line in lines))
+
+
+class RevisionTest(unittest.TestCase):
+    """plugin@REV runs the package as git has it at REV."""
+
+    def test_head(self):
+        revision = bench.Revision('HEAD')
+        self.addCleanup(revision.remove)
+        self.assertRegex(revision.name, r'^plugin@[0-9a-f]{7,}$')
+        for name in ('plugin.py', 'sweep.py'):
+            self.assertTrue(os.path.isfile(
+                os.path.join(revision.package, name)))
+        with open(os.path.join(revision.package, 'sweep.py')) as f:
+            self.assertNotIn('lacks', f.read())
+        self.assertRaisesRegex(bench.BenchError, 'did not import',
+                               revision.check_imported)
+        # What importing the copy does, without importing it here.
+        init = os.path.join(revision.package, '__init__.py')
+        with open(init) as f:
+            exec(compile(f.read(), init, 'exec'), {'__file__': init})
+        revision.check_imported()
+        revision.forget_imports()
+        self.assertRaises(bench.BenchError, revision.check_imported)
+        revision.remove()
+        self.assertFalse(os.path.exists(revision.directory))
+
+    def test_not_a_revision(self):
+        self.assertRaisesRegex(bench.BenchError, 'not a revision',
+                               bench.Revision, 'no-such-revision-here')
 
 
 if __name__ == '__main__':
