@@ -161,9 +161,8 @@ def staging_target(image_id):
     if not file_uri.startswith('file:///'):
         raise errors.InvalidRequest(
             'The staging area of this Glance is not a local directory '
-            '(%s); glance-download needs one. Ask your cloud operator to '
-            'check node_staging_uri or [os_glance_staging_store].'
-            % staging_dir)
+            f'({staging_dir}); glance-download needs one. Ask your cloud '
+            'operator to check node_staging_uri or [os_glance_staging_store].')
     return file_uri, file_uri[len('file://'):]
 
 
@@ -208,14 +207,14 @@ def metadata_refusals(copied):
         yield
     except glance_exc.ImagePropertyLimitExceeded as exc:
         raise errors.MetadataRefused(
-            'Copying %d properties from the source image would give the '
-            'target image more properties than this Glance allows: '
-            '[DEFAULT] image_property_quota is %d (%s). Nothing was '
-            'changed. Remove properties from the target image, or ask your '
-            'cloud operator to raise image_property_quota or to copy fewer '
-            'properties ([glance_download_properties] extra_properties), '
-            'and import again.' % (copied, CONF.image_property_quota,
-                                   exc.msg)) from None
+            f'Copying {copied} properties from the source image would give '
+            'the target image more properties than this Glance allows: '
+            f'[DEFAULT] image_property_quota is {CONF.image_property_quota} '
+            f'({exc.msg}). Nothing was changed. Remove properties from the '
+            'target image, or ask your cloud operator to raise '
+            'image_property_quota or to copy fewer properties '
+            '([glance_download_properties] extra_properties), and import '
+            'again.') from None
     except glance_exc.NotFound:
         raise errors.Aborted('The target image was deleted; the import '
                              'stopped.') from None
@@ -226,9 +225,9 @@ def metadata_refusals(copied):
             glance_exc.LimitExceeded) as exc:
         raise errors.MetadataRefused(
             "This Glance refused the source image's metadata for the target "
-            "image: %s Nothing was changed. Ask your cloud operator which "
-            "properties may be set (property protections, policy), and "
-            "import again." % _sentence(exc.msg)) from None
+            f"image: {_sentence(exc.msg)} Nothing was changed. Ask your cloud "
+            "operator which properties may be set (property protections, "
+            "policy), and import again.") from None
 
 
 def _sentence(text):

@@ -57,16 +57,16 @@ def normalize_interface(interface):
         return 'public'
     if not isinstance(interface, str):
         raise errors.InvalidRequest(
-            'glance_service_interface must be one of %s.'
-            % ', '.join(INTERFACES))
+            "glance_service_interface must be one of "
+            f"{', '.join(INTERFACES)}.")
     name = interface.strip()
     if name.endswith('URL'):
         name = name[:-3]
     name = name.lower()
     if name not in INTERFACES:
         raise errors.InvalidRequest(
-            "glance_service_interface '%s' is not valid: use one of %s."
-            % (interface, ', '.join(INTERFACES)))
+            f"glance_service_interface '{interface}' is not valid: use one of "
+            f"{', '.join(INTERFACES)}.")
     return name
 
 
@@ -117,14 +117,14 @@ def resolve(raw_catalog, region, interface):
     match = _match_region(region, endpoints)
     if match is None:
         raise errors.InvalidRequest(
-            "Region '%s' has no image service endpoint in your service "
-            "catalog. Regions with an image endpoint: %s."
-            % (region, ', '.join(named) or '(none with a region name)'))
+            f"Region '{region}' has no image service endpoint in your service "
+            "catalog. Regions with an image endpoint: "
+            f"{', '.join(named) or '(none with a region name)'}.")
     by_interface = endpoints[match]
     if interface not in by_interface:
         raise errors.InvalidRequest(
-            "Region '%s' has no %s image endpoint; it has: %s. Set "
-            "glance_service_interface to one of those."
-            % (match, interface, ', '.join(sorted(by_interface))))
+            f"Region '{match}' has no {interface} image endpoint; it has: "
+            f"{', '.join(sorted(by_interface))}. Set glance_service_interface "
+            "to one of those.")
     return Endpoint(region=match, interface=interface,
                     url=strip_version(by_interface[interface]))

@@ -118,9 +118,9 @@ def properties_to_copy(source_image, prefixes, reserved=FLOOR):
         if len(name) > MAX_NAME_LENGTH:
             raise errors.RemoteImageError(
                 'The source image has a property whose name is longer than '
-                'the %d characters Glance allows (%s); no Glance can store '
-                'it, so the image cannot be imported.'
-                % (MAX_NAME_LENGTH, shown(name)))
+                f'the {MAX_NAME_LENGTH} characters Glance allows '
+                f'({shown(name)}); no Glance can store it, so the image '
+                'cannot be imported.')
     return copied
 
 
@@ -131,10 +131,10 @@ def provenance(region, image_id):
 
 def _malformed(image_id, region, field, value, expected):
     return errors.RemoteImageError(
-        "The Glance in region %s answered a malformed record for image %s: "
-        "its '%s' is %s, where Glance gives %s. The image cannot be "
-        "imported; check that the catalog endpoint of region %s is a "
-        "Glance." % (region, image_id, field, shown(value), expected, region))
+        f"The Glance in region {region} answered a malformed record for image "
+        f"{image_id}: its '{field}' is {shown(value)}, where Glance gives "
+        f"{expected}. The image cannot be imported; check that the catalog "
+        f"endpoint of region {region} is a Glance.")
 
 
 def _check_field_types(source_image, image_id, region):
@@ -157,10 +157,10 @@ def _check_field_types(source_image, image_id, region):
     if source_image.get('id') not in (None, image_id) and (
             source_image['id'].lower() != image_id.lower()):
         raise errors.RemoteImageError(
-            'The Glance in region %s answered the record of image %s when '
-            'asked for image %s. The image cannot be imported; check that '
-            'the catalog endpoint of region %s is a Glance.'
-            % (region, shown(source_image['id']), image_id, region))
+            f"The Glance in region {region} answered the record of image "
+            f"{shown(source_image['id'])} when asked for image {image_id}. "
+            "The image cannot be imported; check that the catalog endpoint of "
+            f"region {region} is a Glance.")
 
 
 def check_importable(source_image, image_id, region):
@@ -172,19 +172,19 @@ def check_importable(source_image, image_id, region):
     status = source_image.get('status')
     if status != 'active':
         raise errors.RemoteImageError(
-            "Image %s in region %s is %s, not 'active': only active images "
-            "can be imported. Retry once it is active." % (
-                image_id, region, shown(str(status))))
+            f"Image {image_id} in region {region} is {shown(str(status))}, "
+            "not 'active': only active images can be imported. Retry once it "
+            "is active.")
     size = source_image.get('size')
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise errors.RemoteImageError(
-            'Image %s in region %s does not state its size, so its data '
-            'cannot be verified; it cannot be imported.' % (image_id, region))
+            f'Image {image_id} in region {region} does not state its size, so '
+            'its data cannot be verified; it cannot be imported.')
     for field in ('disk_format', 'container_format'):
         if not isinstance(source_image.get(field), str):
             raise errors.RemoteImageError(
-                'Image %s in region %s has no %s; it cannot be imported.'
-                % (image_id, region, field))
+                f'Image {image_id} in region {region} has no {field}; it '
+                'cannot be imported.')
     _check_field_types(source_image, image_id, region)
 
 
@@ -202,12 +202,11 @@ def check_formats(source_image, image_id, region, disk_formats,
         value = source_image[field]
         if value not in accepted:
             raise errors.RemoteImageError(
-                "Image %s in region %s has the %s %s, which this Glance "
-                "does not accept; it accepts %s. Nothing was copied. Import "
-                "an image in one of these formats, or ask your cloud "
-                "operator to add it to [image_format] %s." % (
-                    image_id, region, field, shown(value),
-                    ', '.join(accepted) or 'none', option))
+                f"Image {image_id} in region {region} has the {field} "
+                f"{shown(value)}, which this Glance does not accept; it "
+                f"accepts {', '.join(accepted) or 'none'}. Nothing was "
+                "copied. Import an image in one of these formats, or ask your "
+                f"cloud operator to add it to [image_format] {option}.")
 
 
 def check_still_active(source_image, image_id, region):
@@ -221,20 +220,19 @@ def check_still_active(source_image, image_id, region):
         return
     if status == 'deactivated':
         raise errors.SourceChanged(
-            'Image %s in region %s was deactivated after this import '
-            'started, so its data may no longer be used: nothing was '
-            'activated and the data copied was removed. Import again once '
-            'it is reactivated.' % (image_id, region))
+            f'Image {image_id} in region {region} was deactivated after this '
+            'import started, so its data may no longer be used: nothing was '
+            'activated and the data copied was removed. Import again once it '
+            'is reactivated.')
     raise errors.SourceChanged(
-        "Image %s in region %s is %s since this import started, no longer "
-        "'active': nothing was activated and the data copied was removed. "
-        "Import again once it is active." % (image_id, region,
-                                             shown(str(status))))
+        f"Image {image_id} in region {region} is {shown(str(status))} since "
+        "this import started, no longer 'active': nothing was activated and "
+        "the data copied was removed. Import again once it is active.")
 
 
 def deleted_error(image_id, region):
     """The error for a source that disappeared after the import started."""
     return errors.SourceChanged(
-        'Image %s in region %s was deleted, or your project can no longer '
-        'see it, after this import started: nothing was activated and the '
-        'data copied was removed.' % (image_id, region))
+        f'Image {image_id} in region {region} was deleted, or your project '
+        'can no longer see it, after this import started: nothing was '
+        'activated and the data copied was removed.')

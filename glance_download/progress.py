@@ -37,11 +37,11 @@ def describe(done, total, seconds, region, streams=1):
     """One line: bytes, total, percentage, throughput and streams."""
     percent = 100.0 * done / total if total else 100.0
     rate = done / seconds if seconds > 0 else 0.0
-    line = ('Downloading from region %s: %s of %s (%.0f%%) at %s/s'
-            % (region, human_size(done), human_size(total), percent,
-               human_size(int(rate))))
+    line = (f'Downloading from region {region}: {human_size(done)} of '
+            f'{human_size(total)} ({percent:.0f}%) at '
+            f'{human_size(int(rate))}/s')
     if streams > 1:
-        line += ' over %d streams' % streams
+        line += f' over {streams} streams'
     return line
 
 
@@ -51,13 +51,12 @@ def describe_done(result, region):
     check = (f'{result.algorithm} verified' if result.algorithm
              else 'size verified')
     streams = getattr(result, 'streams', 1)
-    over = ' over up to %d streams' % streams if streams > 1 else ''
-    line = ('Downloaded %s from region %s%s in %.1f s (%s/s), %s'
-            % (human_size(result.bytes), region, over, result.seconds,
-               human_size(int(rate)), check))
+    over = f' over up to {streams} streams' if streams > 1 else ''
+    line = (f'Downloaded {human_size(result.bytes)} from region '
+            f'{region}{over} in {result.seconds:.1f} s '
+            f'({human_size(int(rate))}/s), {check}')
     if result.resumes or result.restarts:
-        line += '; %d resumed, %d restarted' % (result.resumes,
-                                                result.restarts)
+        line += f'; {result.resumes} resumed, {result.restarts} restarted'
     return line
 
 

@@ -46,35 +46,36 @@ def settings_problem(heartbeat_interval, stale_after):
     """Why the two options do not go together, or None when they do."""
     if stale_after >= MIN_HEARTBEATS * heartbeat_interval:
         return None
-    return ('stale_after (%g s) is less than %d times heartbeat_interval '
-            '(%g s): a live import could be taken for dead; %g s is used '
-            'instead' % (stale_after, MIN_HEARTBEATS, heartbeat_interval,
-                         stale_bound(heartbeat_interval, stale_after)))
+    return (f'stale_after ({stale_after:g} s) is less than {MIN_HEARTBEATS} '
+            f'times heartbeat_interval ({heartbeat_interval:g} s): a live '
+            'import could be taken for dead; '
+            f'{stale_bound(heartbeat_interval, stale_after):g} s is used '
+            'instead')
 
 
 def stopped_message(idle):
     """The failed task's message, for the user who asked for the import."""
     return ('The glance-api running this import stopped during it (it was '
             'restarted or killed, or its node rebooted): the task made no '
-            'progress for %s. The image is queued again; import it again, '
-            'and the download resumes from the data already received.'
-            % describe_age(idle))
+            f'progress for {describe_age(idle)}. The image is queued again; '
+            'import it again, and the download resumes from the data already '
+            'received.')
 
 
 def deleted_message(idle):
     """The failed task's message when its image was deleted meanwhile."""
     return ('The glance-api running this import stopped during it (it was '
             'restarted or killed, or its node rebooted): the task made no '
-            'progress for %s, and its image was deleted since.'
-            % describe_age(idle))
+            f'progress for {describe_age(idle)}, and its image was deleted '
+            'since.')
 
 
 def describe_age(seconds):
     seconds = int(seconds)
     if seconds < 120:
-        return '%d s' % seconds
+        return f'{seconds} s'
     if seconds < 7200:
-        return '%d min' % (seconds // 60)
+        return f'{seconds // 60} min'
     return f'{seconds / 3600.0:.1f} h'
 
 
@@ -138,8 +139,8 @@ def decide(observed, stale_after):
     if observed.task_status != 'processing':
         return Verdict(False, f'task {observed.task_status}')
     if observed.idle < stale_after:
-        return Verdict(False, 'alive: written %s ago'
-                       % describe_age(observed.idle))
+        return Verdict(False,
+                       f'alive: written {describe_age(observed.idle)} ago')
     silent = f'no heartbeat for {describe_age(observed.idle)}'
     if observed.image_status is None:
         # Its part file goes as an orphan (orphan_part); the task would
@@ -177,8 +178,8 @@ class StagedFile:
         return self.name.partition('.')[2].startswith(partfile.PART_SUFFIX[1:])
 
     def describe(self):
-        return '%s: %s, %s old' % (self.name, progress.human_size(self.size),
-                                   describe_age(self.age))
+        return (f'{self.name}: {progress.human_size(self.size)}, '
+                f'{describe_age(self.age)} old')
 
 
 def kept_for_resume(image_id, names):

@@ -134,18 +134,18 @@ def make_session(conf, user_token):
 def status_message(status, image_id, region, what='image'):
     """A user-facing sentence for an HTTP error answer of the remote."""
     if status == 401:
-        return ('The Glance in region %s did not accept your token (HTTP '
-                '401). Your token may have expired or not be valid there; '
-                'get a new token and retry.' % region)
+        return (f'The Glance in region {region} did not accept your token '
+                '(HTTP 401). Your token may have expired or not be valid '
+                'there; get a new token and retry.')
     if status == 403:
-        return ('You are not allowed to read %s %s in region %s (HTTP 403).'
-                % (what, image_id, region))
+        return (f'You are not allowed to read {what} {image_id} in region '
+                f'{region} (HTTP 403).')
     if status == 404:
-        return ('Image %s was not found in region %s (HTTP 404): it does not '
-                'exist there or your project cannot see it. Check the image '
-                'id and the region.' % (image_id, region))
-    return ('The Glance in region %s answered HTTP %s when asked for %s %s.'
-            % (region, status, what, image_id))
+        return (f'Image {image_id} was not found in region {region} (HTTP '
+                '404): it does not exist there or your project cannot see it. '
+                'Check the image id and the region.')
+    return (f'The Glance in region {region} answered HTTP {status} when asked '
+            f'for {what} {image_id}.')
 
 
 class RemoteGlance:
@@ -174,22 +174,20 @@ class RemoteGlance:
             return urls.target(url)
         except urls.UnsafeURL as exc:
             raise errors.EndpointRefused(
-                'The image endpoint of region %s in your service catalog '
-                '(%s) is not used: %s. Nothing was sent to it. Ask your '
-                'cloud operator to fix the catalog.'
-                % (self.endpoint.region, urls.shown(self.endpoint.url),
-                   exc)) from None
+                f'The image endpoint of region {self.endpoint.region} in your '
+                f'service catalog ({urls.shown(self.endpoint.url)}) is not '
+                f'used: {exc}. Nothing was sent to it. Ask your cloud '
+                'operator to fix the catalog.') from None
 
     def _redirect_target(self, current, location):
         try:
             return urls.join(current.url, location)
         except urls.UnsafeURL as exc:
             raise errors.EndpointRefused(
-                'The Glance in region %s redirected to a location that is '
-                'not followed: %s. Nothing was sent there. Ask the '
-                'operator of region %s to check its redirects.'
-                % (self.endpoint.region, exc,
-                   self.endpoint.region)) from None
+                f'The Glance in region {self.endpoint.region} redirected to a '
+                f'location that is not followed: {exc}. Nothing was sent '
+                f'there. Ask the operator of region {self.endpoint.region} to '
+                'check its redirects.') from None
 
     def _check_allowed(self, target):
         """Filter ``target``; pin the address the filtering validated.
@@ -207,10 +205,10 @@ class RemoteGlance:
                 adapter.pin(target, address)
             return
         raise errors.EndpointRefused(
-            'The remote address %s is not allowed by this Glance\'s '
-            '[import_filtering_opts] (schemes, hosts, ports), or its host '
-            'name does not resolve, so nothing was sent to it. Ask your '
-            'cloud operator to allow it.' % target.origin_text)
+            f'The remote address {target.origin_text} is not allowed by this '
+            'Glance\'s [import_filtering_opts] (schemes, hosts, ports), or '
+            'its host name does not resolve, so nothing was sent to it. Ask '
+            'your cloud operator to allow it.')
 
     def _cookies_for(self, origin):
         jar = self._jars.get(origin)
@@ -239,17 +237,17 @@ class RemoteGlance:
                     connect_retries=0, allow_reauth=False, log=False)
             except ks_exc.SSLError:
                 raise errors.TransferError(
-                    'The TLS connection to the Glance in region %s failed '
-                    'verification. Ask your cloud operator to check '
-                    '[glance_download] cafile, certfile and keyfile.'
-                    % region) from None
+                    f'The TLS connection to the Glance in region {region} '
+                    'failed verification. Ask your cloud operator to check '
+                    '[glance_download] cafile, certfile and '
+                    'keyfile.') from None
             except (requests.RequestException, ks_exc.ClientException) as exc:
                 if retry.is_transient_exception(exc):
                     raise
                 raise errors.TransferError(
-                    'The Glance in region %s could not be reached at %s (%s). '
-                    'Ask your cloud operator to check its catalog endpoint.'
-                    % (region, target.origin_text, type(exc).__name__)
+                    f'The Glance in region {region} could not be reached at '
+                    f'{target.origin_text} ({type(exc).__name__}). Ask your '
+                    'cloud operator to check its catalog endpoint.'
                 ) from None
             # Our own line: keystoneauth's would read a JSON body whole,
             # however large, before we can bound it.
@@ -268,8 +266,8 @@ class RemoteGlance:
                          region, following.origin_text)
             target = following
         raise errors.TransferError(
-            'The Glance in region %s redirected more than %d times.'
-            % (region, self.max_redirects))
+            f'The Glance in region {region} redirected more than '
+            f'{self.max_redirects} times.')
 
     def get_image(self, image_id):
         """The source image's JSON, retried on transient failures."""
@@ -279,9 +277,9 @@ class RemoteGlance:
 
         def give_up(problem):
             return lambda attempts: errors.TransferError(
-                'Could not read image %s from the Glance in region %s '
-                'after %d attempts (last: %s). Retry later.'
-                % (image_id, region, attempts, problem))
+                f'Could not read image {image_id} from the Glance in region '
+                f'{region} after {attempts} attempts (last: {problem}). Retry '
+                'later.')
 
         def attempt(number):
             retry_after = None
@@ -312,21 +310,21 @@ class RemoteGlance:
 
     def _too_large(self):
         return errors.RemoteImageError(
-            'The Glance in region %s answered an image record larger than '
-            '%d bytes ([glance_download] max_record_size); it was not '
-            'read. Check that the catalog endpoint is a Glance, or ask your '
-            'cloud operator to raise the limit.'
-            % (self.endpoint.region, self.max_record_size))
+            f'The Glance in region {self.endpoint.region} answered an image '
+            f'record larger than {self.max_record_size} bytes '
+            '([glance_download] max_record_size); it was not read. Check that '
+            'the catalog endpoint is a Glance, or ask your cloud operator to '
+            'raise the limit.')
 
     def _record_bytes(self, response):
         """The body, as sent: never decompressed, never past the cap."""
         encoding = response.headers.get('Content-Encoding', '')
         if encoding.strip().lower() not in ('', 'identity'):
             raise errors.RemoteImageError(
-                'The Glance in region %s answered a compressed image record '
-                'although asked for an uncompressed one; it was not read. '
-                'Check that the catalog endpoint is a Glance.'
-                % self.endpoint.region)
+                f'The Glance in region {self.endpoint.region} answered a '
+                'compressed image record although asked for an uncompressed '
+                'one; it was not read. Check that the catalog endpoint is a '
+                'Glance.')
         cap = self.max_record_size
         length = response.headers.get('Content-Length', '').strip()
         if length.isdigit() and int(length) > cap:
@@ -349,10 +347,9 @@ class RemoteGlance:
                 raise self._too_large()
             if time.monotonic() > deadline:
                 raise errors.TransferError(
-                    'The Glance in region %s sent the image record too '
-                    'slowly: %d bytes in %s seconds ([glance_download] '
-                    'read_timeout). Retry later.'
-                    % (self.endpoint.region, len(body), allowed))
+                    f'The Glance in region {self.endpoint.region} sent the '
+                    f'image record too slowly: {len(body)} bytes in {allowed} '
+                    'seconds ([glance_download] read_timeout). Retry later.')
 
     def _json(self, body, image_id):
         try:
@@ -361,9 +358,9 @@ class RemoteGlance:
             record = None
         if not isinstance(record, dict):
             raise errors.RemoteImageError(
-                'The Glance in region %s did not answer with an image '
-                'record for %s. Check that the catalog endpoint is a Glance.'
-                % (self.endpoint.region, image_id))
+                f'The Glance in region {self.endpoint.region} did not answer '
+                f'with an image record for {image_id}. Check that the catalog '
+                'endpoint is a Glance.')
         return record
 
     def open_file(self, image_id, offset=0, end=None):
@@ -371,9 +368,9 @@ class RemoteGlance:
         headers = {'Accept': 'application/octet-stream',
                    'Accept-Encoding': 'identity'}
         if end is not None:
-            headers['Range'] = 'bytes=%d-%d' % (offset, end - 1)
+            headers['Range'] = f'bytes={offset}-{end - 1}'
         elif offset:
-            headers['Range'] = 'bytes=%d-' % offset
+            headers['Range'] = f'bytes={offset}-'
         response = self.send(self.endpoint.file_url(image_id),
                              headers=headers, stream=True)
         status = response.status_code

@@ -66,7 +66,8 @@ class Target:
     @property
     def origin_text(self):
         """scheme://host:port, for messages: never any userinfo or path."""
-        return '%s://%s:%d' % self.origin
+        scheme, host, port = self.origin
+        return f'{scheme}://{host}:{port}'
 
     @property
     def filtering_url(self):
@@ -157,8 +158,8 @@ def target(url):
         split_port = split.port
     except (requests.RequestException, urllib3.exceptions.HTTPError,
             ValueError) as exc:
-        raise UnsafeURL('it is not a valid URL (%s)'
-                        % _invalid_detail(exc)) from None
+        raise UnsafeURL('it is not a valid URL '
+                        f'({_invalid_detail(exc)})') from None
     scheme = (parsed.scheme or '').lower()
     if scheme not in DEFAULT_PORTS:
         raise UnsafeURL('its scheme is not http or https')

@@ -190,31 +190,31 @@ def check_implementation(conf):
                          'function': loaded})
     if loaded is None:
         check.status = FAIL
-        check.summary = ('Glance finds no %s plugin in %s.'
-                         % (boundary.PLUGIN_NAME, boundary.PLUGIN_NAMESPACE))
+        check.summary = (f'Glance finds no {boundary.PLUGIN_NAME} plugin in '
+                         f'{boundary.PLUGIN_NAMESPACE}.')
         check.fix = ("Install glance-download with Glance's own python -m "
                      "pip, then restart glance-api.")
     elif outcome == 'plugin':
-        check.summary = ('this plugin, glance-download %s: Glance loads %s.'
-                         % (version, loaded))
+        check.summary = (f'this plugin, glance-download {version}: Glance '
+                         f'loads {loaded}.')
         if loaded != OURS:
             check.status = FAIL
-            check.summary = ('Glance would load %s, not this plugin (%s).'
-                             % (loaded, OURS))
+            check.summary = (f'Glance would load {loaded}, not this plugin '
+                             f'({OURS}).')
             check.fix = ("Glance's plugin loading is not what this version "
                          "of glance-download expects; set [glance_download] "
                          "implementation = in-tree until it is upgraded.")
     else:
         via = (', which hands over to the in-tree flow' if loaded == OURS
                else '')
-        check.summary = ("Glance's in-tree method: Glance loads %s%s."
-                         % (loaded, via))
+        check.summary = ("Glance's in-tree method: Glance loads "
+                         f"{loaded}{via}.")
         if installed:
             check.summary += ' [glance_download] implementation = in-tree.'
         else:
             check.status = WARN
-            check.summary += (' glance-download is not installed for %s.'
-                              % sys.executable)
+            check.summary += (' glance-download is not installed for '
+                              f'{sys.executable}.')
             check.fix = ("Install glance-download with Glance's own python "
                          "-m pip to use this plugin.")
     return check
@@ -225,15 +225,15 @@ def check_implementation(conf):
 def check_enabled(conf):
     """Glance refuses the method's requests unless it is enabled."""
     methods = list(conf.enabled_import_methods or [])
-    check = Result(OK, '%s is in [DEFAULT] enabled_import_methods %s.'
-                   % (METHOD, _shown(methods)),
+    check = Result(OK, f'{METHOD} is in [DEFAULT] enabled_import_methods '
+                       f'{_shown(methods)}.',
                    data={'enabled_import_methods': methods})
     if METHOD not in methods:
         check.status = FAIL
-        check.summary = ('%s is not in [DEFAULT] enabled_import_methods %s.'
-                         % (METHOD, _shown(methods)))
-        check.fix = ('Set [DEFAULT] enabled_import_methods = %s and restart '
-                     'glance-api.' % _shown(methods + [METHOD]))
+        check.summary = (f'{METHOD} is not in [DEFAULT] '
+                         f'enabled_import_methods {_shown(methods)}.')
+        check.fix = ('Set [DEFAULT] enabled_import_methods = '
+                     f'{_shown(methods + [METHOD])} and restart glance-api.')
     return check
 
 
@@ -265,14 +265,14 @@ def check_staging(conf):
     except errors.InvalidRequest:
         return Result(FAIL,
                       f'{option} = {value} is not a local directory.',
-                      fix='Set %s to a local or shared directory, for '
-                          'example %s.' % (option, _example_staging(option)),
+                      fix=f'Set {option} to a local or shared directory, for '
+                          f'example {_example_staging(option)}.',
                       data=data)
     data.update(path=path, exists=os.path.isdir(path))
     if not data['exists']:
         return Result(FAIL, f'{path} ({option}) does not exist.',
                       fix='Create it, writable by the user glance-api runs '
-                          'as, or set %s.' % option, data=data)
+                          f'as, or set {option}.', data=data)
     stat = os.stat(path)
     data.update(writable=os.access(path, os.W_OK | os.X_OK),
                 free_bytes=shutil.disk_usage(path).free)
@@ -286,9 +286,8 @@ def check_staging(conf):
                       fix='Make it writable by the user glance-api runs as, '
                           'and run this command as that user.',
                       details=details, data=data)
-    return Result(OK, '%s (%s): writable by %s, %s free.'
-                  % (path, option, user,
-                     progress.human_size(data['free_bytes'])),
+    return Result(OK, f"{path} ({option}): writable by {user}, "
+                      f"{progress.human_size(data['free_bytes'])} free.",
                   details=details, data=data)
 
 
@@ -323,8 +322,8 @@ def _refusal_hint(values, refused):
             'in disallowed_hosts, their port in allowed_ports. Host names '
             'must resolve from this host.')
     if ports and values['allowed_ports']:
-        hint += ' For example allowed_ports = %s.' % _shown(
-            list(values['allowed_ports']) + ports)
+        hint += (" For example allowed_ports = "
+                 f"{_shown(list(values['allowed_ports']) + ports)}.")
     return hint
 
 
@@ -342,10 +341,9 @@ def check_filtering(conf, catalog):
                    data={'options': values, 'endpoints': []})
     if not endpoints:
         check.status = UNKNOWN
-        check.summary = ('No image endpoint to check; see Regions. Allowed '
-                         'schemes %s, ports %s.'
-                         % (_shown(values['allowed_schemes']),
-                            _shown(values['allowed_ports'])))
+        check.summary = ("No image endpoint to check; see Regions. Allowed "
+                         f"schemes {_shown(values['allowed_schemes'])}, ports "
+                         f"{_shown(values['allowed_ports'])}.")
         return check
     refused = []
     for region, interfaces in sorted(endpoints.items()):
@@ -354,20 +352,20 @@ def check_filtering(conf, catalog):
             check.data['endpoints'].append(
                 {'region': region, 'interface': interface, 'url': url,
                  'allowed': allowed})
-            check.details.append('%s %s %s: %s' % (
-                region, interface, url, 'allowed' if allowed else 'refused'))
+            check.details.append(f"{region} {interface} {url}: "
+                                 f"{'allowed' if allowed else 'refused'}")
             if not allowed:
                 refused.append((region, interface, url))
     total = len(check.data['endpoints'])
     if not refused:
-        check.summary = 'All %d image endpoints are allowed.' % total
+        check.summary = f'All {total} image endpoints are allowed.'
         return check
     check.status = FAIL if len(refused) == total else WARN
-    check.summary = '%s image endpoints are refused: %s.' % (
-        'All %d' % total if len(refused) == total
-        else '%d of %d' % (len(refused), total),
-        ', '.join('%s %s' % (region, interface)
-                  for region, interface, _u in refused))
+    how_many = (f'All {total}' if len(refused) == total
+                else f'{len(refused)} of {total}')
+    which = ', '.join(f'{region} {interface}'
+                      for region, interface, _u in refused)
+    check.summary = f'{how_many} image endpoints are refused: {which}.'
     check.fix = _refusal_hint(values, refused)
     return check
 
@@ -401,17 +399,16 @@ def keystone_session(conf):
     section = credentials.auth_section(conf, group)
     fix = ('Set auth_type = password, auth_url, username, password, '
            'project_name, user_domain_name and project_domain_name in '
-           '[%s], as keystonemiddleware uses them, or point [%s] '
-           'auth_section at a section that has them.'
-           % (AUTHTOKEN_GROUP, options.GROUP))
+           f'[{AUTHTOKEN_GROUP}], as keystonemiddleware uses them, or point '
+           f'[{options.GROUP}] auth_section at a section that has them.')
     try:
         auth = credentials.service_auth(conf, group)
     except ks_exc.ClientException as exc:
-        raise Unknown('The service credentials in [%s] cannot be used: %s'
-                      % (section, exc), fix) from None
+        raise Unknown(f'The service credentials in [{section}] cannot be '
+                      f'used: {exc}', fix) from None
     if auth is None:
-        raise Unknown('No service credentials: [%s] auth_type is not set.'
-                      % section, fix)
+        raise Unknown(f'No service credentials: [{section}] auth_type is '
+                      'not set.', fix)
     return ks_session.Session(auth=auth, timeout=KEYSTONE_TIMEOUT,
                               **credentials.tls(conf[group])), section
 
@@ -421,17 +418,17 @@ def read_catalog(conf):
     session, section = keystone_session(conf)
     auth_url = urls.mask_userinfo(getattr(session.auth, 'auth_url', None)
                                   or '')
-    fix = ('Check auth_url and the credentials in [%s], and that Keystone '
-           'answers from this host.' % section)
+    fix = (f'Check auth_url and the credentials in [{section}], and that '
+           'Keystone answers from this host.')
     try:
         access = session.auth.get_access(session)
     except ks_exc.ConnectionError as exc:
-        raise Unknown('Keystone at %s could not be reached (%s).'
-                      % (auth_url, type(exc).__name__), fix,
+        raise Unknown(f'Keystone at {auth_url} could not be reached '
+                      f'({type(exc).__name__}).', fix,
                       details=[str(exc)]) from None
     except ks_exc.ClientException as exc:
-        raise Unknown('Keystone at %s gave no token for the credentials of '
-                      '[%s]: %s' % (auth_url, section, exc), fix) from None
+        raise Unknown(f'Keystone at {auth_url} gave no token for the '
+                      f'credentials of [{section}]: {exc}', fix) from None
     endpoints = {region: {interface: urls.mask_userinfo(url)
                           for interface, url in interfaces.items()}
                  for region, interfaces in endpoint.image_endpoints(
@@ -459,22 +456,21 @@ def check_regions(conf, catalog):
                                  'auth_url': auth_url})
     for region, interfaces in sorted(endpoints.items()):
         for interface, url in sorted(interfaces.items()):
-            check.details.append('%s %s %s' % (region or '(no region)',
-                                               interface, url))
+            check.details.append(
+                f"{region or '(no region)'} {interface} {url}")
     names = sorted(region or '(no region)' for region in endpoints)
     if not endpoints:
         check.status = FAIL
-        check.summary = ('The service catalog from Keystone at %s lists no '
-                         'image endpoint.' % auth_url)
+        check.summary = (f'The service catalog from Keystone at {auth_url} '
+                         'lists no image endpoint.')
         check.fix = ('Register the image service endpoints of every region '
                      'in Keystone.')
     elif not _catalog_passed_on(conf):
         check.status = FAIL
-        check.summary = ('Image endpoints in %s, but keystonemiddleware does '
-                         'not pass users\' catalogs to Glance.'
-                         % ', '.join(names))
-        check.fix = ('Set [%s] include_service_catalog = true.'
-                     % AUTHTOKEN_GROUP)
+        check.summary = (f"Image endpoints in {', '.join(names)}, but "
+                         "keystonemiddleware does not pass users' catalogs to "
+                         "Glance.")
+        check.fix = f'Set [{AUTHTOKEN_GROUP}] include_service_catalog = true.'
     else:
         check.summary = f"Image endpoints in {', '.join(names)}."
         if len(endpoints) < 2:
@@ -507,18 +503,18 @@ def check_settings(conf):
         details.append(f'[{options.GROUP}] {opt.dest} = {shown}')
     prefixes = conf[options.PROPERTIES_GROUP].extra_properties
     values['extra_properties'] = prefixes
-    details.append('[%s] extra_properties = %s'
-                   % (options.PROPERTIES_GROUP, _shown(prefixes)))
-    check = Result(OK, 'Changed from the defaults: %s.'
-                   % (', '.join(changed) or 'none'),
+    details.append(f'[{options.PROPERTIES_GROUP}] extra_properties = '
+                   f'{_shown(prefixes)}')
+    check = Result(OK, "Changed from the defaults: "
+                       f"{', '.join(changed) or 'none'}.",
                    details=details, data=values)
     problems, fixes = [], []
     if group.send_service_token and not (group.auth_type
                                          or group.auth_section):
         problems.append('send_service_token is on without service '
                         'credentials')
-        fixes.append('set [%s] auth_section = %s.'
-                     % (options.GROUP, AUTHTOKEN_GROUP))
+        fixes.append(f'set [{options.GROUP}] auth_section = '
+                     f'{AUTHTOKEN_GROUP}.')
     for name in ('cafile', 'certfile', 'keyfile'):
         if group[name] and not _readable(group[name]):
             problems.append(f'{name} {group[name]} is not a readable file')
@@ -537,9 +533,8 @@ def check_settings(conf):
         check.status = WARN
         check.summary = recovery.settings_problem(group.heartbeat_interval,
                                                   group.stale_after) + '.'
-        check.fix = ('Set [%s] stale_after to at least %d times '
-                     'heartbeat_interval.' % (options.GROUP,
-                                              recovery.MIN_HEARTBEATS))
+        check.fix = (f'Set [{options.GROUP}] stale_after to at least '
+                     f'{recovery.MIN_HEARTBEATS} times heartbeat_interval.')
     return check
 
 
@@ -559,8 +554,9 @@ def check_imports(conf, db_api):
     orphans = {staged.name for staged, _status in sweep.orphan_parts(db_api)}
     parts, details = [], []
     for entry in stale:
-        details.append('Stale: image %(image_id)s (%(image_status)s), task '
-                       '%(task_id)s: %(reason)s' % entry)
+        details.append(f"Stale: image {entry['image_id']} "
+                       f"({entry['image_status']}), task {entry['task_id']}: "
+                       f"{entry['reason']}")
     for staged in boundary.staged_files():
         if not staged.partial:
             continue
@@ -569,26 +565,26 @@ def check_imports(conf, db_api):
                       'image_status': image, 'size': staged.size,
                       'age_seconds': int(staged.age),
                       'orphan': staged.name in orphans})
-        details.append('Part file %s, image %s%s' % (
-            staged.describe(), image or 'deleted',
-            ', orphan' if staged.name in orphans else ''))
+        orphan = ', orphan' if staged.name in orphans else ''
+        details.append(f"Part file {staged.describe()}, image "
+                       f"{image or 'deleted'}{orphan}")
     data = {'stale_after': sweep.bound(conf),
             'heartbeat_interval': group.heartbeat_interval,
             'recovery_interval': group.recovery_interval,
             'stale': stale, 'parts': parts}
-    within = ('within %g s of glance-api running'
-              % (data['stale_after'] + group.recovery_interval))
+    within = (f"within {data['stale_after'] + group.recovery_interval:g} s of "
+              "glance-api running")
     if stale or orphans:
         return Result(WARN,
-                      '%d import(s) stopped with their glance-api, %d orphan '
-                      'part file(s) in staging.' % (len(stale), len(orphans)),
+                      f'{len(stale)} import(s) stopped with their glance-api, '
+                      f'{len(orphans)} orphan part file(s) in staging.',
                       fix='Run glance-download-status --repair, or leave it '
-                          'to glance-api: it recovers them %s.' % within,
+                          f'to glance-api: it recovers them {within}.',
                       details=details, data=data)
     return Result(OK,
-                  'No import stopped with its glance-api; %d part file(s) of '
-                  'imports in progress. Stopped imports are recovered %s.'
-                  % (len(parts), within), details=details, data=data)
+                  f'No import stopped with its glance-api; {len(parts)} part '
+                  'file(s) of imports in progress. Stopped imports are '
+                  f'recovered {within}.', details=details, data=data)
 
 
 def repair(conf, out, db_api=None):
@@ -596,10 +592,10 @@ def repair(conf, out, db_api=None):
     glance_config.register_staging_store_opts()
     report = sweep.sweep_once(conf, db_api)
     for done in report.recovered:
-        out.write('Repaired image %s (task %s, %s): %s; removed %s.\n' % (
-            done.image_id, done.task_id, done.reason,
-            ', '.join(done.steps) or 'nothing left to do',
-            ', '.join(done.removed) or 'no staged data'))
+        out.write(f"Repaired image {done.image_id} (task {done.task_id}, "
+                  f"{done.reason}): "
+                  f"{', '.join(done.steps) or 'nothing left to do'}; removed "
+                  f"{', '.join(done.removed) or 'no staged data'}.\n")
     for staged in report.parts_removed:
         out.write(f'Removed orphan part file {staged.describe()}.\n')
     if not (report.recovered or report.parts_removed):
@@ -656,8 +652,8 @@ def _guarded(function, *args):
         return Result(FAIL, f'The configuration cannot be read: {exc}',
                       fix='Correct the option named above.')
     except Exception as exc:
-        return Result(UNKNOWN, 'Could not be checked: %s: %s'
-                      % (type(exc).__name__, exc))
+        return Result(UNKNOWN,
+                      f'Could not be checked: {type(exc).__name__}: {exc}')
 
 
 def run_checks(conf, db_api=None):
@@ -677,12 +673,12 @@ def ready(checks):
 def render_text(checks, out):
     checks = [_shown_check(check) for check in checks]
     for check in checks:
-        out.write('%-8s %-17s %s\n' % (check.status.upper(), check.title,
-                                       check.summary))
+        out.write(f'{check.status.upper():<8} {check.title:<17} '
+                  f'{check.summary}\n')
         for line in check.details:
-            out.write('%27s%s\n' % ('', line))
+            out.write(f"{'':27}{line}\n")
         if check.fix:
-            out.write('%27sTo fix: %s\n' % ('', check.fix))
+            out.write(f"{'':27}To fix: {check.fix}\n")
     failed = [check.title for check in checks if check.status == FAIL]
     unknown = [check.title for check in checks if check.status == UNKNOWN]
     if failed:
@@ -738,7 +734,7 @@ def main(argv=None):
                 repair(conf, sys.stderr if conf.json else sys.stdout)
             except Exception as exc:
                 sys.stderr.write('glance-download-status: the repair failed: '
-                                 '%s: %s\n' % (type(exc).__name__, exc))
+                                 f'{type(exc).__name__}: {exc}\n')
                 return 1
         checks = run_checks(conf)
     (render_json if conf.json else render_text)(checks, sys.stdout)

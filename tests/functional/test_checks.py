@@ -174,11 +174,11 @@ class SourceChangedTest(test_faults.ProxyTestCase):
 
     def deactivate(self, source):
         admin = self.glance('REGION1', self.admin)
-        response = admin.call('POST', '/v2/images/%s/actions/deactivate'
-                              % source['id'])
+        response = admin.call(
+            'POST', f"/v2/images/{source['id']}/actions/deactivate")
         self.assertEqual(204, response.status_code, response.text)
-        self.addCleanup(admin.call, 'POST', '/v2/images/%s/actions/reactivate'
-                        % source['id'])
+        self.addCleanup(admin.call, 'POST',
+                        f"/v2/images/{source['id']}/actions/reactivate")
         return admin
 
     def test_deactivated_after_the_data_left_the_source(self):

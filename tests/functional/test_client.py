@@ -191,8 +191,8 @@ class CopyTest(ClientTest):
         self.assertEqual(ERROR, code, stderr)
         [row] = rows
         self.assertEqual('failed', row['Action'])
-        self.assertIn('Image id %s exists in region REGION2, or existed'
-                      % source['id'], row['Message'])
+        self.assertIn(f"Image id {source['id']} exists in region REGION2, or "
+                      "existed", row['Message'])
         self.assertEqual([], self.copies('REGION2', source['id']))
 
     def test_dry_run_changes_nothing(self):

@@ -51,8 +51,8 @@ class TaskFailureTest(base.FunctionalTest):
     def test_source_deactivated_then_reactivated(self):
         source = self.source_image()
         admin = self.glance('REGION1', self.admin)
-        response = admin.call('POST', '/v2/images/%s/actions/deactivate'
-                              % source['id'])
+        response = admin.call(
+            'POST', f"/v2/images/{source['id']}/actions/deactivate")
         self.assertEqual(204, response.status_code, response.text)
         glance, target = self.start(source['id'])
         self.assert_failed_and_queued(glance, target['id'],

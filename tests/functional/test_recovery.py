@@ -142,8 +142,8 @@ class RecoveryTest(base.FunctionalTest):
                     and 'os_glance_import_task' not in image)
         took = self.wait_until(importable, self.bound + SLACK,
                                'image queued again and unlocked')
-        print('recovered %.1f s after the kill, %.1f s after the restart'
-              % (restarted - killed + took, took))
+        print(f'recovered {restarted - killed + took:.1f} s after the kill, '
+              f'{took:.1f} s after the restart')
         task = self.newest_task(self.region2, target['id'])
         self.assertEqual('failure', task['status'])
         self.assertIn('The glance-api running this import stopped during '
@@ -164,8 +164,8 @@ class RecoveryTest(base.FunctionalTest):
         self.assert_copied(source, image, self.slow_region)
         self.assertEqual([], self.staged(target['id']))
         crossed = sum(r.body_bytes for r in self.proxy.requests_to('/file'))
-        print('%d bytes crossed for a %d byte image (%.2fx)'
-              % (crossed, size, crossed / size))
+        print(f'{crossed} bytes crossed for a {size} byte image '
+              f'({crossed / size:.2f}x)')
         self.assertLess(crossed, 1.3 * size)
 
     def test_image_deleted_while_stranded_leaves_no_part_file(self):

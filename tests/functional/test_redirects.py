@@ -79,8 +79,9 @@ class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def test_userinfo_is_refused_and_never_written_anywhere(self):
         message = self.assert_refused(
-            'metadata', lambda spare, path: 'http://someone:%s@127.0.0.1:%d%s'
-            % (SECRET, spare, path),
+            'metadata',
+            lambda spare, path: f'http://someone:{SECRET}@127.0.0.1:'
+                                f'{spare}{path}',
             'it contains a user name or password')
         self.assertNotIn(SECRET, message)
         logs = self.env['logs']

@@ -177,7 +177,7 @@ class SyncTest(test_client.ClientTest):
         region1, region4 = self.glance('REGION1'), self.glance('REGION4')
 
         def pair(number):
-            data = b'image %d of %s' % (number, tag.encode())
+            data = f'image {number} of {tag}'.encode()
             fields = {'name': f'{tag}-{int(number):03}', 'tags': [tag],
                       'disk_format': 'raw', 'container_format': 'bare'}
             source = region1.create(**fields)

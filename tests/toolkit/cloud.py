@@ -161,8 +161,9 @@ def port_of(service):
 def ports():
     result = {service: port_of(service) for service in SERVICES + TEST_PORTS}
     if len(set(result.values())) != len(result):
-        raise CloudError('Two services were given the same port: %s' % (
-            ', '.join('%s %d' % item for item in result.items())))
+        given = ', '.join(f'{service} {port}'
+                          for service, port in result.items())
+        raise CloudError(f'Two services were given the same port: {given}')
     return result
 
 
@@ -199,9 +200,9 @@ def check_ports_free(all_ports, grace):
         label = TEST_PORT_USES.get(service, service)
         variable = f'GD_CLOUD_{service.upper()}_PORT'
         raise CloudError(
-            'Port %d on %s, for %s, is taken (%s). Stop what listens there '
-            '(ss -ltnp "sport = :%d" shows it) or choose another port with '
-            '%s.' % (port, HOST, label, error, port, variable))
+            f'Port {port} on {HOST}, for {label}, is taken ({error}). Stop '
+            f'what listens there (ss -ltnp "sport = :{port}" shows it) or '
+            f'choose another port with {variable}.')
 
 
 def tail(path, lines=40):
@@ -224,8 +225,8 @@ def run(argv, log, env=None):
         result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out,
                                 stderr=subprocess.STDOUT, env=env)
     if result.returncode != 0:
-        raise CloudError('%s failed (exit status %d). End of %s:\n%s' % (
-            ' '.join(argv[:2]), result.returncode, log, tail(log)))
+        raise CloudError(f"{' '.join(argv[:2])} failed (exit status "
+                         f"{result.returncode}). End of {log}:\n{tail(log)}")
 
 
 def http(method, url, body=None, token=None, timeout=10):
@@ -362,13 +363,14 @@ def stop_services(services):
     for service, pid in groups.items():
         left = wait_gone(pid, max(0, deadline - time.monotonic()))
         if left:
-            print('%s (pid %d) did not stop within %d s: SIGKILL' % (
-                service, pid, STOP_TIMEOUT))
+            print(f'{service} (pid {pid}) did not stop within {STOP_TIMEOUT} '
+                  's: SIGKILL')
             signal_pids(left, signal.SIGKILL)
             left = wait_gone(pid, STOP_TIMEOUT)
             if left:
-                raise CloudError('%s: processes %s survived SIGKILL' % (
-                    service, ', '.join(map(str, left))))
+                survivors = ', '.join(map(str, left))
+                raise CloudError(f'{service}: processes {survivors} survived '
+                                 'SIGKILL')
     for service in services:
         try:
             os.unlink(pid_file(service))
@@ -506,15 +508,15 @@ class Keystone:
             'POST', self.url + '/auth/tokens',
             keystone.password_auth(username, password, project_name))
         if status != 201:
-            raise CloudError('Keystone refused %s: HTTP %d %s' % (
-                username, status, body))
+            raise CloudError(f'Keystone refused {username}: HTTP {status} '
+                             f'{body}')
         return headers['X-Subject-Token'], body['token']
 
     def call(self, method, path, body=None, expect=(200, 201, 204)):
         status, _, result = http(method, self.url + path, body, self.token)
         if status not in expect:
-            raise CloudError('Keystone %s %s: HTTP %d %s' % (
-                method, path, status, result))
+            raise CloudError(f'Keystone {method} {path}: HTTP {status} '
+                             f'{result}')
         return result
 
     def create(self, collection, **fields):
@@ -528,8 +530,8 @@ class Keystone:
         return found[0] if found else None
 
     def grant(self, project_id, user_id, role_id):
-        self.call('PUT', '/projects/%s/users/%s/roles/%s' % (
-            project_id, user_id, role_id))
+        self.call('PUT', f'/projects/{project_id}/users/{user_id}'
+                         f'/roles/{role_id}')
 
 
 def keystone_populate(port, glance_urls):
@@ -654,10 +656,10 @@ def glance_config(region, layout, all_ports, overrides=()):
             'stores': 'file',
             'default_store': 'file',
             'filesystem_store_datadir': layout['stores']['file']}
+    allowed_ports = ','.join(str(all_ports[r]) for r in REGIONS + TEST_PORTS)
     options['import_filtering_opts'] = {
         'allowed_hosts': f'[{HOST}]',
-        'allowed_ports': '[%s]' % ','.join(
-            str(all_ports[r]) for r in REGIONS + TEST_PORTS),
+        'allowed_ports': f'[{allowed_ports}]',
     }
     # Short waits, so that tests of stalled or failing transfers end in
     # seconds; a stall is noticed after read_timeout.
@@ -750,8 +752,8 @@ def glance_threads(region):
     name = f'GD_CLOUD_{region}_THREADS'
     value = os.environ.get(name) or '1'
     if not value.isdigit() or not 0 < int(value) <= 64:
-        raise CloudError('%s=%r is not a number of threads (1 to 64)' % (
-            name, value))
+        raise CloudError(f'{name}={value!r} is not a number of threads '
+                         '(1 to 64)')
     return int(value)
 
 
@@ -784,17 +786,17 @@ def wait_healthy(service, port, process, deadline, token=None):
     detail = 'not checked'
     while True:
         if process.poll() is not None:
-            raise CloudError('%s exited with status %s while starting.\n%s'
-                             % (service, process.returncode,
-                                log_tails(logs)))
+            raise CloudError(f'{service} exited with status '
+                             f'{process.returncode} while starting.\n'
+                             f'{log_tails(logs)}')
         ok, detail = health(service, port, token)
         if ok:
             return
         if time.monotonic() > deadline:
             raise CloudError(
-                '%s is not healthy after %.0f s (%s). Increase '
-                'GD_CLOUD_TIMEOUT if the machine is just slow.\n%s' % (
-                    service, TIMEOUT, detail, log_tails(logs)))
+                f'{service} is not healthy after {TIMEOUT:.0f} s ({detail}). '
+                'Increase GD_CLOUD_TIMEOUT if the machine is just slow.\n'
+                f'{log_tails(logs)}')
         time.sleep(0.2)
 
 
@@ -854,8 +856,8 @@ def write_outputs(all_ports, layouts, ids):
           json.dumps(env, indent=2, sort_keys=True) + '\n')
 
     lines = ['# Clouds of the glance-download test cloud. Use with',
-             '#   OS_CLIENT_CONFIG_FILE=%s openstack --os-cloud gd-demo ...'
-             % clouds_yaml,
+             f'#   OS_CLIENT_CONFIG_FILE={clouds_yaml} openstack --os-cloud '
+             'gd-demo ...',
              'clouds:']
     for name, user in users.items():
         lines += [
@@ -883,8 +885,8 @@ def write_outputs(all_ports, layouts, ids):
             f'#   . {shlex.quote(path)}',
             '#   openstack image list                            # REGION1',
             '#   openstack --os-region-name REGION2 image list',
-            '# The openstack client reads cloud gd-%s of clouds.yaml, which '
-            'lists' % name,
+            f'# The openstack client reads cloud gd-{name} of clouds.yaml, '
+            'which lists',
             '# the regions; the OS_* variables below serve other tools.',
             'unset OS_TOKEN OS_AUTH_TOKEN OS_SYSTEM_SCOPE OS_DOMAIN_NAME '
             'OS_DOMAIN_ID OS_PROJECT_ID OS_TENANT_NAME OS_TENANT_ID '
@@ -916,12 +918,12 @@ def ensure_venv():
     if not os.environ.get('GD_CLOUD_VENV'):
         result = subprocess.run([os.path.join(REPO, 'tools', 'venv.sh')])
         if result.returncode != 0:
-            raise CloudError('tools/venv.sh failed (exit status %d)'
-                             % result.returncode)
+            raise CloudError('tools/venv.sh failed (exit status '
+                             f'{result.returncode})')
     for path in ('bin/uwsgi', 'bin/keystone-manage', 'bin/glance-manage'):
         if not os.access(os.path.join(VENV, path), os.X_OK):
-            raise CloudError('%s is missing from %s: is it in '
-                             'test-requirements.txt?' % (path, VENV))
+            raise CloudError(f'{path} is missing from {VENV}: is it in '
+                             'test-requirements.txt?')
 
 
 def wipe_state():
@@ -929,9 +931,8 @@ def wipe_state():
         if (os.listdir(STATE) and
                 not os.path.exists(os.path.join(STATE, MARKER))):
             raise CloudError(
-                '%s exists and was not made by tools/cloud: not wiping it. '
-                'Remove it or set GD_CLOUD_DIR to another directory.'
-                % STATE)
+                f'{STATE} exists and was not made by tools/cloud: not wiping '
+                'it. Remove it or set GD_CLOUD_DIR to another directory.')
         shutil.rmtree(STATE)
     os.makedirs(LOGS)
     os.makedirs(RUN)
@@ -989,8 +990,8 @@ def cmd_start(args):
         stop_all(quiet=True)
         raise
     ready = time.monotonic()
-    print('Cloud ready in %.1f s (databases %.1f s, services %.1f s).' % (
-        ready - started, migrated - prepared, ready - migrated))
+    print(f'Cloud ready in {ready - started:.1f} s (databases '
+          f'{migrated - prepared:.1f} s, services {ready - migrated:.1f} s).')
     show_summary(all_ports)
     return 0
 
@@ -999,12 +1000,12 @@ def show_summary(all_ports):
     print(f"  keystone  {url_of('keystone', all_ports['keystone'])}")
     for region in REGIONS:
         print(f'  {region}   {url_of(region, all_ports[region])}')
-    print('State in %s (env.json, clouds.yaml, openrc-*), logs in %s.'
-          % (STATE, LOGS))
-    print('Try: OS_CLIENT_CONFIG_FILE=%s %s --os-cloud gd-demo '
-          '--os-region-name REGION2 image list' % (
-              shlex.quote(os.path.join(STATE, 'clouds.yaml')),
-              shlex.quote(os.path.join(VENV, 'bin', 'openstack'))))
+    print(f'State in {STATE} (env.json, clouds.yaml, openrc-*), logs in '
+          f'{LOGS}.')
+    clouds_yaml = shlex.quote(os.path.join(STATE, 'clouds.yaml'))
+    openstack = shlex.quote(os.path.join(VENV, 'bin', 'openstack'))
+    print(f'Try: OS_CLIENT_CONFIG_FILE={clouds_yaml} {openstack} --os-cloud '
+          'gd-demo --os-region-name REGION2 image list')
 
 
 def cmd_stop(args):
@@ -1042,17 +1043,15 @@ def cmd_status(args):
             ok, detail = health(service, all_ports[service],
                                 None if service == 'keystone' else token)
             healthy += ok
-            state = '%s, pid %d (%s)' % ('healthy' if ok else 'UNHEALTHY',
-                                         pid, detail)
+            state = (f"{'healthy' if ok else 'UNHEALTHY'}, pid {pid} "
+                     f'({detail})')
         else:
             state = 'stopped'
         print(f'{service:12} {url:27} {state}')
-    print('%-12s %-27s %s' % (
-        SLOW_REGION, url_of('slow', all_ports['slow']),
-        'for a throttling proxy to %s, run by tests' % SLOW_UPSTREAM))
-    print('%-12s %-27s %s' % (
-        'spare', url_of('spare', all_ports['spare']),
-        'allowed by import filtering, for servers run by tests'))
+    print(f"{SLOW_REGION:<12} {url_of('slow', all_ports['slow']):<27} "
+          f'for a throttling proxy to {SLOW_UPSTREAM}, run by tests')
+    print(f"{'spare':<12} {url_of('spare', all_ports['spare']):<27} "
+          'allowed by import filtering, for servers run by tests')
     if env is None:
         print(f'No cloud in {STATE}: run tools/cloud start.')
     else:
@@ -1066,8 +1065,8 @@ def setting(text):
     group, dot, option = name.strip().partition('.')
     if not (equals and dot and group and option.strip()):
         raise argparse.ArgumentTypeError(
-            '%r is not GROUP.OPTION=VALUE, for example '
-            'glance_download.implementation=in-tree' % text)
+            f'{text!r} is not GROUP.OPTION=VALUE, for example '
+            'glance_download.implementation=in-tree')
     return group, option.strip(), value.strip()
 
 
@@ -1094,15 +1093,17 @@ def cmd_restart(args):
                      token)
     except (OSError, urllib.error.URLError) as e:
         stop_services([region])
-        raise CloudError('Keystone did not answer (%s): is the cloud '
-                         'running? tools/cloud status tells.' % e)
+        raise CloudError(f'Keystone did not answer ({e}): is the cloud '
+                         'running? tools/cloud status tells.')
     except BaseException:
         stop_services([region])
         raise
-    print('%s restarted in %.1f s, %s' % (
-        region, time.monotonic() - started,
-        'with ' + ', '.join('%s.%s=%s' % item for item in args.set)
-        if args.set else 'with its usual configuration'))
+    if args.set:
+        how = 'with ' + ', '.join(f'{group}.{name}={value}'
+                                  for group, name, value in args.set)
+    else:
+        how = 'with its usual configuration'
+    print(f'{region} restarted in {time.monotonic() - started:.1f} s, {how}')
     return 0
 
 

@@ -887,9 +887,9 @@ session = requests.Session()
 def opener(offset, end=None):
     headers = {'X-Auth-Token': token, 'Accept-Encoding': 'identity'}
     if end is not None:
-        headers['Range'] = 'bytes=%d-%d' % (offset, end - 1)
+        headers['Range'] = f'bytes={offset}-{end - 1}'
     elif offset:
-        headers['Range'] = 'bytes=%d-' % offset
+        headers['Range'] = f'bytes={offset}-'
     return session.get(url, headers=headers, stream=True, timeout=(5, 60))
 
 

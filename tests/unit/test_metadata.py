@@ -151,8 +151,8 @@ class MalformedRecordTest(unittest.TestCase):
         with self.assertRaises(errors.RemoteImageError) as ctx:
             metadata.check_importable(source(**{field: value}), 'b6f9', 'R1')
         message = str(ctx.exception)
-        self.assertIn("malformed record for image b6f9: its '%s' is "
-                      % field, message)
+        self.assertIn(f"malformed record for image b6f9: its '{field}' "
+                      "is ", message)
         self.assertIn(f'where Glance gives {expected}', message)
 
     def test_fields_of_the_wrong_type(self):

@@ -60,7 +60,7 @@ class RawServer:
         self._sock.settimeout(0.2)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
-        self.url = 'http://127.0.0.1:%d' % self._sock.getsockname()[1]
+        self.url = f'http://127.0.0.1:{self._sock.getsockname()[1]}'
 
     def __enter__(self):
         self._thread.start()

@@ -107,8 +107,8 @@ class GetImageTest(RemoteTestBase):
         self.assertEqual([0.5, 1.0], self.sleeps)
         # Each retry of the record is logged, as the data's are.
         self.assertEqual(2, len(logs.records))
-        self.assertIn('Reading image %s from region REGION1 failed (attempt '
-                      '1 of 3: HTTP 503)' % image['id'], logs.output[0])
+        self.assertIn(f"Reading image {image['id']} from region REGION1 "
+                      "failed (attempt 1 of 3: HTTP 503)", logs.output[0])
 
     def test_record_cut_short_is_retried(self):
         image = self.glance.add_image(b'abc')
@@ -133,7 +133,7 @@ class GetImageTest(RemoteTestBase):
         sock.close()
         exc = self.assert_fails('3f7cd9a2-2a1b-4f43-9d7e-0d2c4b6a1e11',
                                 'after 3 attempts', errors.TransferError,
-                                url='http://127.0.0.1:%d' % port)
+                                url=f'http://127.0.0.1:{port}')
         self.assertEqual(2, len(self.sleeps), exc)
 
     def test_malformed_catalog_url(self):
@@ -353,28 +353,28 @@ class HostileRedirectTest(RemoteTestBase):
         here, there = self.here, self.there
         path = f'/v2/images/{image_id}'
         return [
-            ('http://127.0.0.2:%d\\@127.0.0.1:%d%s' % (there, here, path),
+            (f'http://127.0.0.2:{there}\\@127.0.0.1:{here}{path}',
              'it contains a backslash'),
-            ('http://127.0.0.2:%d\\\\@127.0.0.1:%d%s' % (there, here, path),
+            (f'http://127.0.0.2:{there}\\\\@127.0.0.1:{here}{path}',
              'it contains a backslash'),
-            ('/\\127.0.0.2:%d%s' % (there, path), 'it contains a backslash'),
-            ('http://127.0.0.1:%d@127.0.0.2:%d%s' % (here, there, path),
+            (f'/\\127.0.0.2:{there}{path}', 'it contains a backslash'),
+            (f'http://127.0.0.1:{here}@127.0.0.2:{there}{path}',
              'user name or password'),
-            ('http://u:secret@127.0.0.2:%d%s' % (there, path),
+            (f'http://u:secret@127.0.0.2:{there}{path}',
              'user name or password'),
-            ('http://%%31%%32%%37.0.0.2:%d%s' % (there, path),
+            (f'http://%31%32%37.0.0.2:{there}{path}',
              'percent-encoded'),
-            ('http://127.0.0.2:%d%s x' % (there, path),
+            (f'http://127.0.0.2:{there}{path} x',
              'whitespace or control'),
-            ('http://127.0.0.2:%d%s\x01' % (there, path),
+            (f'http://127.0.0.2:{there}{path}\x01',
              'whitespace or control'),
             (f'http://127.0.0.1:99999{path}',
              'its port is not a number from 1 to 65535'),
-            ('http://127.0.0.1:%da%s' % (here, path),
+            (f'http://127.0.0.1:{here}a{path}',
              'its port is not a number from 1 to 65535'),
-            ('http://[::ffff:127.0.0.2]:%d%s' % (there, path),
+            (f'http://[::ffff:127.0.0.2]:{there}{path}',
              'not allowed by this Glance\'s [import_filtering_opts]'),
-            ('HTTP://127.0.0.2:%d%s' % (there, path),
+            (f'HTTP://127.0.0.2:{there}{path}',
              'not allowed by this Glance\'s [import_filtering_opts]'),
         ]
 
@@ -405,7 +405,7 @@ class HostileRedirectTest(RemoteTestBase):
             helpers.override(self, 'allowed_ports', [self.here, port],
                              group='import_filtering_opts')
             self.glance.faults.append(fake_glance.Redirect(
-                'HTTP://127.0.0.1:%d/v2/images/%s' % (port, self.image['id']),
+                f"HTTP://127.0.0.1:{port}/v2/images/{self.image['id']}",
                 on='metadata'))
             record = self.glance_client().get_image(self.image['id'])
             self.assertEqual(self.image['id'], record['id'])
@@ -415,7 +415,7 @@ class HostileRedirectTest(RemoteTestBase):
     def test_same_origin_spelled_otherwise_keeps_the_token(self):
         moved = self.glance.add_image(b'y' * 10)
         self.glance.faults.append(fake_glance.Redirect(
-            'HTTP://127.0.0.1:%d/v2/images/%s' % (self.here, moved['id']),
+            f"HTTP://127.0.0.1:{self.here}/v2/images/{moved['id']}",
             on='metadata'))
         self.glance_client().get_image(self.image['id'])
         seen = self.glance.requests_to(moved['id'])[0]
@@ -578,13 +578,13 @@ class RebindingTest(RebindingBase):
     def test_connection_goes_to_the_address_glance_validated(self):
         image = self.glance.add_image(b'abc')
         self.elsewhere.add_image(b'abc', id=image['id'])
-        client = self.client(url='http://%s:%d' % (self.NAME, self.port))
+        client = self.client(url=f'http://{self.NAME}:{self.port}')
         client.url_allowed = self.validated_address
         record = client.get_image(image['id'])
         self.assertEqual(image['id'], record['id'])
         self.assertEqual([], self.elsewhere.requests)
         (seen,) = self.glance.requests_to(image['id'])
-        self.assertEqual('%s:%d' % (self.NAME, self.port),
+        self.assertEqual(f'{self.NAME}:{self.port}',
                          seen.headers['Host'])
         self.assertEqual(TOKEN, seen.headers['X-Auth-Token'])
         self.assertEqual(0, self.later_lookups)
@@ -597,7 +597,7 @@ class RebindingTest(RebindingBase):
         """
         image = self.glance.add_image(b'abc')
         self.elsewhere.add_image(b'abc', id=image['id'])
-        client = self.client(url='http://%s:%d' % (self.NAME, self.port),
+        client = self.client(url=f'http://{self.NAME}:{self.port}',
                              conf=helpers.make_conf(trust_env=True))
         client.url_allowed = self.validated_address
         no_proxies = {name: '' for name in (
@@ -658,7 +658,7 @@ class PinnedTLSTest(RebindingBase):
         port = int(self.tls.url.rsplit(':', 1)[1])
         helpers.override(self, 'allowed_ports', [port],
                          group='import_filtering_opts')
-        client = self.client(url='https://%s:%d' % (self.NAME, port),
+        client = self.client(url=f'https://{self.NAME}:{port}',
                              conf=helpers.make_conf(**settings))
         client.url_allowed = self.validated_address
         return client

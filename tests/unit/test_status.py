@@ -81,7 +81,7 @@ class FakeKeystone:
 
         self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
                                                       Handler)
-        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.url = f'http://127.0.0.1:{self.server.server_address[1]}'
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -499,7 +499,7 @@ class RegionsTest(StatusTestBase):
 
     def test_keystone_unreachable(self):
         self.set('keystone_authtoken',
-                 auth_url='http://127.0.0.1:%d/v3' % closed_port())
+                 auth_url=f'http://127.0.0.1:{closed_port()}/v3')
         code, checks = self.checks()
         self.assertEqual(0, code)
         self.assertEqual('unknown', checks['regions']['status'])
@@ -509,8 +509,8 @@ class RegionsTest(StatusTestBase):
     def test_userinfo_is_masked_in_details_too(self):
         """keystoneauth's error text, in the details, names the URL."""
         self.set('keystone_authtoken',
-                 auth_url='http://admin:%s@127.0.0.1:%d/v3'
-                 % (PASSWORD, closed_port()))
+                 auth_url=f'http://admin:{PASSWORD}@127.0.0.1:'
+                          f'{closed_port()}/v3')
         for args in ((), ('--json',)):
             code, out, err = self.run_status(*args)
             self.assertIn('could not be reached', out)
@@ -563,8 +563,8 @@ class ImportsTest(StatusTestBase):
         self.assertIn('1 part file(s) of imports in progress',
                       found['summary'])
         self.assertIn('within 960 s', found['summary'])
-        self.assertEqual(['Part file %s.part: 2.0 KiB, 0 s old, image '
-                          'importing' % image_id], found['details'])
+        self.assertEqual([f'Part file {image_id}.part: 2.0 KiB, 0 s old, '
+                          'image importing'], found['details'])
 
     def test_stale_imports_and_orphan_parts_are_listed(self):
         stale, task_id = self.db.add_import(idle=3600)
@@ -580,10 +580,10 @@ class ImportsTest(StatusTestBase):
                       'part file(s)', found['summary'])
         self.assertIn('--repair', found['fix'])
         self.assertEqual(task_id, found['data']['stale'][0]['task_id'])
-        self.assertIn('Stale: image %s (importing), task %s: no heartbeat '
-                      'for 60 min' % (stale, task_id), found['details'])
-        self.assertIn('Part file %s.part: 7 B, 0 s old, image deleted, '
-                      'orphan' % gone, found['details'])
+        self.assertIn(f'Stale: image {stale} (importing), task {task_id}: no '
+                      'heartbeat for 60 min', found['details'])
+        self.assertIn(f'Part file {gone}.part: 7 B, 0 s old, image deleted, '
+                      'orphan', found['details'])
         # Listing changes nothing.
         self.assertEqual('importing', self.db.image(stale).status)
         self.assertEqual(2, len(os.listdir(self.staging)))
@@ -597,8 +597,8 @@ class ImportsTest(StatusTestBase):
         code, out, err = self.run_status('--repair')
         self.assertEqual(0, code, err)
         self.assertIn(f'Repaired image {stale} (task {task_id}', out)
-        self.assertIn('fail the task, release the import lock; removed %s.'
-                      % (stale + '.part'), out)
+        self.assertIn('fail the task, release the import lock; removed '
+                      f'{stale}.part.', out)
         self.assertIn(f'Removed orphan part file {gone}.part', out)
         self.assertRegex(out, r'(?m)^OK +Imports +No import stopped')
         self.assertEqual('queued', self.db.image(stale).status)

@@ -385,8 +385,8 @@ class MetadataCheckTest(FlowTestBase):
             good = self.source[field]
             self.source[field] = value
             self.assert_refused_before_data(
-                "malformed record for image %s: its '%s' is %r"
-                % (self.source['id'], field, value))
+                f"malformed record for image {self.source['id']}: its "
+                f"'{field}' is {value!r}")
             self.source[field] = good
         for field, value, text in [
                 ('size', '3', 'does not state its size'),
