@@ -19,6 +19,7 @@ segment, and counts the data answers it relays at once.
 """
 
 import os
+import subprocess
 import threading
 import time
 
@@ -182,6 +183,57 @@ class TrickleTest(StreamsTestCase):
             name.startswith(target['id']) for name in self.staged_files()),
             15, 'the staged data removed')
         self.assertEqual(1, len(self.data_requests()))
+
+
+class SmallStagingTest(StreamsTestCase):
+    """REGION2's staging area on a real 8 MiB tmpfs, for a 12 MiB image.
+
+    The tmpfs is mounted over the staging directory while REGION2 runs, so
+    the test has the cloud alone (no other import may stage meanwhile).
+    Mounting needs root (CAP_SYS_ADMIN); RewritedSizeTest shows the same
+    check everywhere with a declared size.
+    """
+
+    exclusive = True
+    TMPFS = 8 * MIB
+
+    def mount_small_staging(self):
+        staging = self.env['regions']['REGION2']['staging']
+        self.assertEqual([], os.listdir(staging), 'staging is not empty')
+        mounted = subprocess.run(
+            ['mount', '-t', 'tmpfs', '-o', f'size={self.TMPFS}',
+             'gd-small-staging', staging], capture_output=True, text=True)
+        if mounted.returncode != 0:
+            self.skipTest(f'cannot mount a tmpfs: {mounted.stderr.strip()}')
+        self.addCleanup(self.unmount, staging)
+        return staging
+
+    def unmount(self, staging):
+        if not os.path.ismount(staging):
+            return
+        if subprocess.run(['umount', staging]).returncode != 0:
+            subprocess.run(['umount', '-l', staging], check=True)
+
+    def test_fails_before_any_data_moves_and_a_retry_works(self):
+        source = self.source_image(data=os.urandom(12 * MIB))
+        target = self.target_image()
+        staging = self.mount_small_staging()
+        free = os.statvfs(staging).f_bavail * os.statvfs(staging).f_frsize
+        self.start_import(source, target)
+        message = self.assert_failed_and_queued(
+            self.region2, target['id'],
+            f"this image needs {progress.human_size(source['size'])} "
+            f"({source['size']} bytes) there")
+        self.assertIn(f'has {progress.human_size(free)} free', message)
+        self.assertEqual([], self.data_requests())
+        self.assertEqual([], os.listdir(staging))
+        self.assertEqual(free, os.statvfs(staging).f_bavail
+                         * os.statvfs(staging).f_frsize)
+
+        # With room again, the same target imports.
+        self.unmount(staging)
+        image, task = self.import_through_proxy(source, target)
+        self.assert_verified_copy(source, image, task)
 
 
 class RewritedSizeTest(StreamsTestCase):
