@@ -34,7 +34,7 @@ from taskflow.patterns import linear_flow
 
 from glance_download import boundary
 from glance_download import options
-from glance_download import progress
+from glance_download import periodic
 from glance_download import sweep
 from glance_download import tasks
 
@@ -57,11 +57,18 @@ def get_flow(**kwargs):
     connection = tasks.Connection()
     reporter = boundary.TaskReporter(kwargs['task_repo'], task_id,
                                      action_wrapper)
-    # From here until the task ends, through our steps and Glance's.
-    progress.Heartbeat(
+    # The heartbeat: from here until the task ends, through our steps and
+    # Glance's, the import writes to its task every heartbeat_interval
+    # seconds, whatever its own thread is doing: waiting for the source's
+    # record or data, sleeping before a retry, or running Glance's steps
+    # after ours. A task left unwritten for many intervals therefore
+    # belongs to a process that is gone (see recovery.py). It ends once
+    # touch_task returns False: the task ended or is no longer ours.
+    periodic.Periodic(
         functools.partial(boundary.touch_task, task_id,
                           action_wrapper.image_id),
-        conf[options.GROUP].heartbeat_interval).start()
+        conf[options.GROUP].heartbeat_interval, 'The import heartbeat',
+        name='glance-download-heartbeat').start()
     return linear_flow.Flow(f'{task_type}-GlanceDownload-{task_id}').add(
         tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
                               kwargs['context'], method, connection, stores),

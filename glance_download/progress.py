@@ -10,16 +10,9 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Progress of a download, told to the user through the task's message.
+"""Progress of a download, told to the user through the task's message."""
 
-Also the heartbeat that shows, through the task, that an import is alive.
-"""
-
-import logging
-import threading
 import time
-
-LOG = logging.getLogger(__name__)
 
 _UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
 
@@ -87,49 +80,3 @@ class Progress:
         self.due = now + self.interval
         self.report(describe(done, total, now - self.started, self.region,
                              streams))
-
-
-class Heartbeat:
-    """Calls ``beat()`` every ``interval`` seconds in a thread of its own.
-
-    An import writes to its task through this while it lives, whatever its
-    own thread is doing: waiting for the source's record or data, sleeping
-    before a retry, or running Glance's steps after ours. A task left
-    unwritten for many intervals therefore belongs to a process that is
-    gone (see recovery.py). The thread ends when ``beat()`` returns False
-    (the task ended or is no longer ours) or on :meth:`stop`; a beat that
-    raises (the database busy or away) is logged and the next one tried.
-    It never keeps the process alive.
-    """
-
-    def __init__(self, beat, interval, name='glance-download-heartbeat'):
-        self.beat = beat
-        self.interval = interval
-        self.beats = 0
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name,
-                                        daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stopped.set()
-
-    def join(self, timeout=None):
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self):
-        while not self._stopped.wait(self.interval):
-            try:
-                alive = self.beat()
-            except Exception as exc:
-                LOG.warning('Import heartbeat failed (%s: %s); trying again '
-                            'in %g s', type(exc).__name__, exc,
-                            self.interval)
-                continue
-            self.beats += 1
-            if not alive:
-                return

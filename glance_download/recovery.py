@@ -16,8 +16,8 @@ A glance-api killed during an import (kill -9, out of memory, a reboot)
 leaves its task ``processing``, the image ``importing`` and locked by that
 task, and partial data in staging, for good: Glance refuses a new import
 while the image is not ``queued``. A live import writes to its task every
-``heartbeat_interval`` seconds, whatever it is doing (see
-progress.Heartbeat), so a task left unwritten for ``stale_after`` seconds,
+``heartbeat_interval`` seconds, whatever it is doing (see the heartbeat
+in plugin.get_flow), so a task left unwritten for ``stale_after`` seconds,
 many heartbeats, belongs to a process that is gone.
 
 Only decisions live here, on plain values read by boundary.py; sweep.py

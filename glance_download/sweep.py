@@ -28,6 +28,7 @@ import threading
 
 from glance_download import boundary
 from glance_download import options
+from glance_download import periodic
 from glance_download import recovery
 
 LOG = logging.getLogger(__name__)
@@ -149,15 +150,14 @@ def sweep_once(conf, db_api=None):
     return report
 
 
-class Sweeper:
+class Sweeper(periodic.Periodic):
     """Runs sweep_once every ``recovery_interval`` seconds until stopped."""
 
     def __init__(self, conf):
         self.conf = conf
-        self.sweeps = 0
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True,
-                                        name='glance-download-sweep')
+        super().__init__(self._sweep, conf[options.GROUP].recovery_interval,
+                         'The sweep for stopped imports',
+                         name='glance-download-sweep')
 
     def start(self):
         problem = recovery.settings_problem(
@@ -165,21 +165,11 @@ class Sweeper:
             self.conf[options.GROUP].stale_after)
         if problem:
             LOG.warning('[%s] %s.', options.GROUP, problem)
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self):
-        self._stopped.set()
-
-    def _run(self):
-        interval = self.conf[options.GROUP].recovery_interval
-        while not self._stopped.wait(interval):
-            try:
-                sweep_once(self.conf)
-            except Exception:
-                LOG.exception('The sweep for stopped imports failed; the '
-                              'next one runs in %g s', interval)
-            self.sweeps += 1
+    def _sweep(self):
+        sweep_once(self.conf)
+        return True
 
 
 def ensure_started(conf):

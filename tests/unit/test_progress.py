@@ -10,8 +10,6 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-import threading
-import time
 import types
 import unittest
 
@@ -98,49 +96,3 @@ class ProgressTest(unittest.TestCase):
         reporter = progress.Progress(report, 1.0, 'R1', clock=lambda: now[0])
         now[0] = 2.0
         self.assertRaises(errors.Aborted, reporter, 1, 2)
-
-
-class HeartbeatTest(unittest.TestCase):
-    """The beat goes on while the import's own thread is blocked."""
-
-    def test_beats_while_the_caller_is_blocked(self):
-        beaten = threading.Event()
-        beats = []
-
-        def beat():
-            beats.append(time.monotonic())
-            if len(beats) == 3:
-                beaten.set()
-            return True
-        heartbeat = progress.Heartbeat(beat, 0.01).start()
-        self.addCleanup(heartbeat.stop)
-        # As a read waiting for data or a retry's sleep blocks the flow.
-        self.assertTrue(beaten.wait(10))
-        heartbeat.stop()
-        self.assertTrue(heartbeat.join(10))
-
-    def test_ends_when_the_task_is_no_longer_ours(self):
-        answers = iter([True, False, True])
-        heartbeat = progress.Heartbeat(lambda: next(answers), 0.01).start()
-        self.assertTrue(heartbeat.join(10))
-        self.assertEqual(2, heartbeat.beats)
-
-    def test_a_failed_beat_is_retried(self):
-        calls = []
-
-        def beat():
-            calls.append(1)
-            if len(calls) < 3:
-                raise RuntimeError('database is locked')
-            return False
-        with self.assertLogs('glance_download.progress', 'WARNING') as logs:
-            heartbeat = progress.Heartbeat(beat, 0.01).start()
-            self.assertTrue(heartbeat.join(10))
-        self.assertEqual(3, len(calls))
-        self.assertIn('database is locked', logs.output[0])
-
-    def test_stop_before_the_first_beat(self):
-        heartbeat = progress.Heartbeat(self.fail, 60).start()
-        heartbeat.stop()
-        self.assertTrue(heartbeat.join(10))
-        self.assertEqual(0, heartbeat.beats)

@@ -13,6 +13,7 @@
 """One sweep over Glance's own database code and a staging directory."""
 
 import os
+import threading
 import time
 import unittest
 from unittest import mock
@@ -191,7 +192,39 @@ class StartTest(unittest.TestCase):
         first = sweep.ensure_started(CONF)
         self.addCleanup(first.stop)
         self.assertIs(first, sweep.ensure_started(CONF))
-        self.assertEqual(0, first.sweeps)
+        self.assertEqual(0, first.calls)
+
+    def test_sweeps_until_stopped_past_a_failed_sweep(self):
+        conf = helpers.make_conf(heartbeat_interval=10.0, stale_after=20.0,
+                                 recovery_interval=1.0)
+        swept = threading.Event()
+        seen = []
+
+        def sweep_once(conf_seen):
+            seen.append(conf_seen)
+            if len(seen) == 1:
+                raise RuntimeError('database is locked')
+            swept.set()
+        patcher = mock.patch.object(sweep, 'sweep_once', sweep_once)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        sweeper = sweep.Sweeper(conf)
+        self.assertEqual(1.0, sweeper.interval)
+        sweeper.interval = 0.01
+        with self.assertLogs('glance_download', 'WARNING') as logs:
+            sweeper.start()
+            self.addCleanup(sweeper.stop)
+            self.assertTrue(swept.wait(10))
+            sweeper.stop()
+            self.assertTrue(sweeper.join(10))
+        self.assertIs(conf, seen[0])
+        self.assertGreaterEqual(sweeper.calls, 1)
+        self.assertEqual(len(seen) - 1, sweeper.calls)
+        messages = [record.getMessage() for record in logs.records]
+        # The settings warning first: stale_after is under five beats.
+        self.assertIn('less than 5 times heartbeat_interval', messages[0])
+        self.assertIn('The sweep for stopped imports failed (RuntimeError: '
+                      'database is locked)', messages[1])
 
     def test_paste_filter_changes_no_request(self):
         started = []
