@@ -146,6 +146,14 @@ class RevisionTest(unittest.TestCase):
         self.assertRaisesRegex(bench.BenchError, 'not a revision',
                                bench.Revision, 'no-such-revision-here')
 
+    def test_an_option_is_not_a_revision(self):
+        # git rev-parse --verify must not take --against's value as an
+        # option of its own.
+        for hostile in ('--git-dir=/nonexistent', '-h', '--all'):
+            with self.subTest(hostile):
+                self.assertRaisesRegex(bench.BenchError, 'not a revision',
+                                       bench.Revision, hostile)
+
 
 if __name__ == '__main__':
     unittest.main()
