@@ -15,6 +15,7 @@
 import concurrent.futures
 import logging
 import sys
+import time
 
 from osc_lib.command import command
 from osc_lib import exceptions
@@ -67,6 +68,11 @@ class RegionsCommand(command.Lister):
         parser.add_argument(
             '--max-per-region', metavar='<count>', type=int, default=2,
             help='Steps run at the same time in one region (default: 2)')
+        parser.add_argument(
+            '--max-imports-per-region', metavar='<count>', type=int,
+            default=4,
+            help='Imports in flight at once in one region; the others wait '
+                 'for one of them to end (default: 4)')
         return parser
 
     def client(self):
@@ -144,7 +150,9 @@ class RegionsCommand(command.Lister):
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
             parsed_args.max_parallel, parsed_args.max_per_region,
-            owner=self.client().project_id)
+            owner=self.client().project_id,
+            max_imports=parsed_args.max_imports_per_region,
+            deadline=time.monotonic() + parsed_args.timeout)
         if parsed_args.dry_run:
             done = [runner.planned_row(step, source)
                     for step, source, _ in work]

@@ -37,13 +37,11 @@ class CopyImage(base.RegionsCommand):
     import request is refused is deleted again; a copy whose import failed
     later stays queued, and the next run imports into it again.
 
-    Two runs at the same time may each create a copy in a region: each
-    lists the copies again after creating its own, and the run whose copy
-    is the newer (by creation time, then id) deletes it and follows the
-    other's import instead (two copies can still stay when both are
-    created in the same second and neither run sees the other's in time;
-    the next run then uses the better one). Hidden images (os_hidden) are
-    found as sources and as copies.
+    Runs at the same time never make two copies: a new copy's id is derived
+    from the source, your project and the region, the same in every run, so
+    Glance accepts it once and the other runs use that copy. A run deletes
+    only an image it created, or whose import it started and saw fail.
+    Hidden images (os_hidden) are found as sources and as copies.
 
     Without --wait the command returns once every import is accepted;
     running it again with --wait waits for the imports still in progress.
@@ -68,7 +66,8 @@ class CopyImage(base.RegionsCommand):
         parser.add_argument(
             '--existing', choices=plan.EXISTING_CHOICES, default='skip',
             help='When a region has a copy already: skip (default: reuse '
-                 'it), fail, or replace (delete it and copy again)')
+                 'it), fail, or replace (copy again; the earlier copies are '
+                 'deleted once the new one is active and verified)')
         parser.epilog = base.EXIT_STATUSES
         return parser
 

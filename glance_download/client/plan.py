@@ -18,7 +18,9 @@ each decision can be tested on its own.
 """
 
 import dataclasses
+import enum
 
+from glance_download.client import ids
 from glance_download import errors
 from glance_download import metadata
 
@@ -66,7 +68,7 @@ EXIT_TIMEOUT = 4
 _VOLUME_SNAPSHOT_PROPERTIES = ('block_device_mapping', 'bdm_v2')
 
 
-_IMPORT_LOCK = 'os_glance_import_task'
+IMPORT_LOCK = 'os_glance_import_task'
 
 
 class PlanError(Exception):
@@ -84,7 +86,9 @@ class Step:
     """The copy acted on, when there is one already."""
     reason: str = ''
     delete: tuple = ()
-    """Copies removed first (REPLACE)."""
+    """Copies removed once the new copy is verified (REPLACE)."""
+    replaces: str | None = None
+    """The copy whose successor id the new copy takes (REPLACE)."""
     changes: tuple = ()
     """JSON-patch operations (UPDATE)."""
     copy: dict | None = dataclasses.field(default=None, compare=False)
@@ -144,20 +148,94 @@ def method_problem(region, methods):
             'its operator to enable the method, or choose another region.')
 
 
-def _rank(copy, source):
+class Rank(enum.IntEnum):
     """Order of preference between several copies of one source."""
+
+    VERIFIED = 0
+    """Active, with the source's data."""
+    IMPORTING = 1
+    """An import into it is accepted or running."""
+    PLACEHOLDER = 2
+    """Queued with no import: made by a run whose import did not end well."""
+    UNUSABLE = 3
+    """Active with other data, deactivated, killed: never used."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataCheck:
+    """Whether a copy holds its source's data, and what decided it."""
+
+    same: bool
+    basis: str
+    """What was compared, said in the row's message and the docs."""
+
+
+def compare_data(source, copy, verified=False):
+    """Compare like with like: the copy's data against the source's.
+
+    The same os_hash_algo on both sides compares os_hash_value. Otherwise
+    (a legacy source with only an md5 checksum, or a target region whose
+    Glance hashes with another algorithm) the md5 checksums are compared
+    where both have one. Otherwise the sizes, with the import's own
+    verification (verified: the method's closing message said so).
+    """
+    algo = source.get('os_hash_algo')
+    if (source.get('os_hash_value') and copy.get('os_hash_value')
+            and algo == copy.get('os_hash_algo')):
+        return DataCheck(source['os_hash_value'] == copy['os_hash_value'],
+                         f'os_hash_value ({algo})')
+    if source.get('checksum') and copy.get('checksum'):
+        return DataCheck(source['checksum'] == copy['checksum'],
+                         'checksum (md5)')
+    same_size = source.get('size') is not None and (
+        source.get('size') == copy.get('size'))
+    if verified:
+        return DataCheck(same_size, 'size, and the verification by the import')
+    return DataCheck(False, 'nothing in common to compare (no os_hash_value '
+                            'of the same algorithm, no checksum)')
+
+
+def holds_source_data(source, copy, verified=False):
+    """Whether copy is active with the source's data."""
+    return copy.get('status') == 'active' and compare_data(
+        source, copy, verified).same
+
+
+def rank(copy, source):
+    """The Rank of a copy of source."""
     status = copy.get('status')
-    same = copy.get('os_hash_value') == source.get('os_hash_value')
-    if status == 'active' and same:
-        return 0
+    if status == 'active':
+        return (Rank.VERIFIED if holds_source_data(source, copy)
+                else Rank.UNUSABLE)
     # Glance sets the lock when it accepts an import, before the image
     # turns 'importing', and drops it when the import ended.
     if status == 'importing' or (status == 'queued'
-                                 and copy.get(_IMPORT_LOCK)):
-        return 1
+                                 and copy.get(IMPORT_LOCK)):
+        return Rank.IMPORTING
     if status == 'queued':
-        return 2
-    return 3
+        return Rank.PLACEHOLDER
+    return Rank.UNUSABLE
+
+
+def replacement(copies):
+    """(the successor already made, the copy it replaces) among copies.
+
+    A copy made by --existing replace has an id derived from the copy it
+    replaces (ids.successor_ids). A run that finds one, made by another
+    run at the same time or left by a replacement that failed, continues
+    it instead of replacing once more. (None, None) when there is none.
+    """
+    by_id = {c['id']: c for c in copies}
+    made = {}
+    for copy in copies:
+        for successor in ids.successor_ids(copy['id']):
+            if successor in by_id:
+                made[successor] = copy['id']
+    # The newest of a chain: the successor that no listed copy replaces.
+    for successor, replaced in sorted(made.items()):
+        if not any(made.get(s) == successor for s in made):
+            return by_id[successor], replaced
+    return None, None
 
 
 def copy_step(region, source, copies, existing='skip'):
@@ -165,35 +243,48 @@ def copy_step(region, source, copies, existing='skip'):
     source_id = source['id']
     if not copies:
         return Step(region, CREATE, source_id)
-    ids = tuple(c['id'] for c in copies)
     if existing == 'replace':
-        return Step(region, REPLACE, source_id, delete=ids,
-                    reason=f'{len(ids)} earlier copy(ies) deleted first')
-    best = min(copies, key=lambda c: _rank(c, source))
+        return _replace_step(region, source_id, copies)
+    best = min(copies, key=lambda c: rank(c, source))
     status = best.get('status')
     if existing == 'fail':
         return Step(region, FAIL, source_id, best['id'], reason=(
             f'Region {region} already has a copy of image {source_id}: '
             f"{best['id']} ({status}). Run without --existing fail to keep "
             'it, or with --existing replace to copy again.'))
-    rank = _rank(best, source)
-    if rank == 0:
+    best_rank = rank(best, source)
+    if best_rank == Rank.VERIFIED:
         return Step(region, SKIP, source_id, best['id'], copy=best,
                     reason='an active copy with the same data exists')
-    if rank == 1:
+    if best_rank == Rank.IMPORTING:
         return Step(region, ATTACH, source_id, best['id'],
                     reason='an import into it is in progress')
-    if rank == 2:
+    if best_rank == Rank.PLACEHOLDER:
         return Step(region, REIMPORT, source_id, best['id'],
                     reason='a placeholder left by an earlier run')
     if status == 'active':
         return Step(region, FAIL, source_id, best['id'], reason=(
             f"Copy {best['id']} in region {region} is active but its data "
-            f'differs from image {source_id} (os_hash_value). Delete it, or '
-            'use --existing replace.'))
+            f'differs from image {source_id} '
+            f'({compare_data(source, best).basis}). Delete it, or use '
+            '--existing replace.'))
     return Step(region, FAIL, source_id, best['id'], reason=(
         f"Copy {best['id']} in region {region} is '{status}' and cannot be "
         "imported into. Delete it, or use --existing replace."))
+
+
+def _replace_step(region, source_id, copies):
+    """Make before break: a new copy first, the others removed after."""
+    successor, replaced = replacement(copies)
+    if successor is None:
+        replaced = min(copies, key=_age)['id']
+    old = tuple(sorted(c['id'] for c in copies
+                       if successor is None or c['id'] != successor['id']))
+    return Step(region, REPLACE, source_id,
+                successor and successor['id'], delete=old,
+                replaces=replaced, copy=successor, reason=(
+                    f'{len(old)} earlier copy(ies) deleted once the new '
+                    'copy is active and verified'))
 
 
 def _age(copy):
@@ -201,43 +292,35 @@ def _age(copy):
     return (copy.get('created_at') or '', copy['id'])
 
 
-def race_winner(created, copies, source):
-    """The copy to use instead of created, just made, or None to keep it.
-
-    Two runs at the same time may each find no copy of source and each
-    create one. Each lists the copies again once it made its own: a copy
-    made by someone else that is active with the source's data, or being
-    imported into, wins; else the oldest placeholder (by created_at, then
-    id) wins, so that two runs that see each other's pick the same one.
-    A run deletes only the copy it created, and only when it loses.
-
-    The window left: a placeholder that shows only after this listing,
-    created in the same second with a smaller id and not yet imported
-    into, is not seen; both runs then keep theirs, and the next run picks
-    the better of the two copies.
-    """
-    others = [c for c in copies if c['id'] != created['id']]
-    busy = [c for c in others if _rank(c, source) < 2]
-    if busy:
-        return min(busy, key=lambda c: (_rank(c, source), _age(c)))
-    oldest = min([c for c in others if _rank(c, source) == 2] + [created],
-                 key=_age)
-    return None if oldest['id'] == created['id'] else oldest
-
-
-def is_usable_copy(image, source, source_region, owner):
+def is_copy_of(image, source, source_region, owner):
     """Whether image is a copy of source that a run can use as its own.
 
     It is owner's, its provenance names source, and it is active with the
-    same data, being imported into, or a placeholder. With --same-id, a
-    second run creating the copy is refused (the id exists): this tells
-    whether the image holding the id is the first run's copy.
+    same data, being imported into, or a placeholder. An image that holds
+    the id a run wanted (a copy's derived id, or the source's id with
+    --same-id) is used only then: an id proves nothing by itself.
     """
     return bool(image and image.get('owner') == owner
                 and image.get(metadata.SOURCE_IMAGE_PROPERTY) == source['id']
                 and image.get(metadata.SOURCE_REGION_PROPERTY) ==
                 source_region
-                and _rank(image, source) < 3)
+                and rank(image, source) < Rank.UNUSABLE)
+
+
+def not_a_copy(image, source, source_region, region):
+    """Why image, holding the id wanted for a copy of source, is not one."""
+    found = []
+    if image.get(metadata.SOURCE_IMAGE_PROPERTY) != source['id'] or (
+            image.get(metadata.SOURCE_REGION_PROPERTY) != source_region):
+        found.append('its provenance does not name the source')
+    else:
+        found.append(f"it is owned by project {image.get('owner')}")
+        if image.get('status') == 'active' and not holds_source_data(
+                source, image):
+            found.append('its data differs')
+    return (f"Image {image['id']} in region {region} holds that id but is "
+            f"not a copy of image {source['id']} of region {source_region} "
+            f"that you own ({', '.join(found)}); it was left alone.")
 
 
 def target_fields(source, source_region, name=None, visibility='private',

@@ -10,27 +10,29 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Carry out the steps of a plan in the target regions, and wait for them.
+"""Carry out the steps of a plan in the target regions.
 
 Steps run side by side, bounded overall and per region; one region's
-failure never stops the others. Each step ends as a Row: what was done,
-where, and how it went.
+failure never stops the others. Imports are also bounded per region
+(--max-imports-per-region): the others queue, and start as the imports in
+flight end. Each step ends as a Row: what was done, where, and how it went.
+
+A run deletes an image only when it created it or started its import
+itself and saw that fail: a copy another run made, or is importing into,
+is used (attached to), never removed.
 """
 
+import collections
 import concurrent.futures
 import dataclasses
-import logging
 import threading
 import time
 
+from glance_download.client import ids
 from glance_download.client import images
 from glance_download.client import plan
+from glance_download.client import polling
 
-LOG = logging.getLogger(__name__)
-
-POLL = 1.0
-# How the import method's closing task message starts.
-_DOWNLOADED = 'Downloaded '
 COLUMNS = ('Region', 'Source Image', 'Image ID', 'Action', 'Status', 'Size',
            'Hash Verified', 'Seconds', 'Task ID', 'Request ID', 'Message')
 
@@ -54,6 +56,10 @@ class Row:
     """'ok', 'failed' or 'timeout': what the exit status is made of."""
     started: float = dataclasses.field(default=0.0, repr=False)
     waiting: bool = dataclasses.field(default=False, repr=False)
+    owned: bool = dataclasses.field(default=False, repr=False)
+    """This run started the import the row waits for."""
+    replaced: tuple = dataclasses.field(default=(), repr=False)
+    """Copies to delete once this row's new copy is verified."""
     label: str = dataclasses.field(default='', repr=False)
     """How the progress display names it."""
     downloaded: str = dataclasses.field(default='', repr=False)
@@ -76,29 +82,129 @@ def planned_row(step, source):
     return row
 
 
+class _Gone(Exception):
+    """The image a step was to import into no longer exists."""
+
+
 class Runner:
     """Does the steps with the regions' image services."""
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
-                 max_per_region=2, clock=time.monotonic, owner=None):
+                 max_per_region=2, clock=time.monotonic, owner=None,
+                 max_imports=4, deadline=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
         self.owner = owner
-        """The project whose copies are looked for after a creation."""
+        """The project the copies are made for."""
         self.interface = interface
         self.max_parallel = max(1, max_parallel)
         self.limits = {name: threading.Semaphore(max(1, max_per_region))
                        for name in regions}
+        self.max_imports = max(1, max_imports)
         self.clock = clock
+        self.deadline = deadline
+        self.follower = polling.Follower(regions, clock)
+        self.handlers = {
+            plan.FAIL: self._fail, plan.SKIP: self._report,
+            plan.ORPHAN: self._report, plan.ATTACH: self._attach,
+            plan.UPDATE: self._update, plan.DEACTIVATE: self._deactivate,
+            plan.DELETE: self._delete, plan.CREATE: self._create,
+            plan.REIMPORT: self._reimport, plan.REPLACE: self._replace,
+        }
 
     def run(self, work):
-        """Rows of work, a list of (step, source, fields) in that order."""
-        if not work:
-            return []
+        """Rows of work, a list of (step, source, fields) in that order.
+
+        Returns once every step was done and every import started, and
+        every replacement completed (its new copy verified and the earlier
+        ones deleted, or failed and the earlier ones kept).
+        """
+        rows = [None] * len(work)
+        queued = collections.defaultdict(collections.deque)
+        for index, item in enumerate(work):
+            if item[0].action in plan.IMPORTS:
+                queued[item[0].region].append(index)
+        flying = collections.defaultdict(list)
+        sources = {item[1]['id']: item[1] for item in work}
         with concurrent.futures.ThreadPoolExecutor(
-                min(self.max_parallel, len(work))) as pool:
-            return list(pool.map(lambda item: self._bounded(*item), work))
+                max(1, min(self.max_parallel, len(work)))) as pool:
+            running = {pool.submit(self._bounded, *item): index
+                       for index, item in enumerate(work)
+                       if item[0].action not in plan.IMPORTS}
+            while True:
+                for region, indexes in queued.items():
+                    while indexes and (len(flying[region]) + sum(
+                            1 for i in running.values()
+                            if work[i][0].region == region
+                            and work[i][0].action in plan.IMPORTS)
+                            < self.max_imports):
+                        index = indexes.popleft()
+                        running[pool.submit(self._bounded,
+                                            *work[index])] = index
+                done = ()
+                if running:
+                    done, _ = concurrent.futures.wait(
+                        running, timeout=polling.POLL,
+                        return_when=concurrent.futures.FIRST_COMPLETED)
+                else:
+                    time.sleep(polling.POLL)
+                for future in done:
+                    index = running.pop(future)
+                    rows[index] = future.result()
+                    if rows[index].waiting:
+                        flying[rows[index].region].append(rows[index])
+                if not running and not any(queued.values()) and not any(
+                        r.replaced for f in flying.values() for r in f):
+                    break
+                self._watch(flying, queued, sources)
+                if self.deadline is not None and (
+                        self.clock() >= self.deadline) and not running:
+                    self._give_up(work, rows, flying, queued)
+                    break
+        return rows
+
+    def _watch(self, flying, queued, sources):
+        """Poll the imports in flight where it matters.
+
+        That is in a region with imports queued, and for replacements,
+        which are completed here.
+        """
+        for region, rows in flying.items():
+            for row in list(rows):
+                if not (queued[region] or row.replaced) or not row.waiting:
+                    continue
+                if self.follower.poll(row, sources[row.source_id]):
+                    rows.remove(row)
+
+    def _give_up(self, work, rows, flying, queued):
+        """At the deadline: say what was never started, and why."""
+        for region, indexes in queued.items():
+            while indexes:
+                index = indexes.popleft()
+                step, source, _ = work[index]
+                rows[index] = Row(
+                    step.region, step.source_id, step.image_id,
+                    plan.DONE[plan.FAIL], 'unchanged', source.get('size'),
+                    outcome='timeout', message=(
+                        f'Not started: {self.max_imports} imports were still '
+                        f'running in region {region} when the --timeout ran '
+                        'out (--max-imports-per-region). Run the same '
+                        'command again.'))
+        for region_rows in flying.values():
+            for row in region_rows:
+                if row.replaced and row.waiting:
+                    self.follower.time_out(row)
+
+    def wait(self, rows, sources, timeout, display=None):
+        """Follow the imports of rows until each ended or timeout passed.
+
+        sources: {source id: source image}, to check what each copy holds.
+        """
+        deadline = self.clock() + timeout
+        if self.deadline is not None:
+            deadline = min(deadline, self.deadline)
+        return self.follower.follow(rows, sources, deadline, display)
 
     def _bounded(self, step, source, fields):
         with self.limits[step.region]:
@@ -111,7 +217,7 @@ class Runner:
                   message=step.reason, started=self.clock())
         glance = self.regions[step.region]
         try:
-            self._do(glance, step, source, fields, row)
+            self.handlers[step.action](glance, step, source, fields, row)
         except images.GlanceError as e:
             row.outcome = 'failed'
             row.action = plan.DONE[plan.FAIL]
@@ -120,211 +226,173 @@ class Runner:
         row.seconds = self.clock() - row.started
         return row
 
-    def _do(self, glance, step, source, fields, row):
-        action = step.action
-        if action == plan.FAIL:
-            row.outcome = 'failed'
-            row.status = 'unchanged'
-            return
-        if action in (plan.SKIP, plan.ORPHAN):
-            copy = step.copy or glance.get(step.image_id) or {}
-            row.status = copy.get('status', 'deleted')
-            row.size = copy.get('size')
-            row.hash_verified = self._same_data(source, copy)
-            return
-        if action == plan.ATTACH:
-            row.status = 'importing'
-            row.waiting = True
-            task = glance.newest_task(step.image_id)
-            row.task_id = task and task['id']
-            return
-        if action == plan.UPDATE:
-            row.request_id = glance.update(step.image_id, step.changes)
-            row.status = 'active'
-            row.hash_verified = True
-            return
-        if action == plan.DEACTIVATE:
-            row.request_id = glance.deactivate(step.image_id)
-            row.status = 'deactivated'
-            return
-        if action == plan.DELETE:
-            row.request_id = glance.delete(step.image_id)
-            row.status = 'deleted'
-            return
-        for image_id in step.delete:
-            glance.delete(image_id)
-        created = False
-        if action in (plan.CREATE, plan.REPLACE):
-            try:
-                image, row.request_id = glance.create(fields)
-            except images.GlanceError as e:
-                if e.status == 409 and self._id_taken_by_a_copy(
-                        glance, fields, source, row):
-                    return
-                raise images.GlanceError(
-                    create_failure(e, fields, step.region), e.status,
-                    e.request_id)
-            row.image_id = image['id']
-            created = True
-            if self._give_way(glance, image, source, row):
-                return
-        try:
-            row.request_id = glance.start_import(
-                row.image_id, source['id'], self.source_region,
-                self.interface)
-        except images.GlanceError as e:
-            if created:
-                # Refused before anything started: take the placeholder
-                # back, so that nothing half-made is left.
-                glance.delete(row.image_id)
-                e = images.GlanceError(
-                    f'{e} The copy created for it was deleted.',
-                    e.status, e.request_id)
-                row.image_id = None
-            raise e
+    @staticmethod
+    def _fail(glance, step, source, fields, row):
+        row.outcome = 'failed'
+        row.status = 'unchanged'
+
+    @staticmethod
+    def _report(glance, step, source, fields, row):
+        copy = step.copy or glance.get(step.image_id) or {}
+        row.status = copy.get('status', 'deleted')
+        row.size = copy.get('size')
+        row.hash_verified = plan.holds_source_data(source, copy)
+
+    @staticmethod
+    def _attach(glance, step, source, fields, row):
         row.status = 'importing'
         row.waiting = True
-        task = glance.newest_task(row.image_id)
+        task = glance.newest_task(step.image_id)
         row.task_id = task and task['id']
 
-    def _give_way(self, glance, created, source, row):
-        """Whether a copy made at the same time elsewhere replaces created.
+    @staticmethod
+    def _update(glance, step, source, fields, row):
+        row.request_id = glance.update(step.image_id, step.changes)
+        row.status = 'active'
+        row.hash_verified = True
 
-        True once created is deleted and row tells of the other copy.
-        """
+    @staticmethod
+    def _deactivate(glance, step, source, fields, row):
+        row.request_id = glance.deactivate(step.image_id)
+        row.status = 'deactivated'
+
+    @staticmethod
+    def _delete(glance, step, source, fields, row):
+        row.request_id = glance.delete(step.image_id)
+        row.status = 'deleted'
+
+    def _create(self, glance, step, source, fields, row):
+        if 'id' in fields:
+            candidates = [fields['id']]
+        else:
+            candidates = ids.copy_ids(self.source_region, source['id'],
+                                      self.owner, step.region)
+        self._make(glance, step, source, fields, row, candidates)
+
+    def _reimport(self, glance, step, source, fields, row):
         try:
-            copies = glance.copies(self.owner, self.source_region,
-                                   source['id'])
-        except images.GlanceError as e:
-            LOG.debug('Copies of %s not listed again (%s): importing into '
-                      '%s', source['id'], e, created['id'])
-            return False
-        other = plan.race_winner(created, copies, source)
-        if other is None:
-            return False
-        glance.delete(created['id'])
-        self._use(glance, other, source, row, (
-            f"Copy {other['id']} was made at the same time by another run, "
-            f"so the copy {created['id']} this run created was deleted."))
-        return True
+            self._start(glance, step.image_id, source, row, created=False)
+        except _Gone:
+            # Deleted since it was listed: a new copy, as if none existed.
+            row.action = plan.DONE[plan.CREATE]
+            self._create(glance, step, source, fields, row)
 
-    def _id_taken_by_a_copy(self, glance, fields, source, row):
-        """Whether a --same-id copy made at the same time holds the id.
+    def _replace(self, glance, step, source, fields, row):
+        row.replaced = step.delete
+        if step.copy is not None:
+            self._adopt(glance, step.copy, source, row, (
+                f"Continues the replacement {step.copy['id']}, made by an "
+                'earlier or a concurrent run.'))
+        else:
+            self._make(glance, step, source, fields, row,
+                       ids.successor_ids(step.replaces))
+        if row.outcome == 'ok':
+            row.action = plan.DONE[plan.REPLACE]
+        if not row.waiting:
+            polling.complete_replacement(glance, row)
 
-        True once row tells of that copy.
+    def _make(self, glance, step, source, fields, row, candidates):
+        """Create the copy with the first free id of candidates.
+
+        An id another run took at the same time holds its copy: that copy
+        is used. An id held by a deleted image, or one the caller cannot
+        see, is passed over.
         """
-        if 'id' not in fields:
-            return False
-        try:
-            other = glance.get(fields['id'])
-        except images.GlanceError:
-            return False
-        if not plan.is_usable_copy(other, source, self.source_region,
+        for image_id in candidates:
+            try:
+                image, row.request_id = glance.create(
+                    dict(fields, id=image_id))
+            except images.GlanceError as e:
+                if e.status != 409:
+                    raise images.GlanceError(
+                        create_failure(e, fields, step.region), e.status,
+                        e.request_id)
+                other = glance.get(image_id)
+                if plan.is_copy_of(other, source, self.source_region,
                                    self.owner):
-            return False
-        self._use(glance, other, source, row, (
-            f"Copy {other['id']} was made at the same time by another "
-            'run.'))
-        return True
+                    self._adopt(glance, other, source, row, (
+                        f'Copy {image_id} was made at the same time by '
+                        'another run.'))
+                    return
+                if 'id' in fields:
+                    if other is not None:
+                        raise images.GlanceError(plan.not_a_copy(
+                            other, source, self.source_region, step.region),
+                            e.status, e.request_id)
+                    raise images.GlanceError(
+                        create_failure(e, fields, step.region), e.status,
+                        e.request_id)
+                continue
+            row.image_id = image['id']
+            self._start(glance, image['id'], source, row, created=True)
+            return
+        raise images.GlanceError(
+            f'No id is left for a new copy of image {source["id"]} in region '
+            f'{step.region}: the {len(candidates)} ids this command derives '
+            'for it are held by deleted images or by images you cannot see. '
+            'Ask the region\'s operator which images hold them.')
 
-    def _use(self, glance, other, source, row, message):
-        """Make row tell of other, a copy made by another run."""
+    def _adopt(self, glance, other, source, row, message):
+        """Make row tell of other, a copy another run made."""
         row.image_id = other['id']
         row.status = other.get('status')
         row.message = message
-        if self._same_data(source, other):
+        found = plan.rank(other, source)
+        if found == plan.Rank.VERIFIED:
             row.action = plan.DONE[plan.SKIP]
             row.size = other.get('size')
             row.hash_verified = True
-            return True
+            return
         row.action = plan.DONE[plan.ATTACH]
-        row.waiting = True
-        task = glance.newest_task(other['id'])
-        row.task_id = task and task['id']
-        return True
+        if found == plan.Rank.IMPORTING:
+            self._attach(glance, plan.Step(row.region, plan.ATTACH,
+                                           row.source_id, other['id']),
+                         source, None, row)
+            return
+        row.message += ' This run started its import.'
+        self._start(glance, other['id'], source, row, created=False)
 
-    @staticmethod
-    def _same_data(source, copy):
-        return bool(copy.get('status') == 'active'
-                    and copy.get('os_hash_value')
-                    and copy.get('os_hash_value') ==
-                    source.get('os_hash_value'))
+    def _start(self, glance, image_id, source, row, created):
+        """Start the import into image_id, or use the one that runs.
 
-    def wait(self, rows, sources, timeout, display=None):
-        """Follow the imports of rows until each ended or timeout passed.
-
-        sources: {source id: source image}, to check what each copy holds.
+        Glance lets one import at a time into an image: a 409 means another
+        run's import got there first, and the row attaches to it. A copy
+        this run created whose import is refused otherwise is deleted, so
+        that nothing half-made is left.
         """
-        pending = [row for row in rows if row.waiting]
-        deadline = self.clock() + timeout
-        several = len({row.source_id for row in pending}) > 1
-        for row in pending:
-            row.label = (f'{row.region} {row.source_id}' if several
-                         else row.region)
-        while pending:
-            for row in list(pending):
-                if self._poll(row, sources[row.source_id], display):
-                    pending.remove(row)
-                    row.waiting = False
-                    row.seconds = self.clock() - row.started
-            if not pending:
-                break
-            if self.clock() >= deadline:
-                for row in pending:
-                    row.outcome = 'timeout'
-                    row.waiting = False
-                    row.seconds = self.clock() - row.started
-                    row.message = (
-                        f'Still importing after the {timeout} s of '
-                        '--timeout; run the same command again with --wait '
-                        'to wait for it.')
-                    if display:
-                        display.update(row.label, 'timed out', row.message)
-                break
-            time.sleep(POLL)
-        return rows
-
-    def _poll(self, row, source, display):
-        """True once the import of row ended; the row is then complete."""
-        glance = self.regions[row.region]
         try:
-            task = glance.newest_task(row.image_id)
-            image = glance.get(row.image_id)
+            row.request_id = glance.start_import(
+                image_id, source['id'], self.source_region, self.interface)
         except images.GlanceError as e:
-            if display:
-                display.update(row.label, 'importing', str(e))
-            return False
-        if image is None:
-            row.outcome = 'failed'
-            row.status = 'deleted'
-            row.message = (f'Image {row.image_id} was deleted during its '
-                           'import.')
-            return True
-        if task:
-            row.task_id = task['id']
-        message = (task or {}).get('message') or ''
-        ended = task and task.get('status') in ('success', 'failure')
-        if display:
-            display.update(row.label, image['status'], message)
-        if message.startswith(_DOWNLOADED):
-            row.downloaded = message
-        if not ended or image['status'] == 'importing':
-            return False
-        row.status = image['status']
-        row.size = image.get('size')
-        row.hash_verified = self._same_data(source, image)
-        if task['status'] == 'success' and image['status'] == 'active':
-            # Glance's own last step overwrites the method's closing
-            # message, which says what was verified: keep that one.
-            row.message = row.downloaded or message
-            if not row.hash_verified:
-                row.outcome = 'failed'
-                row.message = ('The copy is active but its os_hash_value '
-                               'differs from the source image\'s.')
-        else:
-            row.outcome = 'failed'
-            row.message = message or 'The import task failed.'
-        return True
+            if e.status not in (404, 409) and not created:
+                raise
+            current = glance.get(image_id)
+            if current is None:
+                if created:
+                    raise images.GlanceError(
+                        f'{e} The copy {image_id} created for it was '
+                        'deleted meanwhile.', e.status, e.request_id)
+                raise _Gone(image_id)
+            if plan.rank(current, source) < plan.Rank.PLACEHOLDER:
+                action = row.action
+                self._adopt(glance, current, source, row, (
+                    f'Another run started the import into {image_id} at '
+                    'the same time.'))
+                if created:
+                    row.action = action
+                return
+            if created and e.status != 409:
+                glance.delete(image_id)
+                row.image_id = None
+                raise images.GlanceError(
+                    f'{e} The copy created for it was deleted.', e.status,
+                    e.request_id)
+            raise
+        row.owned = True
+        row.status = 'importing'
+        row.waiting = True
+        task = glance.newest_task(image_id)
+        row.task_id = task and task['id']
 
 
 def create_failure(error, fields, region):

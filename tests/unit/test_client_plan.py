@@ -12,6 +12,7 @@
 
 import unittest
 
+from glance_download.client import ids
 from glance_download.client import plan
 from glance_download import metadata
 
@@ -97,63 +98,93 @@ class SourceProblemTest(unittest.TestCase):
             source(tags='a'), 'R1'))
 
 
-class RaceWinnerTest(unittest.TestCase):
-    """Two runs that each created a copy of the same source."""
+class CompareDataTest(unittest.TestCase):
+    """Like with like: what decides that a copy holds the source's data."""
 
-    def mine(self):
-        return copy('m', status='queued', os_hash_value=None,
-                    created_at='2026-01-01T10:00:05Z')
+    def check(self, source_fields, copy_fields, verified=False):
+        found = plan.compare_data(dict(size=10, **source_fields),
+                                  dict(size=10, **copy_fields), verified)
+        return found.same, found.basis
 
-    def other(self, created_at='2026-01-01T10:00:05Z', image_id='o',
-              **extra):
-        fields = dict(status='queued', os_hash_value=None,
-                      created_at=created_at)
-        fields.update(extra)
-        return copy(image_id, **fields)
+    def test_the_same_algorithm_compares_os_hash_value(self):
+        sha = dict(os_hash_algo='sha512', checksum='m1')
+        self.assertEqual((True, 'os_hash_value (sha512)'), self.check(
+            dict(sha, os_hash_value='h1'), dict(sha, os_hash_value='h1')))
+        self.assertEqual((False, 'os_hash_value (sha512)'), self.check(
+            dict(sha, os_hash_value='h1'), dict(sha, os_hash_value='h2')))
 
-    def winner(self, *others):
-        found = plan.race_winner(self.mine(), [self.mine()] + list(others),
-                                 source())
-        return found and found['id']
+    def test_a_legacy_source_compares_md5(self):
+        copied = dict(os_hash_algo='sha512', os_hash_value='h1',
+                      checksum='m1')
+        self.assertEqual((True, 'checksum (md5)'),
+                         self.check(dict(checksum='m1'), copied))
+        self.assertEqual((False, 'checksum (md5)'),
+                         self.check(dict(checksum='m2'), copied))
 
-    def test_alone_keeps_its_copy(self):
-        self.assertIsNone(self.winner())
-        self.assertIsNone(plan.race_winner(self.mine(), [], source()))
+    def test_another_algorithm_in_the_target_compares_md5(self):
+        self.assertEqual((True, 'checksum (md5)'), self.check(
+            dict(os_hash_algo='sha512', os_hash_value='h1', checksum='m1'),
+            dict(os_hash_algo='sha256', os_hash_value='x', checksum='m1')))
 
-    def test_the_oldest_placeholder_wins(self):
-        self.assertEqual('o', self.winner(
-            self.other('2026-01-01T10:00:04Z')))
-        self.assertIsNone(self.winner(self.other('2026-01-01T10:00:06Z')))
+    def test_nothing_in_common_needs_the_import_s_verification(self):
+        source_fields = dict(os_hash_algo='sha512', os_hash_value='h1')
+        copy_fields = dict(os_hash_algo='sha256', os_hash_value='x')
+        self.assertFalse(self.check(source_fields, copy_fields)[0])
+        same, basis = self.check(source_fields, copy_fields, verified=True)
+        self.assertEqual((True, 'size, and the verification by the import'),
+                         (same, basis))
 
-    def test_same_second_goes_by_id(self):
-        self.assertEqual('a', self.winner(self.other(image_id='a')))
-        self.assertIsNone(self.winner(self.other(image_id='z')))
+    def test_a_legacy_copy_is_skipped_not_failed(self):
+        legacy = source(os_hash_value=None, checksum='m1')
+        step = plan.copy_step('R2', legacy, [copy(
+            'c1', os_hash_algo='sha512', os_hash_value='h9',
+            checksum='m1')])
+        self.assertEqual(plan.SKIP, step.action)
 
-    def test_both_runs_choose_the_same(self):
-        a = self.mine()
-        b = self.other()
-        self.assertIsNone(plan.race_winner(a, [a, b], source()))
-        self.assertEqual('m', plan.race_winner(b, [a, b], source())['id'])
 
-    def test_a_copy_being_imported_wins_even_if_newer(self):
-        late = '2026-01-01T10:00:09Z'
-        self.assertEqual('o', self.winner(self.other(late,
-                                                     status='importing')))
-        self.assertEqual('o', self.winner(self.other(
-            late, os_glance_import_task='t1')))
+class RankTest(unittest.TestCase):
 
-    def test_an_active_copy_with_the_same_data_wins_first(self):
-        self.assertEqual('act', self.winner(
-            self.other('2026-01-01T10:00:01Z', status='importing'),
-            self.other('2026-01-01T10:00:09Z', 'act', status='active',
-                       os_hash_value='h1')))
+    def test_named_ranks_in_order(self):
+        found = [plan.rank(c, source()) for c in (
+            copy('a'), copy('i', 'importing'),
+            copy('l', 'queued', os_glance_import_task='t'),
+            copy('q', 'queued'), copy('x', os_hash_value='h2'),
+            copy('d', 'deactivated'), copy('k', 'killed'))]
+        self.assertEqual([plan.Rank.VERIFIED, plan.Rank.IMPORTING,
+                          plan.Rank.IMPORTING, plan.Rank.PLACEHOLDER,
+                          plan.Rank.UNUSABLE, plan.Rank.UNUSABLE,
+                          plan.Rank.UNUSABLE], found)
 
-    def test_unusable_copies_do_not_win(self):
-        old = '2026-01-01T10:00:01Z'
-        self.assertIsNone(self.winner(
-            self.other(old, 'a', status='active', os_hash_value='h2'),
-            self.other(old, 'b', status='deactivated'),
-            self.other(old, 'c', status='killed')))
+
+class ReplacementTest(unittest.TestCase):
+    """Make before break, and runs that replace at the same time."""
+
+    def test_a_new_copy_takes_the_successor_id_of_the_oldest(self):
+        old = copy('o1', created_at='2026-01-01T10:00:00Z')
+        other = copy('o2', created_at='2026-01-01T10:00:09Z')
+        step = plan.copy_step('R2', source(), [other, old], 'replace')
+        self.assertEqual((plan.REPLACE, None, ('o1', 'o2'), 'o1'),
+                         (step.action, step.image_id, step.delete,
+                          step.replaces))
+
+    def test_a_successor_already_made_is_continued(self):
+        old = copy('o1')
+        new = copy(ids.successor_ids('o1')[3], 'importing')
+        step = plan.copy_step('R2', source(), [old, new], 'replace')
+        self.assertEqual((new['id'], ('o1',), 'o1'),
+                         (step.image_id, step.delete, step.replaces))
+
+    def test_the_newest_of_a_chain_is_continued(self):
+        first = copy('o1')
+        second = copy(ids.successor_ids('o1')[0])
+        third = copy(ids.successor_ids(second['id'])[0], 'queued')
+        found, replaced = plan.replacement([third, first, second])
+        self.assertEqual((third['id'], second['id']),
+                         (found['id'], replaced))
+
+    def test_no_successor(self):
+        self.assertEqual((None, None), plan.replacement([copy('a'),
+                                                         copy('b')]))
 
 
 class UsableCopyTest(unittest.TestCase):
@@ -161,7 +192,7 @@ class UsableCopyTest(unittest.TestCase):
     def test_a_copy_of_the_source_in_the_project(self):
         for status, extra in (('active', {}), ('importing', {}),
                               ('queued', {})):
-            self.assertTrue(plan.is_usable_copy(
+            self.assertTrue(plan.is_copy_of(
                 copy('src', status, owner='p1', **extra), source(), 'R1',
                 'p1'), status)
 
@@ -173,8 +204,8 @@ class UsableCopyTest(unittest.TestCase):
                           usable, glance_download_source_region='R3')),
                       copy('src', os_hash_value='h2', **usable),
                       copy('src', 'killed', **usable)):
-            self.assertFalse(plan.is_usable_copy(image, source(), 'R1',
-                                                 'p1'), image)
+            self.assertFalse(plan.is_copy_of(image, source(), 'R1', 'p1'),
+                             image)
 
 
 class MethodProblemTest(unittest.TestCase):
@@ -236,11 +267,13 @@ class CopyStepTest(unittest.TestCase):
         self.assertEqual(plan.CREATE, plan.copy_step(
             'R2', source(), [], existing='fail').action)
 
-    def test_existing_replace_deletes_every_copy(self):
+    def test_existing_replace_deletes_every_copy_after(self):
         step = plan.copy_step('R2', source(), [copy('c1'), copy('c2')],
                               existing='replace')
         self.assertEqual((plan.REPLACE, ('c1', 'c2')),
                          (step.action, step.delete))
+        self.assertIn('once the new copy is active and verified',
+                      step.reason)
 
 
 class TargetFieldsTest(unittest.TestCase):

@@ -1,0 +1,163 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Follow the imports that rows wait for, until each ended.
+
+A row waits for an import this run started, or one another run started
+that it attached to. Polling reads the image and its newest task; once the
+import ended, the row says how (the data compared with the source's, like
+with like: plan.compare_data), and a replacement is completed: the earlier
+copies are deleted only now that the new one is verified, and a new copy
+whose import this run started and saw fail is deleted, the earlier ones
+kept.
+"""
+
+import logging
+import time
+
+from glance_download.client import images
+from glance_download.client import plan
+
+LOG = logging.getLogger(__name__)
+
+POLL = 1.0
+# How the import method's closing task message starts.
+DOWNLOADED = 'Downloaded '
+
+
+class Follower:
+    """Polls the regions' Glance for the imports of rows."""
+
+    def __init__(self, regions, clock=time.monotonic):
+        self.regions = regions
+        """{region name: images.RegionImages}"""
+        self.clock = clock
+
+    def follow(self, rows, sources, deadline, display=None):
+        """Poll the waiting rows until each ended or deadline passed.
+
+        sources: {source id: source image}. Rows still importing at the
+        deadline end as 'timeout', with what to do about it.
+        """
+        pending = [row for row in rows if row.waiting]
+        several = len({row.source_id for row in pending}) > 1
+        for row in pending:
+            row.label = (f'{row.region} {row.source_id}' if several
+                         else row.region)
+        while pending:
+            pending = [row for row in pending
+                       if not self.poll(row, sources[row.source_id],
+                                        display)]
+            if not pending:
+                break
+            if self.clock() >= deadline:
+                for row in pending:
+                    self.time_out(row, display)
+                break
+            time.sleep(POLL)
+        return rows
+
+    def time_out(self, row, display=None):
+        row.outcome = 'timeout'
+        row.waiting = False
+        row.seconds = self.clock() - row.started
+        row.message = ('Still importing when the --timeout ran out; run the '
+                       'same command again with --wait to wait for it.')
+        if row.replaced:
+            row.message += (' The earlier copies are kept until the new one '
+                            'is verified.')
+        if display:
+            display.update(row.label, 'timed out', row.message)
+
+    def poll(self, row, source, display=None):
+        """True once the import of row ended; the row is then complete."""
+        glance = self.regions[row.region]
+        try:
+            task = glance.newest_task(row.image_id)
+            image = glance.get(row.image_id)
+        except images.GlanceError as e:
+            if display:
+                display.update(row.label, 'importing', str(e))
+            return False
+        if image is None:
+            row.outcome = 'failed'
+            row.status = 'deleted'
+            row.message = (f'Image {row.image_id} was deleted during its '
+                           'import.')
+            self._ended(row)
+            return True
+        if task:
+            row.task_id = task['id']
+        message = (task or {}).get('message') or ''
+        ended = task and task.get('status') in ('success', 'failure')
+        if display:
+            display.update(row.label or row.region, image['status'],
+                           message)
+        if message.startswith(DOWNLOADED):
+            row.downloaded = message
+        if not ended or image['status'] == 'importing':
+            return False
+        row.status = image['status']
+        row.size = image.get('size')
+        check = plan.compare_data(source, image,
+                                  verified='verified' in row.downloaded)
+        row.hash_verified = image['status'] == 'active' and check.same
+        if task['status'] == 'success' and image['status'] == 'active':
+            # Glance's own last step overwrites the method's closing
+            # message, which says what was verified: keep that one.
+            row.message = (row.downloaded or message).rstrip('.')
+            if row.hash_verified:
+                row.message += f'; the copy matches by {check.basis}.'
+            else:
+                row.outcome = 'failed'
+                row.message = (f'The copy is active but its data differs '
+                               f"from the source image's ({check.basis}).")
+        else:
+            row.outcome = 'failed'
+            row.message = message or 'The import task failed.'
+        self._ended(row)
+        return True
+
+    def _ended(self, row):
+        row.waiting = False
+        row.seconds = self.clock() - row.started
+        if row.replaced:
+            complete_replacement(self.regions[row.region], row)
+
+
+def complete_replacement(glance, row):
+    """Break after make: remove what a verified new copy replaces.
+
+    When the new copy failed, the earlier copies stay, and the new one is
+    deleted only if this run started its import (another run's is not this
+    run's to delete).
+    """
+    if row.outcome == 'ok' and row.hash_verified:
+        for image_id in row.replaced:
+            try:
+                glance.delete(image_id)
+            except images.GlanceError as e:
+                row.outcome = 'failed'
+                row.message += (f' The earlier copy {image_id} could not be '
+                                f'deleted: {e}')
+                return
+        row.message += (f" The earlier copies ({', '.join(row.replaced)}) "
+                        'were deleted.')
+        return
+    row.message += (f" The earlier copies ({', '.join(row.replaced)}) were "
+                    'kept.')
+    if row.owned and row.status != 'active':
+        try:
+            glance.delete(row.image_id)
+            row.message += f' The new copy {row.image_id} was deleted.'
+        except images.GlanceError as e:
+            LOG.debug('Failed new copy %s not deleted: %s', row.image_id, e)
