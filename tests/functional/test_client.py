@@ -26,6 +26,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 import uuid
 
@@ -167,6 +168,21 @@ class CopyTest(ClientTest):
         [copy] = self.copies('REGION4', source['id'])
         self.assertEqual(replaced['Image ID'], copy['id'])
         self.assertNotEqual(first['Image ID'], copy['id'])
+
+    def test_a_replacement_that_cannot_be_made_keeps_the_old_copy(self):
+        source = self.small_source()
+        args = (source['id'], '--to-region', 'REGION4', '--wait')
+        code, [first], stderr = self.copy(*args)
+        self.assertEqual(OK, code, stderr)
+        # demo may not publicize: the new copy is refused.
+        code, [refused], stderr = self.copy(*args, '--existing', 'replace',
+                                            '--visibility', 'public')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('You may not create this copy', refused['Message'])
+        [copy] = self.copies('REGION4', source['id'])
+        self.assertEqual((first['Image ID'], 'active',
+                          source['os_hash_value']),
+                         (copy['id'], copy['status'], copy['os_hash_value']))
 
     def test_same_id(self):
         source = self.small_source()
@@ -357,6 +373,46 @@ class SlowLinkTest(ClientTest):
         self.assertGreaterEqual(len(set(bars)), 2, output)
         self.assertEqual(sorted(bars, key=int), bars)
         self.assertIn('REGION2 created active', output)
+
+    def test_imports_in_flight_per_region_are_bounded(self):
+        # Four imports of a few seconds each, two at a time at most.
+        self.proxy.rate = MIB
+        tag = 'gd-cap-' + uuid.uuid4().hex[:8]
+        sources = [self.small_source(size=3 * MIB, tags=[tag],
+                                     name=f'{tag}-{number}')
+                   for number in range(4)]
+        region2 = self.glance('REGION2')
+        seen = []
+        stop = threading.Event()
+
+        def sample():
+            deadline = time.monotonic() + PTY_TIMEOUT
+            while not stop.is_set() and time.monotonic() < deadline:
+                response = region2.call('GET', '/v2/images', params={
+                    'tag': tag, 'visibility': 'all'})
+                seen.append(sum(
+                    1 for image in response.json()['images']
+                    if image['status'] == 'importing'
+                    or image.get('os_glance_import_task')))
+                time.sleep(0.1)
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            code, rows, stderr = self.run_cli(
+                'image', 'sync', '-f', 'json', '--tag', tag, '--from-region',
+                self.slow, '--to-region', 'REGION2', '--wait',
+                '--max-imports-per-region', '2')
+        finally:
+            stop.set()
+            sampler.join(timeout=10)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(len(sources), len(rows))
+        self.assertEqual([('created', 'active', True)] * 4,
+                         [(r['Action'], r['Status'], r['Hash Verified'])
+                          for r in rows])
+        self.assertTrue(seen)
+        self.assertLessEqual(max(seen), 2, seen)
+        self.assertGreaterEqual(max(seen), 1, seen)
 
     def run_on_terminal(self, *args):
         """Output and exit status of the CLI on a pseudo-terminal."""
