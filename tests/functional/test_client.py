@@ -196,6 +196,25 @@ class CopyTest(ClientTest):
         self.assertEqual(('active', 'same-id-copy'),
                          (copy['status'], copy['name']))
 
+    def test_same_id_held_by_another_project_s_image(self):
+        source = self.small_source()
+        # alt takes the id first, with provenance that names the source.
+        region4 = self.glance('REGION4', self.alt)
+        decoy = region4.create(
+            id=source['id'], visibility='community',
+            glance_download_source_region='REGION1',
+            glance_download_source_image_id=source['id'])
+        self.addCleanup(region4.delete, decoy['id'])
+        code, [row], stderr = self.copy(source['id'], '--to-region',
+                                        'REGION4', '--same-id', '--wait')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertEqual('failed', row['Action'])
+        self.assertIn('holds that id but is not a copy', row['Message'])
+        self.assertIn(f"owned by project {decoy['owner']}", row['Message'])
+        self.assertEqual(('queued', decoy['owner']), (
+            region4.get(decoy['id'])['status'],
+            region4.get(decoy['id'])['owner']))
+
     def test_same_id_clash(self):
         source = self.small_source()
         # The id existed in REGION2 once: Glance never gives it again.
