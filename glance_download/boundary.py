@@ -47,6 +47,7 @@ import glance.db
 from glance import domain
 
 from glance_download import errors
+from glance_download import protocol
 from glance_download import recovery
 
 LOG = logging.getLogger(__name__)
@@ -432,7 +433,7 @@ def take_over_metadata_step():
 # housekeeping does. ``db_api`` defaults to the configured database.
 
 IMPORT_TASK_TYPE = 'api_image_import'
-IMPORT_LOCK = 'os_glance_import_task'
+IMPORT_LOCK = protocol.IMPORT_LOCK
 
 
 def _repos(db_api):

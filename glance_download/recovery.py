@@ -29,8 +29,9 @@ import enum
 
 from glance_download import partfile
 from glance_download import progress
+from glance_download import protocol
 
-METHOD = 'glance-download'
+METHOD = protocol.METHOD
 
 # stale_after must be this many heartbeats at least: a few late or lost
 # writes (a busy database, a paused worker) must never look like death.

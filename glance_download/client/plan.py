@@ -23,8 +23,9 @@ import enum
 from glance_download.client import ids
 from glance_download import errors
 from glance_download import metadata
+from glance_download import protocol
 
-METHOD = 'glance-download'
+METHOD = protocol.METHOD
 
 # What a step does in a region.
 CREATE = 'create'
@@ -68,7 +69,7 @@ EXIT_TIMEOUT = 4
 _VOLUME_SNAPSHOT_PROPERTIES = ('block_device_mapping', 'bdm_v2')
 
 
-IMPORT_LOCK = 'os_glance_import_task'
+IMPORT_LOCK = protocol.IMPORT_LOCK
 
 
 class PlanError(Exception):

@@ -55,6 +55,7 @@ from glance_download import errors
 from glance_download import options
 from glance_download import plugin
 from glance_download import progress
+from glance_download import protocol
 from glance_download import recovery
 from glance_download import sweep
 from glance_download import urls
@@ -62,7 +63,7 @@ from glance_download import urls
 CONF = boundary.CONF
 
 DISTRIBUTION = 'glance-download'
-METHOD = 'glance-download'
+METHOD = protocol.METHOD
 OURS = f'{plugin.get_flow.__module__}:{plugin.get_flow.__name__}'
 AUTHTOKEN_GROUP = 'keystone_authtoken'
 FILTER_GROUP = 'import_filtering_opts'
