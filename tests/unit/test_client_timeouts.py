@@ -12,8 +12,6 @@
 
 """The client's bounds in time, error texts, endpoints and messages."""
 
-import socket
-import threading
 import time
 import unittest
 from unittest import mock
@@ -30,6 +28,7 @@ from glance_download.client import images
 from glance_download.client import plugin
 from glance_download.client import runner
 from glance_download.client import sync
+from tests.toolkit import silent
 
 # Error bodies as Glance 2025.x (webob) sends them, read from a real
 # glance-api: asked for JSON (what the client asks for), and not.
@@ -190,56 +189,32 @@ class EndpointTest(unittest.TestCase):
                          'exists!', str(caught.exception))
 
 
-class Silent:
-    """A loopback port that accepts connections and never answers."""
-
-    def __init__(self):
-        self.sock = socket.create_server(('127.0.0.1', 0))
-        self.sock.settimeout(0.2)
-        self.url = f'http://127.0.0.1:{self.sock.getsockname()[1]}'
-        self.held = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self):
-        while not self.stop.is_set():
-            try:
-                self.held.append(self.sock.accept()[0])
-            except socket.timeout:
-                continue
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        for connection in self.held:
-            connection.close()
-        self.sock.close()
-
-
 class DeadRegionTest(unittest.TestCase):
     """Real sockets: a Glance that accepts and never answers."""
 
+    def silent(self):
+        server = silent.Silent().start()
+        self.addCleanup(server.stop)
+        return server
+
     def test_read_timeout(self):
-        silent = Silent()
-        self.addCleanup(silent.close)
+        server = self.silent()
         glance = images.RegionImages(
-            catalog_session({'R2': silent.url}), 'R2',
+            catalog_session({'R2': server.url}), 'R2',
             timeouts=images.Timeouts(1, 0.5))
         started = time.monotonic()
         with self.assertRaises(images.GlanceError) as caught:
             glance.import_methods()
         self.assertLess(time.monotonic() - started, 5)
         self.assertEqual(
-            f'Reading the import methods: Glance in region R2 ({silent.url})'
+            f'Reading the import methods: Glance in region R2 ({server.url})'
             ' did not answer within 0.5 s (--read-timeout).',
             str(caught.exception))
 
     def test_the_deadline_cuts_a_read_short(self):
-        silent = Silent()
-        self.addCleanup(silent.close)
+        server = self.silent()
         glance = images.RegionImages(
-            catalog_session({'R2': silent.url}), 'R2',
+            catalog_session({'R2': server.url}), 'R2',
             timeouts=images.Timeouts(1, 30, deadline=time.monotonic() + 0.5,
                                      timeout=9))
         started = time.monotonic()
