@@ -320,7 +320,7 @@ class RegionsCommand(command.Lister):
         """
         shown = (display.Display(sys.stderr)
                  if self.app.options.verbose_level > 0 else None)
-        left = max(0.0, self.timeouts.remaining() or 0.0)
+        left = round(max(0.0, self.timeouts.remaining() or 0.0), 1)
         try:
             work_runner.wait(rows, sources, left, shown)
         except KeyboardInterrupt:

@@ -25,8 +25,8 @@ import signal
 import subprocess
 import time
 
+from tests.functional import silent
 from tests.functional import test_client
-from tests.toolkit import silent
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -28,7 +28,7 @@ from glance_download.client import images
 from glance_download.client import plugin
 from glance_download.client import runner
 from glance_download.client import sync
-from tests.toolkit import silent
+from tests.functional import silent
 
 # Error bodies as Glance 2025.x (webob) sends them, read from a real
 # glance-api: asked for JSON (what the client asks for), and not.

@@ -17,36 +17,21 @@ still accepts while nothing behind it does: the client's connect succeeds,
 its read waits.
 """
 
-import socket
-import threading
-
-from tests.toolkit import serving
+from tests.functional import base
 
 
-class Silent(serving.Served):
+class Silent(base.Listener):
     """Accepts on 127.0.0.1:port (0: any free port), reads nothing."""
 
     def __init__(self, port=0):
-        self.sock = socket.create_server(('127.0.0.1', port))
-        self.sock.settimeout(0.2)
-        self.url = f'http://127.0.0.1:{int(self.sock.getsockname()[1])}'
+        super().__init__(port=port)
         self.held = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=serving.accept_each,
-            args=(self.sock, self._stop, self.held.append), daemon=True)
 
-    @property
-    def connections(self):
-        return len(self.held)
-
-    def start(self):
-        self._thread.start()
-        return self
+    def _count(self, connection):
+        self.connections += 1
+        self.held.append(connection)
 
     def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
+        super().stop()
         for connection in self.held:
             connection.close()
-        self.sock.close()
