@@ -101,6 +101,22 @@ class SlowDeadRegionTest(test_client.ClientTest):
         self.assertIn(f"SLOW-REGION1: failed (source image {source['id']})",
                       stderr)
 
+    def test_sync_too(self):
+        source = self.small_source(size=64 * KIB)
+        started = time.monotonic()
+        code, rows, stderr = self.run_cli(
+            'image', 'sync', '--image', source['id'], '--to-region',
+            'REGION4', '--to-region', 'SLOW-REGION1', '--wait',
+            '--read-timeout', '3', '-f', 'json')
+        self.assertLess(time.monotonic() - started, 30 + STARTUP)
+        self.assertEqual(test_client.PARTIAL, code, stderr)
+        rows = self.by_region(rows)
+        self.assertEqual(('created', 'active'), (rows['REGION4']['Action'],
+                                                 rows['REGION4']['Status']))
+        self.assertIn('did not answer within 3 s (--read-timeout)',
+                      rows['SLOW-REGION1']['Message'])
+        self.assertIn('SLOW-REGION1: failed: ', stderr)
+
     def test_timeout_bounds_the_whole_command(self):
         # The read timeout is longer than the command may take: --timeout
         # cuts the request short, and REGION4's copy is never started.
