@@ -12,7 +12,9 @@
 
 """What image copy and image sync share: regions, waiting, exit status."""
 
+import argparse
 import concurrent.futures
+import dataclasses
 import logging
 import sys
 import time
@@ -32,12 +34,97 @@ Exit status: 0 when every region succeeded (or had nothing to do); 1 when
 nothing was done because of an error (bad input, or every region failed);
 3 on a partial failure (some regions failed, the others succeeded); 4 when
 --wait timed out before every import ended (run the same command again with
---wait to wait for them). 2 is the client's own for a command line it cannot
-parse."""
+--wait to wait for them); 130 when interrupted (Ctrl-C), the imports
+started going on in Glance. 2 is the client's own for a command line it
+cannot parse."""
+
+EXIT_INTERRUPTED = 130
+_REATTACH = 'run the same command again with --wait to follow it'
+
+
+def positive_seconds(text):
+    """An argparse type: a number of seconds greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a number of '
+                                         'seconds')
+    if not value > 0 or value == float('inf'):
+        raise argparse.ArgumentTypeError(
+            f'{text} is not a duration: give a number of seconds greater '
+            'than 0')
+    return value
+
+
+def positive_int(text):
+    """An argparse type: a whole number greater than zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number')
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f'{text} is too small: give a whole number greater than 0')
+    return value
+
+
+def failure_lines(rows, dry_run=False):
+    """One line per failed or timed-out row: region, source, reason.
+
+    Written to stderr, so that the reason shows whatever columns and
+    format the table is printed with.
+    """
+    lines = []
+    for row in rows:
+        if row.outcome == 'timeout':
+            what = 'timed out'
+        elif row.outcome == 'failed':
+            what = 'would fail' if dry_run else 'failed'
+        else:
+            continue
+        source = f' (source image {row.source_id})' if row.source_id else ''
+        reason = ' '.join((row.message or 'no reason given').split())
+        lines.append(f'{row.region}: {what}{source}: {reason}')
+    return lines
+
+
+def interrupted_lines(rows):
+    """What to tell a user who interrupted the wait: what goes on where."""
+    going = [row for row in rows if row.waiting]
+    if not going:
+        return ['Interrupted; no import was still in progress.']
+    lines = ['Interrupted. These imports go on in Glance, server-side:']
+    for row in going:
+        task = f', task {row.task_id}' if row.task_id else ''
+        lines.append(f'  {row.region}: image {row.image_id}{task}, a copy '
+                     f'of {row.source_id}')
+    lines.append('Run the same command again with --wait to follow them, '
+                 'or without it to see where they are.')
+    return lines
+
+
+def same_glance_message(region, source_region, source_id):
+    return (f'Region {region} is served by the same Glance as the source '
+            f'region {source_region}: image {source_id} read there is the '
+            'source itself (same id, creation time and data, no '
+            'provenance). Nothing was done there; check the catalog, or '
+            'choose another region.')
 
 
 class RegionsCommand(command.Lister):
-    """A command that acts from one source region on target regions."""
+    """A command that acts from one source region on target regions.
+
+    Time is bounded at two levels. Each request has a connect and a read
+    timeout (--connect-timeout, --read-timeout: the two bounds of the
+    requests library, named as curl names the first; python-openstackclient
+    has no global HTTP timeout option, and osc-lib ignores clouds.yaml's
+    api_timeout), so that a region that accepts connections and never
+    answers becomes a failed row while the others go on. --timeout bounds
+    the whole command: no request outlives it, and --wait stops waiting
+    when it is over.
+    """
+
+    timeouts = images.Timeouts()
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -53,8 +140,22 @@ class RegionsCommand(command.Lister):
             '--wait', action='store_true',
             help='Wait until every import ended, showing its progress')
         parser.add_argument(
-            '--timeout', metavar='<seconds>', type=int, default=3600,
-            help='With --wait, how long to wait at most (default: 3600)')
+            '--timeout', metavar='<seconds>', type=positive_int,
+            default=3600,
+            help='How long the command may take at most, --wait included '
+                 '(default: 3600); the imports still going on then go on '
+                 'in Glance')
+        parser.add_argument(
+            '--connect-timeout', metavar='<seconds>', type=positive_seconds,
+            default=images.CONNECT_TIMEOUT,
+            help='How long each request waits for a connection to a '
+                 f'Glance (default: {images.CONNECT_TIMEOUT:g})')
+        parser.add_argument(
+            '--read-timeout', metavar='<seconds>', type=positive_seconds,
+            default=images.READ_TIMEOUT,
+            help='How long each request waits for a Glance to answer '
+                 f'(default: {images.READ_TIMEOUT:g}); a region that does '
+                 'not answer in time fails, the others go on')
         parser.add_argument(
             '--same-id', action='store_true',
             help="Give new copies their source image's id (fails in a "
@@ -96,6 +197,7 @@ class RegionsCommand(command.Lister):
     def connect(self, parsed_args):
         """(source region, targets, {region: RegionImages}), checked."""
         client = self.client()
+        client.set_timeouts(self.timeouts)
         catalog = client.regions()
         source_region = self.source_region(parsed_args, catalog)
         targets = self.target_regions(parsed_args, catalog, source_region)
@@ -129,24 +231,69 @@ class RegionsCommand(command.Lister):
         """
         problems = self.check_methods(regions, targets)
         owner = self.client().project_id
-        copies = {}
-        for region in targets:
-            if region in problems:
-                continue
+        left = [region for region in targets if region not in problems]
+
+        def listed(region):
             try:
-                copies[region] = regions[region].copies(
-                    owner, source_region, source_id)
+                return regions[region].copies(owner, source_region,
+                                              source_id), None
             except images.GlanceError as e:
-                problems[region] = str(e)
+                return None, str(e)
+        copies = {}
+        if left:
+            with concurrent.futures.ThreadPoolExecutor(
+                    min(8, len(left))) as pool:
+                for region, (found, problem) in zip(
+                        left, pool.map(listed, left)):
+                    if problem is None:
+                        copies[region] = found
+                    else:
+                        problems[region] = problem
         return copies, problems
+
+    @staticmethod
+    def same_glance(regions, work, source_region):
+        """{region: message} for targets that are the source's own Glance.
+
+        One source per target is read there (in parallel): the very same
+        record means that creating a "copy" would make it beside the
+        source. A region that cannot be read is left to the steps.
+        """
+        probes = {}
+        for step, source, _ in work:
+            if step.action != plan.FAIL and source.get('created_at'):
+                probes.setdefault(step.region, source)
+
+        def probe(region):
+            source = probes[region]
+            try:
+                seen = regions[region].get(source['id'])
+            except images.GlanceError:
+                return None
+            if not images.same_glance(source, seen):
+                return None
+            return same_glance_message(region, source_region, source['id'])
+        if not probes:
+            return {}
+        with concurrent.futures.ThreadPoolExecutor(
+                min(8, len(probes))) as pool:
+            found = dict(zip(probes, pool.map(probe, probes)))
+        return {region: msg for region, msg in found.items() if msg}
 
     def carry_out(self, parsed_args, regions, source_region, work, sources,
                   rows=()):
         """Do work (or print it with --dry-run), wait if asked; the table.
 
         work: (step, source, fields) items; sources: {source id: source};
-        rows: rows already decided, printed first.
+        rows: rows already decided, printed first. The reason of each
+        failure is written to stderr too.
         """
+        shared = self.same_glance(regions, work, source_region)
+        work = [(dataclasses.replace(step, action=plan.FAIL, image_id=None,
+                                     reason=shared[step.region]),
+                 source, fields)
+                if step.region in shared else (step, source, fields)
+                for step, source, fields in work]
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
             parsed_args.max_parallel, parsed_args.max_per_region,
@@ -157,15 +304,58 @@ class RegionsCommand(command.Lister):
             done = [runner.planned_row(step, source)
                     for step, source, _ in work]
         else:
-            done = work_runner.run(work)
+            try:
+                done = work_runner.run(work)
+            except KeyboardInterrupt:
+                self.say(['Interrupted while the copies were being started: '
+                          'what was started goes on in Glance. Run the same '
+                          'command again to see it (it reuses what it '
+                          'finds), with --wait to follow it.'])
+                raise
         rows = list(rows) + done
-        if parsed_args.wait and not parsed_args.dry_run:
-            work_runner.wait(rows, sources, parsed_args.timeout,
-                             display.Display(sys.stderr))
         self.exit_status = plan.exit_code(row.outcome for row in rows)
+        if parsed_args.wait and not parsed_args.dry_run:
+            self.wait(work_runner, rows, sources)
+        self.say(failure_lines(rows, parsed_args.dry_run))
         return runner.COLUMNS, [row.values() for row in rows]
+
+    def wait(self, work_runner, rows, sources):
+        """Wait for the imports within what is left of --timeout.
+
+        Ctrl-C stops the wait only: it says what goes on where, and the
+        command then exits 130 with the table of what was started.
+        """
+        shown = (display.Display(sys.stderr)
+                 if self.app.options.verbose_level > 0 else None)
+        left = round(max(0.0, self.timeouts.remaining() or 0.0), 1)
+        try:
+            work_runner.wait(rows, sources, left, shown)
+        except KeyboardInterrupt:
+            self.say(interrupted_lines(rows))
+            for row in rows:
+                if row.waiting:
+                    row.message = (f'Interrupted while importing: the '
+                                   f'import goes on in Glance; {_REATTACH}.')
+            self.exit_status = EXIT_INTERRUPTED
+            return
+        self.exit_status = plan.exit_code(row.outcome for row in rows)
+        for row in rows:
+            if row.outcome == 'timeout':
+                row.message = (f'Still importing when the '
+                               f'{self.timeouts.timeout} s of --timeout were '
+                               f'over; {_REATTACH}.')
+
+    @staticmethod
+    def say(lines):
+        for line in lines:
+            sys.stderr.write(line + '\n')
+        sys.stderr.flush()
 
     def run(self, parsed_args):
         self.exit_status = plan.EXIT_OK
+        self.timeouts = images.Timeouts(
+            parsed_args.connect_timeout, parsed_args.read_timeout,
+            deadline=time.monotonic() + parsed_args.timeout,
+            timeout=parsed_args.timeout)
         status = super().run(parsed_args)
         return status or self.exit_status

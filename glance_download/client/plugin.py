@@ -37,13 +37,26 @@ class Client:
         self.session = session
         self.region_name = region_name
         self.interface = interface or 'public'
+        self.timeouts = images.Timeouts()
+
+    def set_timeouts(self, timeouts):
+        """Bound every request of this client, Keystone's too.
+
+        The CLI's session has no timeout (osc-lib sets none): the token and
+        catalog requests get the read timeout, the image requests their
+        own connect and read timeouts (images.Timeouts).
+        """
+        self.timeouts = timeouts
+        if self.session.timeout is None:
+            self.session.timeout = max(timeouts.connect, timeouts.read)
 
     def regions(self):
         """Regions with an image endpoint in the user's catalog."""
         return images.catalog_regions(self.session, self.interface)
 
     def images(self, region):
-        return images.RegionImages(self.session, region, self.interface)
+        return images.RegionImages(self.session, region, self.interface,
+                                   self.timeouts)
 
     @property
     def project_id(self):
