@@ -299,7 +299,7 @@ class RegionsCommand(command.Lister):
             parsed_args.max_parallel, parsed_args.max_per_region,
             owner=self.client().project_id,
             max_imports=parsed_args.max_imports_per_region,
-            deadline=time.monotonic() + parsed_args.timeout)
+            deadline=self.timeouts.deadline, timeout=parsed_args.timeout)
         if parsed_args.dry_run:
             done = [runner.planned_row(step, source)
                     for step, source, _ in work]
@@ -320,16 +320,15 @@ class RegionsCommand(command.Lister):
         return runner.COLUMNS, [row.values() for row in rows]
 
     def wait(self, work_runner, rows, sources):
-        """Wait for the imports within what is left of --timeout.
+        """Wait for the imports until the command's deadline (--timeout).
 
         Ctrl-C stops the wait only: it says what goes on where, and the
         command then exits 130 with the table of what was started.
         """
         shown = (display.Display(sys.stderr)
                  if self.app.options.verbose_level > 0 else None)
-        left = round(max(0.0, self.timeouts.remaining() or 0.0), 1)
         try:
-            work_runner.wait(rows, sources, left, shown)
+            work_runner.wait(rows, sources, shown)
         except KeyboardInterrupt:
             self.say(interrupted_lines(rows))
             for row in rows:
@@ -339,11 +338,6 @@ class RegionsCommand(command.Lister):
             self.exit_status = EXIT_INTERRUPTED
             return
         self.exit_status = plan.exit_code(row.outcome for row in rows)
-        for row in rows:
-            if row.outcome == 'timeout':
-                row.message = (f'Still importing when the '
-                               f'{self.timeouts.timeout} s of --timeout were '
-                               f'over; {_REATTACH}.')
 
     @staticmethod
     def say(lines):

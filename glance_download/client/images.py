@@ -35,6 +35,7 @@ import requests
 
 from glance_download import endpoint
 from glance_download import metadata
+from glance_download import protocol
 
 PAGE = 200
 # Bound of one listing: PAGE * _MAX_PAGES images.
@@ -323,7 +324,7 @@ class RegionImages:
     def start_import(self, image_id, source_id, source_region, interface):
         """POST .../import with all three remote parameters; request id."""
         body = {'method': {
-            'name': 'glance-download',
+            'name': protocol.METHOD,
             'glance_image_id': source_id,
             'glance_region': source_region,
             'glance_service_interface': interface,

@@ -21,7 +21,9 @@ whose import this run started and saw fail is deleted, the earlier ones
 kept.
 """
 
+import concurrent.futures
 import logging
+import threading
 import time
 
 from glance_download.client import images
@@ -32,15 +34,19 @@ LOG = logging.getLogger(__name__)
 POLL = 1.0
 # How the import method's closing task message starts.
 DOWNLOADED = 'Downloaded '
+# Polls sent at the same time.
+MAX_POLLS = 8
 
 
 class Follower:
     """Polls the regions' Glance for the imports of rows."""
 
-    def __init__(self, regions, clock=time.monotonic):
+    def __init__(self, regions, clock=time.monotonic, timeout=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.clock = clock
+        self.timeout = timeout
+        """The command's --timeout, which the deadline was made of."""
 
     def follow(self, rows, sources, deadline, display=None):
         """Poll the waiting rows until each ended or deadline passed.
@@ -53,25 +59,33 @@ class Follower:
         for row in pending:
             row.label = (f'{row.region} {row.source_id}' if several
                          else row.region)
-        while pending:
-            pending = [row for row in pending
-                       if not self.poll(row, sources[row.source_id],
-                                        display)]
-            if not pending:
-                break
-            if self.clock() >= deadline:
-                for row in pending:
-                    self.time_out(row, display)
-                break
-            time.sleep(POLL)
+        shown = _Locked(display) if display else None
+        with concurrent.futures.ThreadPoolExecutor(
+                max(1, min(MAX_POLLS, len(pending)))) as pool:
+            while pending:
+                # Side by side: a region that stopped answering costs its
+                # own rows a read timeout, not every other region's.
+                ended = list(pool.map(
+                    lambda row: self.poll(row, sources[row.source_id],
+                                          shown), pending))
+                pending = [row for row, done in zip(pending, ended)
+                           if not done]
+                if not pending:
+                    break
+                if self.clock() >= deadline:
+                    for row in pending:
+                        self.time_out(row, shown)
+                    break
+                time.sleep(POLL)
         return rows
 
     def time_out(self, row, display=None):
         row.outcome = 'timeout'
         row.waiting = False
         row.seconds = self.clock() - row.started
-        row.message = ('Still importing when the --timeout ran out; run the '
-                       'same command again with --wait to wait for it.')
+        row.message = (f'Still importing when the {self.timeout} s of '
+                       '--timeout were over; run the same command again '
+                       'with --wait to follow it.')
         if row.replaced:
             row.message += (' The earlier copies are kept until the new one '
                             'is verified.')
@@ -132,6 +146,18 @@ class Follower:
         row.seconds = self.clock() - row.started
         if row.replaced:
             complete_replacement(self.regions[row.region], row)
+
+
+class _Locked:
+    """A display that the polls of several threads update in turn."""
+
+    def __init__(self, display):
+        self.display = display
+        self.lock = threading.Lock()
+
+    def update(self, label, status, message):
+        with self.lock:
+            self.display.update(label, status, message)
 
 
 def complete_replacement(glance, row):

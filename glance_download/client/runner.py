@@ -91,7 +91,7 @@ class Runner:
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
                  max_per_region=2, clock=time.monotonic, owner=None,
-                 max_imports=4, deadline=None):
+                 max_imports=4, deadline=None, timeout=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
@@ -104,7 +104,8 @@ class Runner:
         self.max_imports = max(1, max_imports)
         self.clock = clock
         self.deadline = deadline
-        self.follower = polling.Follower(regions, clock)
+        """A clock value: the command's --timeout is over then."""
+        self.follower = polling.Follower(regions, clock, timeout)
         self.handlers = {
             plan.FAIL: self._fail, plan.SKIP: self._report,
             plan.ORPHAN: self._report, plan.ATTACH: self._attach,
@@ -127,42 +128,53 @@ class Runner:
                 queued[item[0].region].append(index)
         flying = collections.defaultdict(list)
         sources = {item[1]['id']: item[1] for item in work}
-        with concurrent.futures.ThreadPoolExecutor(
-                max(1, min(self.max_parallel, len(work)))) as pool:
-            running = {pool.submit(self._bounded, *item): index
-                       for index, item in enumerate(work)
-                       if item[0].action not in plan.IMPORTS}
-            while True:
-                for region, indexes in queued.items():
-                    while indexes and (len(flying[region]) + sum(
-                            1 for i in running.values()
-                            if work[i][0].region == region
-                            and work[i][0].action in plan.IMPORTS)
-                            < self.max_imports):
-                        index = indexes.popleft()
-                        running[pool.submit(self._bounded,
-                                            *work[index])] = index
-                done = ()
-                if running:
-                    done, _ = concurrent.futures.wait(
-                        running, timeout=polling.POLL,
-                        return_when=concurrent.futures.FIRST_COMPLETED)
-                else:
-                    time.sleep(polling.POLL)
-                for future in done:
-                    index = running.pop(future)
-                    rows[index] = future.result()
-                    if rows[index].waiting:
-                        flying[rows[index].region].append(rows[index])
-                if not running and not any(queued.values()) and not any(
-                        r.replaced for f in flying.values() for r in f):
-                    break
-                self._watch(flying, queued, sources)
-                if self.deadline is not None and (
-                        self.clock() >= self.deadline) and not running:
-                    self._give_up(work, rows, flying, queued)
-                    break
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max(1, min(self.max_parallel, len(work))))
+        try:
+            self._schedule(pool, work, rows, queued, flying, sources)
+        except KeyboardInterrupt:
+            # Steps not begun are dropped; those under way end by
+            # themselves, in their own threads.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
         return rows
+
+    def _schedule(self, pool, work, rows, queued, flying, sources):
+        """Submit the steps, imports as their region has room for them."""
+        running = {pool.submit(self._bounded, *item): index
+                   for index, item in enumerate(work)
+                   if item[0].action not in plan.IMPORTS}
+        while True:
+            for region, indexes in queued.items():
+                starting = sum(1 for i in running.values()
+                               if work[i][0].region == region
+                               and work[i][0].action in plan.IMPORTS)
+                while indexes and (len(flying[region]) + starting
+                                   < self.max_imports):
+                    index = indexes.popleft()
+                    running[pool.submit(self._bounded, *work[index])] = index
+                    starting += 1
+            done = ()
+            if running:
+                done, _ = concurrent.futures.wait(
+                    running, timeout=polling.POLL,
+                    return_when=concurrent.futures.FIRST_COMPLETED)
+            else:
+                time.sleep(polling.POLL)
+            for future in done:
+                row = rows[running.pop(future)] = future.result()
+                if row.waiting:
+                    flying[row.region].append(row)
+            if not running and not any(queued.values()) and not any(
+                    row.replaced for rows_ in flying.values()
+                    for row in rows_):
+                return
+            self._watch(flying, queued, sources)
+            if self.deadline is not None and (
+                    self.clock() >= self.deadline) and not running:
+                self._give_up(work, rows, flying, queued)
+                return
 
     def _watch(self, flying, queued, sources):
         """Poll the imports in flight where it matters.
@@ -196,14 +208,14 @@ class Runner:
                 if row.replaced and row.waiting:
                     self.follower.time_out(row)
 
-    def wait(self, rows, sources, timeout, display=None):
-        """Follow the imports of rows until each ended or timeout passed.
+    def wait(self, rows, sources, display=None):
+        """Follow the imports of rows until each ended or the deadline.
 
         sources: {source id: source image}, to check what each copy holds.
         """
-        deadline = self.clock() + timeout
-        if self.deadline is not None:
-            deadline = min(deadline, self.deadline)
+        deadline = self.deadline
+        if deadline is None:
+            deadline = self.clock() + (self.follower.timeout or 0)
         return self.follower.follow(rows, sources, deadline, display)
 
     def _bounded(self, step, source, fields):

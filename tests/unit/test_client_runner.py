@@ -111,6 +111,8 @@ class Clock:
 
 
 def make_runner(region, **kwargs):
+    kwargs.setdefault('timeout', 5)
+    kwargs.setdefault('deadline', 5)
     return runner.Runner({'R2': region}, 'R1', 'public', clock=Clock(),
                          owner=OWNER, **kwargs)
 
@@ -379,7 +381,7 @@ class ImportCapTest(NoWaiting, unittest.TestCase):
                 region.finish(image_id, True)
             return get(image_id)
         region.get = ends_when_read
-        work = make_runner(region, max_imports=1)
+        work = make_runner(region, max_imports=1, deadline=None)
         rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', name),
                           SOURCE, None) for name in ('a', 'b', 'c')])
         self.assertEqual([0, 0, 0], [count for _, count in started])
@@ -417,7 +419,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
                                          image_id), SOURCE, None)])
         region.finish('a', True, 'Downloaded, sha512 verified')
         region.finish('b', False, 'The data does not match')
-        work.wait(rows, {'src': SOURCE}, timeout=5)
+        work.wait(rows, {'src': SOURCE})
         self.assertEqual(['ok', 'failed', 'timeout'],
                          [r.outcome for r in rows])
         self.assertTrue(rows[0].hash_verified)
@@ -446,7 +448,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
                 region.tasks['a']['message'] = message
             return region.tasks['a']
         region.newest_task = newest_task
-        work.wait(rows, {'src': SOURCE}, timeout=5)
+        work.wait(rows, {'src': SOURCE})
         self.assertEqual(('ok', 'Downloaded 5 B, sha512 verified; the copy '
                           'matches by os_hash_value (sha512).'),
                          (rows[0].outcome, rows[0].message))
@@ -473,7 +475,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
             def update(self, label, status, message):
                 seen.append((label, status, message))
 
-        work.wait(rows, {'s1': SOURCE, 's2': SOURCE}, timeout=5,
+        work.wait(rows, {'s1': SOURCE, 's2': SOURCE},
                   display=Shown())
         self.assertEqual([('R2 s1', 'active', 'done'),
                           ('R2 s2', 'active', 'done')], seen)
