@@ -347,6 +347,13 @@ class SyncTest(test_client.ClientTest):
                                           'REGION2')
         self.assertEqual(ERROR, code, stderr)
         self.assertIn('Which images?', stderr)
+        # Copies do not carry an unmanaged property: no orphan is found
+        # by it, and deleting by it is refused.
+        code, rows, stderr = self.run_cli(
+            'image', 'sync', '--property', 'gd_group=a', '--orphans',
+            'delete', '--dry-run', '--to-region', 'REGION2')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('do not carry the propert(ies) gd_group', stderr)
 
         # Named twice, by name and by id: one source.
         code, rows, stderr = self.sync(
@@ -384,3 +391,28 @@ class SyncTest(test_client.ClientTest):
         self.assertEqual(OK, code, stderr)
         self.assertEqual([(made['id'], 'REGION4', 'would create')],
                          self.actions(rows))
+
+    def test_as_admin_a_404_means_deleted(self):
+        tag = 'gd-admin-' + uuid.uuid4().hex[:8]
+        [source] = self.sources(tag, 1)
+        self.clean_copies(source['id'], regions=('REGION2',),
+                          identity=self.admin)
+        select = ('image', 'sync', '-f', 'json', '--project',
+                  self.demo.project_id, '--tag', tag, '--to-region',
+                  'REGION2')
+        code, rows, stderr = self.run_cli(*select, '--wait',
+                                          '--copy-visibility', 'private',
+                                          cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        [made] = self.copies('REGION2', source['id'], self.admin)
+        self.assertEqual(self.demo.project_id,
+                         made['glance_download_source_owner'])
+        self.glance('REGION1').delete(source['id'], (204,))
+        code, rows, stderr = self.run_cli(*select, '--orphans', 'delete',
+                                          '--confirm-delete',
+                                          cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION2', 'deleted')],
+                         self.actions(rows))
+        self.assertEqual([], self.copies('REGION2', source['id'],
+                                         self.admin))

@@ -17,11 +17,13 @@ from unittest import mock
 
 from osc_lib import exceptions
 
+from glance_download.client import images
 from glance_download.client import orphans
 from glance_download.client import plan
 from glance_download.client import sync
 from glance_download import metadata
 from tests.unit import test_client_plan
+from tests.unit import test_client_runner
 
 PREFIXES = test_client_plan.PREFIXES
 ME, OTHER = 'p-me', 'p-other'
@@ -261,3 +263,41 @@ class SourcesTest(unittest.TestCase):
         first, second = {'id': 'a', 'name': 'x'}, {'id': 'b'}
         self.assertEqual([first, second], sync.unique(
             [first, second, dict(first), second]))
+
+
+class RefusingRegion(test_client_runner.FakeRegion):
+    """Glance refusing to delete some images: {image id: HTTP status}."""
+
+    def __init__(self, region, refused):
+        super().__init__(region)
+        self.refused = refused
+
+    def delete(self, image_id):
+        if image_id in self.refused:
+            raise images.GlanceError(
+                f'Deleting image {image_id} in region {self.region}: HTTP '
+                f'{self.refused[image_id]}: refused', self.refused[image_id],
+                'req-refused')
+        return super().delete(image_id)
+
+
+class RefusedDeletionTest(unittest.TestCase):
+
+    def test_in_use_and_protected_are_rows_not_crashes(self):
+        copies = [copy('busy'), copy('locked'), copy('c3')]
+        region = RefusingRegion('R2', {'busy': 409, 'locked': 403})
+        region.images = {c['id']: c for c in copies}
+        steps = orphans.orphan_steps(
+            'R2', copies, dict.fromkeys(region.images, orphans.GONE),
+            'delete')
+        rows = test_client_runner.make_runner(region).run(
+            [(step, {'id': 'gone'}, None) for step in steps])
+        by_image = {row.image_id: row for row in rows}
+        for image_id, status in (('busy', 409), ('locked', 403)):
+            row = by_image[image_id]
+            self.assertEqual(('failed', 'failed'), (row.action, row.outcome))
+            self.assertIn(f'HTTP {status}', row.message)
+            self.assertIn(image_id, region.images)
+        self.assertEqual(('deleted', 'ok'), (by_image['c3'].action,
+                                             by_image['c3'].outcome))
+        self.assertNotIn('c3', region.images)
