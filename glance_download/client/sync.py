@@ -139,6 +139,35 @@ def unique(images):
     return found
 
 
+def split_sources(selected, region, include_copies=False, named=False):
+    """(sources, failed rows, how many copies were left out) of selected.
+
+    An image that is a copy itself is no source unless include_copies:
+    left out of a selection by filters, a failed row when named.
+    """
+    sources, rows, left_out = [], [], 0
+    for source in selected:
+        problem = plan.source_problem(source, region)
+        if problem is None and is_copy(source) and not include_copies:
+            if not named:
+                left_out += 1
+                continue
+            problem = (
+                f"Image {source['id']} is itself a copy of image "
+                f'{source.get(metadata.SOURCE_IMAGE_PROPERTY)} from region '
+                f'{source.get(metadata.SOURCE_REGION_PROPERTY)}: syncing it '
+                'would send it back there. Give --include-copies to sync it '
+                'anyway.')
+        if problem:
+            rows.append(runner.Row(region, source['id'],
+                                   action=plan.DONE[plan.FAIL],
+                                   status=source.get('status'),
+                                   message=problem, outcome='failed'))
+        else:
+            sources.append(source)
+    return sources, rows, left_out
+
+
 class SyncImages(base.RegionsCommand):
     """Copy images of one region to others, and keep the copies in sync.
 
@@ -281,28 +310,9 @@ class SyncImages(base.RegionsCommand):
         except images.GlanceError as e:
             raise exceptions.CommandError(str(e))
         selected = unique(selected)
-        rows, sources = [], []
-        left_out = 0
-        for source in selected:
-            problem = plan.source_problem(source, source_region)
-            if problem is None and is_copy(source) and not (
-                    parsed_args.include_copies):
-                if not parsed_args.images:
-                    left_out += 1
-                    continue
-                problem = (
-                    f"Image {source['id']} is itself a copy of image "
-                    f'{source.get(metadata.SOURCE_IMAGE_PROPERTY)} from '
-                    f'region {source.get(metadata.SOURCE_REGION_PROPERTY)}: '
-                    'syncing it would send it back there. Give '
-                    '--include-copies to sync it anyway.')
-            if problem:
-                rows.append(runner.Row(source_region, source['id'],
-                                       action=plan.DONE[plan.FAIL],
-                                       status=source.get('status'),
-                                       message=problem, outcome='failed'))
-            else:
-                sources.append(source)
+        sources, rows, left_out = split_sources(
+            selected, source_region, parsed_args.include_copies,
+            named=bool(parsed_args.images))
         if left_out:
             sys.stderr.write(
                 f'{left_out} image(s) left out: they are copies made from '

@@ -259,6 +259,22 @@ class SourcesTest(unittest.TestCase):
             {'id': 'i', metadata.SOURCE_REGION_PROPERTY: 'R0'}))
         self.assertFalse(sync.is_copy(test_client_plan.source()))
 
+    def test_copies_are_left_out_unless_asked(self):
+        own = test_client_plan.source(id='s1')
+        made = dict(own, id='c1')
+        made.update(metadata.provenance('R0', 's0'))
+        self.assertEqual(([own], [], 1),
+                         sync.split_sources([own, made], 'R1'))
+        sources, rows, left_out = sync.split_sources([own, made], 'R1',
+                                                     named=True)
+        self.assertEqual(([own], 0), (sources, left_out))
+        [row] = rows
+        self.assertEqual(('c1', 'failed'), (row.source_id, row.outcome))
+        self.assertIn('copy of image s0 from region R0', row.message)
+        self.assertIn('--include-copies', row.message)
+        self.assertEqual(([own, made], [], 0), sync.split_sources(
+            [own, made], 'R1', include_copies=True, named=True))
+
     def test_one_image_named_twice_is_one_source(self):
         first, second = {'id': 'a', 'name': 'x'}, {'id': 'b'}
         self.assertEqual([first, second], sync.unique(
