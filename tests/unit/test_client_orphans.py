@@ -317,3 +317,19 @@ class RefusedDeletionTest(unittest.TestCase):
         self.assertEqual(('deleted', 'ok'), (by_image['c3'].action,
                                              by_image['c3'].outcome))
         self.assertNotIn('c3', region.images)
+
+
+class RecordedOwnerTest(unittest.TestCase):
+
+    @unittest.expectedFailure
+    def test_the_recorded_owner_is_not_managed_metadata(self):
+        """A --property-prefix that covers it must not remove it.
+
+        Expected to fail until plan._managed_properties drops every name
+        of metadata.PROVENANCE_PROPERTIES (it drops the two of
+        metadata.provenance('', '') today).
+        """
+        made = copy('c', owner=ME)
+        self.assertEqual((), plan.managed_changes(
+            test_client_plan.source(), made,
+            ['glance_download_'] + PREFIXES))
