@@ -385,7 +385,7 @@ class SyncImages(base.RegionsCommand):
     def _orphan_steps(self, region, copies, candidates, found, policy):
         """The orphan steps of region: candidates are source ids."""
         project_id = self.client().project_id
-        admin = candidates and self._is_admin()
+        admin = bool(candidates) and self._is_admin()
         states = {c['id']: orphans.source_state(
             c, found[c.get(metadata.SOURCE_IMAGE_PROPERTY)], project_id,
             admin)
