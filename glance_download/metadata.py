@@ -44,6 +44,11 @@ DEFAULT_PREFIXES = ['hw_', 'trait:', 'os_distro', 'os_secure_boot', 'os_type']
 
 SOURCE_REGION_PROPERTY = 'glance_download_source_region'
 SOURCE_IMAGE_PROPERTY = 'glance_download_source_image_id'
+# Set by the client when it creates a copy: once the source is gone, it
+# tells whose image it was (see glance_download.client.orphans).
+SOURCE_OWNER_PROPERTY = 'glance_download_source_owner'
+PROVENANCE_PROPERTIES = (SOURCE_REGION_PROPERTY, SOURCE_IMAGE_PROPERTY,
+                         SOURCE_OWNER_PROPERTY)
 
 # What Glance's image schema says each attribute of a record is; None
 # stands for null, accepted wherever a Glance release might leave one out.
@@ -124,9 +129,16 @@ def properties_to_copy(source_image, prefixes, reserved=FLOOR):
     return copied
 
 
-def provenance(region, image_id):
-    """Properties telling where the target image's data came from."""
-    return {SOURCE_REGION_PROPERTY: region, SOURCE_IMAGE_PROPERTY: image_id}
+def provenance(region, image_id, owner=None):
+    """Properties telling where the target image's data came from.
+
+    The source's owner only when given: the import method leaves what the
+    client recorded at creation as it is.
+    """
+    found = {SOURCE_REGION_PROPERTY: region, SOURCE_IMAGE_PROPERTY: image_id}
+    if owner:
+        found[SOURCE_OWNER_PROPERTY] = owner
+    return found
 
 
 def _malformed(image_id, region, field, value, expected):

@@ -343,7 +343,8 @@ def target_fields(source, source_region, name=None, visibility='private',
     if fields['name'] is None:
         del fields['name']
     fields.update(properties or {})
-    fields.update(metadata.provenance(source_region, source['id']))
+    fields.update(metadata.provenance(source_region, source['id'],
+                                      source.get('owner')))
     if same_id:
         fields['id'] = source['id']
     return fields
@@ -388,11 +389,11 @@ def _managed_properties(image, prefixes):
     return found
 
 
-def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
+def sync_steps(sources, copies, region, prefixes):
     """Steps that bring one region in line with the selected sources.
 
-    copies: the region's copies of images of the source region; gone: ids
-    of sources known to be deleted, whose copies are orphans.
+    copies: the region's copies of images of the source region. Copies of
+    other sources are left to glance_download.client.orphans.
     """
     by_source = {}
     for copy in copies:
@@ -413,40 +414,7 @@ def sync_steps(sources, copies, region, prefixes, gone=(), orphans='report'):
             else:
                 step = dataclasses.replace(step, reason='in sync')
         steps.append(step)
-    action = {'report': ORPHAN, 'deactivate': DEACTIVATE,
-              'delete': DELETE}[orphans]
-    for source_id in sorted(set(gone)):
-        for copy in by_source.get(source_id, []):
-            this = action
-            if action == DEACTIVATE and copy.get('status') == 'deactivated':
-                this = ORPHAN
-            steps.append(Step(region, this, source_id, copy['id'],
-                              copy=copy, reason=(
-                f'its source image {source_id} is gone')))
     return steps
-
-
-def matches(image, tags=(), properties=(), name=None):
-    """Whether image has every tag, every (key, value) and the name.
-
-    A copy carries its source's name, tags and managed properties: the
-    filters that selected the sources tell which copies are theirs.
-    """
-    return (set(tags) <= set(image.get('tags') or ())
-            and all(image.get(k) == v for k, v in properties)
-            and (name is None or image.get('name') == name))
-
-
-def orphan_candidates(copies, sources, tags=(), properties=(), name=None):
-    """Source ids that copies matching the selection's filters name.
-
-    Only those that are not among the selected sources: whether they still
-    exist is for the caller to ask.
-    """
-    selected = {s['id'] for s in sources}
-    return sorted({c.get(metadata.SOURCE_IMAGE_PROPERTY) for c in copies
-                   if matches(c, tags, properties, name)}
-                  - selected - {None})
 
 
 def exit_code(outcomes):

@@ -22,6 +22,7 @@ OK, ERROR = test_client.OK, test_client.ERROR
 TARGETS = ('--to-region', 'REGION2', '--to-region', 'REGION4')
 # A no-op over 100 images in sync: the bound the command promises.
 NOOP_SECONDS = 10
+PATCH = 'application/openstack-images-v2.1-json-patch'
 
 
 class SyncTest(test_client.ClientTest):
@@ -239,3 +240,179 @@ class SyncTest(test_client.ClientTest):
         [copy] = self.copies('REGION2', source['id'])
         self.assertEqual(('private', self.demo.project_id),
                          (copy['visibility'], copy['owner']))
+
+    def share(self, image, member):
+        """alt shares image with member's project, which accepts it."""
+        owner = self.glance('REGION1', self.alt)
+        owner.call('POST', f"/v2/images/{image['id']}/members", (200,),
+                   json={'member': member.project_id})
+        self.glance('REGION1', member).call(
+            'PUT', f"/v2/images/{image['id']}/members/{member.project_id}",
+            (200,), json={'status': 'accepted'})
+        return lambda: owner.call(
+            'DELETE',
+            f"/v2/images/{image['id']}/members/{member.project_id}", (204,))
+
+    def test_a_source_no_longer_shared_is_not_deleted(self):
+        tag = 'gd-unshare-' + uuid.uuid4().hex[:8]
+        source = self.source_image(data=b'shared with demo' * 4096,
+                                   identity=self.alt, visibility='shared',
+                                   tags=[tag])
+        self.clean_copies(source['id'], regions=('REGION2',))
+        unshare = self.share(source, self.demo)
+        select = ('--tag', tag, '--to-region', 'REGION2')
+        code, rows, stderr = self.sync('--wait', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION2', 'created')],
+                         self.actions(rows))
+        [made] = self.copies('REGION2', source['id'])
+        self.assertEqual(self.alt.project_id,
+                         made['glance_download_source_owner'])
+
+        unshare()
+        for extra in (('--dry-run',), ('--confirm-delete',)):
+            code, rows, stderr = self.sync('--orphans', 'delete', *extra,
+                                           *select)
+            self.assertEqual(OK, code, stderr)
+            [row] = rows
+            self.assertEqual((source['id'], made['id'], 'orphan'),
+                             (row['Source Image'], row['Image ID'],
+                              row['Action']), row)
+            self.assertIn('source not visible', row['Message'])
+            [kept] = self.copies('REGION2', source['id'])
+            self.assertEqual('active', kept['status'])
+        # Deactivating is no different.
+        code, rows, stderr = self.sync('--orphans', 'deactivate', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual('active', self.glance('REGION2').get(
+            made['id'])['status'])
+
+    def test_own_sources_deleted_the_guard_and_a_protected_copy(self):
+        tag = 'gd-guard-' + uuid.uuid4().hex[:8]
+        gone = self.sources(tag, 2)
+        select = ('--tag', tag) + TARGETS
+        code, rows, stderr = self.sync('--wait', *select)
+        self.assertEqual(OK, code, stderr)
+        made = {(row['Source Image'], row['Region']): row['Image ID']
+                for row in rows}
+        self.assertEqual(4, len(made))
+        for source in gone:
+            self.glance('REGION1').delete(source['id'], (204,))
+
+        # More than --max-delete: none is deleted, and it says how to allow.
+        code, rows, stderr = self.sync('--orphans', 'delete',
+                                       '--confirm-delete', '--max-delete',
+                                       '3', *select)
+        self.assertEqual(ERROR, code, stderr)
+        self.assertEqual({'failed'}, {row['Action'] for row in rows})
+        self.assertIn('would delete 4 copies, more than --max-delete 3',
+                      stderr)
+        self.assertIn('--max-delete 4', rows[0]['Message'])
+        for source in gone:
+            for region in ('REGION2', 'REGION4'):
+                self.assertEqual(1, len(self.copies(region, source['id'])))
+
+        # One copy protected: reported, not fought; the others deleted.
+        glance2 = self.glance('REGION2')
+        kept = made[(gone[0]['id'], 'REGION2')]
+        protect = [{'op': 'replace', 'path': '/protected', 'value': True}]
+        glance2.call('PATCH', f'/v2/images/{kept}', (200,), json=protect,
+                     headers={'Content-Type': PATCH})
+        self.addCleanup(glance2.call, 'PATCH', f'/v2/images/{kept}', json=[
+            dict(protect[0], value=False)], headers={'Content-Type': PATCH})
+        code, rows, stderr = self.sync('--orphans', 'delete', '--dry-run',
+                                       '--max-delete', '3', *select)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual(3, len([r for r in rows
+                                 if r['Action'] == 'would delete']))
+        code, rows, stderr = self.sync('--orphans', 'delete',
+                                       '--confirm-delete', '--max-delete',
+                                       '3', *select)
+        self.assertEqual(OK, code, stderr)
+        by_image = {row['Image ID']: row for row in rows}
+        self.assertEqual('orphan', by_image[kept]['Action'])
+        self.assertIn('protected', by_image[kept]['Message'])
+        self.assertEqual(3, len([r for r in rows if r['Action'] == 'deleted']))
+        self.assertEqual([kept], [c['id'] for c in self.copies(
+            'REGION2', gone[0]['id'])])
+        for source, region in ((gone[0], 'REGION4'), (gone[1], 'REGION2'),
+                               (gone[1], 'REGION4')):
+            self.assertEqual([], self.copies(region, source['id']))
+
+    def test_selection_regions_and_copies_as_sources(self):
+        tag = 'gd-select-' + uuid.uuid4().hex[:8]
+        [source] = self.sources(tag, 1)
+
+        code, rows, stderr = self.run_cli('image', 'sync', '--to-region',
+                                          'REGION2')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('Which images?', stderr)
+        # Copies do not carry an unmanaged property: no orphan is found
+        # by it, and deleting by it is refused.
+        code, rows, stderr = self.run_cli(
+            'image', 'sync', '--property', 'gd_group=a', '--orphans',
+            'delete', '--dry-run', '--to-region', 'REGION2')
+        self.assertEqual(ERROR, code, stderr)
+        self.assertIn('do not carry the propert(ies) gd_group', stderr)
+
+        # Named twice, by name and by id: one source.
+        code, rows, stderr = self.sync(
+            '--image', source['name'], '--image', source['id'], '--image',
+            source['id'], '--to-region', 'REGION4', '--dry-run')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION4', 'would create')],
+                         self.actions(rows))
+
+        # Every region but those excluded; REGION3 lacks the method.
+        code, rows, stderr = self.sync(
+            '--tag', tag, '--to-all-regions', '--exclude-region', 'REGION4',
+            '--exclude-region', 'SLOW-REGION1', '--wait')
+        self.assertEqual(OK, code, stderr)
+        by_region = self.by_region(rows)
+        self.assertEqual({'REGION2', 'REGION3'}, set(by_region))
+        self.assertEqual('created', by_region['REGION2']['Action'])
+        self.assertEqual('skipped', by_region['REGION3']['Action'])
+        self.assertIn('does not offer the glance-download',
+                      by_region['REGION3']['Message'])
+        # Named with --to-region, it is a failure.
+        code, rows, stderr = self.sync('--tag', tag, '--to-region',
+                                       'REGION3')
+        self.assertEqual(ERROR, code, stderr)
+
+        # The copy in REGION2 is not a source of REGION2 unless asked.
+        [made] = self.copies('REGION2', source['id'])
+        from_copies = ('--from-region', 'REGION2', '--tag', tag,
+                       '--to-region', 'REGION4', '--dry-run')
+        code, rows, stderr = self.sync(*from_copies)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([], rows)
+        self.assertIn('1 image(s) left out: they are copies', stderr)
+        code, rows, stderr = self.sync('--include-copies', *from_copies)
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(made['id'], 'REGION4', 'would create')],
+                         self.actions(rows))
+
+    def test_as_admin_a_404_means_deleted(self):
+        tag = 'gd-admin-' + uuid.uuid4().hex[:8]
+        [source] = self.sources(tag, 1)
+        self.clean_copies(source['id'], regions=('REGION2',),
+                          identity=self.admin)
+        select = ('image', 'sync', '-f', 'json', '--project',
+                  self.demo.project_id, '--tag', tag, '--to-region',
+                  'REGION2')
+        code, rows, stderr = self.run_cli(*select, '--wait',
+                                          '--copy-visibility', 'private',
+                                          cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        [made] = self.copies('REGION2', source['id'], self.admin)
+        self.assertEqual(self.demo.project_id,
+                         made['glance_download_source_owner'])
+        self.glance('REGION1').delete(source['id'], (204,))
+        code, rows, stderr = self.run_cli(*select, '--orphans', 'delete',
+                                          '--confirm-delete',
+                                          cloud='gd-admin')
+        self.assertEqual(OK, code, stderr)
+        self.assertEqual([(source['id'], 'REGION2', 'deleted')],
+                         self.actions(rows))
+        self.assertEqual([], self.copies('REGION2', source['id'],
+                                         self.admin))

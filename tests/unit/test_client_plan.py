@@ -296,6 +296,14 @@ class TargetFieldsTest(unittest.TestCase):
         self.assertEqual('src', fields['id'])
         self.assertEqual('virtio', fields['hw_disk_bus'])
 
+    def test_the_source_owner_is_recorded(self):
+        fields = plan.target_fields(source(owner='p1'), 'R1')
+        self.assertEqual('p1', fields[metadata.SOURCE_OWNER_PROPERTY])
+        fields = plan.target_fields(
+            source(owner='p1'), 'R1',
+            properties={metadata.SOURCE_OWNER_PROPERTY: 'forged'})
+        self.assertEqual('p1', fields[metadata.SOURCE_OWNER_PROPERTY])
+
     def test_provenance_wins_over_properties(self):
         fields = plan.target_fields(
             source(), 'R1',
@@ -344,40 +352,11 @@ class SyncStepsTest(unittest.TestCase):
         self.assertEqual('in sync', steps[1].reason)
         self.assertIn('name', steps[2].reason)
 
-    def test_orphans(self):
-        copies = [copy('c1', source_id='gone'),
-                  copy('c2', 'deactivated', source_id='gone')]
-        for policy, actions in [
-                ('report', [plan.ORPHAN, plan.ORPHAN]),
-                ('deactivate', [plan.DEACTIVATE, plan.ORPHAN]),
-                ('delete', [plan.DELETE, plan.DELETE])]:
-            steps = plan.sync_steps([], copies, 'R2', PREFIXES, ['gone'],
-                                    policy)
-            self.assertEqual(actions, [s.action for s in steps], policy)
-            self.assertIn('gone', steps[0].reason)
-
     def test_copies_of_unselected_sources_are_left_alone(self):
         steps = plan.sync_steps([source(id='s1')],
                                 [copy('c9', source_id='other')], 'R2',
                                 PREFIXES)
         self.assertEqual([plan.CREATE], [s.action for s in steps])
-
-    def test_orphan_candidates(self):
-        copies = [copy('c1', source_id='s1'), copy('c2', source_id='x'),
-                  copy('c3', source_id=None)]
-        self.assertEqual(['x'], plan.orphan_candidates(
-            copies, [source(id='s1')]))
-
-    def test_orphan_candidates_match_the_filters(self):
-        copies = [copy('c1', source_id='x', tags=['web']),
-                  copy('c2', source_id='y', tags=['db'], hw_disk_bus='ide'),
-                  copy('c3', source_id='z', tags=['web'], name='other')]
-        self.assertEqual(['x', 'z'], plan.orphan_candidates(
-            copies, [], tags=['web']))
-        self.assertEqual(['y'], plan.orphan_candidates(
-            copies, [], properties=[('hw_disk_bus', 'ide')]))
-        self.assertEqual(['z'], plan.orphan_candidates(
-            copies, [], tags=['web'], name='other'))
 
 
 class ExitCodeTest(unittest.TestCase):

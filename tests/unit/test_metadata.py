@@ -75,6 +75,15 @@ class PropertiesTest(unittest.TestCase):
                           'glance_download_source_image_id': 'b6f9'}, props)
         self.assertFalse(any(metadata.is_reserved(name) for name in props))
 
+    def test_provenance_with_the_source_owner(self):
+        props = metadata.provenance('REGION1', 'b6f9', 'p1')
+        self.assertEqual('p1', props['glance_download_source_owner'])
+        self.assertEqual(set(metadata.PROVENANCE_PROPERTIES), set(props))
+        self.assertFalse(any(metadata.is_reserved(name) for name in props))
+        # The import method records no owner: what the client set stays.
+        self.assertNotIn('glance_download_source_owner',
+                         metadata.provenance('REGION1', 'b6f9'))
+
 
 class ImportableTest(unittest.TestCase):
 
