@@ -190,6 +190,10 @@ class CopyMetadata(_Step):
             source_image,
             self.conf[options.PROPERTIES_GROUP].extra_properties,
             metadata.Reserved(*boundary.reserved_names()))
+        # A source that is itself a copy has provenance of its own: that
+        # of the target is the target's, never inherited.
+        for name in metadata.PROVENANCE_PROPERTIES:
+            props.pop(name, None)
         if self.settings.record_provenance:
             props.update(metadata.provenance(source_region, source_image_id))
         return props

@@ -151,7 +151,7 @@ def same_glance(source, seen):
     """
     if not seen or not source or seen.get('id') != source.get('id'):
         return False
-    if any(seen.get(name) for name in metadata.provenance('', '')):
+    if any(seen.get(name) for name in metadata.PROVENANCE_PROPERTIES):
         return False
     fields = ('created_at', 'checksum', 'os_hash_value')
     return bool(source.get('created_at')) and all(

@@ -384,7 +384,7 @@ def managed_changes(source, copy, prefixes):
 def _managed_properties(image, prefixes):
     """Properties kept the same, never the provenance of a copy."""
     found = metadata.properties_to_copy(image, prefixes)
-    for name in metadata.provenance('', ''):
+    for name in metadata.PROVENANCE_PROPERTIES:
         found.pop(name, None)
     return found
 

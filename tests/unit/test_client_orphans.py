@@ -321,14 +321,8 @@ class RefusedDeletionTest(unittest.TestCase):
 
 class RecordedOwnerTest(unittest.TestCase):
 
-    @unittest.expectedFailure
     def test_the_recorded_owner_is_not_managed_metadata(self):
-        """A --property-prefix that covers it must not remove it.
-
-        Expected to fail until plan._managed_properties drops every name
-        of metadata.PROVENANCE_PROPERTIES (it drops the two of
-        metadata.provenance('', '') today).
-        """
+        """A --property-prefix that covers it must not remove it."""
         made = copy('c', owner=ME)
         self.assertEqual((), plan.managed_changes(
             test_client_plan.source(), made,

@@ -256,6 +256,21 @@ class SuccessTest(FlowTestBase):
                      'glance_download_source_region'):
             self.assertNotIn(name, props)
 
+    def test_the_source_s_own_provenance_is_never_copied(self):
+        # A source that is itself a copy, and a prefix that covers the
+        # provenance: the target's provenance is its own.
+        self.source.update(glance_download_source_region='REGION0',
+                           glance_download_source_image_id='first',
+                           glance_download_source_owner='someone')
+        self.cfg.config(extra_properties=['glance_download_'],
+                        group=options.PROPERTIES_GROUP)
+        self.run_import()
+        props = self.objs.image.extra_properties
+        self.assertEqual(('REGION1', self.source['id']), (
+            props['glance_download_source_region'],
+            props['glance_download_source_image_id']))
+        self.assertNotIn('glance_download_source_owner', props)
+
     def test_cut_and_stalled_transfers_resume(self):
         self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
                                fake_glance.Stall(after=1024 * 1024, seconds=5)]
