@@ -22,7 +22,6 @@ operator's command (a sync of every public image of a region) has the
 cloud alone.
 """
 
-import glob
 import os
 import shlex
 import subprocess
@@ -33,9 +32,6 @@ from tests.functional import base
 from tests.toolkit import doc_commands
 
 KIB = 1024
-DOCS = ['README.rst'] + sorted(
-    os.path.relpath(path, base.REPO) for path in
-    glob.glob(os.path.join(base.REPO, 'doc', 'source', 'user', '*.rst')))
 REGIONS = ('REGION1', 'REGION2', 'REGION3', 'REGION4')
 COMMAND_TIMEOUT = 300
 
@@ -52,7 +48,11 @@ class BlockValues(dict):
         self.suffix = uuid.uuid4().hex[:8]
 
     def __missing__(self, key):
-        self[key] = value = getattr(self, 'make_' + key)()
+        make = getattr(self, 'make_' + key, None)
+        if make is None:
+            self.test.fail(f'SUBSTITUTIONS use {{{key}}}: BlockValues has '
+                           f'no make_{key} to make it')
+        self[key] = value = make()
         return value
 
     def make_source(self):
@@ -155,8 +155,8 @@ class DocCommandsTest(base.FunctionalTest):
                      + shlex.quote(self.env['clouds_yaml']))
         else:
             login = '. ' + shlex.quote(self.env['openrc']['demo'])
-        script = '\n'.join([login] + (['set -e'] if command.script else [])
-                            + [text])
+        lines = [login, 'set -e'] if command.script else [login]
+        script = '\n'.join(lines + [text])
         env = dict(self.shell_env, **doc_commands.environment(values))
         return subprocess.run(['bash', '-c', script], env=env,
                               capture_output=True, text=True,
@@ -194,7 +194,7 @@ def document_test(path):
     return test
 
 
-for _path in DOCS:
+for _path in doc_commands.documents(base.REPO):
     _name = 'test_' + os.path.splitext(os.path.basename(_path))[0].lower(
         ).replace('-', '_')
     DocCommandsTest.documents[_name] = _path

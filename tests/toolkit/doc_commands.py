@@ -34,6 +34,8 @@ with the reason it is not run.
 
 import collections
 import dataclasses
+import glob
+import os
 import re
 import string
 
@@ -146,17 +148,28 @@ def fields(templates):
             for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+def word(placeholder):
+    """A regex of the placeholder as a whole word (not in my-image-2)."""
+    return re.compile(rf'(?<![\w-]){re.escape(placeholder)}(?![\w-])')
+
+
 def find(placeholder, text):
     """The placeholder as a whole word of text (a regex match or None)."""
-    return re.search(rf'(?<![\w-]){re.escape(placeholder)}(?![\w-])', text)
+    return word(placeholder).search(text)
 
 
 def substitute(text, values):
     for placeholder, replacement, _ in SUBSTITUTIONS:
         value = replacement.format_map(values)
-        text = re.sub(rf'(?<![\w-]){re.escape(placeholder)}(?![\w-])',
-                      lambda _: value, text)
+        text = word(placeholder).sub(lambda _: value, text)
     return text
+
+
+def documents(repo):
+    """The documents whose commands users copy, relative to repo."""
+    return ['README.rst'] + sorted(
+        os.path.relpath(path, repo) for path in
+        glob.glob(os.path.join(repo, 'doc', 'source', 'user', '*.rst')))
 
 
 def environment(values):
