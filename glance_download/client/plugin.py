@@ -27,7 +27,9 @@ from glance_download.client import images
 API_NAME = 'glance_download'
 API_VERSION_OPTION = 'os_glance_download_api_version'
 DEFAULT_API_VERSION = '1'
-API_VERSIONS = ('1',)
+# A dictionary: python-openstackclient 7.0.0 calls its keys() to name the
+# supported versions when another is asked for; newer ones take a tuple.
+API_VERSIONS = {'1': 'glance_download.client.plugin.Client'}
 
 
 class Client:
