@@ -7,8 +7,9 @@
 # With no argument it runs, one after the other, the tox environments
 # pep8, py3 (the unit suite on the newest Glance series), functional (the
 # end-to-end suite on a test cloud it starts and stops), docs,
-# releasenotes, the unit suite on every older supported Glance series and
-# the end-to-end suite on the oldest (GD_TEST_ENVS, a space-separated
+# releasenotes, the unit suite on every older supported Glance series, the
+# end-to-end suite on the oldest, and client-min (the client on the oldest
+# releases it declares, without Glance) (GD_TEST_ENVS, a space-separated
 # list, replaces that list).  With filters it runs py3 with them, or
 # functional when one names functional tests; GD_REUSE_CLOUD=1 then uses
 # a cloud that is already running and leaves it running.
@@ -25,7 +26,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 ALL_ENVS="pep8 py3 functional docs releasenotes glance30 glance31 glance32
-functional-glance30"
+functional-glance30 client-min"
 
 if [ $# -eq 0 ]; then
     read -r -a envs <<< "$(echo ${GD_TEST_ENVS:-$ALL_ENVS})"

@@ -35,8 +35,9 @@ nothing was done because of an error (bad input, or every region failed);
 3 on a partial failure (some regions failed, the others succeeded); 4 when
 --wait timed out before every import ended (run the same command again with
 --wait to wait for them); 130 when interrupted (Ctrl-C), the imports
-started going on in Glance. 2 is the client's own for a command line it
-cannot parse."""
+started going on in Glance. With --dry-run, the status the run would end
+with (never 4). 2 is the client's own for a command line it cannot
+parse."""
 
 EXIT_INTERRUPTED = 130
 _REATTACH = 'run the same command again with --wait to follow it'

@@ -61,8 +61,9 @@ class CopyImage(base.RegionsCommand):
             help="Name of the copies (default: the source image's)")
         parser.add_argument(
             '--visibility', choices=plan.VISIBILITIES, default='private',
-            help='Visibility of new copies (default: private; public and '
-                 'community need the right to publicize)')
+            help='Visibility of new copies (default: private; public needs '
+                 'the right to publicize images, which Glance\'s default '
+                 'policy gives to admins only)')
         parser.add_argument(
             '--existing', choices=plan.EXISTING_CHOICES, default='skip',
             help='When a region has a copy already: skip (default: reuse '

@@ -414,8 +414,15 @@ def create_failure(error, fields, region):
                 "existed there: Glance never gives a deleted image's id "
                 f'again. Copy without --same-id. ({error})')
     if error.status == 403:
+        visibility = fields.get('visibility')
+        if visibility == 'public':
+            return (f'You may not create this copy in region {region}: '
+                    'visibility public needs the right to publicize images, '
+                    "which Glance's default policy gives to admins only. "
+                    'Choose another visibility (private, shared or '
+                    'community): --visibility of image copy, '
+                    f'--copy-visibility of image sync. ({error})')
         return (f'You may not create this copy in region {region} '
-                f"(visibility {fields.get('visibility')} needs a role you do "
-                'not have: "public" needs admin by default). Choose '
-                f'--visibility private or shared. ({error})')
+                f'(visibility {visibility}): creating an image there needs '
+                f'the member role in your project. ({error})')
     return str(error)

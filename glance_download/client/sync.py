@@ -242,7 +242,8 @@ class SyncImages(base.RegionsCommand):
             '--copy-visibility', choices=('same',) + plan.VISIBILITIES,
             default='same',
             help="Visibility of new copies (default: the source's; public "
-                 "and community need the right to publicize)")
+                 "needs the right to publicize images, which Glance's "
+                 "default policy gives to admins only)")
         parser.add_argument(
             '--property-prefix', metavar='<prefix>', action='append',
             dest='prefixes',

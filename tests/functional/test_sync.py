@@ -229,7 +229,7 @@ class SyncTest(test_client.ClientTest):
         # A user may not publicize: a clear failure, nothing created.
         code, rows, stderr = self.sync('--to-region', 'REGION2', *select)
         self.assertEqual(ERROR, code, stderr)
-        self.assertIn('visibility public needs a role you do not have',
+        self.assertIn('visibility public needs the right to publicize images',
                       rows[0]['Message'])
         self.assertEqual([], self.copies('REGION2', source['id']))
         # A private copy of their own is theirs to make.
