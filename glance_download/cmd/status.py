@@ -157,30 +157,47 @@ def _describe_entry_point(ep):
     return f'{ep.name} = {ep.value}{origin}'
 
 
-def _loaded_function():
-    """The get_flow Glance obtains for glance_download, loaded as it does."""
+def _claimed(entry_point):
+    """Whether loading ``entry_point`` gives our get_flow once we claim.
+
+    boundary.claim_method replaces get_flow in Glance's in-tree module, and
+    loading an entry point reads the attribute it names then: the one that
+    names that attribute gives ours. Worked out here, not done, so that the
+    check leaves Glance as it found it.
+    """
+    return (entry_point.module, entry_point.attr) == (
+        boundary.IN_TREE_MODULE, 'get_flow')
+
+
+def _loaded_function(claimed):
+    """The get_flow Glance obtains for glance_download, loaded as it does.
+
+    ``claimed``: whether our get_flow, when Glance first calls it, claims
+    the method (it does unless implementation = in-tree).
+    """
     manager = named.NamedExtensionManager(
         boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
         name_order=True, invoke_on_load=False)
     if not manager.extensions:
         return None
-    found = manager.extensions[0].plugin
-    return f'{found.__module__}:{found.__qualname__}'
+    found = manager.extensions[0]
+    if claimed and _claimed(found.entry_point):
+        return OURS
+    return f'{found.plugin.__module__}:{found.plugin.__qualname__}'
 
 
 def check_implementation(conf):
-    """Which get_flow Glance ends up with, proven by loading it as Glance.
+    """Which get_flow Glance ends up with, found by loading it as Glance.
 
-    Both glance_download entry points are listed; our claim is applied
-    first, as our get_flow applies it when Glance first calls it.
+    Both glance_download entry points are listed; our claim is taken into
+    account as our get_flow applies it when Glance first calls it, without
+    applying it here.
     """
     eps = _entry_points()
     installed = any(ep.value == OURS for ep in eps)
     version = _version()
     choice = conf[options.GROUP].implementation
-    if installed and choice == 'plugin':
-        boundary.claim_method(plugin.get_flow)
-    loaded = _loaded_function()
+    loaded = _loaded_function(installed and choice == 'plugin')
     outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
     check = Result(OK, '',
                    details=['entry point ' + _describe_entry_point(ep)

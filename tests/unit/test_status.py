@@ -16,6 +16,7 @@ import ast
 import contextlib
 import dataclasses
 import http.server
+import importlib
 import io
 import json
 import os
@@ -30,6 +31,7 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from glance_download import boundary
 from glance_download.cmd import status
 from glance_download import options
 from tests.unit import boundary_fakes
@@ -365,6 +367,17 @@ class ImplementationTest(StatusTestBase):
         # Ours, loaded last, hands the import over to the in-tree flow.
         helpers.enumerated(self, helpers.IN_TREE)
         self.assert_in_tree(helpers.OURS)
+
+    def test_glance_is_left_as_it_was(self):
+        """The check finds the function without installing our claim."""
+        in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
+        glance_get_flow = in_tree.get_flow
+        for first in (helpers.OURS, helpers.IN_TREE):
+            with self.subTest(first=first):
+                helpers.enumerated(self, first)
+                found = self.check('implementation')
+                self.assertEqual(helpers.OURS, found['data']['function'])
+                self.assertIs(glance_get_flow, in_tree.get_flow)
 
     def test_in_tree_when_this_plugin_is_not_installed(self):
         helpers.enumerated(self, helpers.OURS)
