@@ -16,6 +16,7 @@ import ast
 import contextlib
 import dataclasses
 import http.server
+import importlib
 import io
 import json
 import os
@@ -30,7 +31,11 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
+from glance_download import boundary
 from glance_download.cmd import status
+from glance_download.cmd.status import implementation
+from glance_download.cmd.status import runner
+from glance_download.cmd.status import staging
 from glance_download import options
 from tests.unit import boundary_fakes
 from tests.unit import helpers
@@ -280,21 +285,30 @@ class RegistryTest(StatusTestBase):
         ('imports', 'Imports')]
 
     def test_each_check_is_listed_once_with_its_name_and_title(self):
-        found = [(check.name, check.title) for check in status.CHECKS]
+        found = [(check.name, check.title) for check in runner.CHECKS]
         self.assertEqual(self.REGISTERED, found)
-        functions = [check.function for check in status.CHECKS]
+        functions = [check.function for check in runner.CHECKS]
         self.assertEqual(len(functions), len(set(functions)))
 
     def test_names_and_titles_are_written_in_the_registry_only(self):
-        with open(status.__file__) as source:
-            tree = ast.parse(source.read())
-        texts = [node.value for node in ast.walk(tree)
-                 if isinstance(node, ast.Constant)]
+        package = os.path.dirname(status.__file__)
+        trees = {}
+        for name in sorted(os.listdir(package)):
+            if name.endswith('.py'):
+                with open(os.path.join(package, name)) as source:
+                    trees[name] = ast.parse(source.read())
+
+        def texts(tree):
+            return [node.value for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant)]
+        everywhere = [text for tree in trees.values() for text in texts(tree)]
         for _name, title in self.REGISTERED:
-            self.assertEqual(1, texts.count(title), title)
-        made = [node for node in ast.walk(tree)
+            self.assertEqual(1, everywhere.count(title), title)
+            self.assertIn(title, texts(trees['runner.py']))
+        made = [node for tree in trees.values() for node in ast.walk(tree)
                 if isinstance(node, ast.Call)
-                and getattr(node.func, 'id', None) == 'Check']
+                and 'Check' in (getattr(node.func, 'id', None),
+                                getattr(node.func, 'attr', None))]
         self.assertEqual(1, len(made), 'checks return a Result; the '
                          'registry names it')
 
@@ -321,8 +335,8 @@ class RegistryTest(StatusTestBase):
         registry = tuple(
             dataclasses.replace(check, function=broken)
             if check.name == 'enabled' else check
-            for check in status.CHECKS)
-        with mock.patch.object(status, 'CHECKS', registry):
+            for check in runner.CHECKS)
+        with mock.patch.object(runner, 'CHECKS', registry):
             code, checks = self.checks()
         found = checks['enabled']
         self.assertEqual(('unknown', 'Enabled'),
@@ -366,11 +380,22 @@ class ImplementationTest(StatusTestBase):
         helpers.enumerated(self, helpers.IN_TREE)
         self.assert_in_tree(helpers.OURS)
 
+    def test_glance_is_left_as_it_was(self):
+        """The check finds the function without installing our claim."""
+        in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
+        glance_get_flow = in_tree.get_flow
+        for first in (helpers.OURS, helpers.IN_TREE):
+            with self.subTest(first=first):
+                helpers.enumerated(self, first)
+                found = self.check('implementation')
+                self.assertEqual(helpers.OURS, found['data']['function'])
+                self.assertIs(glance_get_flow, in_tree.get_flow)
+
     def test_in_tree_when_this_plugin_is_not_installed(self):
         helpers.enumerated(self, helpers.OURS)
-        in_tree_only = [ep for ep in status._entry_points()
+        in_tree_only = [ep for ep in implementation._entry_points()
                         if ep.value != helpers.OURS]
-        with mock.patch.object(status, '_entry_points',
+        with mock.patch.object(implementation, '_entry_points',
                                return_value=in_tree_only):
             found = self.check('implementation')
         self.assertEqual('warn', found['status'])
@@ -425,7 +450,7 @@ class StagingTest(StatusTestBase):
 
     def test_not_writable(self):
         # Whatever the user running the tests, root included.
-        with mock.patch.object(status.os, 'access', return_value=False):
+        with mock.patch.object(staging.os, 'access', return_value=False):
             found = self.check('staging')
         self.assertEqual('fail', found['status'])
         self.assertIn('not writable', found['summary'])
