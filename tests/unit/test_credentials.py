@@ -18,7 +18,7 @@ import unittest
 from keystoneauth1 import token_endpoint
 from oslo_config import cfg
 
-from glance_download.cmd import status
+from glance_download.cmd.status import regions
 from glance_download import credentials
 from glance_download import options
 from glance_download import remote
@@ -57,7 +57,7 @@ class TLSTest(unittest.TestCase):
         for settings in TLS_SETTINGS:
             conf = make_conf(**settings)
             plugin = remote.make_session(conf, boundary_fakes.TOKEN)
-            keystone, section = status.keystone_session(conf)
+            keystone, section = regions.keystone_session(conf)
             self.assertEqual('service_user', section)
             self.assertEqual((plugin.verify, plugin.cert),
                              (keystone.verify, keystone.cert), settings)

@@ -47,17 +47,12 @@ from oslo_config import cfg
 from glance_download import boundary
 from glance_download.cmd import glance_config
 from glance_download.cmd.status import imports
-from glance_download.cmd.status import regions
 from glance_download.cmd.status import render
 from glance_download.cmd.status import result
 from glance_download.cmd.status import runner
 from glance_download import options
 
 CONF = boundary.CONF
-
-# The command's session to Keystone, which tests/unit/test_credentials.py
-# compares with the plugin's: the same TLS settings, read alike.
-keystone_session = regions.keystone_session
 
 cli_opts = [
     cfg.BoolOpt('json', default=False,
