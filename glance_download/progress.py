@@ -10,11 +10,24 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Progress of a download, told to the user through the task's message."""
+"""Progress of a download, told to the user through the task's message.
 
+The messages are written here and read back here: the ``openstack``
+commands draw their progress bars from :func:`parse`, and recognise the
+closing message by :data:`DONE_PREFIX`, so that the format has one home.
+"""
+
+import re
 import time
 
 _UNITS = ('B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB')
+
+
+# How the closing message (describe_done) starts.
+DONE_PREFIX = 'Downloaded '
+_PROGRESS = re.compile(
+    r'Downloading from region (?P<source>\S+): (?P<done>[\d.]+ \S+) of '
+    r'(?P<total>[\d.]+ \S+) \((?P<percent>\d+)%\) at (?P<rate>[\d.]+ \S+?)/s')
 
 
 def human_size(count):
@@ -45,12 +58,21 @@ def describe_done(result, region):
              else 'size verified')
     streams = getattr(result, 'streams', 1)
     over = f' over up to {streams} streams' if streams > 1 else ''
-    line = (f'Downloaded {human_size(result.bytes)} from region '
+    line = (f'{DONE_PREFIX}{human_size(result.bytes)} from region '
             f'{region}{over} in {result.seconds:.1f} s '
             f'({human_size(int(rate))}/s), {check}')
     if result.resumes or result.restarts:
         line += f'; {result.resumes} resumed, {result.restarts} restarted'
     return line
+
+
+def parse(message):
+    """(percent, done, total, rate) of a describe() message, else None."""
+    match = _PROGRESS.search(message or '')
+    if not match:
+        return None
+    return (int(match.group('percent')), match.group('done'),
+            match.group('total'), match.group('rate'))
 
 
 class Progress:

@@ -18,29 +18,17 @@ On a terminal one line per region is redrawn in place; anywhere else each
 new message is printed once, as a plain line, so that logs stay readable.
 """
 
-import re
 import shutil
 
-_PROGRESS = re.compile(
-    r'Downloading from region (?P<source>\S+): (?P<done>[\d.]+ \S+) of '
-    r'(?P<total>[\d.]+ \S+) \((?P<percent>\d+)%\) at (?P<rate>[\d.]+ \S+?)/s')
-
-
-def parse_progress(message):
-    """(percent, done, total, rate) of a progress message, else None."""
-    match = _PROGRESS.search(message or '')
-    if not match:
-        return None
-    return (int(match.group('percent')), match.group('done'),
-            match.group('total'), match.group('rate'))
+from glance_download import progress
 
 
 def compact(region, status, message, width=30):
     """One short line for a region: a bar while downloading."""
-    progress = parse_progress(message)
-    if progress is None:
+    parsed = progress.parse(message)
+    if parsed is None:
         return f'{region}  {status}' + (f': {message}' if message else '')
-    percent, done, total, rate = progress
+    percent, done, total, rate = parsed
     filled = width * min(percent, 100) // 100
     bar = '#' * filled + '.' * (width - filled)
     return f'{region}  [{bar}] {percent:3d}%  {done} of {total} at {rate}/s'

@@ -28,12 +28,11 @@ import time
 
 from glance_download.client import images
 from glance_download.client import plan
+from glance_download import progress
 
 LOG = logging.getLogger(__name__)
 
 POLL = 1.0
-# How the import method's closing task message starts.
-DOWNLOADED = 'Downloaded '
 # Polls sent at the same time.
 MAX_POLLS = 8
 
@@ -116,7 +115,7 @@ class Follower:
         if display:
             display.update(row.label or row.region, image['status'],
                            message)
-        if message.startswith(DOWNLOADED):
+        if message.startswith(progress.DONE_PREFIX):
             row.downloaded = message
         if not ended or image['status'] == 'importing':
             return False

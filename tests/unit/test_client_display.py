@@ -24,11 +24,11 @@ class ParseTest(unittest.TestCase):
     def test_parses_what_the_method_writes(self):
         message = progress.describe(MIB, 8 * MIB, 0.3125, 'REGION1')
         self.assertEqual((12, '1.0 MiB', '8.0 MiB', '3.2 MiB'),
-                         display.parse_progress(message))
+                         progress.parse(message))
 
     def test_other_messages(self):
-        self.assertIsNone(display.parse_progress('Copied 1 MiB'))
-        self.assertIsNone(display.parse_progress(None))
+        self.assertIsNone(progress.parse('Copied 1 MiB'))
+        self.assertIsNone(progress.parse(None))
 
     def test_compact_bar(self):
         line = display.compact('REGION2', 'importing', progress.describe(

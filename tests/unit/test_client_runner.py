@@ -458,7 +458,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
                                        algorithm='sha512', resumes=0,
                                        restarts=0)
         self.assertTrue(progress.describe_done(result, 'R1').startswith(
-            polling.DOWNLOADED))
+            progress.DONE_PREFIX))
 
     def test_progress_names_the_image_when_there_are_several(self):
         region = FakeRegion('R2')
