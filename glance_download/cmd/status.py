@@ -47,7 +47,11 @@ from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from stevedore import named
 
-from glance_download import boundary
+from glance_download.boundary import config
+from glance_download.boundary import filtering
+from glance_download.boundary import repositories
+from glance_download.boundary import staging
+from glance_download.boundary import takeover
 from glance_download.cmd import glance_config
 from glance_download import credentials
 from glance_download import endpoint
@@ -60,7 +64,7 @@ from glance_download import recovery
 from glance_download import sweep
 from glance_download import urls
 
-CONF = boundary.CONF
+CONF = config.CONF
 
 DISTRIBUTION = 'glance-download'
 METHOD = protocol.METHOD
@@ -148,7 +152,7 @@ def _shown_check(check):
 
 def _entry_points():
     return [ep for ep in importlib.metadata.entry_points(
-        group=boundary.PLUGIN_NAMESPACE) if ep.name == boundary.PLUGIN_NAME]
+        group=takeover.PLUGIN_NAMESPACE) if ep.name == takeover.PLUGIN_NAME]
 
 
 def _describe_entry_point(ep):
@@ -160,7 +164,7 @@ def _describe_entry_point(ep):
 def _loaded_function():
     """The get_flow Glance obtains for glance_download, loaded as it does."""
     manager = named.NamedExtensionManager(
-        boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
+        takeover.PLUGIN_NAMESPACE, names=[takeover.PLUGIN_NAME],
         name_order=True, invoke_on_load=False)
     if not manager.extensions:
         return None
@@ -179,7 +183,7 @@ def check_implementation(conf):
     version = _version()
     choice = conf[options.GROUP].implementation
     if installed and choice == 'plugin':
-        boundary.claim_method(plugin.get_flow)
+        takeover.claim_method(plugin.get_flow)
     loaded = _loaded_function()
     outcome = 'plugin' if installed and choice == 'plugin' else 'in-tree'
     check = Result(OK, '',
@@ -191,8 +195,8 @@ def check_implementation(conf):
                          'function': loaded})
     if loaded is None:
         check.status = FAIL
-        check.summary = (f'Glance finds no {boundary.PLUGIN_NAME} plugin in '
-                         f'{boundary.PLUGIN_NAMESPACE}.')
+        check.summary = (f'Glance finds no {takeover.PLUGIN_NAME} plugin in '
+                         f'{takeover.PLUGIN_NAMESPACE}.')
         check.fix = ("Install glance-download with Glance's own python -m "
                      "pip, then restart glance-api.")
     elif outcome == 'plugin':
@@ -262,7 +266,7 @@ def check_staging(conf):
     user = _user(os.geteuid())
     data = {'option': option, 'value': value, 'user': user}
     try:
-        path = os.path.dirname(boundary.staging_target('image-id')[1])
+        path = staging.staging_directory()
     except errors.InvalidRequest:
         return Result(FAIL,
                       f'{option} = {value} is not a local directory.',
@@ -310,7 +314,7 @@ def _target(url):
 def _endpoint_allowed(url):
     """Whether the plugin would send to ``url``, decided as it decides."""
     target = _target(url)
-    return target is not None and boundary.url_allowed(target.filtering_url)
+    return target is not None and filtering.url_allowed(target.filtering_url)
 
 
 def _refusal_hint(values, refused):
@@ -558,10 +562,10 @@ def check_imports(conf, db_api):
         details.append(f"Stale: image {entry['image_id']} "
                        f"({entry['image_status']}), task {entry['task_id']}: "
                        f"{entry['reason']}")
-    for staged in boundary.staged_files():
+    for staged in staging.staged_files():
         if not staged.partial:
             continue
-        image = boundary.image_status(staged.image_id, db_api)
+        image = repositories.image_status(staged.image_id, db_api)
         parts.append({'name': staged.name, 'image_id': staged.image_id,
                       'image_status': image, 'size': staged.size,
                       'age_seconds': int(staged.age),
