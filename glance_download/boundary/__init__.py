@@ -19,6 +19,8 @@ they need (``from glance_download.boundary import staging``); this file
 re-exports nothing, so that loading the package loads no Glance.
 
 - ``config``: the global configuration, with Glance's options on it.
+- ``config_files``: glance-api's configuration files, read outside
+  glance-api by the console scripts (glance-api never loads it).
 - ``series``: where the supported Glance series (30 to 33) differ.
 - ``filtering``: Glance's import filtering, and the address it allows.
 - ``staging``: the staging area Glance's next task reads, and its files.
@@ -32,9 +34,10 @@ re-exports nothing, so that loading the package loads no Glance.
 - ``repositories``: Glance's database, read and written by the recovery
   of imports whose glance-api stopped.
 
-A Glance upgrade should touch this package only (and, for the console
-scripts' reading of Glance's configuration,
-glance_download/cmd/glance_config.py);
+The rule is checked: GD902 (glance_download/hacking/checks.py) flags
+any other import of ``glance`` or ``glance_store`` in the project, outside
+the unit tests (which build their fakes from Glance). A Glance upgrade
+should touch this package only;
 tests/unit/test_boundary.py checks these contracts against the installed
 Glance.
 """

@@ -48,11 +48,11 @@ from oslo_config import cfg
 from stevedore import named
 
 from glance_download.boundary import config
+from glance_download.boundary import config_files
 from glance_download.boundary import filtering
 from glance_download.boundary import repositories
 from glance_download.boundary import staging
 from glance_download.boundary import takeover
-from glance_download.cmd import glance_config
 from glance_download import credentials
 from glance_download import endpoint
 from glance_download import errors
@@ -247,7 +247,7 @@ def check_enabled(conf):
 def _staging_option(conf):
     """(option that sets the staging area, its value), as Glance picks it."""
     if conf.enabled_backends:
-        glance_config.register_staging_store_opts()
+        config_files.register_staging_store_opts()
         return ('[os_glance_staging_store] filesystem_store_datadir',
                 conf.os_glance_staging_store.filesystem_store_datadir)
     return '[DEFAULT] node_staging_uri', conf.node_staging_uri
@@ -554,7 +554,7 @@ def _stale_entry(observed, verdict):
 def check_imports(conf, db_api):
     """Stale imports, and the part files in staging with their images."""
     group = conf[options.GROUP]
-    glance_config.register_staging_store_opts()
+    config_files.register_staging_store_opts()
     stale = [_stale_entry(*found) for found in sweep.find_stale(conf, db_api)]
     orphans = {staged.name for staged, _status in sweep.orphan_parts(db_api)}
     parts, details = [], []
@@ -594,7 +594,7 @@ def check_imports(conf, db_api):
 
 def repair(conf, out, db_api=None):
     """Recover stale imports and orphan part files; say what was done."""
-    glance_config.register_staging_store_opts()
+    config_files.register_staging_store_opts()
     report = sweep.sweep_once(conf, db_api)
     for done in report.recovered:
         out.write(f"Repaired image {done.image_id} (task {done.task_id}, "
@@ -725,7 +725,7 @@ def main(argv=None):
     conf.register_cli_opts(cli_opts)
     with _library_warnings_hidden():
         try:
-            glance_config.parse_config(
+            config_files.parse_config(
                 sys.argv[1:] if argv is None else argv,
                 prog='glance-download-status',
                 version=_version() or 'unknown',
