@@ -73,7 +73,7 @@ class PropertiesTest(unittest.TestCase):
         props = metadata.provenance('REGION1', 'b6f9')
         self.assertEqual({'glance_download_source_region': 'REGION1',
                           'glance_download_source_image_id': 'b6f9'}, props)
-        self.assertFalse(any(metadata.is_reserved(name) for name in props))
+        self.assertFalse(any(name in metadata.FLOOR for name in props))
 
 
 class ImportableTest(unittest.TestCase):
