@@ -95,10 +95,6 @@ class Reserved:
 FLOOR = Reserved()
 
 
-def is_reserved(name, reserved=FLOOR):
-    return name in reserved
-
-
 def shown(value, limit=60):
     """A field's value for a message: its JSON-like repr, shortened."""
     text = repr(value)

@@ -207,13 +207,6 @@ class PartFile:
         except OSError as exc:
             raise staging_error(self.path, exc) from exc
 
-    def truncate(self, length=0):
-        """Drop the bytes from ``length`` on."""
-        try:
-            os.ftruncate(self.fd, length)
-        except OSError as exc:
-            raise staging_error(self.path, exc) from exc
-
     def record(self, record):
         """Replace the sidecar with ``record``, atomically."""
         temporary = self.sidecar_path + '.new'

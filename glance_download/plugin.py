@@ -19,9 +19,10 @@ image_id, import_req, backend, action_wrapper, ...) while it builds its
 import flow, and adds the flow we return after its image lock and before
 its own import-to-store steps.
 
-Glance ships an in-tree plugin of the same name; see boundary.claim_method for
-how this one is made the one Glance uses, and the ``implementation``
-option for how an operator chooses the in-tree one instead.
+Glance ships an in-tree plugin of the same name; see
+boundary.takeover.claim_method for how this one is made the one Glance
+uses, and the ``implementation`` option for how an operator chooses the
+in-tree one instead.
 
 Nothing here talks to the network or raises for bad user input: a failure
 while Glance builds the flow would leave the image locked, so every check
@@ -32,7 +33,10 @@ import functools
 
 from taskflow.patterns import linear_flow
 
-from glance_download import boundary
+from glance_download.boundary import config
+from glance_download.boundary import reporting
+from glance_download.boundary import repositories
+from glance_download.boundary import takeover
 from glance_download import options
 from glance_download import periodic
 from glance_download import sweep
@@ -40,12 +44,12 @@ from glance_download import tasks
 
 
 def get_flow(**kwargs):
-    conf = boundary.CONF
+    conf = config.CONF
     options.register_opts(conf)
     if conf[options.GROUP].implementation == 'in-tree':
-        return boundary.in_tree_flow(**kwargs)
-    boundary.claim_method(get_flow)
-    boundary.take_over_metadata_step()
+        return takeover.in_tree_flow(**kwargs)
+    takeover.claim_method(get_flow)
+    takeover.take_over_metadata_step()
     sweep.ensure_started(conf)
 
     task_id = kwargs['task_id']
@@ -55,8 +59,8 @@ def get_flow(**kwargs):
     method = kwargs['import_req'].get('method') or {}
 
     connection = tasks.Connection()
-    reporter = boundary.TaskReporter(kwargs['task_repo'], task_id,
-                                     action_wrapper)
+    reporter = reporting.TaskReporter(kwargs['task_repo'], task_id,
+                                      action_wrapper)
     # The heartbeat: from here until the task ends, through our steps and
     # Glance's, the import writes to its task every heartbeat_interval
     # seconds, whatever its own thread is doing: waiting for the source's
@@ -65,7 +69,7 @@ def get_flow(**kwargs):
     # belongs to a process that is gone (see recovery.py). It ends once
     # touch_task returns False: the task ended or is no longer ours.
     periodic.Periodic(
-        functools.partial(boundary.touch_task, task_id,
+        functools.partial(repositories.touch_task, task_id,
                           action_wrapper.image_id),
         conf[options.GROUP].heartbeat_interval, 'The import heartbeat',
         name='glance-download-heartbeat').start()

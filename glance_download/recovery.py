@@ -20,8 +20,8 @@ while the image is not ``queued``. A live import writes to its task every
 in plugin.get_flow), so a task left unwritten for ``stale_after`` seconds,
 many heartbeats, belongs to a process that is gone.
 
-Only decisions live here, on plain values read by boundary.py; sweep.py
-carries them out.
+Only decisions live here, on plain values read by boundary.repositories
+and boundary.staging; sweep.py carries them out.
 """
 
 import dataclasses

@@ -26,7 +26,9 @@ import logging
 import os
 import threading
 
-from glance_download import boundary
+from glance_download.boundary import config
+from glance_download.boundary import repositories
+from glance_download.boundary import staging
 from glance_download import options
 from glance_download import periodic
 from glance_download import recovery
@@ -71,12 +73,12 @@ def find_stale(conf, db_api=None):
         return []
     stale_after = bound(conf)
     found = []
-    for task_id, idle in boundary.processing_import_tasks(db_api):
+    for task_id, idle in repositories.processing_import_tasks(db_api):
         # A task written recently is alive whatever else it shows: the
         # decision says so too, this only spares reading it in full.
         if idle < stale_after:
             continue
-        observed = boundary.observe_import(task_id, db_api)
+        observed = repositories.observe_import(task_id, db_api)
         if observed is None:
             continue
         verdict = recovery.decide(observed, stale_after)
@@ -91,7 +93,7 @@ def recover(observed, verdict, db_api=None):
     image_id, task_id = observed.image_id, observed.task_id
     for action in verdict.actions:
         if action is recovery.Action.QUEUE_IMAGE:
-            if not boundary.queue_stranded_image(
+            if not repositories.queue_stranded_image(
                     image_id, task_id, list(observed.stores), db_api):
                 # Another sweep got there first, or the lock moved on.
                 LOG.info('Image %s was not queued by this sweep: another '
@@ -100,17 +102,18 @@ def recover(observed, verdict, db_api=None):
                 return done
         elif action is recovery.Action.REMOVE_STAGED:
             names = recovery.staged_residue(image_id,
-                                            boundary.staged_files(image_id))
-            done.removed = boundary.remove_staged(image_id, names, task_id,
-                                                  db_api)
+                                            staging.staged_files(image_id))
+            done.removed = staging.remove_staged(image_id, names, task_id,
+                                                 db_api)
             if not done.removed:
                 continue
         elif action is recovery.Action.FAIL_TASK:
-            if not boundary.fail_stranded_task(task_id, verdict.message,
-                                               db_api):
+            if not repositories.fail_stranded_task(
+                    task_id, verdict.message, db_api):
                 continue
         elif action is recovery.Action.RELEASE_LOCK:
-            if not boundary.release_import_lock(image_id, task_id, db_api):
+            if not repositories.release_import_lock(image_id, task_id,
+                                                    db_api):
                 continue
         done.steps.append(action.value)
     if done.steps:
@@ -124,12 +127,12 @@ def recover(observed, verdict, db_api=None):
 def orphan_parts(db_api=None):
     """``(staged file, image status)`` of each orphan part file."""
     found = []
-    staged_files = boundary.staged_files()
+    staged_files = staging.staged_files()
     names = [staged.name for staged in staged_files]
     for staged in staged_files:
         if not staged.partial:
             continue
-        status = boundary.image_status(staged.image_id, db_api)
+        status = repositories.image_status(staged.image_id, db_api)
         kept = staged.name in recovery.kept_for_resume(staged.image_id,
                                                        names)
         if recovery.orphan_part(staged, status, kept):
@@ -143,7 +146,7 @@ def sweep_once(conf, db_api=None):
     for observed, verdict in find_stale(conf, db_api):
         report.recovered.append(recover(observed, verdict, db_api))
     for staged, status in orphan_parts(db_api):
-        if boundary.remove_staged(staged.image_id, [staged.name]):
+        if staging.remove_staged(staged.image_id, [staged.name]):
             LOG.info('Removed %s from staging: image %s', staged.describe(),
                      status or 'deleted')
             report.parts_removed.append(staged)
@@ -194,7 +197,7 @@ def filter_factory(global_conf, **local_conf):
     the recovery run from the start of each glance-api process instead of
     from its first glance-download import.
     """
-    ensure_started(boundary.CONF)
+    ensure_started(config.CONF)
 
     def passthrough(app):
         return app

@@ -37,7 +37,11 @@ import os
 from taskflow import task
 from taskflow.types import failure
 
-from glance_download import boundary
+from glance_download.boundary import filtering
+from glance_download.boundary import formats
+from glance_download.boundary import image_metadata
+from glance_download.boundary import reporting
+from glance_download.boundary import staging
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import fetch
@@ -62,7 +66,7 @@ def user_errors(task_id):
         yield
     except errors.GlanceDownloadError as exc:
         LOG.warning('glance-download task %s failed: %s', task_id, exc)
-        raise boundary.ImportFailed(str(exc)) from None
+        raise reporting.ImportFailed(str(exc)) from None
 
 
 class Connection:
@@ -86,7 +90,7 @@ def connect(conf, context, region, interface):
         policy=retry.RetryPolicy.from_conf(conf),
         timeouts=(settings.connect_timeout, settings.read_timeout),
         max_redirects=settings.max_redirects,
-        url_allowed=boundary.validated_address,
+        url_allowed=filtering.validated_address,
         max_record_size=settings.max_record_size)
     # The resolved name, as the catalog spells it, is what we report.
     return client, found.region
@@ -170,12 +174,12 @@ class ReadSourceImage(_Step):
             image = client.get_image(image_id)
             metadata.check_importable(image, image_id, region)
             metadata.check_formats(image, image_id, region,
-                                   *boundary.image_formats())
+                                   *formats.image_formats())
             digest = verify.expected_digest(image)
         return image_id, image, region, digest
 
     def revert(self, result, **kwargs):
-        boundary.mark_failed(self.action_wrapper, self.stores)
+        image_metadata.mark_failed(self.action_wrapper, self.stores)
 
 
 class CopyMetadata(_Step):
@@ -189,7 +193,7 @@ class CopyMetadata(_Step):
         props = metadata.properties_to_copy(
             source_image,
             self.conf[options.PROPERTIES_GROUP].extra_properties,
-            metadata.Reserved(*boundary.reserved_names()))
+            metadata.Reserved(*image_metadata.reserved_names()))
         # A source that is itself a copy has provenance of its own: that
         # of the target is the target's, never inherited.
         for name in metadata.PROVENANCE_PROPERTIES:
@@ -201,7 +205,7 @@ class CopyMetadata(_Step):
     def execute(self, source_image_id, source_image, source_region):
         with user_errors(self.task_id):
             props = self.wanted(source_image_id, source_image, source_region)
-            saved = boundary.copy_metadata(
+            saved = image_metadata.copy_metadata(
                 self.action_wrapper, source_image['disk_format'],
                 source_image['container_format'], props)
         LOG.info('Copied formats and %d properties from image %s in region '
@@ -213,7 +217,7 @@ class CopyMetadata(_Step):
         # Only what was saved is restored: a refused change left nothing.
         if result is None or isinstance(result, failure.Failure):
             return
-        boundary.restore_metadata(self.action_wrapper, result)
+        image_metadata.restore_metadata(self.action_wrapper, result)
 
 
 class DownloadToStaging(_Step):
@@ -232,7 +236,7 @@ class DownloadToStaging(_Step):
         client = self.connection.client
         image_id = self.action_wrapper.image_id
         with user_errors(self.task_id):
-            file_uri, path = boundary.staging_target(image_id)
+            file_uri, path = staging.staging_target(image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self.download = fetch.StagedDownload(
                 dest_path=path, size=source_image['size'],
@@ -248,7 +252,7 @@ class DownloadToStaging(_Step):
                 min_rate=settings.min_rate,
                 min_rate_period=settings.min_rate_period,
                 deadline=settings.download_timeout or None,
-                max_size=boundary.image_size_cap())
+                max_size=formats.image_size_cap())
             try:
                 result = self.download.run(functools.partial(
                     client.open_file, source_image_id))

@@ -10,10 +10,11 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""End-to-end tests against the project's two-region cloud (tools/cloud).
+"""End-to-end tests against the project's test cloud (tools/cloud).
 
-The cloud is Keystone and three glance-api processes on 127.0.0.1, started
-by ``tools/cloud start`` (``tools/test.sh`` does it for a full run). These
+The cloud is Keystone and a glance-api per region, REGION1 to REGION4, on
+127.0.0.1 (tests/toolkit/cloud.py says how each is set up), started by
+``tools/cloud start`` (``tools/test.sh`` does it for a full run). These
 tests drive it the way users do: the ``openstack`` CLI, openstacksdk and
 plain HTTP, as the non-admin ``demo`` user with the user's own token.
 """

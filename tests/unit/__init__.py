@@ -13,10 +13,11 @@
 # Glance 30 to 32 import eventlet's green modules (glance.common.utils
 # imports eventlet.green.socket). Imported after the standard library's
 # http.server, they leave its ThreadingHTTPServer unable to shut down, and
-# the tests' fake servers hang: load Glance, through the boundary module,
-# before any test module imports http.server. The client's tests also run
-# where Glance is not installed at all (tox -e client-min).
+# the tests' fake servers hang: load Glance, through the boundary module
+# that imports glance.common.utils, before any test module imports
+# http.server. The client's tests also run where Glance is not installed
+# at all (tox -e client-min).
 try:
-    from glance_download import boundary  # noqa: F401
+    from glance_download.boundary import series  # noqa: F401
 except ImportError:
-    boundary = None
+    series = None

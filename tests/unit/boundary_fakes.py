@@ -37,7 +37,7 @@ import glance.db
 from glance.db.simple import api as simple_api
 from glance import domain
 
-from glance_download import boundary
+from glance_download.boundary import takeover
 from tests.unit import helpers
 
 TOKEN = 'gAAAAA-user-token-' + uuid.uuid4().hex
@@ -189,12 +189,12 @@ def catalog(region1_url, region2_url='http://127.0.0.1:1'):
 
 def restore_glance_after(test):
     """Undo, after the test, what the plugin changes in Glance's modules."""
-    in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
+    in_tree = importlib.import_module(takeover.IN_TREE_MODULE)
     test.addCleanup(setattr, in_tree, 'get_flow', in_tree.get_flow)
     for method in ('execute', 'revert'):
         test.addCleanup(setattr, api_image_import._ImportMetadata, method,
                         getattr(api_image_import._ImportMetadata, method))
-    test.addCleanup(boundary._in_tree.clear)
+    test.addCleanup(takeover._in_tree.clear)
 
 
 def register_staging_store_group():
@@ -210,7 +210,7 @@ class GlanceDatabase:
     """Glance's own in-memory database, emptied for a test.
 
     glance.db.simple, with a staging directory: imports as a dead or live
-    glance-api leaves them, for boundary.py's recovery functions to read
+    glance-api leaves them, for boundary.repositories' functions to read
     and change.
     """
 

@@ -15,6 +15,10 @@
 import importlib
 import importlib.metadata
 import os
+import pkgutil
+import re
+import subprocess
+import sys
 import tempfile
 import unittest
 from unittest import mock
@@ -26,6 +30,13 @@ from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 
 from glance_download import boundary
+from glance_download.boundary import filtering
+from glance_download.boundary import formats
+from glance_download.boundary import image_metadata
+from glance_download.boundary import reporting
+from glance_download.boundary import repositories
+from glance_download.boundary import staging
+from glance_download.boundary import takeover
 from glance_download import errors
 from glance_download import metadata
 from glance_download import options
@@ -42,6 +53,24 @@ def use(test, implementation):
                      group=options.GROUP)
 
 
+class PackageTest(unittest.TestCase):
+    """The package's own file lists its modules and loads no Glance."""
+
+    def test_every_module_is_listed(self):
+        modules = {m.name for m in pkgutil.iter_modules(boundary.__path__)}
+        listed = set(re.findall(r'^- ``(\w+)``', boundary.__doc__, re.M))
+        self.assertEqual(modules, listed)
+
+    def test_the_package_alone_loads_no_glance(self):
+        script = ('import sys, glance_download.boundary; '
+                  "print(sorted(n for n in sys.modules if n == 'glance' "
+                  "or n.startswith(('glance.', 'glance_store'))))")
+        result = subprocess.run([sys.executable, '-c', script],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertEqual('[]', result.stdout.strip())
+
+
 class StagingTargetTest(unittest.TestCase):
 
     def test_legacy_node_staging_uri(self):
@@ -49,7 +78,7 @@ class StagingTargetTest(unittest.TestCase):
         for uri in ('file:///srv/staging', 'file:///srv/staging/'):
             helpers.override(self, 'node_staging_uri', uri)
             self.assertEqual(('file:///srv/staging/abc', '/srv/staging/abc'),
-                             boundary.staging_target('abc'))
+                             staging.staging_target('abc'))
 
     def test_multiple_stores_use_the_reserved_staging_store(self):
         boundary_fakes.register_staging_store_group()
@@ -57,40 +86,40 @@ class StagingTargetTest(unittest.TestCase):
         helpers.override(self, 'filesystem_store_datadir', '/srv/st',
                          group='os_glance_staging_store')
         self.assertEqual(('file:///srv/st/abc', '/srv/st/abc'),
-                         boundary.staging_target('abc'))
+                         staging.staging_target('abc'))
 
     def test_staging_that_is_not_a_directory_is_refused(self):
         helpers.override(self, 'enabled_backends', None)
         helpers.override(self, 'node_staging_uri', 'http://elsewhere/')
         with self.assertRaises(errors.InvalidRequest) as ctx:
-            boundary.staging_target('abc')
+            staging.staging_target('abc')
         self.assertIn('not a local directory', str(ctx.exception))
 
 
 class ImageSizeCapTest(unittest.TestCase):
 
     def test_glance_option_is_read(self):
-        self.assertEqual(1024 ** 4, boundary.image_size_cap())
+        self.assertEqual(1024 ** 4, formats.image_size_cap())
         helpers.override(self, 'image_size_cap', 12345)
-        self.assertEqual(12345, boundary.image_size_cap())
+        self.assertEqual(12345, formats.image_size_cap())
 
 
 class ImportFilteringTest(unittest.TestCase):
 
     def test_defaults_refuse_loopback_and_odd_ports(self):
-        self.assertFalse(boundary.url_allowed('http://127.0.0.1:9292/v2'))
-        self.assertFalse(boundary.url_allowed('ftp://192.0.2.10/'))
-        self.assertFalse(boundary.url_allowed('http://192.0.2.10:9292/'))
-        self.assertTrue(boundary.url_allowed('https://192.0.2.10/image'))
+        self.assertFalse(filtering.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(filtering.url_allowed('ftp://192.0.2.10/'))
+        self.assertFalse(filtering.url_allowed('http://192.0.2.10:9292/'))
+        self.assertTrue(filtering.url_allowed('https://192.0.2.10/image'))
 
     def test_operator_allows_a_loopback_glance(self):
         helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
                          group='import_filtering_opts')
         helpers.override(self, 'allowed_ports', [9292],
                          group='import_filtering_opts')
-        self.assertTrue(boundary.url_allowed('http://127.0.0.1:9292/v2'))
-        self.assertFalse(boundary.url_allowed('http://127.0.0.2:9292/v2'))
-        self.assertFalse(boundary.url_allowed('http://127.0.0.1:9293/v2'))
+        self.assertTrue(filtering.url_allowed('http://127.0.0.1:9292/v2'))
+        self.assertFalse(filtering.url_allowed('http://127.0.0.2:9292/v2'))
+        self.assertFalse(filtering.url_allowed('http://127.0.0.1:9293/v2'))
 
     def test_validated_address_is_the_one_to_connect_to(self):
         helpers.override(self, 'allowed_hosts', ['127.0.0.1'],
@@ -98,16 +127,16 @@ class ImportFilteringTest(unittest.TestCase):
         helpers.override(self, 'allowed_ports', [9292],
                          group='import_filtering_opts')
         self.assertEqual('127.0.0.1',
-                         boundary.validated_address('http://127.0.0.1:9292/'))
-        self.assertIsNone(boundary.validated_address('http://127.0.0.2:9292/'))
-        self.assertIsNone(boundary.validated_address('http://127.0.0.1:9293/'))
+                         filtering.validated_address('http://127.0.0.1:9292/'))
+        for refused in ('http://127.0.0.2:9292/', 'http://127.0.0.1:9293/'):
+            self.assertIsNone(filtering.validated_address(refused))
 
 
 class FailureTypeTest(unittest.TestCase):
 
     def test_glance_writes_our_text_into_the_task(self):
         # Glance's executor uses str(exc) only for UploadException.
-        exc = boundary.ImportFailed('Image x was not found in region R1.')
+        exc = reporting.ImportFailed('Image x was not found in region R1.')
         self.assertIsInstance(exc, glance_exc.UploadException)
         self.assertEqual('Image x was not found in region R1.', str(exc))
 
@@ -120,13 +149,13 @@ class ImageFormatsTest(unittest.TestCase):
         helpers.override(self, 'container_formats', ['bare'],
                          group='image_format')
         self.assertEqual((('raw', 'qcow2'), ('bare',)),
-                         boundary.image_formats())
+                         formats.image_formats())
 
 
 class ReservedNamesTest(unittest.TestCase):
 
     def test_glance_lists_are_read(self):
-        names, prefixes = boundary.reserved_names()
+        names, prefixes = image_metadata.reserved_names()
         # From the API's reserved, read-only and disallowed lists, the
         # image schema and the domain: some are not in our own floor.
         for name in ('location', 'deleted', 'deleted_at', 'locations',
@@ -138,7 +167,7 @@ class ReservedNamesTest(unittest.TestCase):
     def test_floor_covers_what_glance_lists(self):
         # Our own list is a floor: a Glance that stops listing a name
         # still has it refused.
-        names, _ = boundary.reserved_names()
+        names, _ = image_metadata.reserved_names()
         self.assertEqual(set(), set(names) - metadata.CORE_ATTRIBUTES)
 
 
@@ -146,7 +175,7 @@ class MetadataRefusalsTest(unittest.TestCase):
 
     def refused(self, exc):
         with self.assertRaises(errors.GlanceDownloadError) as ctx:
-            with boundary.metadata_refusals(5):
+            with image_metadata.metadata_refusals(5):
                 raise exc
         return ctx.exception
 
@@ -182,7 +211,7 @@ class MetadataRefusalsTest(unittest.TestCase):
 
     def test_other_errors_pass_through(self):
         with self.assertRaises(KeyError):
-            with boundary.metadata_refusals(1):
+            with image_metadata.metadata_refusals(1):
                 raise KeyError('x')
 
 
@@ -190,7 +219,7 @@ class TaskReporterTest(unittest.TestCase):
 
     def setUp(self):
         self.objs = boundary_fakes.HostObjects()
-        self.reporter = boundary.TaskReporter(
+        self.reporter = reporting.TaskReporter(
             self.objs.task_repo, self.objs.task_id, self.objs.action_wrapper)
 
     def test_report_saves_the_message(self):
@@ -225,7 +254,7 @@ class MarkFailedTest(unittest.TestCase):
 
     def test_image_queued_and_stores_failed(self):
         objs = boundary_fakes.HostObjects(stores=('fast', 'cheap'))
-        boundary.mark_failed(objs.action_wrapper, objs.stores)
+        image_metadata.mark_failed(objs.action_wrapper, objs.stores)
         self.assertEqual('queued', objs.image.status)
         props = objs.image.extra_properties
         self.assertEqual('', props['os_glance_importing_to_stores'])
@@ -234,7 +263,7 @@ class MarkFailedTest(unittest.TestCase):
     def test_vanished_image_is_not_an_error(self):
         objs = boundary_fakes.HostObjects()
         objs.image_repo.delete(objs.image_id)
-        boundary.mark_failed(objs.action_wrapper, objs.stores)
+        image_metadata.mark_failed(objs.action_wrapper, objs.stores)
 
 
 class CopyMetadataTest(unittest.TestCase):
@@ -251,7 +280,7 @@ class CopyMetadataTest(unittest.TestCase):
 
     def test_copied_then_restored_as_it_was(self):
         before = self.metadata()
-        saved = boundary.copy_metadata(
+        saved = image_metadata.copy_metadata(
             self.objs.action_wrapper, 'qcow2', 'ovf',
             {'hw_disk_bus': 'virtio', 'os_distro': 'cirros'})
         image = self.objs.image
@@ -261,23 +290,23 @@ class CopyMetadataTest(unittest.TestCase):
         self.assertEqual('cirros', image.extra_properties['os_distro'])
         self.assertEqual({'hw_disk_bus': 'ide', 'os_distro': None},
                          saved['properties'])
-        boundary.restore_metadata(self.objs.action_wrapper, saved)
+        image_metadata.restore_metadata(self.objs.action_wrapper, saved)
         self.assertEqual(before, self.metadata())
 
     def test_refusal_changes_nothing(self):
         # The target has 2 properties: 2 more exceed a quota of 3.
         self.objs.image_repo.property_quota = 3
         before = self.metadata()
-        self.assertRaises(errors.MetadataRefused, boundary.copy_metadata,
+        self.assertRaises(errors.MetadataRefused, image_metadata.copy_metadata,
                           self.objs.action_wrapper, 'qcow2', 'ovf',
                           {'a': '1', 'b': '2'})
         self.assertEqual(before, self.metadata())
 
     def test_vanished_image_is_not_an_error_on_restore(self):
-        saved = boundary.copy_metadata(self.objs.action_wrapper, 'qcow2',
-                                       'ovf', {'a': '1'})
+        saved = image_metadata.copy_metadata(self.objs.action_wrapper,
+                                             'qcow2', 'ovf', {'a': '1'})
         self.objs.image_repo.delete(self.objs.image_id)
-        boundary.restore_metadata(self.objs.action_wrapper, saved)
+        image_metadata.restore_metadata(self.objs.action_wrapper, saved)
 
 
 class ResolutionTest(unittest.TestCase):
@@ -287,33 +316,33 @@ class ResolutionTest(unittest.TestCase):
 
     def test_our_entry_point_is_registered(self):
         eps = [ep.value for ep in importlib.metadata.entry_points(
-            group=boundary.PLUGIN_NAMESPACE)
-            if ep.name == boundary.PLUGIN_NAME]
+            group=takeover.PLUGIN_NAMESPACE)
+            if ep.name == takeover.PLUGIN_NAME]
         self.assertIn(helpers.OURS, eps)
 
     def load(self):
         """The glance_download implementation, loaded as Glance loads it."""
         return named.NamedExtensionManager(
-            boundary.PLUGIN_NAMESPACE, names=[boundary.PLUGIN_NAME],
+            takeover.PLUGIN_NAMESPACE, names=[takeover.PLUGIN_NAME],
             name_order=True, invoke_on_load=False).extensions[0].plugin
 
     def test_claim_makes_the_in_tree_entry_point_ours(self):
         helpers.enumerated(self, helpers.OURS)
         self.assertIsNot(plugin.get_flow, self.load())
-        boundary.claim_method(plugin.get_flow)
+        takeover.claim_method(plugin.get_flow)
         self.assertIs(plugin.get_flow, self.load())
-        boundary.claim_method(plugin.get_flow)
+        takeover.claim_method(plugin.get_flow)
         self.assertIs(plugin.get_flow, self.load())
 
     def test_in_tree_flow_is_still_reachable_after_a_claim(self):
-        in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
+        in_tree = importlib.import_module(takeover.IN_TREE_MODULE)
         original = in_tree.get_flow
-        boundary.claim_method(plugin.get_flow)
-        with mock.patch.dict(boundary._in_tree,
+        takeover.claim_method(plugin.get_flow)
+        with mock.patch.dict(takeover._in_tree,
                              {'get_flow': mock.Mock()}) as d:
-            boundary.in_tree_flow(a=1)
+            takeover.in_tree_flow(a=1)
             d['get_flow'].assert_called_once_with(a=1)
-        self.assertIs(original, boundary._in_tree['get_flow'])
+        self.assertIs(original, takeover._in_tree['get_flow'])
 
 
 class HostFlowTest(unittest.TestCase):
@@ -371,7 +400,7 @@ class HostFlowTest(unittest.TestCase):
         # Where Glance's next task reads the staged data is where we write.
         verify = [a for a in self.atoms(flow)
                   if type(a).__name__ == '_VerifyStaging'][0]
-        self.assertEqual(boundary.staging_target(objs.image_id)[0], verify.uri)
+        self.assertEqual(staging.staging_target(objs.image_id)[0], verify.uri)
 
     def assert_in_tree(self):
         objs, flow = self.host_flow()
@@ -418,7 +447,7 @@ class RecoveryHostTest(unittest.TestCase):
         _image, dead = self.db.add_import(idle=700)
         self.db.add_import(idle=700, task_status='failure')
         _image, live = self.db.add_import(idle=2)
-        found = dict(boundary.processing_import_tasks(self.db.api))
+        found = dict(repositories.processing_import_tasks(self.db.api))
         self.assertEqual({dead, live}, set(found))
         self.assertGreaterEqual(found[dead], 700)
         self.assertLess(found[live], 60)
@@ -426,7 +455,7 @@ class RecoveryHostTest(unittest.TestCase):
     def test_observe_import(self):
         image_id, task_id = self.db.add_import(idle=700,
                                                stores=('fast', 'cheap'))
-        seen = boundary.observe_import(task_id, self.db.api)
+        seen = repositories.observe_import(task_id, self.db.api)
         self.assertEqual(
             (task_id, 'processing', 'glance-download', image_id,
              'importing', task_id, ('fast', 'cheap')),
@@ -434,35 +463,38 @@ class RecoveryHostTest(unittest.TestCase):
              seen.image_status, seen.lock, seen.stores))
         self.assertGreaterEqual(seen.idle, 700)
         self.db.delete_image(image_id)
-        seen = boundary.observe_import(task_id, self.db.api)
+        seen = repositories.observe_import(task_id, self.db.api)
         self.assertEqual((None, None), (seen.image_status, seen.lock))
-        self.assertIsNone(boundary.observe_import('no-such-task', self.db.api))
+        self.assertIsNone(repositories.observe_import('no-such-task',
+                                                      self.db.api))
 
     def test_touch_task_writes_only_the_time(self):
         image_id, task_id = self.db.add_import(idle=700)
         task = self.db.task(task_id)
-        self.assertTrue(boundary.touch_task(task_id, image_id, self.db.api))
+        self.assertTrue(repositories.touch_task(task_id, image_id,
+                                                self.db.api))
         after = self.db.task(task_id)
         self.assertGreater(after.updated_at, task.updated_at)
         self.assertEqual((task.status, task.message),
                          (after.status, after.message))
-        self.assertLess(dict(boundary.processing_import_tasks(
+        self.assertLess(dict(repositories.processing_import_tasks(
             self.db.api))[task_id], 60)
 
     def test_touch_task_stops_once_the_import_is_not_ours(self):
+        api = self.db.api
         image_id, task_id = self.db.add_import(idle=1, task_status='success')
-        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(repositories.touch_task(task_id, image_id, api))
         image_id, task_id = self.db.add_import(idle=1, locked=False)
-        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
+        self.assertFalse(repositories.touch_task(task_id, image_id, api))
         image_id, task_id = self.db.add_import(idle=1)
         self.db.delete_image(image_id)
-        self.assertFalse(boundary.touch_task(task_id, image_id, self.db.api))
-        self.assertFalse(boundary.touch_task('gone', image_id, self.db.api))
+        self.assertFalse(repositories.touch_task(task_id, image_id, api))
+        self.assertFalse(repositories.touch_task('gone', image_id, api))
 
     def test_queue_stranded_image(self):
         image_id, task_id = self.db.add_import(idle=700,
                                                stores=('fast', 'cheap'))
-        self.assertTrue(boundary.queue_stranded_image(
+        self.assertTrue(repositories.queue_stranded_image(
             image_id, task_id, ['fast', 'cheap'], self.db.api))
         image = self.db.image(image_id)
         self.assertEqual('queued', image.status)
@@ -473,76 +505,86 @@ class RecoveryHostTest(unittest.TestCase):
         # The lock stays until the rest is done; a second try is refused.
         self.assertEqual(task_id,
                          image.extra_properties['os_glance_import_task'])
-        self.assertFalse(boundary.queue_stranded_image(
+        self.assertFalse(repositories.queue_stranded_image(
             image_id, task_id, ['fast', 'cheap'], self.db.api))
 
     def test_queue_refused_without_the_lock(self):
         image_id, _task = self.db.add_import(idle=700)
-        self.assertFalse(boundary.queue_stranded_image(
+        self.assertFalse(repositories.queue_stranded_image(
             image_id, 'another-task', ['fast'], self.db.api))
         self.assertEqual('importing', self.db.image(image_id).status)
-        self.assertFalse(boundary.queue_stranded_image(
+        self.assertFalse(repositories.queue_stranded_image(
             'no-such-image', 'another-task', ['fast'], self.db.api))
 
     def test_fail_stranded_task(self):
         _image, task_id = self.db.add_import(idle=700)
-        self.assertTrue(boundary.fail_stranded_task(task_id, 'it stopped',
-                                                    self.db.api))
+        self.assertTrue(repositories.fail_stranded_task(
+            task_id, 'it stopped', self.db.api))
         task = self.db.task(task_id)
         self.assertEqual(('failure', 'it stopped'),
                          (task.status, task.message))
-        self.assertFalse(boundary.fail_stranded_task(task_id, 'again',
-                                                     self.db.api))
+        self.assertFalse(repositories.fail_stranded_task(
+            task_id, 'again', self.db.api))
         self.assertEqual('it stopped', self.db.task(task_id).message)
-        self.assertFalse(boundary.fail_stranded_task('gone', 'x', self.db.api))
+        self.assertFalse(repositories.fail_stranded_task(
+            'gone', 'x', self.db.api))
 
     def test_release_import_lock_only_of_that_task(self):
         image_id, task_id = self.db.add_import(idle=700)
-        self.assertFalse(boundary.release_import_lock(image_id, 'other',
-                                                      self.db.api))
-        self.assertTrue(boundary.release_import_lock(image_id, task_id,
-                                                     self.db.api))
+        self.assertFalse(repositories.release_import_lock(
+            image_id, 'other', self.db.api))
+        self.assertTrue(repositories.release_import_lock(
+            image_id, task_id, self.db.api))
         self.assertNotIn('os_glance_import_task',
                          self.db.image(image_id).extra_properties)
-        self.assertFalse(boundary.release_import_lock(image_id, task_id,
-                                                      self.db.api))
+        self.assertFalse(repositories.release_import_lock(
+            image_id, task_id, self.db.api))
+
+    def test_import_lock(self):
+        image_id, task_id = self.db.add_import(idle=1)
+        self.assertEqual(task_id,
+                         repositories.import_lock(image_id, self.db.api))
+        unlocked, _task = self.db.add_import(idle=1, locked=False)
+        self.assertIsNone(repositories.import_lock(unlocked, self.db.api))
+        self.db.delete_image(image_id)
+        self.assertIsNone(repositories.import_lock(image_id, self.db.api))
 
     def test_image_status(self):
         image_id, _task = self.db.add_import(idle=1)
-        self.assertEqual('importing', boundary.image_status(image_id,
-                                                            self.db.api))
+        self.assertEqual('importing', repositories.image_status(
+            image_id, self.db.api))
         self.db.delete_image(image_id)
-        self.assertIsNone(boundary.image_status(image_id, self.db.api))
+        self.assertIsNone(repositories.image_status(image_id, self.db.api))
 
     def test_staged_files_are_the_images_ones(self):
         image_id, _task = self.db.add_import(idle=1)
         self.db.stage(image_id + '.part', b'12345')
         self.db.stage(image_id)
         self.db.stage('notes.txt')
-        self.assertEqual(self.db.staging, boundary.staging_directory())
-        found = boundary.staged_files()
+        self.assertEqual(self.db.staging, staging.staging_directory())
+        found = staging.staged_files()
         self.assertEqual([image_id, image_id + '.part'],
                          [f.name for f in found])
         self.assertEqual(5, found[1].size)
         self.assertLess(found[1].age, 60)
         self.assertEqual([image_id + '.part'], [
-            f.name for f in boundary.staged_files(image_id) if f.partial])
+            f.name for f in staging.staged_files(image_id) if f.partial])
 
     def test_remove_staged_only_while_the_task_holds_the_lock(self):
         image_id, task_id = self.db.add_import(idle=700)
         self.db.stage(image_id + '.part')
         self.db.stage(image_id)
         names = [image_id + '.part', image_id]
-        self.assertEqual([], boundary.remove_staged(image_id, names, 'other',
-                                                    self.db.api))
+        self.assertEqual([], staging.remove_staged(image_id, names, 'other',
+                                                   self.db.api))
         self.assertEqual(sorted(names), self.db.staged())
-        self.assertEqual(names, boundary.remove_staged(
+        self.assertEqual(names, staging.remove_staged(
             image_id, names, task_id, self.db.api))
         self.assertEqual([], self.db.staged())
 
     def test_remove_staged_keeps_other_images_files(self):
         image_id, _task = self.db.add_import(idle=700)
         other = self.db.stage('f5e1d2c3-0000-4000-8000-000000000000.part')
-        self.assertEqual([], boundary.remove_staged(
+        self.assertEqual([], staging.remove_staged(
             image_id, [os.path.basename(other), 'missing.part']))
         self.assertTrue(os.path.exists(other))

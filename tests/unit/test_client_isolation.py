@@ -20,7 +20,8 @@ import unittest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 
-# Refuses glance, glance_store and this package's server side, then loads
+# Refuses glance, glance_store and this package's server side (the boundary
+# package with each of its modules, by prefix), then loads
 # every client module and the plugin's entry points.
 SCRIPT = r'''
 import importlib

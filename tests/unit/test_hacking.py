@@ -10,9 +10,10 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""GD901, the check that keeps one way of formatting strings."""
+"""GD901, one way of formatting strings; GD902, Glance behind the boundary."""
 
 import ast
+import os
 import textwrap
 import unittest
 
@@ -79,3 +80,75 @@ class FormatStringCheckTest(unittest.TestCase):
         ):
             with self.subTest(source=source):
                 self.assertEqual([], flagged(source))
+
+
+def glance_imports(source, filename='glance_download/fetch.py'):
+    """The (line, column) of every GD902 in source, as in ``filename``."""
+    tree = ast.parse(textwrap.dedent(source))
+    return [(line, col) for line, col, message, _type
+            in checks.GlanceImportCheck(tree, filename).run()
+            if message.startswith('GD902')]
+
+
+class GlanceImportCheckTest(unittest.TestCase):
+
+    GLANCE = """
+        import os
+        from glance.common import exception as glance_exc
+        import glance.db
+        import glance_store
+        from glance_store import backend
+        import json, glance
+        """
+
+    def test_every_import_of_glance_is_flagged(self):
+        self.assertEqual([(3, 0), (4, 0), (5, 0), (6, 0), (7, 0)],
+                         glance_imports(self.GLANCE))
+
+    def test_nested_import(self):
+        self.assertEqual([(3, 4)], glance_imports("""
+            def f():
+                from glance.async_.flows import api_image_import
+            """))
+
+    def test_message(self):
+        tree = ast.parse('import glance')
+        (line, col, message, type_), = checks.GlanceImportCheck(
+            tree, 'glance_download/plugin.py').run()
+        self.assertEqual(checks.GD902, message)
+        self.assertIs(checks.GlanceImportCheck, type_)
+
+    def test_flagged_everywhere_else(self):
+        for filename in ('glance_download/plugin.py',
+                         './glance_download/cmd/status.py',
+                         'glance_download/client/copy.py',
+                         'glance_download/boundary.py',
+                         'tests/functional/base.py',
+                         'tests/toolkit/cloud.py',
+                         'tools/bench',
+                         'setup.py'):
+            with self.subTest(filename=filename):
+                self.assertEqual(5, len(glance_imports(self.GLANCE,
+                                                       filename)))
+
+    def test_allowed_in_the_boundary_and_the_unit_tests(self):
+        for filename in ('glance_download/boundary/staging.py',
+                         './glance_download/boundary/config_files.py',
+                         os.path.abspath('glance_download/boundary/x.py'),
+                         'tests/unit/boundary_fakes.py'):
+            with self.subTest(filename=filename):
+                self.assertEqual([], glance_imports(self.GLANCE, filename))
+
+    def test_not_flagged(self):
+        for source in (
+                'from glance_download import fetch',
+                'from glance_download.boundary import staging',
+                'import glance_download.boundary.staging',
+                'import glanceclient',
+                'from glanceclient.v2 import client',
+                'from . import glance',
+                'import glancer',
+                "importlib.import_module('glance.db')",
+        ):
+            with self.subTest(source=source):
+                self.assertEqual([], glance_imports(source))

@@ -73,13 +73,13 @@ class PropertiesTest(unittest.TestCase):
         props = metadata.provenance('REGION1', 'b6f9')
         self.assertEqual({'glance_download_source_region': 'REGION1',
                           'glance_download_source_image_id': 'b6f9'}, props)
-        self.assertFalse(any(metadata.is_reserved(name) for name in props))
+        self.assertFalse(any(name in metadata.FLOOR for name in props))
 
     def test_provenance_with_the_source_owner(self):
         props = metadata.provenance('REGION1', 'b6f9', 'p1')
         self.assertEqual('p1', props['glance_download_source_owner'])
         self.assertEqual(set(metadata.PROVENANCE_PROPERTIES), set(props))
-        self.assertFalse(any(metadata.is_reserved(name) for name in props))
+        self.assertFalse(any(name in metadata.FLOOR for name in props))
         # The import method records no owner: what the client set stays.
         self.assertNotIn('glance_download_source_owner',
                          metadata.provenance('REGION1', 'b6f9'))

@@ -24,7 +24,7 @@ import unittest
 from unittest import mock
 
 
-from glance_download import boundary
+from glance_download.boundary import filtering
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import options
@@ -345,7 +345,7 @@ class HostileRedirectTest(RemoteTestBase):
 
     def glance_client(self, **kwargs):
         client = self.client(**kwargs)
-        client.url_allowed = boundary.validated_address
+        client.url_allowed = filtering.validated_address
         return client
 
     def hostile_locations(self):
@@ -567,7 +567,7 @@ class RebindingBase(RemoteTestBase):
     def validated_address(self, url):
         self.checking = True
         try:
-            return boundary.validated_address(url)
+            return filtering.validated_address(url)
         finally:
             self.checking = False
 

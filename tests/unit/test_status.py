@@ -31,7 +31,7 @@ import uuid
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
-from glance_download import boundary
+from glance_download.boundary import takeover
 from glance_download.cmd import status
 from glance_download.cmd.status import implementation
 from glance_download.cmd.status import runner
@@ -382,7 +382,7 @@ class ImplementationTest(StatusTestBase):
 
     def test_glance_is_left_as_it_was(self):
         """The check finds the function without installing our claim."""
-        in_tree = importlib.import_module(boundary.IN_TREE_MODULE)
+        in_tree = importlib.import_module(takeover.IN_TREE_MODULE)
         glance_get_flow = in_tree.get_flow
         for first in (helpers.OURS, helpers.IN_TREE):
             with self.subTest(first=first):

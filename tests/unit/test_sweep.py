@@ -23,7 +23,7 @@ from oslo_config import cfg
 from glance.async_.flows import api_image_import
 import glance.db
 
-from glance_download import boundary
+from glance_download.boundary import repositories
 from glance_download import options
 from glance_download import plugin
 from glance_download import recovery
@@ -264,7 +264,7 @@ class PluginTest(unittest.TestCase):
         self.addCleanup(sweep._started[os.getpid()].stop)
         # Nothing of the flow runs: the task is written all the same.
         deadline = time.monotonic() + 30
-        while dict(boundary.processing_import_tasks(db.api))[task_id] > 60:
+        while dict(repositories.processing_import_tasks(db.api))[task_id] > 60:
             self.assertLess(time.monotonic(), deadline, 'no heartbeat')
             time.sleep(0.05)
         # Once the task ends, the heartbeat no longer writes it.

@@ -33,7 +33,7 @@ from taskflow import task as tf_task
 
 from glance.async_.flows import api_image_import
 
-from glance_download import boundary
+from glance_download.boundary import reporting
 from glance_download import fetch
 from glance_download import options
 from glance_download import partfile
@@ -145,7 +145,7 @@ class FlowTestBase(unittest.TestCase):
         return sorted(os.listdir(self.staging))
 
     def assert_failed_cleanly(self, text, **kwargs):
-        with self.assertRaises(boundary.ImportFailed) as ctx:
+        with self.assertRaises(reporting.ImportFailed) as ctx:
             self.run_import(**kwargs)
         message = str(ctx.exception)
         self.assertIn(text, message)
@@ -362,7 +362,7 @@ class FailureTest(FlowTestBase):
         self.cfg.config(read_timeout=1.0, group=options.GROUP)
         self.when_staged(1024 * 1024, lambda: self.objs.image_repo.delete(
             self.objs.image_id))
-        with self.assertRaises(boundary.ImportFailed) as ctx:
+        with self.assertRaises(reporting.ImportFailed) as ctx:
             self.run_import()
         self.assertIn('target image was deleted', str(ctx.exception))
         self.assertEqual([], self.staged_files())

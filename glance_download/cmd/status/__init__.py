@@ -44,15 +44,15 @@ import sys
 
 from oslo_config import cfg
 
-from glance_download import boundary
-from glance_download.cmd import glance_config
+from glance_download.boundary import config
+from glance_download.boundary import config_files
 from glance_download.cmd.status import imports
 from glance_download.cmd.status import render
 from glance_download.cmd.status import result
 from glance_download.cmd.status import runner
 from glance_download import options
 
-CONF = boundary.CONF
+CONF = config.CONF
 
 cli_opts = [
     cfg.BoolOpt('json', default=False,
@@ -88,7 +88,7 @@ def main(argv=None):
     conf.register_cli_opts(cli_opts)
     with _library_warnings_hidden():
         try:
-            glance_config.parse_config(
+            config_files.parse_config(
                 sys.argv[1:] if argv is None else argv,
                 prog='glance-download-status',
                 version=result.version() or 'unknown',

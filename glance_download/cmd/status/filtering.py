@@ -16,7 +16,7 @@ Each endpoint of the service catalog (read once for this check and the
 Regions one) is decided as the plugin decides before it sends anything.
 """
 
-from glance_download import boundary
+from glance_download.boundary import filtering
 from glance_download.cmd.status import result
 from glance_download import endpoint
 from glance_download import urls
@@ -36,7 +36,7 @@ def _target(url):
 def _endpoint_allowed(url):
     """Whether the plugin would send to ``url``, decided as it decides."""
     target = _target(url)
-    return target is not None and boundary.url_allowed(target.filtering_url)
+    return target is not None and filtering.url_allowed(target.filtering_url)
 
 
 def _refusal_hint(values, refused):

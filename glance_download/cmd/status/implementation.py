@@ -24,15 +24,15 @@ import sys
 
 from stevedore import named
 
-from glance_download import boundary
+from glance_download.boundary import takeover
 from glance_download.cmd.status import result
 from glance_download import options
 from glance_download import plugin
 
 # What this check needs of Glance, all through the boundary.
-NAMESPACE = boundary.PLUGIN_NAMESPACE
-NAME = boundary.PLUGIN_NAME
-IN_TREE_MODULE = boundary.IN_TREE_MODULE
+NAMESPACE = takeover.PLUGIN_NAMESPACE
+NAME = takeover.PLUGIN_NAME
+IN_TREE_MODULE = takeover.IN_TREE_MODULE
 
 OURS = f'{plugin.get_flow.__module__}:{plugin.get_flow.__name__}'
 
@@ -51,7 +51,7 @@ def _describe_entry_point(ep):
 def _claimed(entry_point):
     """Whether loading ``entry_point`` gives our get_flow once we claim.
 
-    boundary.claim_method replaces get_flow in Glance's in-tree module, and
+    takeover.claim_method replaces get_flow in Glance's in-tree module, and
     loading an entry point reads the attribute it names then: the one that
     names that attribute gives ours. Worked out here, not done, so that the
     check leaves Glance as it found it.

@@ -16,8 +16,9 @@ Listing changes nothing; ``repair`` recovers them at once, as glance-api's
 own sweep does after stale_after.
 """
 
-from glance_download import boundary
-from glance_download.cmd import glance_config
+from glance_download.boundary import config_files
+from glance_download.boundary import repositories
+from glance_download.boundary import staging
 from glance_download.cmd.status import result
 from glance_download import options
 from glance_download import sweep
@@ -32,17 +33,17 @@ def _stale_entry(observed, verdict):
 def check(conf, db_api):
     """Stale imports, and the part files in staging with their images."""
     group = conf[options.GROUP]
-    glance_config.register_staging_store_opts()
+    config_files.register_staging_store_opts()
     stale = [_stale_entry(*found) for found in sweep.find_stale(conf, db_api)]
     orphans = {staged.name for staged, _status in sweep.orphan_parts(db_api)}
     parts = []
     details = [f"Stale: image {entry['image_id']} ({entry['image_status']}), "
                f"task {entry['task_id']}: {entry['reason']}"
                for entry in stale]
-    for staged in boundary.staged_files():
+    for staged in staging.staged_files():
         if not staged.partial:
             continue
-        image = boundary.image_status(staged.image_id, db_api)
+        image = repositories.image_status(staged.image_id, db_api)
         parts.append({'name': staged.name, 'image_id': staged.image_id,
                       'image_status': image, 'size': staged.size,
                       'age_seconds': int(staged.age),
@@ -73,5 +74,5 @@ def check(conf, db_api):
 
 def repair(conf, db_api=None):
     """Recover stale imports and orphan part files; sweep's report of it."""
-    glance_config.register_staging_store_opts()
+    config_files.register_staging_store_opts()
     return sweep.sweep_once(conf, db_api)

@@ -16,8 +16,8 @@ import os
 import pwd
 import shutil
 
-from glance_download import boundary
-from glance_download.cmd import glance_config
+from glance_download.boundary import config_files
+from glance_download.boundary import staging
 from glance_download.cmd.status import result
 from glance_download import errors
 from glance_download import progress
@@ -26,7 +26,7 @@ from glance_download import progress
 def _staging_option(conf):
     """(option that sets the staging area, its value), as Glance picks it."""
     if conf.enabled_backends:
-        glance_config.register_staging_store_opts()
+        config_files.register_staging_store_opts()
         return ('[os_glance_staging_store] filesystem_store_datadir',
                 conf.os_glance_staging_store.filesystem_store_datadir)
     return '[DEFAULT] node_staging_uri', conf.node_staging_uri
@@ -51,7 +51,7 @@ def check(conf):
     user = _user(os.geteuid())
     data = {'option': option, 'value': value, 'user': user}
     try:
-        path = os.path.dirname(boundary.staging_target('image-id')[1])
+        path = staging.staging_directory()
     except errors.InvalidRequest:
         return result.Result(
             result.FAIL, f'{option} = {value} is not a local directory.',

@@ -10,20 +10,23 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Glance's configuration, read outside glance-api for the console scripts.
+"""glance-api's configuration files, read outside glance-api.
 
-The same files and the same options glance-api has once it is running.
-glance-api never loads this module: what the plugin needs from Glance at
-run time stays in glance_download.boundary. These functions follow Glance's
-WSGI start-up, and tests/unit/test_glance_config.py checks them against
-the installed Glance.
+For the console scripts: the same files and the same options glance-api
+has once it is running. glance-api never loads this module: what the
+plugin needs from Glance at run time is in the package's other modules.
+These functions follow Glance's WSGI start-up, and
+tests/unit/test_config_files.py checks them against the installed Glance.
 """
+
+from oslo_config import cfg
 
 from glance.common import wsgi_app
 import glance_store
-from oslo_config import cfg
 
-CONF = cfg.CONF
+from glance_download.boundary import config
+
+CONF = config.CONF
 
 STAGING_GROUP = 'os_glance_staging_store'
 

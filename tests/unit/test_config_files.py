@@ -21,7 +21,7 @@ from unittest import mock
 
 from oslo_config import cfg
 
-from glance_download.cmd import glance_config
+from glance_download.boundary import config_files
 
 
 def config_dir(test):
@@ -38,13 +38,13 @@ class ConfigFilesTest(unittest.TestCase):
     def test_glance_api_files_by_default(self):
         conf_dir = config_dir(self)
         self.assertEqual([os.path.join(conf_dir, 'glance-api.conf')],
-                         glance_config.glance_api_config_files())
+                         config_files.glance_api_config_files())
         open(os.path.join(conf_dir, 'glance-image-import.conf'),
              'w').close()
         self.assertEqual(
             [os.path.join(conf_dir, 'glance-image-import.conf'),
              os.path.join(conf_dir, 'glance-api.conf')],
-            glance_config.glance_api_config_files())
+            config_files.glance_api_config_files())
 
 
 class ParseConfigTest(unittest.TestCase):
@@ -56,7 +56,7 @@ class ParseConfigTest(unittest.TestCase):
                        '[keystone_authtoken]\n'
                        'include_service_catalog = false\n')
         self.addCleanup(cfg.CONF.clear)
-        glance_config.parse_config([], prog='glance-download-status')
+        config_files.parse_config([], prog='glance-download-status')
         self.assertEqual(['web-download'],
                          cfg.CONF.enabled_import_methods)
         self.assertFalse(cfg.CONF.keystone_authtoken.include_service_catalog)
@@ -70,7 +70,7 @@ class ParseConfigTest(unittest.TestCase):
             conf.write('[DEFAULT]\nenabled_import_methods = '
                        '[glance-download]\n')
         self.addCleanup(cfg.CONF.clear)
-        glance_config.parse_config(['--config-file', other])
+        config_files.parse_config(['--config-file', other])
         self.assertEqual(['glance-download'],
                          cfg.CONF.enabled_import_methods)
 
@@ -84,27 +84,27 @@ class StagingStoreOptsTest(unittest.TestCase):
     def setUp(self):
         self.conf = cfg.ConfigOpts()
         self.conf.register_opt(cfg.DictOpt('enabled_backends'))
-        patcher = mock.patch.object(glance_config, 'CONF', self.conf)
+        patcher = mock.patch.object(config_files, 'CONF', self.conf)
         patcher.start()
         self.addCleanup(patcher.stop)
 
     def test_registered_with_multiple_stores(self):
         self.conf.set_override('enabled_backends', {'fast': 'file'})
-        glance_config.register_staging_store_opts()
-        self.assertIn(glance_config.STAGING_GROUP, self.conf)
+        config_files.register_staging_store_opts()
+        self.assertIn(config_files.STAGING_GROUP, self.conf)
         self.assertIn('filesystem_store_datadir',
-                      self.conf[glance_config.STAGING_GROUP])
+                      self.conf[config_files.STAGING_GROUP])
 
     def test_not_without_multiple_stores(self):
-        glance_config.register_staging_store_opts()
-        self.assertNotIn(glance_config.STAGING_GROUP, self.conf)
+        config_files.register_staging_store_opts()
+        self.assertNotIn(config_files.STAGING_GROUP, self.conf)
 
     def test_a_group_registered_before_is_kept(self):
         self.conf.set_override('enabled_backends', {'fast': 'file'})
         self.conf.register_opt(cfg.StrOpt('filesystem_store_datadir',
                                           default='/kept'),
-                               group=glance_config.STAGING_GROUP)
-        glance_config.register_staging_store_opts()
+                               group=config_files.STAGING_GROUP)
+        config_files.register_staging_store_opts()
         self.assertEqual(
             '/kept',
-            self.conf[glance_config.STAGING_GROUP].filesystem_store_datadir)
+            self.conf[config_files.STAGING_GROUP].filesystem_store_datadir)

@@ -1,0 +1,26 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The formats and the largest image this Glance's API accepts."""
+
+from glance_download.boundary import config
+
+
+def image_formats():
+    """(disk formats, container formats) this Glance's API accepts."""
+    return (tuple(config.CONF.image_format.disk_formats),
+            tuple(config.CONF.image_format.container_formats))
+
+
+def image_size_cap():
+    """The largest image, in bytes, this Glance accepts (image_size_cap)."""
+    return config.CONF.image_size_cap
