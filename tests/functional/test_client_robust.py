@@ -162,6 +162,9 @@ class SlowSameGlanceTest(test_client.ClientTest):
 class SlowVersionedEndpointTest(test_client.ClientTest):
     """SLOW-REGION1's catalog URL ends in /v2, as many clouds list Glance."""
 
+    # It changes the catalog every other test's tokens list: the cloud alone.
+    exclusive = True
+
     def setUp(self):
         super().setUp()
         self.slow, self.proxy = self.slow_region_proxy()

@@ -21,6 +21,10 @@ from tests.functional import base
 class CatalogFilteringTest(base.FunctionalTest):
     """An image endpoint import filtering refuses gets nothing at all."""
 
+    # It adds a region to the catalog, which every token issued meanwhile
+    # lists (image sync --to-all-regions would act on it): the cloud alone.
+    exclusive = True
+
     @contextlib.contextmanager
     def region_with_endpoint(self, url):
         """A catalog region, just made, whose image endpoint is ``url``."""

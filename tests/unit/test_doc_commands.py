@@ -153,7 +153,8 @@ class ExtractTest(unittest.TestCase):
                          command.needs)
         self.assertEqual(
             'openstack --os-cloud gd-admin image sync --from-region REGION1 '
-            '--to-region REGION2 --to-region REGION4 --tag tag-1 --image SRC '
+            '--to-all-regions --exclude-region SLOW-REGION1 --tag tag-1 '
+            '--image SRC '
             '--name new-name', command.render(VALUES))
 
     def test_only_whole_words_are_substituted(self):
