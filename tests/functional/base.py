@@ -302,3 +302,11 @@ class FunctionalTest(unittest.TestCase):
             self.fail(f"{' '.join(args)} failed ({result.returncode}): "
                       f"{result.stderr}")
         return result
+
+    def cloud(self, *args):
+        """tools/cloud with args (restart a region with --set, ...)."""
+        tool = os.path.join(REPO, 'tools', 'cloud')
+        result = subprocess.run([tool] + list(args), capture_output=True,
+                                text=True, timeout=300,
+                                stdin=subprocess.DEVNULL)
+        self.assertEqual(0, result.returncode, result.stderr)

@@ -18,11 +18,8 @@ another os_hash_value than the source's sha512. Both copy, verify, and are
 recognised as copies on the next run.
 """
 
-import os
 import sqlite3
-import subprocess
 
-from tests.functional import base
 from tests.functional import test_client
 
 
@@ -74,13 +71,6 @@ class OtherAlgorithmTest(test_client.ClientTest):
         self.addCleanup(self.cloud, 'restart', 'REGION4')
         self.cloud('restart', 'REGION4', '--set',
                    'DEFAULT.hashing_algorithm=sha256')
-
-    def cloud(self, *args):
-        tool = os.path.join(base.REPO, 'tools', 'cloud')
-        result = subprocess.run([tool] + list(args), capture_output=True,
-                                text=True, timeout=300,
-                                stdin=subprocess.DEVNULL)
-        self.assertEqual(0, result.returncode, result.stderr)
 
     def test_copy_and_sync_into_a_sha256_region(self):
         source = self.small_source(size=128 * 1024)

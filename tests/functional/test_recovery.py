@@ -73,13 +73,6 @@ class RecoveryTest(base.FunctionalTest):
                       + settings.getfloat('glance_download',
                                           'recovery_interval'))
 
-    def cloud(self, *args):
-        tool = os.path.join(base.REPO, 'tools', 'cloud')
-        result = subprocess.run([tool] + list(args), capture_output=True,
-                                text=True, timeout=300,
-                                stdin=subprocess.DEVNULL)
-        self.assertEqual(0, result.returncode, result.stderr)
-
     def staged(self, image_id):
         return [name for name in self.staged_files()
                 if name.startswith(image_id)]
