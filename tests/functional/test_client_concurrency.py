@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 
 from tests.functional import test_client
 
@@ -35,11 +36,11 @@ SHARED_ACTIONS = {'created', 'attached', 'skipped', 're-imported'}
 
 class ConcurrentCopyTest(test_client.ClientTest):
 
-    def start(self, *args):
+    def start(self, *args, command='copy'):
         env = dict(os.environ, OS_CLIENT_CONFIG_FILE=self.env['clouds_yaml'])
         command = [os.path.join(self.env['venv'], 'bin', 'openstack'),
                    '--os-cloud', 'gd-demo', '--os-region-name', 'REGION1',
-                   'image', 'copy', '-f', 'json'] + list(args)
+                   'image', command, '-f', 'json'] + list(args)
         return subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL)
@@ -116,3 +117,26 @@ class ConcurrentCopyTest(test_client.ClientTest):
                              (row['Action'], row['Status'],
                               row['Hash Verified']), row)
         self.assertIn(copy['id'], [row['Image ID'] for _, [row], _ in results])
+
+    def test_syncs_at_once_end_with_one_copy_of_each_image(self):
+        tag = 'gd-conc-' + uuid.uuid4().hex[:8]
+        sources = [self.small_source(size=64 * 1024, tags=[tag],
+                                     name=f'{tag}-{number}')
+                   for number in range(3)]
+        args = ['--tag', tag, '--wait']
+        for region in TARGETS:
+            args += ['--to-region', region]
+        results = self.finish([self.start(*args, command='sync')
+                               for _ in range(RUNS)])
+        for code, rows, stderr in results:
+            self.assertEqual(test_client.OK, code, f'{rows} {stderr}')
+        for source in sources:
+            for region in TARGETS:
+                [copy] = self.copies(region, source['id'])
+                self.assertEqual('active', copy['status'])
+                for _, rows, _ in results:
+                    [row] = [r for r in rows if r['Region'] == region
+                             and r['Source Image'] == source['id']]
+                    self.assertEqual((copy['id'], True),
+                                     (row['Image ID'], row['Hash Verified']),
+                                     row)
