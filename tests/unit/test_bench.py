@@ -12,22 +12,18 @@
 
 """tools/bench's verdicts and its plugin@REV copy of earlier code."""
 
-import importlib.machinery
-import importlib.util
 import os
 import unittest
 
 from tests.functional import proxy
+from tests.toolkit.bench import base
+from tests.toolkit.bench import control
+from tests.toolkit.bench import report
+from tests.toolkit.bench import wan
+from tests.toolkit.bench import wan_report
 
-_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
-                     'bench')
-_LOADER = importlib.machinery.SourceFileLoader('gd_bench', _PATH)
-_SPEC = importlib.util.spec_from_loader('gd_bench', _LOADER)
-bench = importlib.util.module_from_spec(_SPEC)
-_LOADER.exec_module(bench)
-
-MIB = bench.MIB
-GIB = bench.GIB
+MIB = base.MIB
+GIB = base.GIB
 
 
 class FakeLink:
@@ -43,25 +39,25 @@ def medians(download, growth=3 * MIB, streams=8, wall=None):
 class StreamsTest(unittest.TestCase):
 
     def setUp(self):
-        self.contenders = bench.wan_contenders(8)
+        self.contenders = wan.wan_contenders(8)
 
     def test_fewer_streams_than_set_is_not_honoured(self):
-        why = bench.not_honoured(self.contenders['plugin-N'],
-                                 {'streams': 1, 'message': 'Downloaded'})
+        why = wan.not_honoured(self.contenders['plugin-N'],
+                               {'streams': 1, 'message': 'Downloaded'})
         self.assertIn('set to 8 streams but opened at most 1', why)
 
     def test_the_streams_set_are_honoured(self):
-        self.assertIsNone(bench.not_honoured(self.contenders['plugin-N'],
-                                             {'streams': 8}))
-        self.assertIsNone(bench.not_honoured(self.contenders['plugin-1'],
-                                             {'streams': 1}))
+        self.assertIsNone(wan.not_honoured(self.contenders['plugin-N'],
+                                           {'streams': 8}))
+        self.assertIsNone(wan.not_honoured(self.contenders['plugin-1'],
+                                           {'streams': 1}))
 
     def test_the_task_message_is_quoted(self):
-        why = bench.not_honoured(
+        why = wan.not_honoured(
             self.contenders['plugin-N'],
             {'streams': 4, 'message': 'Downloaded 1.0 GiB over 4 streams'})
         self.assertIn('its task message speaks of 4', why)
-        self.assertIsNone(bench.streams_in_message('Downloaded 1.0 GiB'))
+        self.assertIsNone(wan.streams_in_message('Downloaded 1.0 GiB'))
 
 
 class TargetsTest(unittest.TestCase):
@@ -69,7 +65,7 @@ class TargetsTest(unittest.TestCase):
     def targets(self, ours, refused=()):
         results = {'plugin-N': ours, 'aria2c': medians(18.0),
                    'in-tree': medians(128.0)}
-        return bench.wan_targets(
+        return wan_report.wan_targets(
             GIB, results, FakeLink(),
             {name: 'not honoured' for name in refused}, 8)
 
@@ -88,8 +84,8 @@ class TargetsTest(unittest.TestCase):
                              medians(20.5, growth=49 * MIB))))
 
     def test_without_the_plugin(self):
-        lines = bench.wan_targets(GIB, {'aria2c': medians(18.0)},
-                                  FakeLink(), {}, 8)
+        lines = wan_report.wan_targets(GIB, {'aria2c': medians(18.0)},
+                                       FakeLink(), {}, 8)
         self.assertEqual(['not measured'] * 4, self.verdicts(lines))
         self.assertIn('with 8 streams', lines[0])
 
@@ -102,17 +98,17 @@ class TargetsTest(unittest.TestCase):
 class RegressionTest(unittest.TestCase):
 
     def test_against_an_earlier_revision(self):
-        lines = bench.regression_lines({GIB: {
+        lines = report.regression_lines({GIB: {
             'plugin': {'download': 1.46, 'wall': 8.30},
             'plugin@abc1234': {'download': 1.40, 'wall': 7.80}}},
-            'plugin@abc1234')
+                                        'plugin@abc1234')
         self.assertEqual(['met', 'missed'],
                          [line.split(': ', 1)[1].split('.')[0]
                           for line in lines])
         self.assertIn('1.460 s against 1.400 s, 1.04x', lines[0])
 
     def test_not_measured(self):
-        lines = bench.regression_lines(
+        lines = report.regression_lines(
             {GIB: {'plugin': {'download': 1.46, 'wall': 8.30}}}, 'plugin@x')
         self.assertEqual(2, len(lines))
         self.assertTrue(all(': not measured.' in line for line in lines))
@@ -122,7 +118,7 @@ class RevisionTest(unittest.TestCase):
     """plugin@REV runs the package as git has it at REV."""
 
     def test_head(self):
-        revision = bench.Revision('HEAD')
+        revision = control.Revision('HEAD')
         self.addCleanup(revision.remove)
         self.assertRegex(revision.name, r'^plugin@[0-9a-f]{7,}$')
         for name in ('plugin.py', 'sweep.py'):
@@ -130,7 +126,7 @@ class RevisionTest(unittest.TestCase):
                 os.path.join(revision.package, name)))
         with open(os.path.join(revision.package, 'sweep.py')) as f:
             self.assertNotIn('lacks', f.read())
-        self.assertRaisesRegex(bench.BenchError, 'did not import',
+        self.assertRaisesRegex(base.BenchError, 'did not import',
                                revision.check_imported)
         # What importing the copy does, without importing it here.
         init = os.path.join(revision.package, '__init__.py')
@@ -138,21 +134,21 @@ class RevisionTest(unittest.TestCase):
             exec(compile(f.read(), init, 'exec'), {'__file__': init})
         revision.check_imported()
         revision.forget_imports()
-        self.assertRaises(bench.BenchError, revision.check_imported)
+        self.assertRaises(base.BenchError, revision.check_imported)
         revision.remove()
         self.assertFalse(os.path.exists(revision.directory))
 
     def test_not_a_revision(self):
-        self.assertRaisesRegex(bench.BenchError, 'not a revision',
-                               bench.Revision, 'no-such-revision-here')
+        self.assertRaisesRegex(base.BenchError, 'not a revision',
+                               control.Revision, 'no-such-revision-here')
 
     def test_an_option_is_not_a_revision(self):
         # git rev-parse --verify must not take --against's value as an
         # option of its own.
         for hostile in ('--git-dir=/nonexistent', '-h', '--all'):
             with self.subTest(hostile):
-                self.assertRaisesRegex(bench.BenchError, 'not a revision',
-                                       bench.Revision, hostile)
+                self.assertRaisesRegex(base.BenchError, 'not a revision',
+                                       control.Revision, hostile)
 
 
 if __name__ == '__main__':
