@@ -10,14 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""tools/bench's verdicts and its plugin@REV copy of earlier code."""
+"""tools/bench's options, verdicts and plugin@REV copy of earlier code."""
 
+import contextlib
+import io
 import os
 import unittest
 
 from tests.functional import proxy
 from tests.toolkit.bench import base
 from tests.toolkit.bench import control
+from tests.toolkit.bench import options
 from tests.toolkit.bench import report
 from tests.toolkit.bench import wan
 from tests.toolkit.bench import wan_report
@@ -149,6 +152,52 @@ class RevisionTest(unittest.TestCase):
             with self.subTest(hostile):
                 self.assertRaisesRegex(base.BenchError, 'not a revision',
                                        control.Revision, hostile)
+
+
+class OptionsTest(unittest.TestCase):
+    """The defaults that depend on the mode, and what is refused."""
+
+    def refused(self, *argv):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            with self.assertRaises(SystemExit) as raised:
+                options.parse(list(argv))
+        self.assertEqual(2, raised.exception.code)
+        return stderr.getvalue()
+
+    def test_plain_loopback(self):
+        args = options.parse(['--contenders', 'plugin,in-tree'])
+        self.assertEqual([64 * MIB, GIB, 4 * GIB], args.sizes)
+        self.assertEqual(['plugin', 'in-tree'], args.contenders)
+        self.assertEqual((30, 3), (args.idle_wait, args.retries))
+
+    def test_wan(self):
+        args = options.parse(['--wan', '--contenders', 'plugin-N, in-tree'])
+        self.assertEqual([GIB], args.sizes)
+        self.assertEqual(['plugin-N', 'in-tree'], args.contenders)
+        self.assertEqual((5, 0), (args.idle_wait, args.retries))
+
+    def test_against_adds_a_contender(self):
+        args = options.parse(['--sizes', '1M', '--against', 'HEAD',
+                              '--contenders', 'plugin,plugin@REV'])
+        self.assertEqual([MIB], args.sizes)
+        self.assertEqual(['plugin', 'plugin@REV'], args.contenders)
+        self.assertIn('unknown contender', self.refused(
+            '--contenders', 'plugin@REV'))
+
+    def test_refused(self):
+        for argv, message in (
+                (['--sizes', 'x'], "'x' is not a size like 64M or 1G"),
+                (['--sizes', ','], '--sizes names no size'),
+                (['--wan', '--sizes', '1G,4G'], 'one --size at a time'),
+                (['--wan', '--against', 'HEAD'], 'not with --wan'),
+                (['--contenders', 'aria2c'], "unknown contender 'aria2c'"),
+                (['--runs', '0'], '--runs must be at least 1'),
+                (['--wan', '--streams', '0'], '--streams must be at least'),
+                (['--wan', '--link-rate', '0'], '--link-rate must be'),
+                (['--wan', '--rtt', '-1'], '--rtt cannot be negative')):
+            with self.subTest(argv=argv):
+                self.assertIn(message, self.refused(*argv))
 
 
 if __name__ == '__main__':
