@@ -151,6 +151,11 @@ def regression_lines(medians, earlier):
 
 def report(sizes, contenders, results, tiny, info, argv, started, finished,
            against):
+    """The plain loopback mode's report: the header, then its tables.
+
+    results: {size: {contender: runs}}; tiny: {contender: runs} of the
+    1 MiB imports, or {}; against: the Revision of plugin@REV, or None.
+    """
     say_header(argv, info, started, finished, [info['curl']], [
         f"One core: sha512 {info['sha512']:.0f} MiB/s, md5 "
         f"{info['md5']:.0f} MiB/s (hashlib, 4 MiB buffers); disk: "
@@ -159,6 +164,40 @@ def report(sizes, contenders, results, tiny, info, argv, started, finished,
     base.say("Medians of each contender's runs: seconds (wall, download, "
              'store), MiB/s, CPU seconds, MiB:')
     base.say()
+    base.say(medians_table(sizes, contenders, results))
+    base.say()
+    base.say('Ratios of the medians:')
+    base.say()
+    medians = {size: {c: summarize(runs, size)
+                      for c, runs in results[size].items() if runs}
+               for size in sizes}
+    if tiny:
+        medians[base.TINY] = {c: summarize(runs, base.TINY)
+                              for c, runs in tiny.items()}
+    base.say(ratios_table(medians, against))
+    if against:
+        base.say()
+        base.say(f'No regression on plain loopback, the plugin at most 1.05x '
+                 f'{against.name}:')
+        base.say()
+        for line in regression_lines(medians, against.name):
+            base.say(line)
+    if tiny:
+        base.say()
+        base.say(f'1 MiB import, medians of {len(next(iter(tiny.values())))} '
+                 'runs each (seconds):')
+        base.say()
+        base.say(tiny_table(tiny))
+        base.say()
+        base.say('Where the wall time of a 1 MiB import goes, medians '
+                 '(seconds; "start" is from the import call to the first '
+                 'task of the flow, "between" the time between tasks):')
+        base.say()
+        base.say(table(['step'] + list(tiny), step_rows(tiny)))
+
+
+def medians_table(sizes, contenders, results):
+    """Each contender's medians at each size, and its runs."""
     rows = []
     for size in sizes:
         for contender in contenders:
@@ -174,18 +213,13 @@ def report(sizes, contenders, results, tiny, info, argv, started, finished,
                 fmt(m['src_cpu']), fmt(m['other']),
                 fmt(mib(m['rss']), '.0f'), fmt(mib(m['growth']), '.1f'),
                 ' '.join(fmt(run[key]) for run in runs)])
-    base.say(table(['size', 'contender', 'wall', 'download', 'MiB/s', 'store',
-                    'cpu', 'src cpu', 'other cpu', 'rss', 'growth',
-                    'runs (wall; curl: download)'], rows))
-    base.say()
-    base.say('Ratios of the medians:')
-    base.say()
-    medians = {size: {c: summarize(runs, size)
-                      for c, runs in results[size].items() if runs}
-               for size in sizes}
-    if tiny:
-        medians[base.TINY] = {c: summarize(runs, base.TINY)
-                              for c, runs in tiny.items()}
+    return table(['size', 'contender', 'wall', 'download', 'MiB/s', 'store',
+                  'cpu', 'src cpu', 'other cpu', 'rss', 'growth',
+                  'runs (wall; curl: download)'], rows)
+
+
+def ratios_table(medians, against):
+    """The plugin over in-tree, over curl and over plugin@REV, per size."""
     rows = []
     for size, m in medians.items():
         ours, tree, curl = m.get('plugin'), m.get('in-tree'), m.get('curl')
@@ -202,33 +236,19 @@ def report(sizes, contenders, results, tiny, info, argv, started, finished,
     if against:
         headers += [f'wall plugin/{against.name}',
                     f'download plugin/{against.name}']
-    base.say(table(headers, rows))
-    if against:
-        base.say()
-        base.say(f'No regression on plain loopback, the plugin at most 1.05x '
-                 f'{against.name}:')
-        base.say()
-        for line in regression_lines(medians, against.name):
-            base.say(line)
-    if tiny:
-        base.say()
-        base.say(f'1 MiB import, medians of {len(next(iter(tiny.values())))} '
-                 'runs each (seconds):')
-        base.say()
-        rows = []
-        for contender, runs in tiny.items():
-            m = summarize(runs, base.TINY)
-            rows.append([contender, fmt(m['wall'], '.3f'),
-                         fmt(m['download'], '.3f'),
-                         fmt(base.median([run['phases'].get('flow')
-                                          for run in runs]), '.3f'),
-                         fmt(m['cpu']),
-                         ' '.join(f"{run['wall']:.3f}" for run in runs)])
-        base.say(table(['contender', 'wall', 'download', 'flow', 'cpu',
-                        'runs (wall)'], rows))
-        base.say()
-        base.say('Where the wall time of a 1 MiB import goes, medians '
-                 '(seconds; "start" is from the import call to the first '
-                 'task of the flow, "between" the time between tasks):')
-        base.say()
-        base.say(table(['step'] + list(tiny), step_rows(tiny)))
+    return table(headers, rows)
+
+
+def tiny_table(tiny):
+    """The 1 MiB imports' medians, and their runs."""
+    rows = []
+    for contender, runs in tiny.items():
+        m = summarize(runs, base.TINY)
+        rows.append([contender, fmt(m['wall'], '.3f'),
+                     fmt(m['download'], '.3f'),
+                     fmt(base.median([run['phases'].get('flow')
+                                      for run in runs]), '.3f'),
+                     fmt(m['cpu']),
+                     ' '.join(f"{run['wall']:.3f}" for run in runs)])
+    return table(['contender', 'wall', 'download', 'flow', 'cpu',
+                  'runs (wall)'], rows)
