@@ -10,11 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""tools/bench's options, verdicts and plugin@REV copy of earlier code."""
+"""tools/bench's options, log reading, verdicts and plugin@REV copy."""
 
 import contextlib
 import io
 import os
+import tempfile
 import unittest
 
 from tests.functional import proxy
@@ -22,6 +23,7 @@ from tests.toolkit.bench import base
 from tests.toolkit.bench import control
 from tests.toolkit.bench import options
 from tests.toolkit.bench import report
+from tests.toolkit.bench import tasklog
 from tests.toolkit.bench import wan
 from tests.toolkit.bench import wan_report
 
@@ -198,6 +200,69 @@ class OptionsTest(unittest.TestCase):
                 (['--wan', '--rtt', '-1'], '--rtt cannot be negative')):
             with self.subTest(argv=argv):
                 self.assertIn(message, self.refused(*argv))
+
+
+def transition(second, pid, step, task, state, before):
+    """A line of glance-api's log as Glance writes it for a task."""
+    return (f'2026-12-03 13:00:{second:06.3f} {pid} DEBUG '
+            'glance.async_.taskflow_executor [req-1 - - - - -] Task '
+            f"'api_image_import-{step}-{task}' (0f1e) transitioned into "
+            f"state '{state}' from state '{before}'")
+
+
+class FlowTest(unittest.TestCase):
+    """The times of an import come from its task transitions in the log."""
+
+    def test_one_import(self):
+        lines = []
+        steps = (('ImageLock', 2.0, 2.01), ('GlanceDownloadData', 2.1, 2.6),
+                 ('ImportToStore', 2.7, 2.9), ('CompleteTask', 3.0, 3.05))
+        for step, running, success in steps:
+            lines.append(transition(running, 42, step, 'abc', 'RUNNING',
+                                    'PENDING'))
+            lines.append(transition(success, 42, step, 'abc', 'SUCCESS',
+                                    'RUNNING'))
+        # Another flow, started after this one, and other lines.
+        lines[3:3] = ['an unrelated line',
+                      transition(2.5, 7, 'ImageLock', 'other', 'RUNNING',
+                                 'PENDING'),
+                      transition(2.55, 7, 'GlanceDownloadData', 'other',
+                                 'SUCCESS', 'RUNNING')]
+        flow = tasklog.Flow()
+        flow.feed(lines[:4])
+        flow.feed(lines[4:])
+        self.assertEqual(('abc', 42), (flow.task_id, flow.pid))
+        # The steps until the image is active.
+        self.assertEqual(['ImageLock', 'GlanceDownloadData', 'ImportToStore'],
+                         flow.order)
+        self.assertAlmostEqual(0.5, flow.phases['GlanceDownloadData'], 3)
+        self.assertAlmostEqual(0.9, flow.stored - flow.first, 3)
+        self.assertAlmostEqual(1.05, flow.phases['flow'], 3)
+        self.assertIsNone(flow.failed)
+
+    def test_a_failed_step(self):
+        flow = tasklog.Flow()
+        flow.feed([
+            transition(1, 5, 'ImageLock', 'abc', 'RUNNING', 'PENDING'),
+            transition(2, 5, 'GlanceDownloadData', 'abc', 'RUNNING',
+                       'PENDING'),
+            transition(3, 5, 'GlanceDownloadData', 'abc', 'FAILURE',
+                       'RUNNING')])
+        self.assertEqual('GlanceDownloadData', flow.failed)
+        self.assertIsNone(flow.done)
+
+    def test_a_partial_line_waits_for_its_end(self):
+        with tempfile.NamedTemporaryFile('wb') as log:
+            log.write(b'before\n')
+            log.flush()
+            follower = tasklog.LogFollower(log.name)
+            log.write(b'one\ntw')
+            log.flush()
+            self.assertEqual(['one'], follower.lines())
+            log.write(b'o\n')
+            log.flush()
+            self.assertEqual(['two'], follower.lines())
+            self.assertEqual([], follower.lines())
 
 
 if __name__ == '__main__':
