@@ -39,41 +39,41 @@ def build_parser():
         epilog=bench.__doc__.split('\n\n', 1)[1])
     parser.add_argument('--sizes', '--size', default=None,
                         help='image sizes, comma-separated (64M,1G,4G; '
-                        'with --wan one size, 1G)')
+                             'with --wan one size, 1G)')
     parser.add_argument('--runs', type=int, default=3,
                         help='runs of each contender per size (3)')
     parser.add_argument('--tiny-runs', type=int, default=7,
                         help='1 MiB imports of each method; 0: none (7)')
     parser.add_argument('--contenders', default=None,
                         help=f"which of {','.join(CONTENDERS)} and, with "
-                        '--against, plugin@REV to run (all); with '
-                        f"--wan, of {','.join(WAN_CONTENDERS)} (all)")
+                             '--against, plugin@REV to run (all); with '
+                             f"--wan, of {','.join(WAN_CONTENDERS)} (all)")
     parser.add_argument('--idle-wait', type=float, default=None,
                         help='seconds to wait at most, before each run, '
-                        'for the machine to be idle (30; --wan: 5)')
+                             'for the machine to be idle (30; --wan: 5)')
     parser.add_argument('--max-other', type=float, default=0.15,
                         help='CPUs that other work may take during a run '
-                        'before the run is made again (0.15)')
+                             'before the run is made again (0.15)')
     parser.add_argument('--retries', type=int, default=None,
                         help='times a disturbed run is made again at most; '
-                        'the least disturbed attempt is kept (3; '
-                        '--wan: 0)')
+                             'the least disturbed attempt is kept (3; '
+                             '--wan: 0)')
     parser.add_argument('--set', action='append', default=[],
                         metavar='GROUP.OPTION=VALUE',
                         help="more of REGION2's glance-api.conf, for example "
-                        'glance_download.chunk_size=1048576 '
-                        '(repeatable)')
+                             'glance_download.chunk_size=1048576 '
+                             '(repeatable)')
     parser.add_argument('--against', metavar='REV',
                         help='also run plugin@REV, this plugin at git '
-                        'revision REV, side by side with the plugin on '
-                        'plain loopback: the target is at most 1.05x')
+                             'revision REV, side by side with the plugin on '
+                             'plain loopback: the target is at most 1.05x')
     link = parser.add_argument_group(
         'emulated WAN', 'Every contender over one emulated link (--wan).')
     link.add_argument('--wan', action='store_true',
                       help='benchmark over an emulated WAN link')
     link.add_argument('--streams', type=int, default=8,
                       help='N: parallel_streams of "plugin x N", -x and -s '
-                      'of aria2c (8)')
+                           'of aria2c (8)')
     link.add_argument('--link-rate', type=float, default=64,
                       help="the link's aggregate cap, MiB/s (64)")
     link.add_argument('--stream-rate', type=float, default=8,
@@ -83,14 +83,14 @@ def build_parser():
     link.add_argument('--cut-every', type=base.parse_size, default=None,
                       metavar='SIZE',
                       help='the link cuts a connection each time another '
-                      'SIZE of image data crossed it (never)')
+                           'SIZE of image data crossed it (never)')
     parser.add_argument('--state-dir', default=os.path.join(
         tempfile.gettempdir(), 'gd-bench'),
         help='state directory of the bench cloud (GD_CLOUD_DIR; default '
              '%(default)s)')
     parser.add_argument('--reuse-cloud', action='store_true',
                         help='use the bench cloud running in --state-dir '
-                        'and leave it running')
+                             'and leave it running')
     return parser
 
 
