@@ -27,6 +27,7 @@ import threading
 import time
 
 from tests.functional import base
+from tests.toolkit import procs
 
 MIB = 1024 * 1024
 IMAGES = 10
@@ -36,44 +37,8 @@ TIME_LIMIT = 120
 SAMPLE_INTERVAL = 0.1
 
 
-def _rss_kib(pid):
-    """VmRSS of a process in KiB, or None if it is gone."""
-    try:
-        with open(f'/proc/{int(pid)}/status') as f:
-            for line in f:
-                if line.startswith('VmRSS:'):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _children(pid):
-    children = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/stat') as f:
-                # "pid (comm) state ppid ...": comm may hold spaces.
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == pid:
-            children.append(int(entry))
-    return children
-
-
-def _cmdline(pid):
-    try:
-        with open(f'/proc/{int(pid)}/cmdline', 'rb') as f:
-            return f.read().replace(b'\0', b' ').decode(errors='replace')
-    except OSError:
-        return ''
-
-
 class MemorySampler:
-    """Peak VmRSS of a uWSGI master and its workers, sampled in a thread.
+    """Peak resident memory of a uWSGI master and its workers, in a thread.
 
     The processes are those whose command line names the server's
     address, found again at each sample in case a worker is respawned.
@@ -89,13 +54,15 @@ class MemorySampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def processes(self):
-        pids = [self.master_pid] + _children(self.master_pid)
-        return [p for p in pids if self.address in _cmdline(p)]
+        pids = [self.master_pid] + procs.children(self.master_pid)
+        return [p for p in pids
+                if self.address in ' '.join(procs.argv(p) or ())]
 
     def sample(self):
-        """{pid: VmRSS KiB} now."""
-        rss = {pid: _rss_kib(pid) for pid in self.processes()}
-        return {pid: kib for pid, kib in rss.items() if kib is not None}
+        """{pid: resident memory in KiB} now."""
+        rss = {pid: procs.rss_bytes(pid) for pid in self.processes()}
+        return {pid: size // 1024 for pid, size in rss.items()
+                if size is not None}
 
     def _run(self):
         while not self._stop.is_set():

@@ -10,11 +10,16 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Processes of the test cloud, read from /proc (Linux)."""
+"""Processes of the test cloud and the machine's load, read from /proc.
+
+Linux only; the cloud, the benchmarks and the tests read /proc through
+these alone.
+"""
 
 import os
 
 CLK_TCK = os.sysconf('SC_CLK_TCK')
+PAGE = os.sysconf('SC_PAGE_SIZE')
 
 
 def stat_fields(pid):
@@ -54,6 +59,35 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def rss_bytes(pid):
+    """Resident memory of one process, in bytes; None once it is gone."""
+    try:
+        with open(f'/proc/{int(pid)}/statm') as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def argv(pid):
+    """The command line of one process, a list of str; None once gone."""
+    try:
+        with open(f'/proc/{int(pid)}/cmdline', 'rb') as f:
+            return [os.fsdecode(arg) for arg in f.read().split(b'\0')]
+    except OSError:
+        return None
+
+
+def machine_busy():
+    """CPU seconds the whole machine spent busy so far (/proc/stat)."""
+    with open('/proc/stat') as f:
+        fields = f.readline().split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = map(
+        int, fields[:8])
+    # Interrupts are left out: they are mostly the loopback network of the
+    # transfer being measured.
+    return (user + nice + system + steal) / CLK_TCK
+
+
 def cloud_marker(state_dir):
     """The argument that marks the servers of one cloud state directory."""
     return f'gd_cloud_dir={state_dir}'
@@ -65,16 +99,14 @@ def is_cloud_server(pid, state_dir):
     A PID file can outlive its process and its number be reused: check
     the command line before signalling anything.
     """
-    try:
-        with open(f'/proc/{pid}/cmdline', 'rb') as f:
-            argv = f.read().split(b'\0')
-    except OSError:
+    command = argv(pid)
+    if command is None:
         return False
     fields = stat_fields(pid)
     if fields is None or fields[0] == b'Z':
         return False
-    return (os.path.basename(argv[0]) == b'uwsgi'
-            and os.fsencode(cloud_marker(state_dir)) in argv)
+    return (os.path.basename(command[0]) == 'uwsgi'
+            and cloud_marker(state_dir) in command)
 
 
 def cloud_group(pgid, state_dir):

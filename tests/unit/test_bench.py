@@ -10,24 +10,25 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""tools/bench's verdicts and its plugin@REV copy of earlier code."""
+"""tools/bench's options, log reading, verdicts and plugin@REV copy."""
 
-import importlib.machinery
-import importlib.util
+import contextlib
+import io
 import os
+import tempfile
 import unittest
 
 from tests.functional import proxy
+from tests.toolkit.bench import base
+from tests.toolkit.bench import control
+from tests.toolkit.bench import options
+from tests.toolkit.bench import report
+from tests.toolkit.bench import tasklog
+from tests.toolkit.bench import wan
+from tests.toolkit.bench import wan_report
 
-_PATH = os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
-                     'bench')
-_LOADER = importlib.machinery.SourceFileLoader('gd_bench', _PATH)
-_SPEC = importlib.util.spec_from_loader('gd_bench', _LOADER)
-bench = importlib.util.module_from_spec(_SPEC)
-_LOADER.exec_module(bench)
-
-MIB = bench.MIB
-GIB = bench.GIB
+MIB = base.MIB
+GIB = base.GIB
 
 
 class FakeLink:
@@ -43,25 +44,25 @@ def medians(download, growth=3 * MIB, streams=8, wall=None):
 class StreamsTest(unittest.TestCase):
 
     def setUp(self):
-        self.contenders = bench.wan_contenders(8)
+        self.contenders = wan.wan_contenders(8)
 
     def test_fewer_streams_than_set_is_not_honoured(self):
-        why = bench.not_honoured(self.contenders['plugin-N'],
-                                 {'streams': 1, 'message': 'Downloaded'})
+        why = wan.not_honoured(self.contenders['plugin-N'],
+                               {'streams': 1, 'message': 'Downloaded'})
         self.assertIn('set to 8 streams but opened at most 1', why)
 
     def test_the_streams_set_are_honoured(self):
-        self.assertIsNone(bench.not_honoured(self.contenders['plugin-N'],
-                                             {'streams': 8}))
-        self.assertIsNone(bench.not_honoured(self.contenders['plugin-1'],
-                                             {'streams': 1}))
+        self.assertIsNone(wan.not_honoured(self.contenders['plugin-N'],
+                                           {'streams': 8}))
+        self.assertIsNone(wan.not_honoured(self.contenders['plugin-1'],
+                                           {'streams': 1}))
 
     def test_the_task_message_is_quoted(self):
-        why = bench.not_honoured(
+        why = wan.not_honoured(
             self.contenders['plugin-N'],
             {'streams': 4, 'message': 'Downloaded 1.0 GiB over 4 streams'})
         self.assertIn('its task message speaks of 4', why)
-        self.assertIsNone(bench.streams_in_message('Downloaded 1.0 GiB'))
+        self.assertIsNone(wan.streams_in_message('Downloaded 1.0 GiB'))
 
 
 class TargetsTest(unittest.TestCase):
@@ -69,7 +70,7 @@ class TargetsTest(unittest.TestCase):
     def targets(self, ours, refused=()):
         results = {'plugin-N': ours, 'aria2c': medians(18.0),
                    'in-tree': medians(128.0)}
-        return bench.wan_targets(
+        return wan_report.wan_targets(
             GIB, results, FakeLink(),
             {name: 'not honoured' for name in refused}, 8)
 
@@ -88,8 +89,8 @@ class TargetsTest(unittest.TestCase):
                              medians(20.5, growth=49 * MIB))))
 
     def test_without_the_plugin(self):
-        lines = bench.wan_targets(GIB, {'aria2c': medians(18.0)},
-                                  FakeLink(), {}, 8)
+        lines = wan_report.wan_targets(GIB, {'aria2c': medians(18.0)},
+                                       FakeLink(), {}, 8)
         self.assertEqual(['not measured'] * 4, self.verdicts(lines))
         self.assertIn('with 8 streams', lines[0])
 
@@ -102,17 +103,17 @@ class TargetsTest(unittest.TestCase):
 class RegressionTest(unittest.TestCase):
 
     def test_against_an_earlier_revision(self):
-        lines = bench.regression_lines({GIB: {
+        lines = report.regression_lines({GIB: {
             'plugin': {'download': 1.46, 'wall': 8.30},
             'plugin@abc1234': {'download': 1.40, 'wall': 7.80}}},
-            'plugin@abc1234')
+                                        'plugin@abc1234')
         self.assertEqual(['met', 'missed'],
                          [line.split(': ', 1)[1].split('.')[0]
                           for line in lines])
         self.assertIn('1.460 s against 1.400 s, 1.04x', lines[0])
 
     def test_not_measured(self):
-        lines = bench.regression_lines(
+        lines = report.regression_lines(
             {GIB: {'plugin': {'download': 1.46, 'wall': 8.30}}}, 'plugin@x')
         self.assertEqual(2, len(lines))
         self.assertTrue(all(': not measured.' in line for line in lines))
@@ -122,7 +123,7 @@ class RevisionTest(unittest.TestCase):
     """plugin@REV runs the package as git has it at REV."""
 
     def test_head(self):
-        revision = bench.Revision('HEAD')
+        revision = control.Revision('HEAD')
         self.addCleanup(revision.remove)
         self.assertRegex(revision.name, r'^plugin@[0-9a-f]{7,}$')
         for name in ('plugin.py', 'sweep.py'):
@@ -130,7 +131,7 @@ class RevisionTest(unittest.TestCase):
                 os.path.join(revision.package, name)))
         with open(os.path.join(revision.package, 'sweep.py')) as f:
             self.assertNotIn('lacks', f.read())
-        self.assertRaisesRegex(bench.BenchError, 'did not import',
+        self.assertRaisesRegex(base.BenchError, 'did not import',
                                revision.check_imported)
         # What importing the copy does, without importing it here.
         init = os.path.join(revision.package, '__init__.py')
@@ -138,21 +139,130 @@ class RevisionTest(unittest.TestCase):
             exec(compile(f.read(), init, 'exec'), {'__file__': init})
         revision.check_imported()
         revision.forget_imports()
-        self.assertRaises(bench.BenchError, revision.check_imported)
+        self.assertRaises(base.BenchError, revision.check_imported)
         revision.remove()
         self.assertFalse(os.path.exists(revision.directory))
 
     def test_not_a_revision(self):
-        self.assertRaisesRegex(bench.BenchError, 'not a revision',
-                               bench.Revision, 'no-such-revision-here')
+        self.assertRaisesRegex(base.BenchError, 'not a revision',
+                               control.Revision, 'no-such-revision-here')
 
     def test_an_option_is_not_a_revision(self):
         # git rev-parse --verify must not take --against's value as an
         # option of its own.
         for hostile in ('--git-dir=/nonexistent', '-h', '--all'):
             with self.subTest(hostile):
-                self.assertRaisesRegex(bench.BenchError, 'not a revision',
-                                       bench.Revision, hostile)
+                self.assertRaisesRegex(base.BenchError, 'not a revision',
+                                       control.Revision, hostile)
+
+
+class OptionsTest(unittest.TestCase):
+    """The defaults that depend on the mode, and what is refused."""
+
+    def refused(self, *argv):
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            with self.assertRaises(SystemExit) as raised:
+                options.parse(list(argv))
+        self.assertEqual(2, raised.exception.code)
+        return stderr.getvalue()
+
+    def test_plain_loopback(self):
+        args = options.parse(['--contenders', 'plugin,in-tree'])
+        self.assertEqual([64 * MIB, GIB, 4 * GIB], args.sizes)
+        self.assertEqual(['plugin', 'in-tree'], args.contenders)
+        self.assertEqual((30, 3), (args.idle_wait, args.retries))
+
+    def test_wan(self):
+        args = options.parse(['--wan', '--contenders', 'plugin-N, in-tree'])
+        self.assertEqual([GIB], args.sizes)
+        self.assertEqual(['plugin-N', 'in-tree'], args.contenders)
+        self.assertEqual((5, 0), (args.idle_wait, args.retries))
+
+    def test_against_adds_a_contender(self):
+        args = options.parse(['--sizes', '1M', '--against', 'HEAD',
+                              '--contenders', 'plugin,plugin@REV'])
+        self.assertEqual([MIB], args.sizes)
+        self.assertEqual(['plugin', 'plugin@REV'], args.contenders)
+        self.assertIn('unknown contender', self.refused(
+            '--contenders', 'plugin@REV'))
+
+    def test_refused(self):
+        for argv, message in (
+                (['--sizes', 'x'], "'x' is not a size like 64M or 1G"),
+                (['--sizes', ','], '--sizes names no size'),
+                (['--wan', '--sizes', '1G,4G'], 'one --size at a time'),
+                (['--wan', '--against', 'HEAD'], 'not with --wan'),
+                (['--contenders', 'aria2c'], "unknown contender 'aria2c'"),
+                (['--runs', '0'], '--runs must be at least 1'),
+                (['--wan', '--streams', '0'], '--streams must be at least'),
+                (['--wan', '--link-rate', '0'], '--link-rate must be'),
+                (['--wan', '--rtt', '-1'], '--rtt cannot be negative')):
+            with self.subTest(argv=argv):
+                self.assertIn(message, self.refused(*argv))
+
+
+def transition(second, pid, step, task, state, before):
+    """A line of glance-api's log as Glance writes it for a task."""
+    return (f'2026-12-03 13:00:{second:06.3f} {pid} DEBUG '
+            'glance.async_.taskflow_executor [req-1 - - - - -] Task '
+            f"'api_image_import-{step}-{task}' (0f1e) transitioned into "
+            f"state '{state}' from state '{before}'")
+
+
+class FlowTest(unittest.TestCase):
+    """The times of an import come from its task transitions in the log."""
+
+    def test_one_import(self):
+        lines = []
+        steps = (('ImageLock', 2.0, 2.01), ('GlanceDownloadData', 2.1, 2.6),
+                 ('ImportToStore', 2.7, 2.9), ('CompleteTask', 3.0, 3.05))
+        for step, running, success in steps:
+            lines.append(transition(running, 42, step, 'abc', 'RUNNING',
+                                    'PENDING'))
+            lines.append(transition(success, 42, step, 'abc', 'SUCCESS',
+                                    'RUNNING'))
+        # Another flow, started after this one, and other lines.
+        lines[3:3] = ['an unrelated line',
+                      transition(2.5, 7, 'ImageLock', 'other', 'RUNNING',
+                                 'PENDING'),
+                      transition(2.55, 7, 'GlanceDownloadData', 'other',
+                                 'SUCCESS', 'RUNNING')]
+        flow = tasklog.Flow()
+        flow.feed(lines[:4])
+        flow.feed(lines[4:])
+        self.assertEqual(('abc', 42), (flow.task_id, flow.pid))
+        # The steps until the image is active.
+        self.assertEqual(['ImageLock', 'GlanceDownloadData', 'ImportToStore'],
+                         flow.order)
+        self.assertAlmostEqual(0.5, flow.phases['GlanceDownloadData'], 3)
+        self.assertAlmostEqual(0.9, flow.stored - flow.first, 3)
+        self.assertAlmostEqual(1.05, flow.phases['flow'], 3)
+        self.assertIsNone(flow.failed)
+
+    def test_a_failed_step(self):
+        flow = tasklog.Flow()
+        flow.feed([
+            transition(1, 5, 'ImageLock', 'abc', 'RUNNING', 'PENDING'),
+            transition(2, 5, 'GlanceDownloadData', 'abc', 'RUNNING',
+                       'PENDING'),
+            transition(3, 5, 'GlanceDownloadData', 'abc', 'FAILURE',
+                       'RUNNING')])
+        self.assertEqual('GlanceDownloadData', flow.failed)
+        self.assertIsNone(flow.done)
+
+    def test_a_partial_line_waits_for_its_end(self):
+        with tempfile.NamedTemporaryFile('wb') as log:
+            log.write(b'before\n')
+            log.flush()
+            follower = tasklog.LogFollower(log.name)
+            log.write(b'one\ntw')
+            log.flush()
+            self.assertEqual(['one'], follower.lines())
+            log.write(b'o\n')
+            log.flush()
+            self.assertEqual(['two'], follower.lines())
+            self.assertEqual([], follower.lines())
 
 
 if __name__ == '__main__':
