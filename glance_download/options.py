@@ -90,6 +90,18 @@ transfer_opts = [
                      'target image, in the properties '
                      'glance_download_source_region and '
                      'glance_download_source_image_id.'),
+    cfg.BoolOpt('reuse_local_copies', default=True,
+                help='Before downloading, look in this Glance for an active '
+                     'image with the source\'s os_hash_algo, '
+                     'os_hash_value and size that the user who asked for '
+                     'the import may list and download, with their own '
+                     'request context; when there is one, copy its data '
+                     'from this region\'s stores into staging instead of '
+                     'over the link, and verify it against the source\'s '
+                     'digest as any download is. An image that cannot be '
+                     'read or whose data differs is skipped, and the data '
+                     'is downloaded from the source region after all. '
+                     'Turn off to always download.'),
     cfg.BoolOpt('send_service_token', default=False,
                 help='Send an X-Service-Token header, obtained with the '
                      'service credentials named by auth_type/auth_section '

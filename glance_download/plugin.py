@@ -77,6 +77,8 @@ def get_flow(**kwargs):
         tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
                               kwargs['context'], method, connection, stores),
         tasks.CopyMetadata(task_id, task_type, conf, action_wrapper),
+        tasks.CopyFromTwin(task_id, task_type, conf, action_wrapper,
+                           kwargs['context'], connection, reporter),
         tasks.DownloadToStaging(task_id, task_type, conf, action_wrapper,
                                 connection, reporter),
     )

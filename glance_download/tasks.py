@@ -18,7 +18,10 @@ and before its own steps that move the staged data into the stores:
 1. ReadSourceImage: find the remote Glance, read the source image record.
 2. CopyMetadata: formats, prefixed properties and provenance onto the
    target image.
-3. DownloadToStaging: stream, verify and stage the data.
+3. CopyFromTwin: stage the data from an image of this region with the
+   same content, verified, when the caller may read one (twin.py).
+4. DownloadToStaging: stream, verify and stage the data, unless
+   CopyFromTwin did.
 
 The tasks hand each other plain data as taskflow results: the first
 provides the source image's id, record, resolved region and expected
@@ -40,6 +43,7 @@ from taskflow.types import failure
 from glance_download.boundary import filtering
 from glance_download.boundary import formats
 from glance_download.boundary import image_metadata
+from glance_download.boundary import local_images
 from glance_download.boundary import reporting
 from glance_download.boundary import staging
 from glance_download import endpoint
@@ -47,10 +51,12 @@ from glance_download import errors
 from glance_download import fetch
 from glance_download import metadata
 from glance_download import options
+from glance_download import partfile
 from glance_download import progress
 from glance_download import remote
 from glance_download import retry
 from glance_download import streams
+from glance_download import twin
 from glance_download import verify
 
 LOG = logging.getLogger(__name__)
@@ -231,7 +237,10 @@ class DownloadToStaging(_Step):
         self.download = None
 
     def execute(self, source_image_id, source_image, source_region,
-                source_digest):
+                source_digest, staged_from_twin=None):
+        if staged_from_twin:
+            # CopyFromTwin staged the data from this region, verified.
+            return staged_from_twin
         settings = self.settings
         client = self.connection.client
         image_id = self.action_wrapper.image_id
@@ -272,3 +281,101 @@ class DownloadToStaging(_Step):
     def revert(self, result, **kwargs):
         if self.download is not None:
             self.download.cleanup()
+
+
+class CopyFromTwin(_Step):
+    """Stage the data from an image of this region with the same content.
+
+    Provides ``staged_from_twin``: the staged file's URI, or None when no
+    twin served the data and DownloadToStaging downloads it. Twins are
+    found and read with the import's own context, the caller's
+    (boundary.local_images); a twin that fails in any way leaves nothing
+    staged and the next one, or the download, goes ahead.
+    """
+
+    default_provides = 'staged_from_twin'
+
+    def __init__(self, task_id, task_type, conf, action_wrapper, context,
+                 connection, reporter):
+        super().__init__('Twin', task_id, task_type, conf, action_wrapper)
+        self.context = context
+        self.connection = connection
+        self.reporter = reporter
+        self.file_uri = self.staged = None
+
+    def execute(self, source_image_id, source_image, source_region,
+                source_digest):
+        key = twin.search_key(source_image, source_digest,
+                              self.settings.reuse_local_copies,
+                              formats.image_size_cap())
+        if key is None:
+            return None
+        with user_errors(self.task_id):
+            result = self._from_twins(key, source_image['size'],
+                                      source_digest, source_region)
+            if result is None:
+                return None
+            confirm_active(self.connection.client, source_image_id,
+                           source_region)
+            self.reporter.report(twin.describe_done(result, source_region))
+        LOG.info('Image %s staged at %s: %d bytes copied from image %s in '
+                 'this region, none from image %s in region %s, %s '
+                 'verified', self.action_wrapper.image_id, self.staged,
+                 result.bytes, result.twin_id, source_image_id,
+                 source_region, result.algorithm)
+        return self.file_uri
+
+    def _from_twins(self, key, size, digest, region):
+        """The CopyResult of the first twin that served, else None."""
+        image_id = self.action_wrapper.image_id
+        try:
+            found = local_images.find(self.context, *key, twin.LIST_LIMIT)
+        except errors.Aborted:
+            raise
+        except Exception as exc:
+            self._log_unusable('Images with the same content', exc)
+            return None
+        chosen = twin.choose(found, key, size, image_id,
+                             getattr(self.context, 'project_id', None))
+        if not chosen:
+            return None
+        self.file_uri, path = staging.staging_target(image_id)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        for candidate in chosen:
+            try:
+                record, chunks = local_images.open_data(self.context,
+                                                        candidate.image_id)
+                if not twin.usable(record, key, size, image_id):
+                    raise twin.Unusable('it changed since it was found')
+                result = twin.copy_to_staging(
+                    candidate.image_id, chunks, path, size, digest,
+                    self.reporter.report, self.settings.progress_interval)
+            except errors.Aborted:
+                raise
+            except Exception as exc:
+                self._log_unusable(f'Image {candidate.image_id}', exc)
+                self.reporter.report(twin.describe_fallback(
+                    candidate.image_id, _short(exc), region))
+                continue
+            self.staged = path
+            return result
+        return None
+
+    def _log_unusable(self, what, exc):
+        expected = isinstance(exc, (twin.Unusable, errors.GlanceDownloadError))
+        LOG.warning('%s in this region could not serve the data of import '
+                    'task %s, which downloads it instead: %s', what,
+                    self.task_id, _short(exc), exc_info=not expected)
+
+    def revert(self, result, **kwargs):
+        if self.staged is not None:
+            partfile.PartFile(self.staged).cleanup()
+
+
+def _short(exc):
+    """Why a twin failed, in a few words for the log and the task."""
+    if isinstance(exc, twin.Unusable):
+        return str(exc)
+    if isinstance(exc, errors.VerificationError):
+        return 'its data differs from the source\'s digest'
+    return type(exc).__name__

@@ -390,8 +390,8 @@ class HostFlowTest(unittest.TestCase):
         kinds = [type(atom).__name__ for atom in self.atoms(flow)]
         start = kinds.index('ReadSourceImage')
         self.assertEqual(['ReadSourceImage', 'CopyMetadata',
-                          'DownloadToStaging', '_VerifyStaging'],
-                         kinds[start:start + 4])
+                          'CopyFromTwin', 'DownloadToStaging',
+                          '_VerifyStaging'], kinds[start:start + 5])
         self.assertNotIn('_DownloadGlanceImage', kinds)
         self.assertIsNot(self.original_execute,
                          api_image_import._ImportMetadata.execute)
