@@ -79,7 +79,11 @@ class FlowTestBase(unittest.TestCase):
                 ('read_timeout', 2.0, options.GROUP),
                 ('chunk_size', 256 * 1024, options.GROUP),
                 ('progress_interval', 0.5, options.GROUP),
-                ('max_attempts', 3, options.GROUP)]:
+                ('max_attempts', 3, options.GROUP),
+                # These flows run with a stand-in request context, which
+                # Glance's repositories cannot serve: the search for a copy
+                # already in the region is tests.unit.test_twin's.
+                ('reuse_local_copies', False, options.GROUP)]:
             self.cfg.config(**{name: value, 'group': group})
         boundary_fakes.restore_glance_after(self)
         self.source = self.glance.add_image(
