@@ -9,7 +9,6 @@
 #    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 #    License for the specific language governing permissions and limitations
 #    under the License.
-
 """Stream image data into the staging area, resuming and verifying it.
 
 The image is cut into segments fetched concurrently with ``Range`` and
@@ -26,23 +25,27 @@ by streams x chunk size.  The thread that called :meth:`run` watches the
 streams on a clock: progress and the abort checks run even while no byte
 arrives, a stream slower than the minimum rate is broken off and resumed,
 and the whole download has an optional deadline.
+
+This module is the coordinator: it starts the streams, watches them and
+finishes.  Which bytes are claimed and written is the segment table's
+(:mod:`glance_download.segments`); what one stream does with its answers
+is the stream worker's (:mod:`glance_download.worker`); the digest is the
+hash follower's (:mod:`glance_download.follower`).
 """
 
 import dataclasses
-import functools
 import logging
 import os
-import threading
 import time
 
-import requests
-
 from glance_download import errors
+from glance_download import follower as follower_mod
+from glance_download import options
 from glance_download import partfile
-from glance_download import ranges
-from glance_download import retry
+from glance_download import segments
 from glance_download import streams as streams_mod
 from glance_download import verify
+from glance_download import worker
 
 LOG = logging.getLogger(__name__)
 
@@ -52,8 +55,8 @@ _TICK = 0.25
 # Seconds between two updates of the sidecar's record of written ranges.
 _RECORD_EVERY = 2.0
 # Thread names, so that tests can see none is left behind.
-STREAM_THREAD = 'glance-download-stream'
-HASH_THREAD = 'glance-download-hash'
+STREAM_THREAD = worker.STREAM_THREAD
+HASH_THREAD = follower_mod.HASH_THREAD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,128 +73,12 @@ class DownloadResult:
     streams: int = 1
 
 
-def _describe(exc):
-    """Name and text of an exception, without the repetition of wrappers."""
-    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else (
-        str(exc))
-    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
-
-
 def size_cap_error(size, cap):
     """The user's message for an image larger than this Glance accepts."""
     return errors.TransferError(
         f'The source image is {size} bytes, more than this Glance accepts '
         f'(image_size_cap = {cap} bytes). Nothing was downloaded; ask your '
         f'cloud operator to raise image_size_cap if the image should fit.')
-
-
-class _Broken(Exception):
-    """A transfer failure that is not an exception of the transport."""
-
-    def __init__(self, reason, retry_after=None):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class _Stopped(Exception):
-    """The download is being stopped; the stream just ends."""
-
-
-class _GiveBack(Exception):
-    """An extra stream was refused: its segment goes back to the others."""
-
-
-@dataclasses.dataclass(eq=False)
-class _Segment:
-    """Bytes [start, end) of the image; ``pos`` is the next one to write."""
-
-    start: int
-    end: int
-    pos: int
-    taken: bool = False
-    attempts: int = 0
-    response: object = None
-    handle: object = None
-    broken: str | None = None
-    window_at: float = 0.0
-    window_pos: int = 0
-
-    @property
-    def done(self):
-        return self.pos >= self.end
-
-
-class _Follower:
-    """Hash the contiguous written prefix, in order, as it grows.
-
-    It reads the bytes back from the part file, so nothing is queued for
-    it: memory stays bounded whatever the streams do.  When a restart
-    drops the prefix, the generation changes and the hash starts over.
-    """
-
-    def __init__(self, download, algorithm):
-        self._download = download
-        self._algorithm = algorithm
-        self._hash = verify.new_hash(algorithm)
-        self._hashed = 0
-        self._generation = None
-        self._error = None
-        self._thread = threading.Thread(target=self._run, name=HASH_THREAD,
-                                        daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        download = self._download
-        try:
-            while True:
-                with download._lock:
-                    while True:
-                        if download._stopping.is_set():
-                            return
-                        generation = download._generation
-                        prefix = download._prefix()
-                        if generation != self._generation:
-                            break
-                        if self._hashed >= download.size:
-                            return
-                        if prefix > self._hashed:
-                            break
-                        download._advanced.wait(_TICK)
-                if generation != self._generation:
-                    self._hash = verify.new_hash(self._algorithm)
-                    self._hashed = 0
-                    self._generation = generation
-                    continue
-                data = download._part.read(
-                    self._hashed,
-                    min(download.chunk_size, prefix - self._hashed))
-                with download._lock:
-                    if generation != download._generation:
-                        continue
-                if not data:
-                    raise errors.TransferError(
-                        'The staging area returned fewer bytes than were '
-                        'written to it. ' + errors.afterword())
-                self._hash.update(data)
-                self._hashed += len(data)
-        except BaseException as exc:  # handed over to the watching thread
-            with download._lock:
-                self._error = exc
-                download._changed.notify_all()
-
-    @property
-    def error(self):
-        return self._error
-
-    def hexdigest(self):
-        """The digest of every byte, once the follower has read them all."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._hash.hexdigest()
-
-    def join(self):
-        self._thread.join()
 
 
 class StagedDownload:
@@ -242,22 +129,25 @@ class StagedDownload:
         self.max_size = max_size
         self._clock = clock
         self._part = partfile.PartFile(self.dest_path, statvfs=statvfs)
-        self._lock = threading.Lock()
-        self._advanced = threading.Condition(self._lock)
-        self._changed = threading.Condition(self._lock)
-        self._stopping = threading.Event()
-        self._segments = []
-        self._generation = 0
-        self._multi = False
-        self._ranged = False
-        self._max_streams = streams
-        self._active = 0
-        self._most_streams = 0
+        self._table = None
         self._workers = []
-        self._error = None
-        self._attempts = self._resumes = self._restarts = 0
 
-    # The download as a whole, run by the calling thread.
+    @classmethod
+    def from_conf(cls, conf, dest_path, size, digest, policy, progress=None,
+                  max_size=None):
+        """The download of the ``[glance_download]`` options (registered).
+
+        Its streams draw from this process's stream count.
+        """
+        group = conf[options.GROUP]
+        return cls(dest_path, size, digest, group.chunk_size, policy,
+                   progress=progress, streams=group.parallel_streams,
+                   segment_size=group.segment_size,
+                   slots=streams_mod.process_slots(group.process_streams),
+                   min_rate=group.min_rate,
+                   min_rate_period=group.min_rate_period,
+                   deadline=group.download_timeout or None,
+                   max_size=max_size)
 
     def run(self, opener):
         """Download, verify, and move the data to ``dest_path``.
@@ -276,11 +166,15 @@ class StagedDownload:
         try:
             kept = self._residue()
             part.open(keep=kept is not None)
-            self._plan(kept)
+            self._table = segments.SegmentTable.plan(
+                self.size, self.segment_size, self.streams, kept)
             part.reserve(self.size)
             part.record(self._record())
-            hexdigest = self._transfer(opener, started)
-            done = self._done()
+            crew = worker.Crew(self._table, part, opener, self.policy,
+                               self.chunk_size, self.dest_path, self.streams,
+                               slots=self.slots, clock=self._clock)
+            hexdigest = self._transfer(crew, started)
+            done = self._table.written()
             verify.check(self.size, self.digest, done, hexdigest)
             part.commit()
         except BaseException:
@@ -288,9 +182,9 @@ class StagedDownload:
             raise
         result = DownloadResult(
             bytes=done, algorithm=self.digest[0] if self.digest else None,
-            hexdigest=hexdigest, attempts=self._attempts,
-            resumes=self._resumes, restarts=self._restarts,
-            seconds=self._clock() - started, streams=self._most_streams)
+            hexdigest=hexdigest, attempts=crew.attempts,
+            resumes=crew.resumes, restarts=crew.restarts,
+            seconds=self._clock() - started, streams=crew.most)
         LOG.debug('Downloaded and verified %d bytes (%s) into %s in %.1f s '
                   'over up to %d stream(s): %d attempt(s), %d resume(s), '
                   '%d restart(s)', result.bytes,
@@ -323,79 +217,54 @@ class StagedDownload:
                  self._part.path, sum(w - s for s, _, w in kept), self.size)
         return kept
 
-    def _plan(self, kept):
-        if kept is None:
-            kept = [(start, end, start) for start, end in ranges.segments(
-                self.size, self.segment_size, self.streams)]
-        self._segments = [_Segment(s, e, w) for s, e, w in kept]
-        self._multi = len(self._segments) > 1
-
     def _record(self):
-        return partfile.source_record(
-            self.size, self.digest,
-            [(s.start, s.end, s.pos) for s in self._segments])
+        return partfile.source_record(self.size, self.digest,
+                                      self._table.record())
 
-    def _done(self):
-        return sum(s.pos - s.start for s in self._segments)
-
-    def _prefix(self):
-        """End of the written bytes counted from 0 (lock held)."""
-        for segment in self._segments:
-            if not segment.done:
-                return segment.pos
-        return self.size
-
-    def _transfer(self, opener, started):
+    def _transfer(self, crew, started):
         """Run the streams until every byte is written; the hexdigest."""
-        self._opener = opener
-        follower = _Follower(self, self.digest[0]) if self.digest else None
+        follower = (follower_mod.HashFollower(crew, self.digest[0])
+                    if self.digest else None)
         recorded = self._clock()
         try:
-            self._start_stream(first=True)
+            self._start_stream(crew, first=True)
             while True:
-                with self._lock:
-                    if not self._finished():
-                        self._changed.wait(_TICK)
-                    error = self._error or (follower and follower.error)
-                    finished = self._finished()
-                    snapshot = (self._done(), self._active)
+                with crew.changed:
+                    if not self._finished(crew):
+                        crew.changed.wait(_TICK)
+                    error = crew.error or (follower and follower.error)
+                    finished = self._finished(crew)
+                    active = crew.active
                 if error is not None:
                     raise error
                 if finished:
                     break
                 now = self._clock()
                 self._watch(now, started)
-                self._grow()
+                self._grow(crew)
                 if self.progress:
-                    self.progress(snapshot[0], self.size,
-                                  max(1, snapshot[1]))
+                    self.progress(self._table.written(), self.size,
+                                  max(1, active))
                 if now - recorded >= _RECORD_EVERY:
-                    with self._lock:
-                        record = self._record()
-                    self._part.record(record)
+                    self._part.record(self._record())
                     recorded = now
             if self.progress:
-                self.progress(self._done(), self.size,
-                              max(1, self._most_streams))
+                self.progress(self._table.written(), self.size,
+                              max(1, crew.most))
             return follower.hexdigest() if follower else None
         finally:
-            self._stop()
+            crew.stopping.set()
+            self._table.wake()
+            for stream in self._workers:
+                stream.interrupt()
+            for stream in self._workers:
+                stream.join()
             if follower:
                 follower.join()
 
-    def _finished(self):
-        """All segments written and every stream gone (lock held)."""
-        return self._active == 0 and all(s.done for s in self._segments)
-
-    def _stop(self):
-        self._stopping.set()
-        with self._lock:
-            handles = [s.handle for s in self._segments if s.handle]
-            self._advanced.notify_all()
-        for handle in handles:
-            streams_mod.interrupt(handle)
-        for worker in self._workers:
-            worker.join()
+    def _finished(self, crew):
+        """All segments written and every stream gone (``changed`` held)."""
+        return crew.active == 0 and self._table.complete()
 
     def _watch(self, now, started):
         """The deadline, and the minimum rate of each stream."""
@@ -403,257 +272,26 @@ class StagedDownload:
             raise errors.TransferError(
                 f'The image data did not arrive within the '
                 f'{self.deadline:.0f} s allowed ([glance_download] '
-                f'download_timeout): {self._done()} of {self.size} bytes '
-                f'arrived. '
+                f'download_timeout): {self._table.written()} of {self.size} '
+                f'bytes arrived. '
                 + errors.afterword(' when the source or the link is '
                                    'faster'))
-        if not self.min_rate:
-            return
-        slow = []
-        with self._lock:
-            for segment in self._segments:
-                if segment.response is None or segment.broken:
-                    continue
-                elapsed = now - segment.window_at
-                if elapsed < self.min_rate_period:
-                    continue
-                rate = (segment.pos - segment.window_pos) / elapsed
-                if rate < self.min_rate:
-                    segment.broken = (
-                        f'{rate:.0f} bytes/s for {elapsed:.0f} s, below '
-                        f'the minimum of {self.min_rate} bytes/s')
-                    slow.append(segment.handle)
-                else:
-                    segment.window_at = now
-                    segment.window_pos = segment.pos
-        for handle in slow:
-            streams_mod.interrupt(handle)
+        if self.min_rate:
+            for stream in self._workers:
+                stream.check_rate(now, self.min_rate, self.min_rate_period)
 
-    def _grow(self):
+    def _grow(self, crew):
         """Add streams while segments wait and the remote allows them."""
         for _ in range(self.streams):
-            with self._lock:
-                waiting = sum(1 for s in self._segments
-                              if not s.taken and not s.done)
-                wanted = (self._multi and self._ranged and waiting
-                          and self._active < self._max_streams)
+            wanted = (self._table.multi and crew.wants_more()
+                      and self._table.waiting())
             if not wanted or not (self.slots is None
                                   or self.slots.acquire(wait=False)):
                 return
-            self._start_stream(first=False)
+            self._start_stream(crew, first=False)
 
-    def _start_stream(self, first):
-        with self._lock:
-            self._active += 1
-            self._most_streams = max(self._most_streams, self._active)
-        worker = threading.Thread(target=self._stream, args=(first,),
-                                  name=STREAM_THREAD, daemon=True)
-        self._workers.append(worker)
-        worker.start()
-
-    # One stream, in a thread of its own.
-
-    def _stream(self, first):
-        """Fetch segments one after the other until none is left."""
-        holding = not first or self.slots is None
-        try:
-            if not holding:
-                holding = self.slots.acquire(wait=True,
-                                             stopping=self._stopping)
-                if not holding:
-                    return
-            while not self._stopping.is_set():
-                segment = self._take()
-                if segment is None:
-                    return
-                try:
-                    self._fetch(segment)
-                except _GiveBack:
-                    return
-        except _Stopped:
-            pass
-        except BaseException as exc:  # handed over to the watching thread
-            with self._lock:
-                if self._error is None:
-                    self._error = exc
-        finally:
-            if holding and self.slots is not None:
-                self.slots.release()
-            with self._lock:
-                self._active -= 1
-                self._changed.notify_all()
-
-    def _take(self):
-        with self._lock:
-            for segment in self._segments:
-                if not segment.taken and not segment.done:
-                    segment.taken = True
-                    return segment
-        return None
-
-    def _open(self, segment):
-        if segment.end >= self.size:
-            return self._opener(segment.pos)
-        return self._opener(segment.pos, segment.end)
-
-    def _fetch(self, segment):
-        """Run attempts until the segment is written."""
-        retry.run(self.policy, functools.partial(self._attempt, segment),
-                  made=segment.attempts, interrupt=self._stopping)
-
-    def _attempt(self, segment, number):
-        """One request for the rest of the segment, and its body."""
-        if self._stopping.is_set():
-            raise _Stopped()
-        with self._lock:
-            self._attempts += 1
-            segment.attempts = number
-        start = segment.pos
-        response = handle = None
-        try:
-            response = self._open(segment)
-            handle = streams_mod.handle_of(response)
-            with self._lock:
-                segment.response = response
-                segment.handle = handle
-                segment.broken = None
-                segment.window_at = self._clock()
-                segment.window_pos = segment.pos
-            if self._stopping.is_set():
-                raise _Stopped()
-            self._use(response, segment, start)
-            self._copy(response, segment)
-            if segment.done:
-                return
-            raise _Broken(f'the data stream ended after {segment.pos} '
-                          f'of {self.size} bytes')
-        except (errors.GlanceDownloadError, _Stopped, _GiveBack):
-            raise
-        except Exception as exc:
-            if self._stopping.is_set():
-                raise _Stopped() from exc
-            if segment.broken:
-                exc = _Broken(segment.broken)
-            if not (isinstance(exc, _Broken)
-                    or retry.is_transient_exception(exc)):
-                if isinstance(exc, requests.RequestException):
-                    raise errors.TransferError(
-                        f'The image data could not be requested from '
-                        f'the source ({_describe(exc)}). Nothing was '
-                        f'activated.') from exc
-                raise
-            raise self._transient(exc, segment,
-                                  segment.pos > start) from exc
-        finally:
-            with self._lock:
-                segment.response = segment.handle = None
-            if response is not None:
-                response.close()
-            streams_mod.release(handle)
-
-    def _use(self, response, segment, start):
-        """Check the answer; make the segment ready for its body."""
-        status = response.status_code
-        if retry.is_transient_status(status):
-            with self._lock:
-                others = self._active > 1
-                if others and status in (429, 503):
-                    self._max_streams = max(1, self._active - 1)
-                    segment.taken = False
-            if others and status in (429, 503):
-                LOG.info('The source answered %s to an extra stream into '
-                         '%s; going on with fewer streams',
-                         ranges.describe_status(status), self.dest_path)
-                raise _GiveBack()
-            raise _Broken(ranges.describe_status(status),
-                          response.headers.get('Retry-After'))
-        plan = ranges.plan_resume(status, response.headers, start, self.size)
-        if status == 200 and self._multi:
-            self._single_stream(segment)
-        elif self._multi and plan is not ranges.Plan.APPEND:
-            raise _Broken('the source answered another byte range than '
-                          'asked')
-        elif status == 206 and self._multi and not self._ranged:
-            with self._lock:
-                self._ranged = True
-                self._changed.notify_all()
-        if plan is ranges.Plan.APPEND:
-            if start > segment.start:
-                with self._lock:
-                    self._resumes += 1
-            return
-        with self._lock:
-            self._restarts += 1
-        self._restart(segment)
-        if plan is ranges.Plan.REFETCH:
-            raise _Broken('the source answered another byte range than '
-                          'asked; starting over')
-
-    def _single_stream(self, segment):
-        """The remote sent the whole image: one stream takes it all."""
-        with self._lock:
-            if self._ranged:
-                raise _Broken('the source answered the whole image to a '
-                              'ranged request')
-            LOG.info('The source ignores Range; downloading into %s over '
-                     'one stream', self.dest_path)
-            segment.start, segment.end = 0, self.size
-            self._segments = [segment]
-            self._multi = False
-            self._max_streams = 1
-            self._generation += 1
-            self._advanced.notify_all()
-
-    def _restart(self, segment):
-        with self._lock:
-            segment.pos = segment.start
-            self._generation += 1
-            self._advanced.notify_all()
-
-    def _copy(self, response, segment):
-        """Write the body at the segment's position until it ends.
-
-        The loop ends: every pass adds at least one byte and more than
-        ``size`` bytes are refused; each read is bounded by the read
-        timeout the opener set, and the watching thread breaks off a
-        stream that trickles.
-        """
-        size = self.size
-        for chunk in response.iter_content(self.chunk_size):
-            if self._stopping.is_set():
-                raise _Stopped()
-            if segment.broken:
-                raise _Broken(segment.broken)
-            if not chunk:
-                continue
-            position = segment.pos
-            end = position + len(chunk)
-            if end > segment.end:
-                if segment.end >= size:
-                    raise verify.oversize_error(size, end)
-                chunk = chunk[:segment.end - position]
-                end = segment.end
-            self._part.write(chunk, position)
-            with self._lock:
-                segment.pos = end
-                self._advanced.notify_all()
-                if end == segment.end:
-                    self._changed.notify_all()
-            if end == segment.end and end < size:
-                return
-
-    def _transient(self, exc, segment, progressed):
-        reason = (str(exc) if isinstance(exc, _Broken)
-                  else _describe(exc)).rstrip('.')
-        pos = segment.pos
-
-        def give_up(attempts):
-            return errors.TransferError(
-                f'The image data could not be downloaded from the source: '
-                f'{attempts} attempt(s) failed, the last one at byte {pos} '
-                f'of {self.size} with {reason}. '
-                f'{errors.afterword()}')
-        return retry.Transient(
-            reason, f'Image data download into {self.dest_path} broke at '
-            f'byte {pos} of {self.size}', give_up,
-            getattr(exc, 'retry_after', None), progressed)
+    def _start_stream(self, crew, first):
+        crew.joined()
+        stream = worker.StreamWorker(crew, first)
+        self._workers.append(stream)
+        stream.start()

@@ -55,7 +55,6 @@ from glance_download import partfile
 from glance_download import progress
 from glance_download import remote
 from glance_download import retry
-from glance_download import streams
 from glance_download import twin
 from glance_download import verify
 
@@ -247,20 +246,12 @@ class DownloadToStaging(_Step):
         with user_errors(self.task_id):
             file_uri, path = staging.staging_target(image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.download = fetch.StagedDownload(
-                dest_path=path, size=source_image['size'],
-                digest=source_digest,
-                chunk_size=settings.chunk_size,
-                policy=client.policy,
+            self.download = fetch.StagedDownload.from_conf(
+                self.conf, path, source_image['size'], source_digest,
+                client.policy,
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
                     source_region),
-                streams=settings.parallel_streams,
-                segment_size=settings.segment_size,
-                slots=streams.process_slots(settings.process_streams),
-                min_rate=settings.min_rate,
-                min_rate_period=settings.min_rate_period,
-                deadline=settings.download_timeout or None,
                 max_size=formats.image_size_cap())
             try:
                 result = self.download.run(functools.partial(

@@ -27,11 +27,13 @@ import unittest
 from unittest import mock
 import uuid
 
+from oslo_config import cfg
 import requests
 from requests.structures import CaseInsensitiveDict
 
 from glance_download import errors
 from glance_download import fetch
+from glance_download import options
 from glance_download import partfile
 from glance_download import retry
 from glance_download import verify
@@ -224,6 +226,40 @@ class DownloadTest(FetchTestCase):
         image = self.glance.add_image(DATA)
         self.glance.faults.append(FlipByte(offset=1))
         self.assertFailsWith(errors.VerificationError, self.download, image)
+
+
+class FromConfTest(unittest.TestCase):
+
+    def test_settings_of_the_options(self):
+        conf = cfg.ConfigOpts()
+        options.register_opts(conf)
+        conf([], project='glance-download-test')
+        for name, value in [('chunk_size', 128 * 1024),
+                            ('parallel_streams', 6),
+                            ('segment_size', 8 * 1024 * 1024),
+                            ('process_streams', 9), ('min_rate', 77),
+                            ('min_rate_period', 12.5),
+                            ('download_timeout', 300.0)]:
+            conf.set_override(name, value, group=options.GROUP)
+        policy = retry.RetryPolicy(2, 0, 0)
+        download = fetch.StagedDownload.from_conf(
+            conf, '/staging/image', 1000, None, policy, max_size=5000)
+        self.assertEqual(
+            ('/staging/image', 1000, None, 128 * 1024, policy, 6,
+             8 * 1024 * 1024, 77, 12.5, 300.0, 5000, 9),
+            (download.dest_path, download.size, download.digest,
+             download.chunk_size, download.policy, download.streams,
+             download.segment_size, download.min_rate,
+             download.min_rate_period, download.deadline,
+             download.max_size, download.slots.limit))
+
+    def test_no_download_timeout_is_no_deadline(self):
+        conf = cfg.ConfigOpts()
+        options.register_opts(conf)
+        conf([], project='glance-download-test')
+        download = fetch.StagedDownload.from_conf(
+            conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
+        self.assertIsNone(download.deadline)
 
 
 class ResumeTest(FetchTestCase):

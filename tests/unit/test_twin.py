@@ -278,6 +278,7 @@ class TwinFlowTest(test_tasks.FlowTestBase):
 
     def setUp(self):
         super().setUp()
+        self.cfg.config(reuse_local_copies=True, group=options.GROUP)
         self.local = FakeLocalImages(self)
 
     def data_requests(self):

@@ -1,0 +1,373 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""One stream of a download: its segments' attempts, and what answers mean.
+
+A stream claims a segment from the table, asks for the rest of it, writes
+the body at its offsets, and claims the next until none is left.  What an
+answer or a break means is decided here, once for every stream:
+
+* a break or a transient status (429, 5xx) is another attempt, from the
+  byte reached, with the retry policy's backoff and bounded attempts;
+* 429 or 503 to an extra stream gives its segment back: the source wants
+  fewer connections, so the download goes on with fewer streams;
+* a source that ignores Range (200 to a ranged request) makes the
+  download one stream, as the whole image;
+* any other failure of the request is reported at once.
+"""
+
+import dataclasses
+import functools
+import logging
+import threading
+import time
+
+import requests
+
+from glance_download import errors
+from glance_download import ranges
+from glance_download import retry
+from glance_download import streams as streams_mod
+from glance_download import verify
+
+LOG = logging.getLogger(__name__)
+
+# Thread name, so that tests can see none is left behind.
+STREAM_THREAD = 'glance-download-stream'
+
+
+def _describe(exc):
+    """Name and text of an exception, without the repetition of wrappers."""
+    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else (
+        str(exc))
+    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
+
+
+class _Broken(Exception):
+    """A transfer failure that is not an exception of the transport."""
+
+    def __init__(self, reason, retry_after=None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class _Stopped(Exception):
+    """The download is being stopped; the stream just ends."""
+
+
+class _GiveBack(Exception):
+    """An extra stream was refused: its segment goes back to the others."""
+
+
+@dataclasses.dataclass(eq=False)
+class Crew:
+    """What the streams of one download share, and how they fare.
+
+    The counts, the limit, ``ranged`` and the first error are read and
+    changed under ``changed``, which the watching thread waits on.
+    """
+
+    table: object
+    part: object
+    opener: object
+    policy: object
+    chunk_size: int
+    dest_path: str
+    limit: int
+    slots: object = None
+    clock: object = time.monotonic
+    stopping: threading.Event = dataclasses.field(
+        default_factory=threading.Event)
+    changed: threading.Condition = dataclasses.field(
+        default_factory=threading.Condition)
+    active: int = 0
+    most: int = 0
+    ranged: bool = False
+    error: BaseException = None
+    attempts: int = 0
+    resumes: int = 0
+    restarts: int = 0
+
+    @property
+    def size(self):
+        return self.table.size
+
+    def joined(self):
+        with self.changed:
+            self.active += 1
+            self.most = max(self.most, self.active)
+
+    def left(self, error=None):
+        """A stream ended, with the ``error`` that ended it if any."""
+        with self.changed:
+            self.active -= 1
+            if error is not None and self.error is None:
+                self.error = error
+            self.changed.notify_all()
+
+    def notify(self):
+        with self.changed:
+            self.changed.notify_all()
+
+    def wants_more(self):
+        """True when the source serves ranges and allows another stream."""
+        with self.changed:
+            return self.ranged and self.active < self.limit
+
+    def count(self, name):
+        with self.changed:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def fewer(self):
+        """Refuse an extra stream: True unless it is the only one left."""
+        with self.changed:
+            if self.active <= 1:
+                return False
+            self.limit = max(1, self.active - 1)
+            return True
+
+    def found_ranges(self):
+        with self.changed:
+            if not self.ranged:
+                self.ranged = True
+                self.changed.notify_all()
+
+    def single(self):
+        """Go on with one stream; False if ranges were served already."""
+        with self.changed:
+            if self.ranged:
+                return False
+            self.limit = 1
+            return True
+
+
+class StreamWorker:
+    """One stream, in a thread of its own, and its attempt under way.
+
+    ``first`` is the download's first stream: it waits for a slot of the
+    process, where an extra stream only starts once it holds one.
+    """
+
+    def __init__(self, crew, first):
+        self.crew = crew
+        self._holding = not first or crew.slots is None
+        self._lock = threading.Lock()
+        self._segment = None
+        self._handle = None
+        self._broken = None
+        self._window_at = 0.0
+        self._window_pos = 0
+        self._thread = threading.Thread(target=self._run, name=STREAM_THREAD,
+                                        daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def join(self):
+        self._thread.join()
+
+    def interrupt(self):
+        """Wake the attempt under way, if blocked reading."""
+        with self._lock:
+            streams_mod.interrupt(self._handle)
+
+    def check_rate(self, now, min_rate, period):
+        """Break the attempt off if under ``min_rate`` over ``period``."""
+        with self._lock:
+            segment = self._segment
+            if segment is None or self._broken:
+                return
+            elapsed = now - self._window_at
+            if elapsed < period:
+                return
+            rate = (segment.pos - self._window_pos) / elapsed
+            if rate >= min_rate:
+                self._window_at = now
+                self._window_pos = segment.pos
+                return
+            self._broken = (f'{rate:.0f} bytes/s for {elapsed:.0f} s, below '
+                            f'the minimum of {min_rate} bytes/s')
+            streams_mod.interrupt(self._handle)
+
+    def _run(self):
+        """Fetch segments one after the other until none is left."""
+        crew = self.crew
+        error = None
+        try:
+            if not self._holding:
+                self._holding = crew.slots.acquire(wait=True,
+                                                   stopping=crew.stopping)
+                if not self._holding:
+                    return
+            while not crew.stopping.is_set():
+                segment = crew.table.claim()
+                if segment is None:
+                    return
+                try:
+                    retry.run(crew.policy,
+                              functools.partial(self._attempt, segment),
+                              made=segment.attempts,
+                              interrupt=crew.stopping)
+                except _GiveBack:
+                    return
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed over to the watching thread
+            error = exc
+        finally:
+            if self._holding and crew.slots is not None:
+                crew.slots.release()
+            crew.left(error)
+
+    def _open(self, segment):
+        if segment.end >= self.crew.size:
+            return self.crew.opener(segment.pos)
+        return self.crew.opener(segment.pos, segment.end)
+
+    def _attempt(self, segment, number):
+        """One request for the rest of the segment, and its body."""
+        crew = self.crew
+        if crew.stopping.is_set():
+            raise _Stopped()
+        crew.count('attempts')
+        segment.attempts = number
+        start = segment.pos
+        response = None
+        try:
+            response = self._open(segment)
+            with self._lock:
+                self._segment = segment
+                self._handle = streams_mod.handle_of(response)
+                self._broken = None
+                self._window_at = crew.clock()
+                self._window_pos = segment.pos
+            if crew.stopping.is_set():
+                raise _Stopped()
+            self._use(response, segment, start)
+            self._copy(response, segment)
+            if segment.done:
+                return
+            raise _Broken(f'the data stream ended after {segment.pos} '
+                          f'of {crew.size} bytes')
+        except (errors.GlanceDownloadError, _Stopped, _GiveBack):
+            raise
+        except Exception as exc:
+            if crew.stopping.is_set():
+                raise _Stopped() from exc
+            if self._broken:
+                exc = _Broken(self._broken)
+            if not (isinstance(exc, _Broken)
+                    or retry.is_transient_exception(exc)):
+                if isinstance(exc, requests.RequestException):
+                    raise errors.TransferError(
+                        f'The image data could not be requested from '
+                        f'the source ({_describe(exc)}). Nothing was '
+                        f'activated.') from exc
+                raise
+            raise self._transient(exc, segment,
+                                  segment.pos > start) from exc
+        finally:
+            with self._lock:
+                handle, self._handle = self._handle, None
+                self._segment = None
+            if response is not None:
+                response.close()
+            streams_mod.release(handle)
+
+    def _use(self, response, segment, start):
+        """Check the answer; make the segment ready for its body."""
+        crew = self.crew
+        status = response.status_code
+        if retry.is_transient_status(status):
+            if status in (429, 503) and crew.fewer():
+                crew.table.give_back(segment)
+                LOG.info('The source answered %s to an extra stream into '
+                         '%s; going on with fewer streams',
+                         ranges.describe_status(status), crew.dest_path)
+                raise _GiveBack()
+            raise _Broken(ranges.describe_status(status),
+                          response.headers.get('Retry-After'))
+        plan = ranges.plan_resume(status, response.headers, start, crew.size)
+        multi = crew.table.multi
+        if status == 200 and multi:
+            self._single_stream(segment)
+        elif multi and plan is not ranges.Plan.APPEND:
+            raise _Broken('the source answered another byte range than '
+                          'asked')
+        elif status == 206 and multi:
+            crew.found_ranges()
+        if plan is ranges.Plan.APPEND:
+            if start > segment.start:
+                crew.count('resumes')
+            return
+        crew.count('restarts')
+        crew.table.restart(segment)
+        if plan is ranges.Plan.REFETCH:
+            raise _Broken('the source answered another byte range than '
+                          'asked; starting over')
+
+    def _single_stream(self, segment):
+        """The remote sent the whole image: one stream takes it all."""
+        if not self.crew.single():
+            raise _Broken('the source answered the whole image to a '
+                          'ranged request')
+        LOG.info('The source ignores Range; downloading into %s over '
+                 'one stream', self.crew.dest_path)
+        self.crew.table.whole(segment)
+
+    def _copy(self, response, segment):
+        """Write the body at the segment's position until it ends.
+
+        The loop ends: every pass adds at least one byte and more than
+        ``size`` bytes are refused; each read is bounded by the read
+        timeout the opener set, and the watching thread breaks off a
+        stream that trickles.
+        """
+        crew = self.crew
+        size = crew.size
+        stopping = crew.stopping
+        for chunk in response.iter_content(crew.chunk_size):
+            if stopping.is_set():
+                raise _Stopped()
+            if self._broken:
+                raise _Broken(self._broken)
+            if not chunk:
+                continue
+            position = segment.pos
+            end = position + len(chunk)
+            if end > segment.end:
+                if segment.end >= size:
+                    raise verify.oversize_error(size, end)
+                chunk = chunk[:segment.end - position]
+                end = segment.end
+            crew.part.write(chunk, position)
+            if crew.table.wrote(segment, end):
+                crew.notify()
+                if end < size:
+                    return
+
+    def _transient(self, exc, segment, progressed):
+        size = self.crew.size
+        reason = (str(exc) if isinstance(exc, _Broken)
+                  else _describe(exc)).rstrip('.')
+        pos = segment.pos
+
+        def give_up(attempts):
+            return errors.TransferError(
+                f'The image data could not be downloaded from the source: '
+                f'{attempts} attempt(s) failed, the last one at byte {pos} '
+                f'of {size} with {reason}. '
+                f'{errors.afterword()}')
+        return retry.Transient(
+            reason, f'Image data download into {self.crew.dest_path} broke '
+            f'at byte {pos} of {size}', give_up,
+            getattr(exc, 'retry_after', None), progressed)
