@@ -328,7 +328,10 @@ class RegionsCommand(command.Lister):
             max_from_source=parsed_args.max_from_source,
             max_from_relay=parsed_args.max_from_relay,
             patience=parsed_args.relay_patience,
-            follow=parsed_args.wait and not parsed_args.dry_run)
+            follow=parsed_args.wait and not parsed_args.dry_run,
+            display=(display.Display(sys.stderr)
+                     if parsed_args.wait and not parsed_args.dry_run
+                     and self.app.options.verbose_level > 0 else None))
         if parsed_args.dry_run:
             origins = {}
             if parsed_args.topology == relay.TREE:
@@ -359,8 +362,7 @@ class RegionsCommand(command.Lister):
         Ctrl-C stops the wait only: it says what goes on where, and the
         command then exits 130 with the table of what was started.
         """
-        shown = (display.Display(sys.stderr)
-                 if self.app.options.verbose_level > 0 else None)
+        shown = work_runner.display
         try:
             work_runner.wait(rows, sources, shown)
         except KeyboardInterrupt:

@@ -170,6 +170,9 @@ class _Tree:
         if target in self.notes:
             row.message = f'{self.notes.pop(target)} {row.message}'
         if row.outcome == 'ok' and row.hash_verified:
+            if origin != self.state.source:
+                row.message = (f'Pulled from region {origin}, which holds '
+                               f'a verified copy. {row.message}')
             self.copies[target] = row.image_id
             self.state = dataclasses.replace(
                 self.state, ready=self.state.ready + (target,),
@@ -201,7 +204,7 @@ class Runner:
                  max_imports=4, deadline=None, timeout=None,
                  topology=relay.TREE, max_from_source=relay.MAX_FROM_SOURCE,
                  max_from_relay=relay.MAX_FROM_RELAY,
-                 patience=relay.PATIENCE, follow=False):
+                 patience=relay.PATIENCE, follow=False, display=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
@@ -223,6 +226,8 @@ class Runner:
         """Seconds after which a pull in flight is slow: not waited for."""
         self.follow = follow
         """--wait: follow the relayed pulls to their end, to fall back."""
+        self.display = display
+        """Where --wait shows the progress, the relayed pulls' too."""
         self.handlers = {
             plan.FAIL: self._fail, plan.SKIP: self._report,
             plan.ORPHAN: self._report, plan.ATTACH: self._attach,
@@ -322,7 +327,8 @@ class Runner:
                 if not (queued[region] or row.replaced or relayed) or (
                         not row.waiting):
                     continue
-                if self.follower.poll(row, sources[row.source_id]):
+                shown = self.display if relayed else None
+                if self.follower.poll(row, sources[row.source_id], shown):
                     rows.remove(row)
                     if tree is not None and region in tree.index:
                         self._pull_ended(row, work, tree.index[region],
