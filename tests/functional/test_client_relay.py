@@ -73,8 +73,8 @@ class RelayTest(Relayed):
     def test_a_relay_whose_data_fails_falls_back_to_the_source(self):
         source = self.source()
         code, _, stderr = self.copy(source['id'], '--from-region',
-                                    self.source_region, '--to-region', 'REGION2',
-                                    '--wait')
+                                    self.source_region, '--to-region',
+                                    'REGION2', '--wait')
         self.assertEqual(test_client.OK, code, stderr)
         relay = self.copy_of('REGION2', source)
         # Its record still says the source's digest; its data no longer
