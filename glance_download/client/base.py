@@ -25,6 +25,7 @@ from osc_lib import exceptions
 from glance_download.client import display
 from glance_download.client import images
 from glance_download.client import plan
+from glance_download.client import relay
 from glance_download.client import runner
 
 LOG = logging.getLogger(__name__)
@@ -175,6 +176,28 @@ class RegionsCommand(command.Lister):
             default=4,
             help='Imports in flight at once in one region; the others wait '
                  'for one of them to end (default: 4)')
+        parser.add_argument(
+            '--topology', choices=relay.TOPOLOGIES, default=relay.TREE,
+            help='tree (default): a region that has a verified copy serves '
+                 'the regions still waiting, so the source region sends the '
+                 'image --max-from-source times; star: every region pulls '
+                 'from the source region')
+        parser.add_argument(
+            '--max-from-source', metavar='<count>', type=positive_int,
+            default=relay.MAX_FROM_SOURCE,
+            help='With --topology tree, pulls of one image from the source '
+                 f'region at once (default: {relay.MAX_FROM_SOURCE})')
+        parser.add_argument(
+            '--max-from-relay', metavar='<count>', type=positive_int,
+            default=relay.MAX_FROM_RELAY,
+            help='With --topology tree, pulls of one image from one relay '
+                 f'region at once (default: {relay.MAX_FROM_RELAY})')
+        parser.add_argument(
+            '--relay-patience', metavar='<seconds>', type=positive_seconds,
+            default=relay.PATIENCE,
+            help='With --topology tree, a pull still going after this long '
+                 'is slow: the regions waiting for it pull from another '
+                 f'region or the source (default: {relay.PATIENCE:g})')
         return parser
 
     def client(self):
@@ -300,10 +323,23 @@ class RegionsCommand(command.Lister):
             parsed_args.max_parallel, parsed_args.max_per_region,
             owner=self.client().project_id,
             max_imports=parsed_args.max_imports_per_region,
-            deadline=self.timeouts.deadline, timeout=parsed_args.timeout)
+            deadline=self.timeouts.deadline, timeout=parsed_args.timeout,
+            topology=parsed_args.topology,
+            max_from_source=parsed_args.max_from_source,
+            max_from_relay=parsed_args.max_from_relay,
+            patience=parsed_args.relay_patience,
+            follow=parsed_args.wait and not parsed_args.dry_run,
+            display=(display.Display(sys.stderr)
+                     if parsed_args.wait and not parsed_args.dry_run
+                     and self.app.options.verbose_level > 0 else None))
         if parsed_args.dry_run:
-            done = [runner.planned_row(step, source)
-                    for step, source, _ in work]
+            origins = {}
+            if parsed_args.topology == relay.TREE:
+                origins = runner.planned_origins(
+                    work, source_region, parsed_args.max_from_source,
+                    parsed_args.max_from_relay)
+            done = [runner.planned_row(step, source, origins.get(index))
+                    for index, (step, source, _) in enumerate(work)]
         else:
             try:
                 done = work_runner.run(work)
@@ -326,8 +362,7 @@ class RegionsCommand(command.Lister):
         Ctrl-C stops the wait only: it says what goes on where, and the
         command then exits 130 with the table of what was started.
         """
-        shown = (display.Display(sys.stderr)
-                 if self.app.options.verbose_level > 0 else None)
+        shown = work_runner.display
         try:
             work_runner.wait(rows, sources, shown)
         except KeyboardInterrupt:

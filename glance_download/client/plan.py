@@ -70,6 +70,10 @@ _VOLUME_SNAPSHOT_PROPERTIES = ('block_device_mapping', 'bdm_v2')
 
 
 IMPORT_LOCK = protocol.IMPORT_LOCK
+# The region a copy's data was pulled from: the source region, or a region
+# that relayed it (glance_download.client.relay). The provenance proper,
+# glance_download_source_*, names the original in either case.
+PULLED_FROM_PROPERTY = 'glance_download_pulled_from'
 
 
 class PlanError(Exception):
@@ -94,6 +98,9 @@ class Step:
     """JSON-patch operations (UPDATE)."""
     copy: dict | None = dataclasses.field(default=None, compare=False)
     """The record of that copy, as it was listed."""
+    origin: tuple = ()
+    """(region, image id) the import pulls from, chosen by the relay tree
+    (glance_download.client.relay); empty: the source, as in a star."""
 
 
 def check_regions(source_region, targets, catalog_regions):
@@ -384,7 +391,7 @@ def managed_changes(source, copy, prefixes):
 def _managed_properties(image, prefixes):
     """Properties kept the same, never the provenance of a copy."""
     found = metadata.properties_to_copy(image, prefixes)
-    for name in metadata.PROVENANCE_PROPERTIES:
+    for name in metadata.PROVENANCE_PROPERTIES + (PULLED_FROM_PROPERTY,):
         found.pop(name, None)
     return found
 

@@ -32,6 +32,7 @@ from glance_download.client import ids
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import polling
+from glance_download.client import relay
 
 COLUMNS = ('Region', 'Source Image', 'Image ID', 'Action', 'Status', 'Size',
            'Hash Verified', 'Seconds', 'Task ID', 'Request ID', 'Message')
@@ -64,6 +65,8 @@ class Row:
     """How the progress display names it."""
     downloaded: str = dataclasses.field(default='', repr=False)
     """The method's closing task message, when a poll saw it."""
+    origin: tuple = dataclasses.field(default=(), repr=False)
+    """(region, image id) the import pulls from, in a relay tree."""
 
     def values(self):
         return (self.region, self.source_id, self.image_id, self.action,
@@ -72,14 +75,121 @@ class Row:
                 self.message)
 
 
-def planned_row(step, source):
-    """The row --dry-run prints for a step."""
+def planned_row(step, source, origin=None):
+    """The row --dry-run prints for a step; origin: where it would pull."""
     row = Row(step.region, step.source_id, step.image_id,
               plan.PLANNED[step.action], 'dry-run', source.get('size'),
               message=step.reason)
+    if origin:
+        row.message = ' '.join(filter(None, (
+            row.message, f'(pulls from region {origin})')))
     if step.action == plan.FAIL:
         row.outcome = 'failed'
     return row
+
+
+def ready_regions(steps):
+    """{region: copy id} where a step found a verified copy already."""
+    return {step.region: step.image_id for step in steps
+            if step.action in (plan.SKIP, plan.UPDATE) and step.image_id}
+
+
+def planned_origins(work, source_region, max_from_source, max_from_relay):
+    """{index of work: region it would pull from}, the tree of --dry-run."""
+    found = {}
+    for indexes, ready in _trees(work).values():
+        origins = relay.tree(source_region, list(indexes), list(ready),
+                             max_from_source, max_from_relay)
+        found.update({indexes[t]: o for t, o in origins.items()})
+    return found
+
+
+def _trees(work):
+    """{source id: ({target: index of work}, {region: ready copy id})}.
+
+    Only for a source with at least two regions to serve or be served by.
+    """
+    by_source = collections.defaultdict(list)
+    for index, (step, _, _) in enumerate(work):
+        by_source[step.source_id].append((index, step))
+    trees = {}
+    for source_id, items in by_source.items():
+        targets = {step.region: index for index, step in items
+                   if step.action in plan.IMPORTS}
+        ready = ready_regions(step for _, step in items)
+        if targets and len(targets) + len(ready) > 1:
+            trees[source_id] = (targets, ready)
+    return trees
+
+
+class _Tree:
+    """The relay tree of one source image while the run goes on."""
+
+    def __init__(self, source_region, source, targets, ready, clock):
+        self.source = source
+        self.index = dict(targets)
+        """{target region: index of its work item}"""
+        self.copies = dict(ready)
+        """{region: its verified copy's id}: the relays."""
+        self.state = relay.State(source_region, tuple(targets), {},
+                                 tuple(ready))
+        self.started = {}
+        self.notes = {}
+        """{target: what failed before the current pull}"""
+        self.clock = clock
+
+    def busy(self, follow):
+        """Whether the run must go on for this tree."""
+        return bool(self.state.waiting or (follow and self.state.pulling))
+
+    def origin(self, region):
+        """(region, image id) to pull from: a relay's copy, or the source."""
+        return (region, self.copies.get(region, self.source['id']))
+
+    def start(self, patience, max_from_source, max_from_relay):
+        """(starts {target: origin}, targets given up) for now."""
+        now = self.clock()
+        slow = frozenset(t for t in self.state.pulling
+                         if now - self.started[t] > patience)
+        self.state = dataclasses.replace(self.state, slow=slow)
+        starts, stuck = relay.next_pulls(self.state, max_from_source,
+                                         max_from_relay)
+        pulling = dict(self.state.pulling, **starts)
+        self.state = dataclasses.replace(
+            self.state, pulling=pulling, waiting=tuple(
+                t for t in self.state.waiting
+                if t not in starts and t not in stuck))
+        for target in starts:
+            self.started[target] = now
+        return starts, stuck
+
+    def ended(self, row):
+        """Record how the pull of row ended; True to pull it again."""
+        target = row.region
+        origin = self.state.pulling.get(target, self.state.source)
+        if target in self.notes:
+            row.message = f'{self.notes.pop(target)} {row.message}'
+        if row.outcome == 'ok' and row.hash_verified:
+            if origin != self.state.source:
+                row.message = (f'Pulled from region {origin}, which holds '
+                               f'a verified copy. {row.message}')
+            self.copies[target] = row.image_id
+            self.state = dataclasses.replace(
+                self.state, ready=self.state.ready + (target,),
+                pulling={t: o for t, o in self.state.pulling.items()
+                         if t != target})
+            return False
+        failed = relay.fallback(self.state, target, origin)
+        if (row.outcome == 'failed' and row.image_id and row.owned
+                and not row.replaced and relay.may_retry(failed, target)):
+            self.state = failed
+            self.notes[target] = (
+                f'The pull from region {origin} failed ({row.message}); '
+                'pulled again from another region.')
+            return True
+        self.state = dataclasses.replace(
+            failed, waiting=tuple(t for t in failed.waiting if t != target))
+        return False
 
 
 class _Gone(Exception):
@@ -91,7 +201,10 @@ class Runner:
 
     def __init__(self, regions, source_region, interface, max_parallel=4,
                  max_per_region=2, clock=time.monotonic, owner=None,
-                 max_imports=4, deadline=None, timeout=None):
+                 max_imports=4, deadline=None, timeout=None,
+                 topology=relay.TREE, max_from_source=relay.MAX_FROM_SOURCE,
+                 max_from_relay=relay.MAX_FROM_RELAY,
+                 patience=relay.PATIENCE, follow=False, display=None):
         self.regions = regions
         """{region name: images.RegionImages}"""
         self.source_region = source_region
@@ -106,6 +219,15 @@ class Runner:
         self.deadline = deadline
         """A clock value: the command's --timeout is over then."""
         self.follower = polling.Follower(regions, clock, timeout)
+        self.topology = topology
+        self.max_from_source = max(1, max_from_source)
+        self.max_from_relay = max(1, max_from_relay)
+        self.patience = patience
+        """Seconds after which a pull in flight is slow: not waited for."""
+        self.follow = follow
+        """--wait: follow the relayed pulls to their end, to fall back."""
+        self.display = display
+        """Where --wait shows the progress, the relayed pulls' too."""
         self.handlers = {
             plan.FAIL: self._fail, plan.SKIP: self._report,
             plan.ORPHAN: self._report, plan.ATTACH: self._attach,
@@ -121,13 +243,22 @@ class Runner:
         every replacement completed (its new copy verified and the earlier
         ones deleted, or failed and the earlier ones kept).
         """
+        work = list(work)
         rows = [None] * len(work)
+        sources = {item[1]['id']: item[1] for item in work}
+        self.trees = {}
+        if self.topology == relay.TREE:
+            self.trees = {
+                source_id: _Tree(self.source_region, sources[source_id],
+                                 targets, ready, self.clock)
+                for source_id, (targets, ready) in _trees(work).items()}
+        held = {index for tree in self.trees.values()
+                for index in tree.index.values()}
         queued = collections.defaultdict(collections.deque)
         for index, item in enumerate(work):
-            if item[0].action in plan.IMPORTS:
+            if item[0].action in plan.IMPORTS and index not in held:
                 queued[item[0].region].append(index)
         flying = collections.defaultdict(list)
-        sources = {item[1]['id']: item[1] for item in work}
         pool = concurrent.futures.ThreadPoolExecutor(
             max(1, min(self.max_parallel, len(work))))
         try:
@@ -146,6 +277,7 @@ class Runner:
                    for index, item in enumerate(work)
                    if item[0].action not in plan.IMPORTS}
         while True:
+            self._relay(work, rows, queued)
             for region, indexes in queued.items():
                 starting = sum(1 for i in running.values()
                                if work[i][0].region == region
@@ -163,34 +295,87 @@ class Runner:
             else:
                 time.sleep(polling.POLL)
             for future in done:
-                row = rows[running.pop(future)] = future.result()
+                index = running.pop(future)
+                row = rows[index] = future.result()
                 if row.waiting:
                     flying[row.region].append(row)
+                else:
+                    self._pull_ended(row, work, index, queued)
             if not running and not any(queued.values()) and not any(
                     row.replaced for rows_ in flying.values()
-                    for row in rows_):
+                    for row in rows_) and not any(
+                        tree.busy(self.follow)
+                        for tree in self.trees.values()):
                 return
-            self._watch(flying, queued, sources)
+            self._watch(flying, queued, sources, work)
             if self.deadline is not None and (
                     self.clock() >= self.deadline) and not running:
                 self._give_up(work, rows, flying, queued)
                 return
 
-    def _watch(self, flying, queued, sources):
+    def _watch(self, flying, queued, sources, work):
         """Poll the imports in flight where it matters.
 
-        That is in a region with imports queued, and for replacements,
-        which are completed here.
+        That is in a region with imports queued, for replacements, which
+        are completed here, and for the pulls of a relay tree still busy.
         """
         for region, rows in flying.items():
             for row in list(rows):
-                if not (queued[region] or row.replaced) or not row.waiting:
+                tree = self.trees.get(row.source_id)
+                relayed = (tree is not None and region in tree.index
+                           and tree.busy(self.follow))
+                if not (queued[region] or row.replaced or relayed) or (
+                        not row.waiting):
                     continue
-                if self.follower.poll(row, sources[row.source_id]):
+                shown = self.display if relayed else None
+                if self.follower.poll(row, sources[row.source_id], shown):
                     rows.remove(row)
+                    if tree is not None and region in tree.index:
+                        self._pull_ended(row, work, tree.index[region],
+                                         queued)
+
+    def _relay(self, work, rows, queued):
+        """Queue the pulls the relay trees can start now."""
+        for tree in self.trees.values():
+            starts, stuck = tree.start(self.patience, self.max_from_source,
+                                       self.max_from_relay)
+            for target, origin in starts.items():
+                index = tree.index[target]
+                step, source, fields = work[index]
+                work[index] = (dataclasses.replace(
+                    step, origin=tree.origin(origin)), source, fields)
+                queued[target].append(index)
+            for target in stuck:
+                row = rows[tree.index[target]]
+                if row is not None:
+                    row.message += (' No other region holds a verified copy '
+                                    'to pull from.')
+
+    def _pull_ended(self, row, work, index, queued):
+        """A pull of a relay tree ended: it may make a relay, or go again."""
+        tree = self.trees.get(row.source_id)
+        if tree is None or tree.index.get(row.region) != index:
+            return
+        if tree.ended(row):
+            step, source, fields = work[index]
+            work[index] = (plan.Step(
+                step.region, plan.REIMPORT, step.source_id, row.image_id,
+                reason=step.reason), source, fields)
 
     def _give_up(self, work, rows, flying, queued):
         """At the deadline: say what was never started, and why."""
+        for tree in self.trees.values():
+            for target in tree.state.waiting:
+                index = tree.index[target]
+                step, source, _ = work[index]
+                rows[index] = Row(
+                    step.region, step.source_id, step.image_id,
+                    plan.DONE[plan.FAIL], 'unchanged', source.get('size'),
+                    outcome='timeout', message=(
+                        'Not started: it waited for a region to pull from '
+                        '(--max-from-source, --max-from-relay) when the '
+                        '--timeout ran out. Run the same command again.'))
+            tree.state = dataclasses.replace(tree.state, waiting=())
         for region, indexes in queued.items():
             while indexes:
                 index = indexes.popleft()
@@ -226,7 +411,8 @@ class Runner:
         """One step; never raises for a Glance error, the row says it."""
         row = Row(step.region, step.source_id, step.image_id,
                   plan.DONE[step.action], size=source.get('size'),
-                  message=step.reason, started=self.clock())
+                  message=step.reason, started=self.clock(),
+                  origin=step.origin)
         glance = self.regions[step.region]
         try:
             self.handlers[step.action](glance, step, source, fields, row)
@@ -312,8 +498,10 @@ class Runner:
         """
         for image_id in candidates:
             try:
-                image, row.request_id = glance.create(
-                    dict(fields, id=image_id))
+                image, row.request_id = glance.create(dict(
+                    fields, id=image_id, **{
+                        plan.PULLED_FROM_PROPERTY: self._origin(
+                            source, row)[0]}))
             except images.GlanceError as e:
                 if e.status != 409:
                     raise images.GlanceError(
@@ -364,6 +552,10 @@ class Runner:
         row.message += ' This run started its import.'
         self._start(glance, other['id'], source, row, created=False)
 
+    def _origin(self, source, row):
+        """(region, image id) the import of row pulls from."""
+        return row.origin or (self.source_region, source['id'])
+
     def _start(self, glance, image_id, source, row, created):
         """Start the import into image_id, or use the one that runs.
 
@@ -372,9 +564,14 @@ class Runner:
         this run created whose import is refused otherwise is deleted, so
         that nothing half-made is left.
         """
+        origin_region, origin_id = self._origin(source, row)
         try:
+            if not created and row.origin:
+                glance.update(image_id, ({
+                    'op': 'add', 'path': '/' + plan.PULLED_FROM_PROPERTY,
+                    'value': origin_region},))
             row.request_id = glance.start_import(
-                image_id, source['id'], self.source_region, self.interface)
+                image_id, origin_id, origin_region, self.interface)
         except images.GlanceError as e:
             if e.status not in (404, 409) and not created:
                 raise

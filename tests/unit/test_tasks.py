@@ -262,7 +262,7 @@ class SuccessTest(FlowTestBase):
 
     def test_the_source_s_own_provenance_is_never_copied(self):
         # A source that is itself a copy, and a prefix that covers the
-        # provenance: the target's provenance is its own.
+        # provenance: nothing of the source's provenance is written.
         self.source.update(glance_download_source_region='REGION0',
                            glance_download_source_image_id='first',
                            glance_download_source_owner='someone')
@@ -270,10 +270,59 @@ class SuccessTest(FlowTestBase):
                         group=options.PROPERTIES_GROUP)
         self.run_import()
         props = self.objs.image.extra_properties
+        for name in ('glance_download_source_region',
+                     'glance_download_source_image_id',
+                     'glance_download_source_owner'):
+            self.assertNotIn(name, props)
+
+    def test_a_relayed_copy_keeps_the_original_s_provenance(self):
+        # The client recorded the original at creation, and imports from
+        # a region that relays it: the relay's name must not replace it.
+        self.source.update(glance_download_source_region='REGION0',
+                           glance_download_source_image_id='first')
+        self.objs.image.extra_properties.update(
+            glance_download_source_region='REGION0',
+            glance_download_source_image_id='first',
+            glance_download_source_owner='owner0')
+        self.run_import()
+        props = self.objs.image.extra_properties
+        self.assertEqual(('REGION0', 'first', 'owner0'), (
+            props['glance_download_source_region'],
+            props['glance_download_source_image_id'],
+            props['glance_download_source_owner']))
+
+    def test_a_remote_claiming_another_origin_cannot_write_it(self):
+        # A hostile remote names a provenance of its own choosing: the
+        # target keeps what its creator recorded, and no claim is copied.
+        self.source.update(glance_download_source_region='REGION9',
+                           glance_download_source_image_id='victim')
+        self.objs.image.extra_properties.update(
+            glance_download_source_region='REGION0',
+            glance_download_source_image_id='first')
+        self.run_import()
+        props = self.objs.image.extra_properties
+        self.assertEqual(('REGION0', 'first'), (
+            props['glance_download_source_region'],
+            props['glance_download_source_image_id']))
+
+    def assert_records_the_request(self, **claim):
+        # One property alone, or an empty one, is not a copy's provenance:
+        # the import records where the data came from, as for any source.
+        self.source.update(claim)
+        self.run_import()
+        props = self.objs.image.extra_properties
         self.assertEqual(('REGION1', self.source['id']), (
             props['glance_download_source_region'],
             props['glance_download_source_image_id']))
-        self.assertNotIn('glance_download_source_owner', props)
+
+    def test_half_a_provenance_is_no_relay(self):
+        self.assert_records_the_request(
+            glance_download_source_region='REGION0')
+
+    def test_an_empty_provenance_is_no_relay(self):
+        self.assert_records_the_request(
+            glance_download_source_region='REGION0',
+            glance_download_source_image_id='')
 
     def test_cut_and_stalled_transfers_resume(self):
         self.glance.faults += [fake_glance.Cut(after=1024 * 1024),
