@@ -360,7 +360,7 @@ class SlowLinkTest(ClientTest):
         source = self.small_source(size=6 * MIB)
         args = (source['id'], '--from-region', self.slow, '--to-region',
                 'REGION2', '--wait')
-        code, rows, stderr = self.copy(*args, '--timeout', '4')
+        code, rows, stderr = self.copy(*args, '--timeout', '10')
         self.assertEqual(TIMEOUT, code, stderr)
         [row] = rows
         self.assertEqual(('created', 'importing'),
