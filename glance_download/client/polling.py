@@ -130,6 +130,7 @@ class Follower:
             row.message = (row.downloaded or message).rstrip('.')
             if row.hash_verified:
                 row.message += f'; the copy matches by {check.basis}.'
+                record_origin(glance, image, row)
             else:
                 row.outcome = 'failed'
                 row.message = (f'The copy is active but its data differs '
@@ -145,6 +146,25 @@ class Follower:
         row.seconds = self.clock() - row.started
         if row.replaced:
             complete_replacement(self.regions[row.region], row)
+
+
+def record_origin(glance, image, row):
+    """Say in the verified copy which region its data was pulled from.
+
+    Only now that its import ended: no import flow then saves the image
+    at the same time, and the property cannot be lost to one.
+    """
+    if not (row.owned and row.origin):
+        return
+    region = row.origin[0]
+    if image.get(plan.PULLED_FROM_PROPERTY) == region:
+        return
+    try:
+        glance.update(row.image_id, ({
+            'op': 'add', 'path': '/' + plan.PULLED_FROM_PROPERTY,
+            'value': region},))
+    except images.GlanceError as e:
+        LOG.debug('Origin of %s not recorded: %s', row.image_id, e)
 
 
 class _Locked:

@@ -566,10 +566,9 @@ class Runner:
         """
         origin_region, origin_id = self._origin(source, row)
         try:
-            if not created and row.origin:
-                glance.update(image_id, ({
-                    'op': 'add', 'path': '/' + plan.PULLED_FROM_PROPERTY,
-                    'value': origin_region},))
+            # The origin of a copy this run did not create is recorded once
+            # its import ended (polling): a PATCH while another run's import
+            # runs would race with Glance's own saves of the image.
             row.request_id = glance.start_import(
                 image_id, origin_id, origin_region, self.interface)
         except images.GlanceError as e:

@@ -88,6 +88,12 @@ class FakeRegion:
     def newest_task(self, image_id):
         return self.tasks.get(image_id)
 
+    def update(self, image_id, operations):
+        self._check('update')
+        for op in operations:
+            self.images[image_id][op['path'][1:]] = op['value']
+        return 'req-update'
+
     def get(self, image_id):
         return self.images.get(image_id)
 
@@ -290,6 +296,25 @@ class RunnerTest(NoWaiting, unittest.TestCase):
         self.assertIn('holds that id but is not a copy', row.message)
         self.assertIn('owned by project alt', row.message)
         self.assertEqual('alt', region.images['src']['owner'])
+
+
+class OriginTest(NoWaiting, unittest.TestCase):
+
+    def test_the_origin_is_recorded_once_the_import_ended(self):
+        # A placeholder another run made: no PATCH while an import may
+        # run in it, the origin once the copy is verified.
+        region = FakeRegion('R2')
+        region.add('old', status='queued')
+        step = plan.Step('R2', plan.REIMPORT, 'src', 'old',
+                         origin=('R3', 'relay-copy'))
+        work = make_runner(region)
+        [row] = work.run([(step, SOURCE, None)])
+        self.assertEqual(['import'], region.calls)
+        region.finish('old', True)
+        work.wait([row], {'src': SOURCE})
+        self.assertEqual(('ok', 'R3'), (
+            row.outcome, region.images['old'][plan.PULLED_FROM_PROPERTY]))
+        self.assertEqual(['import', 'update'], region.calls)
 
 
 class ReplaceTest(NoWaiting, unittest.TestCase):
