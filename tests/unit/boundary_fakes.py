@@ -36,6 +36,7 @@ from glance import context as glance_context
 import glance.db
 from glance.db.simple import api as simple_api
 from glance import domain
+from glance_store import backend as store_backend
 
 from glance_download.boundary import takeover
 from tests.unit import helpers
@@ -267,6 +268,24 @@ class GlanceDatabase:
 
     def staged(self):
         return sorted(os.listdir(self.staging))
+
+    def file_store(self, test):
+        """A filesystem default store in a directory of the test's; it."""
+        try:
+            store_backend.register_opts(cfg.CONF)
+        except cfg.DuplicateOptError:
+            pass
+        directory = tempfile.TemporaryDirectory()
+        test.addCleanup(directory.cleanup)
+        for name, value in (('default_store', 'file'),
+                            ('filesystem_store_datadir', directory.name)):
+            helpers.override(test, name, value, group='glance_store')
+        return directory.name
+
+    def locate(self, image_id, url):
+        """Record ``url`` as a location of the image."""
+        self.api.image_update(self.context, image_id, {'locations': [
+            {'url': url, 'metadata': {}, 'status': 'active'}]})
 
 
 def resolver_modules():
