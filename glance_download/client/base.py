@@ -26,7 +26,9 @@ from glance_download.client import display
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import relay
+from glance_download.client import report
 from glance_download.client import runner
+from glance_download.client import trees
 
 LOG = logging.getLogger(__name__)
 
@@ -335,10 +337,10 @@ class RegionsCommand(command.Lister):
         if parsed_args.dry_run:
             origins = {}
             if parsed_args.topology == relay.TREE:
-                origins = runner.planned_origins(
+                origins = trees.planned_origins(
                     work, source_region, parsed_args.max_from_source,
                     parsed_args.max_from_relay)
-            done = [runner.planned_row(step, source, origins.get(index))
+            done = [report.planned_row(step, source, origins.get(index))
                     for index, (step, source, _) in enumerate(work)]
         else:
             try:
@@ -354,7 +356,7 @@ class RegionsCommand(command.Lister):
         if parsed_args.wait and not parsed_args.dry_run:
             self.wait(work_runner, rows, sources)
         self.say(failure_lines(rows, parsed_args.dry_run))
-        return runner.COLUMNS, [row.values() for row in rows]
+        return report.COLUMNS, [row.values() for row in rows]
 
     def wait(self, work_runner, rows, sources):
         """Wait for the imports until the command's deadline (--timeout).

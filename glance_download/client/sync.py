@@ -21,7 +21,7 @@ from glance_download.client import base
 from glance_download.client import images
 from glance_download.client import orphans
 from glance_download.client import plan
-from glance_download.client import runner
+from glance_download.client import report
 from glance_download import metadata
 
 
@@ -159,7 +159,7 @@ def split_sources(selected, region, include_copies=False, named=False):
                 'would send it back there. Give --include-copies to sync it '
                 'anyway.')
         if problem:
-            rows.append(runner.Row(region, source['id'],
+            rows.append(report.Row(region, source['id'],
                                    action=plan.DONE[plan.FAIL],
                                    status=source.get('status'),
                                    message=problem, outcome='failed'))
@@ -322,7 +322,7 @@ class SyncImages(base.RegionsCommand):
                                               source_region)
         for region in targets:
             if region in self.skipped:
-                rows.append(runner.Row(region, '', action=plan.DONE[plan.SKIP],
+                rows.append(report.Row(region, '', action=plan.DONE[plan.SKIP],
                                        status='unchanged',
                                        message=self.skipped[region]))
         looking = self._looks_for_orphans(parsed_args, prefixes)
@@ -344,7 +344,7 @@ class SyncImages(base.RegionsCommand):
                 except images.GlanceError as e:
                     problem = str(e)
             if problem is not None:
-                rows.append(runner.Row(region, '', action='failed',
+                rows.append(report.Row(region, '', action='failed',
                                        status='unchanged', message=problem,
                                        outcome='failed'))
                 continue

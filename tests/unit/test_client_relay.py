@@ -18,6 +18,7 @@ import unittest
 from glance_download.client import plan
 from glance_download.client import relay
 from glance_download.client import runner
+from glance_download.client import trees
 from glance_download import metadata
 from tests.unit import test_client_runner
 
@@ -310,4 +311,4 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
         steps = self.creates('R2', 'R3', 'R4')
         work = [(s, test_client_runner.SOURCE, None) for s in steps]
         self.assertEqual({0: 'R1', 1: 'R2', 2: 'R2'},
-                         runner.planned_origins(work, 'R1', 1, 2))
+                         trees.planned_origins(work, 'R1', 1, 2))

@@ -26,7 +26,7 @@ from glance_download.client import base
 from glance_download.client import copy
 from glance_download.client import images
 from glance_download.client import plugin
-from glance_download.client import runner
+from glance_download.client import report
 from glance_download.client import sync
 from tests.functional import silent
 
@@ -280,12 +280,12 @@ class MessagesTest(unittest.TestCase):
 
     def test_failure_lines(self):
         rows = [
-            runner.Row('R2', 's1', 'c1', 'created', 'active'),
-            runner.Row('R3', 's1', action='failed', message='No method\n'
+            report.Row('R2', 's1', 'c1', 'created', 'active'),
+            report.Row('R3', 's1', action='failed', message='No method\n'
                        'offered.', outcome='failed'),
-            runner.Row('R4', '', action='failed', message='Unreachable',
+            report.Row('R4', '', action='failed', message='Unreachable',
                        outcome='failed'),
-            runner.Row('R5', 's1', 'c5', 'created', 'importing',
+            report.Row('R5', 's1', 'c5', 'created', 'importing',
                        message='Still importing', outcome='timeout'),
         ]
         self.assertEqual([
@@ -297,9 +297,9 @@ class MessagesTest(unittest.TestCase):
                          'offered.', base.failure_lines(rows, True)[0])
 
     def test_interrupted_lines_name_what_goes_on(self):
-        rows = [runner.Row('R2', 's1', 'c2', 'created', 'importing',
+        rows = [report.Row('R2', 's1', 'c2', 'created', 'importing',
                            task_id='t2', waiting=True),
-                runner.Row('R4', 's1', 'c4', 'created', 'active')]
+                report.Row('R4', 's1', 'c4', 'created', 'active')]
         lines = base.interrupted_lines(rows)
         self.assertIn('go on in Glance', lines[0])
         self.assertEqual(['  R2: image c2, task t2, a copy of s1'],
