@@ -19,7 +19,9 @@ into, is used (attached to), never removed. A run deletes an image only
 when it created it or started its import itself and saw that fail.
 """
 
+from glance_download.client import compare
 from glance_download.client import ids
+from glance_download.client import image_fields
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import polling
@@ -77,7 +79,7 @@ class Actions:
         copy = step.copy or glance.get(step.image_id) or {}
         row.status = copy.get('status', 'deleted')
         row.size = copy.get('size')
-        row.hash_verified = plan.holds_source_data(source, copy)
+        row.hash_verified = compare.holds_source_data(source, copy)
 
     @staticmethod
     def _attach(glance, step, source, fields, row):
@@ -143,7 +145,7 @@ class Actions:
             try:
                 image, row.request_id = glance.create(dict(
                     fields, id=image_id, **{
-                        plan.PULLED_FROM_PROPERTY: self._origin(
+                        image_fields.PULLED_FROM_PROPERTY: self._origin(
                             source, row)[0]}))
             except images.GlanceError as e:
                 if e.status != 409:
@@ -151,15 +153,15 @@ class Actions:
                         create_failure(e, fields, step.region), e.status,
                         e.request_id)
                 other = glance.get(image_id)
-                if plan.is_copy_of(other, source, self.source_region,
-                                   self.owner):
+                if compare.is_copy_of(other, source, self.source_region,
+                                      self.owner):
                     self._adopt(glance, other, source, row, (
                         f'Copy {image_id} was made at the same time by '
                         'another run.'))
                     return
                 if 'id' in fields:
                     if other is not None:
-                        raise images.GlanceError(plan.not_a_copy(
+                        raise images.GlanceError(compare.not_a_copy(
                             other, source, self.source_region, step.region),
                             e.status, e.request_id)
                     raise images.GlanceError(
@@ -180,14 +182,14 @@ class Actions:
         row.image_id = other['id']
         row.status = other.get('status')
         row.message = message
-        found = plan.rank(other, source)
-        if found == plan.Rank.VERIFIED:
+        found = compare.rank(other, source)
+        if found == compare.Rank.VERIFIED:
             row.action = plan.DONE[plan.SKIP]
             row.size = other.get('size')
             row.hash_verified = True
             return
         row.action = plan.DONE[plan.ATTACH]
-        if found == plan.Rank.IMPORTING:
+        if found == compare.Rank.IMPORTING:
             self._attach(glance, plan.Step(row.region, plan.ATTACH,
                                            row.source_id, other['id']),
                          source, None, row)
@@ -224,7 +226,7 @@ class Actions:
                         f'{e} The copy {image_id} created for it was '
                         'deleted meanwhile.', e.status, e.request_id)
                 raise _Gone(image_id)
-            if plan.rank(current, source) < plan.Rank.PLACEHOLDER:
+            if compare.rank(current, source) < compare.Rank.PLACEHOLDER:
                 action = row.action
                 self._adopt(glance, current, source, row, (
                     f'Another run started the import into {image_id} at '

@@ -15,6 +15,7 @@
 from osc_lib import exceptions
 
 from glance_download.client import base
+from glance_download.client import image_fields
 from glance_download.client import images
 from glance_download.client import plan
 
@@ -85,7 +86,7 @@ class CopyImage(base.RegionsCommand):
             raise exceptions.CommandError(
                 '--existing replace cannot be combined with --same-id: a '
                 'deleted image\'s id is never given again.')
-        fields = plan.target_fields(
+        fields = image_fields.target_fields(
             source, source_region, name=parsed_args.name,
             visibility=parsed_args.visibility, same_id=parsed_args.same_id)
         copies, problems = self.region_copies(regions, targets,

@@ -18,6 +18,7 @@ import sys
 from osc_lib import exceptions
 
 from glance_download.client import base
+from glance_download.client import image_fields
 from glance_download.client import images
 from glance_download.client import orphans
 from glance_download.client import plan
@@ -419,7 +420,7 @@ class SyncImages(base.RegionsCommand):
         visibility = parsed_args.copy_visibility
         if visibility == 'same':
             visibility = source.get('visibility') or 'private'
-        return plan.target_fields(
+        return image_fields.target_fields(
             source, source_region, visibility=visibility,
             same_id=parsed_args.same_id,
             properties=metadata.properties_to_copy(source, prefixes))

@@ -17,6 +17,7 @@ from unittest import mock
 
 from osc_lib import exceptions
 
+from glance_download.client import image_fields
 from glance_download.client import images
 from glance_download.client import orphans
 from glance_download.client import plan
@@ -324,6 +325,6 @@ class RecordedOwnerTest(unittest.TestCase):
     def test_the_recorded_owner_is_not_managed_metadata(self):
         """A --property-prefix that covers it must not remove it."""
         made = copy('c', owner=ME)
-        self.assertEqual((), plan.managed_changes(
+        self.assertEqual((), image_fields.managed_changes(
             test_client_plan.source(), made,
             ['glance_download_'] + PREFIXES))
