@@ -22,12 +22,14 @@ import time
 from osc_lib.command import command
 from osc_lib import exceptions
 
+from glance_download.client import compare
 from glance_download.client import display
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import relay
 from glance_download.client import report
 from glance_download.client import runner
+from glance_download.client import timing
 from glance_download.client import trees
 
 LOG = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ class RegionsCommand(command.Lister):
     when it is over.
     """
 
-    timeouts = images.Timeouts()
+    timeouts = timing.Timeouts()
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -151,14 +153,14 @@ class RegionsCommand(command.Lister):
                  'in Glance')
         parser.add_argument(
             '--connect-timeout', metavar='<seconds>', type=positive_seconds,
-            default=images.CONNECT_TIMEOUT,
+            default=timing.CONNECT_TIMEOUT,
             help='How long each request waits for a connection to a '
-                 f'Glance (default: {images.CONNECT_TIMEOUT:g})')
+                 f'Glance (default: {timing.CONNECT_TIMEOUT:g})')
         parser.add_argument(
             '--read-timeout', metavar='<seconds>', type=positive_seconds,
-            default=images.READ_TIMEOUT,
+            default=timing.READ_TIMEOUT,
             help='How long each request waits for a Glance to answer '
-                 f'(default: {images.READ_TIMEOUT:g}); a region that does '
+                 f'(default: {timing.READ_TIMEOUT:g}); a region that does '
                  'not answer in time fails, the others go on')
         parser.add_argument(
             '--same-id', action='store_true',
@@ -296,7 +298,7 @@ class RegionsCommand(command.Lister):
                 seen = regions[region].get(source['id'])
             except images.GlanceError:
                 return None
-            if not images.same_glance(source, seen):
+            if not compare.same_glance(source, seen):
                 return None
             return same_glance_message(region, source_region, source['id'])
         if not probes:
@@ -385,7 +387,7 @@ class RegionsCommand(command.Lister):
 
     def run(self, parsed_args):
         self.exit_status = plan.EXIT_OK
-        self.timeouts = images.Timeouts(
+        self.timeouts = timing.Timeouts(
             parsed_args.connect_timeout, parsed_args.read_timeout,
             deadline=time.monotonic() + parsed_args.timeout,
             timeout=parsed_args.timeout)

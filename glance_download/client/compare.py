@@ -14,8 +14,10 @@
 
 Pure functions of image records, like plan, which decides with them: the
 data compared like with like (compare_data), the order of preference
-between several copies of one source (Rank), and whether an image that
-holds the id a run wanted is a copy the run may use (is_copy_of).
+between several copies of one source (Rank), whether an image that
+holds the id a run wanted is a copy the run may use (is_copy_of), and
+whether a record read in a target region is the source itself
+(same_glance).
 """
 
 import dataclasses
@@ -123,3 +125,21 @@ def not_a_copy(image, source, source_region, region):
     return (f"Image {image['id']} in region {region} holds that id but is "
             f"not a copy of image {source['id']} of region {source_region} "
             f"that you own ({', '.join(found)}); it was left alone.")
+
+
+def same_glance(source, seen):
+    """Whether seen, read in another region, is the source image itself.
+
+    Two catalog regions can be served by one Glance (one endpoint behind
+    two names, or a proxy): reading the source's id in the target region
+    then returns the very same record, with the same creation time and
+    data, and without the provenance a copy would carry. A copy made with
+    --same-id has the id, but not the creation time nor the provenance.
+    """
+    if not seen or not source or seen.get('id') != source.get('id'):
+        return False
+    if any(seen.get(name) for name in metadata.PROVENANCE_PROPERTIES):
+        return False
+    fields = ('created_at', 'checksum', 'os_hash_value')
+    return bool(source.get('created_at')) and all(
+        seen.get(name) == source.get(name) for name in fields)
