@@ -17,6 +17,7 @@ from osc_lib import exceptions
 from glance_download.client import base
 from glance_download.client import image_fields
 from glance_download.client import images
+from glance_download.client import options
 from glance_download.client import plan
 
 
@@ -70,7 +71,7 @@ class CopyImage(base.RegionsCommand):
             help='When a region has a copy already: skip (default: reuse '
                  'it), fail, or replace (copy again; the earlier copies are '
                  'deleted once the new one is active and verified)')
-        parser.epilog = base.EXIT_STATUSES
+        parser.epilog = options.EXIT_STATUSES
         return parser
 
     def take_action(self, parsed_args):

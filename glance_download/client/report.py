@@ -14,7 +14,8 @@
 
 A row is made when its step is done (runner, actions), completed when the
 import it waits for ends (polling), and printed with COLUMNS; --dry-run
-prints the planned_row of each step instead.
+prints the planned_row of each step instead. The reason of each failed
+row, and on Ctrl-C what goes on where, are written to stderr as well.
 """
 
 import dataclasses
@@ -73,3 +74,38 @@ def planned_row(step, source, origin=None):
     if step.action == plan.FAIL:
         row.outcome = 'failed'
     return row
+
+
+def failure_lines(rows, dry_run=False):
+    """One line per failed or timed-out row: region, source, reason.
+
+    Written to stderr, so that the reason shows whatever columns and
+    format the table is printed with.
+    """
+    lines = []
+    for row in rows:
+        if row.outcome == 'timeout':
+            what = 'timed out'
+        elif row.outcome == 'failed':
+            what = 'would fail' if dry_run else 'failed'
+        else:
+            continue
+        source = f' (source image {row.source_id})' if row.source_id else ''
+        reason = ' '.join((row.message or 'no reason given').split())
+        lines.append(f'{row.region}: {what}{source}: {reason}')
+    return lines
+
+
+def interrupted_lines(rows):
+    """What to tell a user who interrupted the wait: what goes on where."""
+    going = [row for row in rows if row.waiting]
+    if not going:
+        return ['Interrupted; no import was still in progress.']
+    lines = ['Interrupted. These imports go on in Glance, server-side:']
+    for row in going:
+        task = f', task {row.task_id}' if row.task_id else ''
+        lines.append(f'  {row.region}: image {row.image_id}{task}, a copy '
+                     f'of {row.source_id}')
+    lines.append('Run the same command again with --wait to follow them, '
+                 'or without it to see where they are.')
+    return lines

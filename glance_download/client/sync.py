@@ -20,6 +20,7 @@ from osc_lib import exceptions
 from glance_download.client import base
 from glance_download.client import image_fields
 from glance_download.client import images
+from glance_download.client import options
 from glance_download.client import orphans
 from glance_download.client import plan
 from glance_download.client import report
@@ -265,7 +266,7 @@ class SyncImages(base.RegionsCommand):
             help='Delete or deactivate at most this many copies in a run; '
                  'beyond, none is (default: '
                  f'{orphans.MAX_DELETE})')
-        parser.epilog = base.EXIT_STATUSES
+        parser.epilog = options.EXIT_STATUSES
         return parser
 
     def target_regions(self, parsed_args, catalog, source_region):

@@ -22,7 +22,6 @@ from keystoneauth1.identity import access as access_plugin
 from keystoneauth1 import session as ks_session
 import requests_mock
 
-from glance_download.client import base
 from glance_download.client import compare
 from glance_download.client import copy
 from glance_download.client import error_bodies
@@ -295,19 +294,19 @@ class MessagesTest(unittest.TestCase):
             'R3: failed (source image s1): No method offered.',
             'R4: failed: Unreachable',
             'R5: timed out (source image s1): Still importing'],
-            base.failure_lines(rows))
+            report.failure_lines(rows))
         self.assertEqual('R3: would fail (source image s1): No method '
-                         'offered.', base.failure_lines(rows, True)[0])
+                         'offered.', report.failure_lines(rows, True)[0])
 
     def test_interrupted_lines_name_what_goes_on(self):
         rows = [report.Row('R2', 's1', 'c2', 'created', 'importing',
                            task_id='t2', waiting=True),
                 report.Row('R4', 's1', 'c4', 'created', 'active')]
-        lines = base.interrupted_lines(rows)
+        lines = report.interrupted_lines(rows)
         self.assertIn('go on in Glance', lines[0])
         self.assertEqual(['  R2: image c2, task t2, a copy of s1'],
                          lines[1:2])
         self.assertIn('again with --wait', lines[-1])
         self.assertEqual(3, len(lines))
         self.assertEqual(['Interrupted; no import was still in progress.'],
-                         base.interrupted_lines(rows[1:]))
+                         report.interrupted_lines(rows[1:]))
