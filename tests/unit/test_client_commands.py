@@ -16,6 +16,7 @@ import unittest
 from unittest import mock
 
 from glance_download.client import plugin
+from glance_download.client import selection
 from glance_download.client import sync
 
 
@@ -53,10 +54,10 @@ class SelectionTest(unittest.TestCase):
         self.assertEqual([('status', 'active'), ('visibility', 'public'),
                           ('tag', 'a'), ('tag', 'b'), ('k', 'v=w'),
                           ('owner', 'p'), ('name', 'n')],
-                         sync.selection_filters(args))
+                         selection.selection_filters(args))
 
     def test_bad_property(self):
-        self.assertRaises(ValueError, sync.property_filter, 'novalue')
+        self.assertRaises(ValueError, selection.property_filter, 'novalue')
         self.assertRaises(SystemExit, self.parse, '--property', '=v')
 
     def test_targets_are_exclusive(self):
