@@ -49,13 +49,22 @@ def positive_seconds(text):
 
 def positive_int(text):
     """An argparse type: a whole number greater than zero."""
+    return _whole_number(text, 1, 'greater than 0')
+
+
+def count(text):
+    """An argparse type: a whole number, zero or more."""
+    return _whole_number(text, 0, '0 or more')
+
+
+def _whole_number(text, least, wanted):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f'{text!r} is not a whole number')
-    if value <= 0:
+    if value < least:
         raise argparse.ArgumentTypeError(
-            f'{text} is too small: give a whole number greater than 0')
+            f'{text} is too small: give a whole number {wanted}')
     return value
 
 
@@ -97,13 +106,14 @@ def add_shared(parser):
         '--dry-run', action='store_true',
         help='Print what each region would get, change nothing')
     parser.add_argument(
-        '--max-parallel', metavar='<count>', type=int, default=4,
+        '--max-parallel', metavar='<count>', type=positive_int, default=4,
         help='Steps run at the same time overall (default: 4)')
     parser.add_argument(
-        '--max-per-region', metavar='<count>', type=int, default=2,
+        '--max-per-region', metavar='<count>', type=positive_int,
+        default=2,
         help='Steps run at the same time in one region (default: 2)')
     parser.add_argument(
-        '--max-imports-per-region', metavar='<count>', type=int,
+        '--max-imports-per-region', metavar='<count>', type=positive_int,
         default=4,
         help='Imports in flight at once in one region; the others wait '
              'for one of them to end (default: 4)')

@@ -91,10 +91,6 @@ def check_options(parsed_args, prefixes):
         raise exceptions.CommandError(
             '--orphans delete deletes images: add --confirm-delete to '
             'confirm, or run with --dry-run first to see which.')
-    if parsed_args.max_delete < 0:
-        raise exceptions.CommandError(
-            f'--max-delete {parsed_args.max_delete}: give a count, 0 or '
-            'more.')
 
 
 def unmatched_message(keys):

@@ -119,7 +119,7 @@ class SyncImages(base.RegionsCommand):
             '--confirm-delete', action='store_true',
             help='Needed with --orphans delete (not with --dry-run)')
         parser.add_argument(
-            '--max-delete', metavar='<count>', type=int,
+            '--max-delete', metavar='<count>', type=options.count,
             default=orphans.MAX_DELETE,
             help='Delete or deactivate at most this many copies in a run; '
                  'beyond, none is (default: '

@@ -234,8 +234,6 @@ class OptionsTest(unittest.TestCase):
             '--tag', 't', '--exclude-region', 'R3'))
         self.check('--tag', 't', '--to-all-regions', '--exclude-region',
                    'R3', '--exclude-region', 'R4')
-        self.assertIn('give a count', self.refused('--tag', 't',
-                                                   '--max-delete', '-1'))
 
     def test_pick_targets(self):
         catalog = ['R1', 'R2', 'R3', 'R4']
