@@ -45,8 +45,6 @@ class Runner:
                  topology=relay.TREE, max_from_source=relay.MAX_FROM_SOURCE,
                  max_from_relay=relay.MAX_FROM_RELAY,
                  patience=relay.PATIENCE, follow=False, display=None):
-        self.regions = regions
-        """{region name: images.RegionImages}"""
         self.source_region = source_region
         self.actions = actions.Actions(regions, source_region, interface,
                                        clock, owner)
