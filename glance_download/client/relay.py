@@ -154,3 +154,26 @@ def fallback(state, target, origin):
 def may_retry(state, target):
     """Whether target, whose pull just failed, may pull from elsewhere."""
     return len(state.refused.get(target, ())) < MAX_ATTEMPTS
+
+
+def failed_note(origin, message):
+    """What a target's row keeps of a pull from origin that failed."""
+    return f'The pull from region {origin} failed ({message}).'
+
+
+def verified_message(origin, source, earlier, message):
+    """The message of a copy verified once pulled from origin.
+
+    earlier: what failed before (failed_note), '' if nothing did. The
+    message says where the data came from when that was a relay, or the
+    source after a relay failed.
+    """
+    if origin != source:
+        again = 'again ' if earlier else ''
+        pulled = (f'Pulled {again}from region {origin}, which holds a '
+                  'verified copy.')
+    elif earlier:
+        pulled = f'Pulled again from the source region {origin}.'
+    else:
+        pulled = ''
+    return ' '.join(filter(None, (earlier, pulled, message)))

@@ -112,12 +112,10 @@ class Tree:
         """Record how the pull of row ended; True to pull it again."""
         target = row.region
         origin = self.state.pulling.get(target, self.state.source)
-        if target in self.notes:
-            row.message = f'{self.notes.pop(target)} {row.message}'
+        earlier = self.notes.pop(target, '')
         if row.outcome == 'ok' and row.hash_verified:
-            if origin != self.state.source:
-                row.message = (f'Pulled from region {origin}, which holds '
-                               f'a verified copy. {row.message}')
+            row.message = relay.verified_message(origin, self.state.source,
+                                                 earlier, row.message)
             self.copies[target] = row.image_id
             self.state = dataclasses.replace(
                 self.state, ready=self.state.ready + (target,),
@@ -125,12 +123,13 @@ class Tree:
                          if t != target})
             return False
         failed = relay.fallback(self.state, target, origin)
+        note = ' '.join(filter(None, (
+            earlier, relay.failed_note(origin, row.message))))
+        row.message = ' '.join(filter(None, (earlier, row.message)))
         if (row.outcome == 'failed' and row.image_id and row.owned
                 and not row.replaced and relay.may_retry(failed, target)):
             self.state = failed
-            self.notes[target] = (
-                f'The pull from region {origin} failed ({row.message}); '
-                'pulled again from another region.')
+            self.notes[target] = note
             return True
         self.state = dataclasses.replace(
             failed, waiting=tuple(t for t in failed.waiting if t != target))

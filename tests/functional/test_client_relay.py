@@ -16,14 +16,21 @@ LinkTest copies from SLOW-REGION1, a proxy in front of REGION1 that counts
 what crosses it: the source's link. It restarts REGION3 with
 glance-download enabled, for three targets: exclusive, which also gives
 it the proxy's port alone. RelayTest copies from REGION1 to REGION2 and
-REGION4, beside the other tests.
+REGION4, beside the other tests. KilledRelayTest kills a relay region's
+glance-api while a target pulls from it: exclusive too.
 """
 
 import os
+import signal
 import subprocess
+import threading
+import time
+import urllib.parse
 
 from tests.functional import base
+from tests.functional import proxy
 from tests.functional import test_client
+from tests.functional import test_recovery
 
 MIB = test_client.MIB
 PULLED_FROM = 'glance_download_pulled_from'
@@ -178,3 +185,94 @@ class LinkTest(Relayed):
             self.assertEqual(self.source_region,
                              self.copy_of(region, source)[PULLED_FROM])
         self.assertEqual(2 * source['size'], self.crossed())
+
+
+class KilledRelayTest(Relayed):
+    """A relay region's glance-api killed while a target pulls from it.
+
+    Here SLOW-REGION1 is a proxy to REGION2's Glance, capped at RELAY_RATE:
+    a relay region behind a slow link. The copy goes from REGION1 to
+    SLOW-REGION1 first (REGION2's Glance downloads from REGION1 directly),
+    then REGION4 pulls from SLOW-REGION1 through the cap, slowly enough
+    for the test to kill REGION2's uWSGI master and workers in the middle
+    of that pull. REGION4's import fails, and the command pulls the copy
+    again from the source. REGION2 is restarted at cleanup.
+    """
+
+    exclusive = True
+    SIZE = 32 * MIB
+    RELAY_RATE = 4 * MIB
+    # Killed once this much of the relayed pull crossed: well before the
+    # end, even with what the sockets hold.
+    KILL_AT = 4 * MIB
+
+    def setUp(self):
+        super().setUp()
+        slow = self.env['slow_region']
+        upstream = urllib.parse.urlsplit(
+            self.env['regions']['REGION2']['glance_url'])
+        self.link = proxy.FaultProxy(
+            slow['port'], (upstream.hostname, upstream.port),
+            link=proxy.Link(aggregate=self.RELAY_RATE))
+        self.link.start()
+        self.addCleanup(self.link.stop)
+        self.relay = slow['region']
+
+    def relayed_bytes(self):
+        return sum(r.body_bytes for r in self.link.requests_to('/file'))
+
+    def kill(self, region):
+        state = self.env['state_dir']
+        processes = test_recovery.uwsgi_processes(state, region)
+        self.assertGreaterEqual(len(processes), 2, processes)
+        for pid in processes:
+            os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while test_recovery.uwsgi_processes(state, region):
+            if time.monotonic() > deadline:
+                self.fail(f'{region} still runs after SIGKILL')
+            time.sleep(base.POLL)
+
+    def test_a_relay_killed_mid_copy_the_target_pulls_from_the_source(self):
+        source = self.source(self.SIZE)
+        ran = {}
+
+        def copy():
+            ran['result'] = self.copy(
+                source['id'], '--from-region', self.source_region,
+                '--to-region', self.relay, '--to-region', 'REGION4',
+                '--wait')
+        command = threading.Thread(target=copy, daemon=True)
+        command.start()
+        deadline = time.monotonic() + base.IMPORT_TIMEOUT
+        while self.relayed_bytes() < self.KILL_AT:
+            if not command.is_alive() or time.monotonic() > deadline:
+                self.fail(f'REGION4 did not pull from {self.relay}: '
+                          f'{ran.get("result")}')
+            time.sleep(0.05)
+        self.addCleanup(self.cloud, 'restart', 'REGION2')
+        self.kill('REGION2')
+        crossed = self.relayed_bytes()
+        command.join(timeout=300)
+        self.assertFalse(command.is_alive(), 'the command did not end')
+        code, rows, stderr = ran['result']
+        self.assertLess(crossed, self.SIZE)
+        self.assertEqual(test_client.OK, code, stderr)
+        rows = self.by_region(rows)
+        self.assertEqual(('created', 'active', True), (
+            rows[self.relay]['Action'], rows[self.relay]['Status'],
+            rows[self.relay]['Hash Verified']))
+        row = rows['REGION4']
+        # Its copy was made by this run, then imported into again.
+        self.assertEqual(('re-imported', 'active', True), (
+            row['Action'], row['Status'], row['Hash Verified']), row)
+        self.assertIn(f'The pull from region {self.relay} failed',
+                      row['Message'])
+        self.assertIn('Pulled again from the source region '
+                      f'{self.source_region}.', row['Message'])
+        copy = self.copy_of('REGION4', source)
+        self.assertEqual(source['os_hash_value'], copy['os_hash_value'])
+        self.assertEqual(self.source_region, copy[PULLED_FROM])
+        self.assertEqual((self.source_region, source['id']), (
+            copy['glance_download_source_region'],
+            copy['glance_download_source_image_id']))

@@ -212,6 +212,29 @@ class FailureTest(unittest.TestCase):
                 self.assertEqual(1, len(tried[target]), (target, tried))
 
 
+class MessageTest(unittest.TestCase):
+
+    def test_a_first_pull_from_the_source_says_nothing_more(self):
+        self.assertEqual('Done.', relay.verified_message('R1', 'R1', '',
+                                                         'Done.'))
+
+    def test_a_relayed_pull_names_its_relay(self):
+        self.assertEqual(
+            'Pulled from region R2, which holds a verified copy. Done.',
+            relay.verified_message('R2', 'R1', '', 'Done.'))
+
+    def test_a_fallback_says_what_failed_and_where_it_went(self):
+        earlier = relay.failed_note('R2', 'Connection refused')
+        self.assertEqual(
+            'The pull from region R2 failed (Connection refused). Pulled '
+            'again from the source region R1. Done.',
+            relay.verified_message('R1', 'R1', earlier, 'Done.'))
+        self.assertEqual(
+            'The pull from region R2 failed (Connection refused). Pulled '
+            'again from region R3, which holds a verified copy. Done.',
+            relay.verified_message('R3', 'R1', earlier, 'Done.'))
+
+
 class Region(test_client_runner.FakeRegion):
     """A region that records where each import pulls from, and ends it.
 
@@ -299,6 +322,8 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
                          regions['R3'].pulls)
         self.assertTrue(rows[1].hash_verified)
         self.assertIn('The pull from region R2 failed', rows[1].message)
+        self.assertIn('Pulled again from the source region R1.',
+                      rows[1].message)
         copy = regions['R3'].images[rows[1].image_id]
         self.assertEqual('R1', copy[image_fields.PULLED_FROM_PROPERTY])
 
