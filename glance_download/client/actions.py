@@ -58,6 +58,8 @@ class Actions:
                          plan.DONE[step.action], size=source.get('size'),
                          message=step.reason, started=self.clock(),
                          origin=step.origin)
+        if step.origin and step.origin[0] != self.source_region:
+            row.via = step.origin[0]
         glance = self.regions[step.region]
         try:
             self.handlers[step.action](glance, step, source, fields, row)

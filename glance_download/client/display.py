@@ -16,6 +16,8 @@ The import method writes its progress into the import task's message
 (``Downloading from region X: 1.0 MiB of 8.0 MiB (12%) at 3.2 MiB/s``).
 On a terminal one line per region is redrawn in place; anywhere else each
 new message is printed once, as a plain line, so that logs stay readable.
+A copy pulled from a relay region rather than the source says so
+(``REGION4 via REGION2``), on the same line as before it fell back.
 """
 
 import shutil
@@ -23,8 +25,14 @@ import shutil
 from glance_download import progress
 
 
-def compact(region, status, message, width=30):
+def named(label, via=''):
+    """How a line names its row: the region, and the relay it pulls from."""
+    return f'{label} via {via}' if via else label
+
+
+def compact(region, status, message, width=30, via=''):
     """One short line for a region: a bar while downloading."""
+    region = named(region, via)
     parsed = progress.parse(message)
     if parsed is None:
         return f'{region}  {status}' + (f': {message}' if message else '')
@@ -43,8 +51,9 @@ class Display:
         self.lines = {}
         self.drawn = 0
 
-    def update(self, region, status, message):
-        line = (status, message or '')
+    def update(self, region, status, message, via=''):
+        """Show a row's status; via: the relay region it pulls from."""
+        line = (status, message or '', via)
         if self.lines.get(region) == line:
             return
         self.lines[region] = line
@@ -52,7 +61,7 @@ class Display:
             self._redraw()
         else:
             said = f' - {message}' if message else ''
-            self.stream.write(f'{region}: {status}{said}\n')
+            self.stream.write(f'{named(region, via)}: {status}{said}\n')
         self.stream.flush()
 
     def _redraw(self):
@@ -60,6 +69,7 @@ class Display:
         if self.drawn:
             self.stream.write(f'\x1b[{self.drawn}A')
         for region in sorted(self.lines):
-            text = compact(region, *self.lines[region])[:columns - 1]
+            status, message, via = self.lines[region]
+            text = compact(region, status, message, via=via)[:columns - 1]
             self.stream.write(f'\r\x1b[2K{text}\n')
         self.drawn = len(self.lines)

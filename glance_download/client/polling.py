@@ -90,7 +90,8 @@ class Follower:
             row.message += (' The earlier copies are kept until the new one '
                             'is verified.')
         if display:
-            display.update(row.label, 'timed out', row.message)
+            display.update(row.label, 'timed out', row.message,
+                           via=row.via)
 
     def poll(self, row, source, display=None):
         """True once the import of row ended; the row is then complete."""
@@ -100,7 +101,8 @@ class Follower:
             image = glance.get(row.image_id)
         except images.GlanceError as e:
             if display:
-                display.update(row.label, 'importing', str(e))
+                display.update(row.label, 'importing', str(e),
+                               via=row.via)
             return False
         if image is None:
             row.outcome = 'failed'
@@ -115,7 +117,7 @@ class Follower:
         ended = task and task.get('status') in ('success', 'failure')
         if display:
             display.update(row.label or row.region, image['status'],
-                           message)
+                           message, via=row.via)
         if message.startswith(progress.DONE_PREFIX):
             row.downloaded = message
         if not ended or image['status'] == 'importing':
@@ -175,9 +177,9 @@ class _Locked:
         self.display = display
         self.lock = threading.Lock()
 
-    def update(self, label, status, message):
+    def update(self, label, status, message, via=''):
         with self.lock:
-            self.display.update(label, status, message)
+            self.display.update(label, status, message, via=via)
 
 
 def complete_replacement(glance, row):

@@ -55,6 +55,8 @@ class Row:
     """The method's closing task message, when a poll saw it."""
     origin: tuple = dataclasses.field(default=(), repr=False)
     """(region, image id) the import pulls from, in a relay tree."""
+    via: str = dataclasses.field(default='', repr=False)
+    """The relay region the import pulls from, when not the source."""
 
     def values(self):
         return (self.region, self.source_id, self.image_id, self.action,

@@ -270,6 +270,8 @@ class KilledRelayTest(Relayed):
                       row['Message'])
         self.assertIn('Pulled again from the source region '
                       f'{self.source_region}.', row['Message'])
+        # The progress said where the data came from, then fell back.
+        self.assertIn(f'REGION4 via {self.relay}: importing', stderr)
         copy = self.copy_of('REGION4', source)
         self.assertEqual(source['os_hash_value'], copy['os_hash_value'])
         self.assertEqual(self.source_region, copy[PULLED_FROM])

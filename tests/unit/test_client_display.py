@@ -39,6 +39,12 @@ class ParseTest(unittest.TestCase):
         self.assertEqual('REGION2  active: done',
                          display.compact('REGION2', 'active', 'done'))
 
+    def test_compact_names_the_relay(self):
+        line = display.compact('REGION4', 'importing', progress.describe(
+            4 * MIB, 8 * MIB, 1, 'REGION2'), width=10, via='REGION2')
+        self.assertTrue(line.startswith('REGION4 via REGION2  [#####.....]'),
+                        line)
+
 
 class Terminal(io.StringIO):
 
@@ -57,6 +63,22 @@ class DisplayTest(unittest.TestCase):
         shown.update('R2', 'active', 'b')
         self.assertEqual('R2: importing - a\nR4: queued\nR2: active - b\n',
                          out.getvalue())
+
+    def test_a_relayed_row_says_via_then_falls_back_on_its_line(self):
+        out = io.StringIO()
+        shown = display.Display(out)
+        shown.update('R4', 'importing', 'a', via='R2')
+        shown.update('R4', 'importing', 'a')
+        self.assertEqual('R4 via R2: importing - a\nR4: importing - a\n',
+                         out.getvalue())
+        live = Terminal()
+        shown = display.Display(live)
+        shown.update('R4', 'importing', 'a', via='R2')
+        shown.update('R4', 'queued', '')
+        # One line, redrawn: no longer via the relay.
+        self.assertEqual(1, shown.drawn)
+        self.assertIn('R4 via R2  importing: a', live.getvalue())
+        self.assertTrue(live.getvalue().endswith('R4  queued\n'))
 
     def test_live_redraws_in_place(self):
         out = Terminal()

@@ -327,6 +327,19 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
         copy = regions['R3'].images[rows[1].image_id]
         self.assertEqual('R1', copy[image_fields.PULLED_FROM_PROPERTY])
 
+    def test_the_progress_of_a_relayed_pull_names_its_relay(self):
+        regions = {name: Region(name) for name in ('R2', 'R3')}
+        seen = []
+
+        class Shown:
+            def update(self, label, status, message, via=''):
+                seen.append((label, via))
+        rows = self.run_tree(regions, self.creates('R2', 'R3'), follow=True,
+                             display=Shown())
+        self.assertEqual(('', 'R2'), (rows[0].via, rows[1].via))
+        self.assertIn(('R3', 'R2'), seen)
+        self.assertNotIn(('R2', 'R1'), seen)
+
     def test_without_wait_the_relayed_imports_are_started(self):
         regions = {name: Region(name) for name in ('R2', 'R3')}
         rows = self.run_tree(regions, self.creates('R2', 'R3'))

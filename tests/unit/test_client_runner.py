@@ -500,7 +500,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
         seen = []
 
         class Shown:
-            def update(self, label, status, message):
+            def update(self, label, status, message, via=''):
                 seen.append((label, status, message))
 
         work.wait(rows, {'s1': SOURCE, 's2': SOURCE},
