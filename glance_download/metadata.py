@@ -49,6 +49,10 @@ SOURCE_IMAGE_PROPERTY = 'glance_download_source_image_id'
 SOURCE_OWNER_PROPERTY = 'glance_download_source_owner'
 PROVENANCE_PROPERTIES = (SOURCE_REGION_PROPERTY, SOURCE_IMAGE_PROPERTY,
                          SOURCE_OWNER_PROPERTY)
+# Set by the client on a copy: the region its data was pulled from, the
+# source region or one that relayed it (glance_download.client.relay).
+# The provenance proper names the original in either case.
+PULLED_FROM_PROPERTY = 'glance_download_pulled_from'
 
 # What Glance's image schema says each attribute of a record is; None
 # stands for null, accepted wherever a Glance release might leave one out.

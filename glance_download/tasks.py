@@ -199,9 +199,11 @@ class CopyMetadata(_Step):
             source_image,
             self.conf[options.PROPERTIES_GROUP].extra_properties,
             metadata.Reserved(*image_metadata.reserved_names()))
-        # A source that is itself a copy has provenance of its own: that
-        # of the target is the target's, never inherited.
-        for name in metadata.PROVENANCE_PROPERTIES:
+        # A source that is itself a copy has provenance of its own, and
+        # the region it was pulled from: the target's are the target's,
+        # never inherited.
+        for name in metadata.PROVENANCE_PROPERTIES + (
+                metadata.PULLED_FROM_PROPERTY,):
             props.pop(name, None)
         # A source that says it is a copy is a relay: the target keeps the
         # provenance its creator recorded (the original), which the relay's

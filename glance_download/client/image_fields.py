@@ -20,10 +20,7 @@ managed part back when it drifted (managed_changes).
 
 from glance_download import metadata
 
-# The region a copy's data was pulled from: the source region, or a region
-# that relayed it (glance_download.client.relay). The provenance proper,
-# glance_download_source_*, names the original in either case.
-PULLED_FROM_PROPERTY = 'glance_download_pulled_from'
+PULLED_FROM_PROPERTY = metadata.PULLED_FROM_PROPERTY
 
 
 def target_fields(source, source_region, name=None, visibility='private',

@@ -265,14 +265,16 @@ class SuccessTest(FlowTestBase):
         # provenance: nothing of the source's provenance is written.
         self.source.update(glance_download_source_region='REGION0',
                            glance_download_source_image_id='first',
-                           glance_download_source_owner='someone')
+                           glance_download_source_owner='someone',
+                           glance_download_pulled_from='REGION8')
         self.cfg.config(extra_properties=['glance_download_'],
                         group=options.PROPERTIES_GROUP)
         self.run_import()
         props = self.objs.image.extra_properties
         for name in ('glance_download_source_region',
                      'glance_download_source_image_id',
-                     'glance_download_source_owner'):
+                     'glance_download_source_owner',
+                     'glance_download_pulled_from'):
             self.assertNotIn(name, props)
 
     def test_a_relayed_copy_keeps_the_original_s_provenance(self):
