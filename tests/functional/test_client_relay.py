@@ -61,6 +61,15 @@ class Relayed(test_client.ClientTest):
         [copy] = self.copies(region, source['id'])
         return copy
 
+    def assert_pulled_from_the_source(self, region, source):
+        """region's copy has the source's data, pulled from the source."""
+        copy = self.copy_of(region, source)
+        self.assertEqual(source['os_hash_value'], copy['os_hash_value'])
+        self.assertEqual(self.source_region, copy[PULLED_FROM])
+        self.assertEqual((self.source_region, source['id']), (
+            copy['glance_download_source_region'],
+            copy['glance_download_source_image_id']))
+
     def corrupt(self, region, image_id):
         """Flip bytes of image_id's data on disk, its size kept."""
         for directory in self.env['regions'][region]['stores'].values():
@@ -95,12 +104,7 @@ class RelayTest(Relayed):
         self.assertEqual(('active', True), (row['Status'],
                                             row['Hash Verified']), row)
         self.assertIn('The pull from region REGION2 failed', row['Message'])
-        copy = self.copy_of('REGION4', source)
-        self.assertEqual(source['os_hash_value'], copy['os_hash_value'])
-        self.assertEqual(self.source_region, copy[PULLED_FROM])
-        self.assertEqual((self.source_region, source['id']), (
-            copy['glance_download_source_region'],
-            copy['glance_download_source_image_id']))
+        self.assert_pulled_from_the_source('REGION4', source)
 
     def test_dry_run_shows_the_tree(self):
         source = self.source()
@@ -272,9 +276,4 @@ class KilledRelayTest(Relayed):
                       f'{self.source_region}.', row['Message'])
         # The progress said where the data came from, then fell back.
         self.assertIn(f'REGION4 via {self.relay}: importing', stderr)
-        copy = self.copy_of('REGION4', source)
-        self.assertEqual(source['os_hash_value'], copy['os_hash_value'])
-        self.assertEqual(self.source_region, copy[PULLED_FROM])
-        self.assertEqual((self.source_region, source['id']), (
-            copy['glance_download_source_region'],
-            copy['glance_download_source_image_id']))
+        self.assert_pulled_from_the_source('REGION4', source)
