@@ -17,7 +17,8 @@ The import method writes its progress into the import task's message
 On a terminal one line per region is redrawn in place; anywhere else each
 new message is printed once, as a plain line, so that logs stay readable.
 A copy pulled from a relay region rather than the source says so
-(``REGION4 via REGION2``), on the same line as before it fell back.
+(``REGION4 via REGION2`` on a terminal, on the line it keeps if it falls
+back; ``REGION4: importing via REGION2`` as a plain line).
 """
 
 import shutil
@@ -60,8 +61,10 @@ class Display:
         if self.live:
             self._redraw()
         else:
+            # The line starts with the region, however the row pulls.
             said = f' - {message}' if message else ''
-            self.stream.write(f'{named(region, via)}: {status}{said}\n')
+            status = f'{status} via {via}' if via else status
+            self.stream.write(f'{region}: {status}{said}\n')
         self.stream.flush()
 
     def _redraw(self):

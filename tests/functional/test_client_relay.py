@@ -275,5 +275,5 @@ class KilledRelayTest(Relayed):
         self.assertIn('Pulled again from the source region '
                       f'{self.source_region}.', row['Message'])
         # The progress said where the data came from, then fell back.
-        self.assertIn(f'REGION4 via {self.relay}: importing', stderr)
+        self.assertIn(f'REGION4: importing via {self.relay}', stderr)
         self.assert_pulled_from_the_source('REGION4', source)

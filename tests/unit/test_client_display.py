@@ -69,7 +69,7 @@ class DisplayTest(unittest.TestCase):
         shown = display.Display(out)
         shown.update('R4', 'importing', 'a', via='R2')
         shown.update('R4', 'importing', 'a')
-        self.assertEqual('R4 via R2: importing - a\nR4: importing - a\n',
+        self.assertEqual('R4: importing via R2 - a\nR4: importing - a\n',
                          out.getvalue())
         live = Terminal()
         shown = display.Display(live)
