@@ -25,11 +25,9 @@ answer or a break means is decided here, once for every stream:
 * any other failure of the request is reported at once.
 """
 
-import dataclasses
 import functools
 import logging
 import threading
-import time
 
 import requests
 
@@ -68,88 +66,6 @@ class _GiveBack(Exception):
     """An extra stream was refused: its segment goes back to the others."""
 
 
-@dataclasses.dataclass(eq=False)
-class Crew:
-    """What the streams of one download share, and how they fare.
-
-    The counts, the limit, ``ranged`` and the first error are read and
-    changed under ``changed``, which the watching thread waits on.
-    """
-
-    table: object
-    part: object
-    opener: object
-    policy: object
-    chunk_size: int
-    dest_path: str
-    limit: int
-    slots: object = None
-    clock: object = time.monotonic
-    stopping: threading.Event = dataclasses.field(
-        default_factory=threading.Event)
-    changed: threading.Condition = dataclasses.field(
-        default_factory=threading.Condition)
-    active: int = 0
-    most: int = 0
-    ranged: bool = False
-    error: BaseException = None
-    attempts: int = 0
-    resumes: int = 0
-    restarts: int = 0
-
-    @property
-    def size(self):
-        return self.table.size
-
-    def joined(self):
-        with self.changed:
-            self.active += 1
-            self.most = max(self.most, self.active)
-
-    def left(self, error=None):
-        """A stream ended, with the ``error`` that ended it if any."""
-        with self.changed:
-            self.active -= 1
-            if error is not None and self.error is None:
-                self.error = error
-            self.changed.notify_all()
-
-    def notify(self):
-        with self.changed:
-            self.changed.notify_all()
-
-    def wants_more(self):
-        """True when the source serves ranges and allows another stream."""
-        with self.changed:
-            return self.ranged and self.active < self.limit
-
-    def count(self, name):
-        with self.changed:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def fewer(self):
-        """Refuse an extra stream: True unless it is the only one left."""
-        with self.changed:
-            if self.active <= 1:
-                return False
-            self.limit = max(1, self.active - 1)
-            return True
-
-    def found_ranges(self):
-        with self.changed:
-            if not self.ranged:
-                self.ranged = True
-                self.changed.notify_all()
-
-    def single(self):
-        """Go on with one stream; False if ranges were served already."""
-        with self.changed:
-            if self.ranged:
-                return False
-            self.limit = 1
-            return True
-
-
 class StreamWorker:
     """One stream, in a thread of its own, and its attempt under way.
 
@@ -164,6 +80,7 @@ class StreamWorker:
         self._segment = None
         self._handle = None
         self._broken = None
+        self._flowing = False
         self._window_at = 0.0
         self._window_pos = 0
         self._thread = threading.Thread(target=self._run, name=STREAM_THREAD,
@@ -208,7 +125,7 @@ class StreamWorker:
                                                    stopping=crew.stopping)
                 if not self._holding:
                     return
-            while not crew.stopping.is_set():
+            while not crew.stopping.is_set() and not crew.surplus():
                 segment = crew.table.claim()
                 if segment is None:
                     return
@@ -229,9 +146,15 @@ class StreamWorker:
             crew.left(error)
 
     def _open(self, segment):
-        if segment.end >= self.crew.size:
-            return self.crew.opener(segment.pos)
-        return self.crew.opener(segment.pos, segment.end)
+        """Ask for the rest of the segment.
+
+        The whole image is asked for without Range, unless it may be
+        split: the answer then says whether the source serves ranges.
+        """
+        crew = self.crew
+        if segment.end >= crew.size and (segment.pos or not crew.table.multi):
+            return crew.opener(segment.pos)
+        return crew.opener(segment.pos, segment.end)
 
     def _attempt(self, segment, number):
         """One request for the rest of the segment, and its body."""
@@ -279,6 +202,9 @@ class StreamWorker:
             with self._lock:
                 handle, self._handle = self._handle, None
                 self._segment = None
+            if self._flowing:
+                self._flowing = False
+                crew.flows(False)
             if response is not None:
                 response.close()
             streams_mod.release(handle)
@@ -350,6 +276,9 @@ class StreamWorker:
                 chunk = chunk[:segment.end - position]
                 end = segment.end
             crew.part.write(chunk, position)
+            if not self._flowing:
+                self._flowing = True
+                crew.flows(True)
             if crew.table.wrote(segment, end):
                 crew.notify()
                 if end < size:

@@ -253,6 +253,29 @@ class FromConfTest(unittest.TestCase):
              download.min_rate_period, download.deadline,
              download.max_size, download.slots.limit))
 
+    def test_streams_are_tuned_by_default(self):
+        conf = cfg.ConfigOpts()
+        options.register_opts(conf)
+        conf([], project='glance-download-test')
+        download = fetch.StagedDownload.from_conf(
+            conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
+        self.assertEqual('auto', download.streams)
+        self.assertIsNotNone(download.tuning)
+        self.assertEqual(4 * 1024 * 1024, download.min_split_size)
+        conf.set_override('parallel_streams', '3', group=options.GROUP)
+        self.assertEqual(3, fetch.StagedDownload.from_conf(
+            conf, '/staging/image', 1000, None,
+            retry.RetryPolicy(2, 0, 0)).streams)
+
+    def test_stream_count_values(self):
+        kind = options.StreamCount()
+        self.assertEqual('auto', kind(' AUTO '))
+        self.assertEqual(64, kind('64'))
+        self.assertEqual(1, kind(1))
+        for wrong in ('0', '65', 'many', True, ''):
+            with self.subTest(value=wrong):
+                self.assertRaises(ValueError, kind, wrong)
+
     def test_no_download_timeout_is_no_deadline(self):
         conf = cfg.ConfigOpts()
         options.register_opts(conf)
@@ -811,6 +834,74 @@ class ParallelTest(FetchTestCase):
         self.assertIn(f'at byte {SEGMENT + 0} of {len(DATA)}', message)
 
 
+class SplitTest(FetchTestCase):
+    """Streams with nothing to claim split the largest segment left."""
+
+    WHOLE = 64 * 1024 * 1024
+
+    def split(self, image, streams=4, **kwargs):
+        return self.download(image, streams=streams, segment_size=self.WHOLE,
+                             min_split_size=CHUNK, **kwargs)
+
+    def starts(self):
+        return sorted(int(r[len('bytes='):].split('-')[0])
+                      for r in self.ranges())
+
+    def test_one_segment_image_is_shared_out(self):
+        image = self.glance.add_image(DATA)
+        # The first stream pauses, so that the others take over its bytes.
+        self.glance.faults.append(Stall(after=3 * CHUNK, seconds=1.0))
+        result = self.split(image)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertGreater(result.streams, 1)
+        self.assertLessEqual(self.glance.most_data_streams, 4)
+        # A ranged first request, so the answer says ranges are served.
+        self.assertEqual(f'bytes=0-{len(DATA) - 1}', self.ranges()[0])
+        self.assertGreater(len(set(self.starts())), 2)
+        self.assertEqual(1, result.resumes)
+
+    def test_source_ignoring_range_is_not_split(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange())
+        result = self.split(image)
+        self.assertStaged(DATA)
+        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_too_small_to_split_is_one_plain_request(self):
+        data = DATA[:2 * CHUNK - 1]
+        image = self.glance.add_image(data)
+        result = self.split(image)
+        self.assertStaged(data)
+        self.assertEqual([None], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_flipped_byte_in_a_split_half_fails(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Stall(after=3 * CHUNK, seconds=1.0),
+                               FlipByte(offset=len(DATA) - 5)]
+        self.assertFailsWith(errors.VerificationError, self.split, image)
+
+    def test_auto_downloads_and_splits(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=3 * CHUNK, seconds=1.0))
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertGreater(result.streams, 1)
+        self.assertLessEqual(result.streams, 4)
+
+    def test_auto_gives_up_streams_refused_with_429(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Stall(after=3 * CHUNK, seconds=1.0),
+                               Status(429, times=3)]
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual([], self.glance.faults)
+
+
 class ResidueTest(FetchTestCase):
     """A part file left by a glance-api that died, found by the next try."""
 
@@ -916,7 +1007,7 @@ _CHILD = '''
 import requests
 import sys
 from glance_download import fetch, retry, verify
-url, token, dest, size, algorithm, value, segment = sys.argv[1:]
+url, token, dest, size, algorithm, value, segment, split = sys.argv[1:]
 session = requests.Session()
 
 
@@ -931,36 +1022,47 @@ def opener(offset, end=None):
 
 fetch.StagedDownload(dest, int(size), (algorithm, value), 65536,
                      retry.RetryPolicy(1, 0, 0), streams=2,
-                     segment_size=int(segment)).run(opener)
+                     segment_size=int(segment),
+                     min_split_size=int(split)).run(opener)
 '''
 
 
 class CrashTest(FetchTestCase):
     """A process killed mid-download, then the same download again."""
 
-    def test_resume_after_kill(self):
-        image = self.glance.add_image(DATA)
-        self.glance.faults.append(Stall(after=10_000, seconds=60,
-                                        at=3 * SEGMENT))
+    def start_child(self, image, segment_size, min_split):
         child = subprocess.Popen(
             [sys.executable, '-c', _CHILD, self.glance.file_url(image['id']),
              self.token, self.dest, str(len(DATA)), 'sha512',
-             image['os_hash_value'], str(SEGMENT)],
+             image['os_hash_value'], str(segment_size), str(min_split)],
             cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                 os.path.abspath(__file__)))))
         self.addCleanup(child.wait)
         self.addCleanup(child.kill)
+        return child
+
+    def kill_once(self, child, image, done):
+        """Kill ``child`` once its sidecar satisfies ``done(kept)``."""
         digest = verify.expected_digest(image)
         deadline = time.monotonic() + 30
         while True:
             kept = partfile.resumable(partfile.read_sidecar(self.dest),
                                       len(DATA), digest)
-            if kept and sum(w - s for s, _, w in kept) >= 6 * SEGMENT:
+            if kept and done(kept):
                 break
             self.assertLess(time.monotonic(), deadline, kept)
             time.sleep(0.1)
         child.kill()
         child.wait()
+        return kept
+
+    def test_resume_after_kill(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60,
+                                        at=3 * SEGMENT))
+        child = self.start_child(image, SEGMENT, 4 * 1024 * 1024)
+        self.kill_once(child, image, lambda kept: sum(
+            w - s for s, _, w in kept) >= 6 * SEGMENT)
         first = self.glance.bytes_sent
         self.assertLess(first, len(DATA))
 
@@ -970,3 +1072,25 @@ class CrashTest(FetchTestCase):
         self.assertLess(self.glance.bytes_sent, 1.3 * len(DATA))
         again = self.ranges()[-(result.attempts):]
         self.assertEqual([f'bytes={3 * SEGMENT}-{4 * SEGMENT - 1}'], again)
+
+    def test_resume_after_kill_once_a_segment_was_split(self):
+        # One segment, the whole image; its stream stalls, the other
+        # stream takes over its second half and writes it all.
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60))
+        child = self.start_child(image, 64 * 1024 * 1024, CHUNK)
+        kept = self.kill_once(child, image, lambda kept: len(kept) > 1 and (
+            kept[-1][2] == kept[-1][1]))
+        self.assertEqual(len(DATA), kept[-1][1])
+        self.assertEqual(0, kept[0][0])
+        first = self.glance.bytes_sent
+        self.assertLess(first, len(DATA))
+
+        # One stream, so that nothing is split again and over-read.
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        # Only what the sidecar did not hold crossed again.
+        missing = sum(e - w for s, e, w in kept)
+        self.assertEqual(missing, self.glance.bytes_sent - first)
+        self.assertNotIn(None, self.ranges()[-result.attempts:])
