@@ -261,13 +261,14 @@ class StreamWorker:
         crew = self.crew
         size = crew.size
         stopping = crew.stopping
-        for chunk in response.iter_content(crew.chunk_size):
+        while True:
+            chunk = streams_mod.read(response, self._want(segment))
+            if not chunk:
+                return
             if stopping.is_set():
                 raise _Stopped()
             if self._broken:
                 raise _Broken(self._broken)
-            if not chunk:
-                continue
             position = segment.pos
             end = position + len(chunk)
             if end > segment.end:
@@ -283,6 +284,18 @@ class StreamWorker:
                 crew.notify()
                 if end < size:
                     return
+
+    def _want(self, segment):
+        """Bytes to read next: a chunk, or what is left of a segment.
+
+        A segment whose end was moved by a split ends where the other
+        stream starts, and no byte past it is read.  The last segment is
+        read by whole chunks, so that a source sending more than the
+        image's size is seen.
+        """
+        if segment.end >= self.crew.size:
+            return self.crew.chunk_size
+        return max(1, min(self.crew.chunk_size, segment.end - segment.pos))
 
     def _transient(self, exc, segment, progressed):
         size = self.crew.size

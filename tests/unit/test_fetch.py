@@ -879,8 +879,10 @@ class SplitTest(FetchTestCase):
 
     def test_flipped_byte_in_a_split_half_fails(self):
         image = self.glance.add_image(DATA)
+        # Every answer but the stalled first one flips the byte, so that
+        # whichever split half holds it writes it flipped.
         self.glance.faults += [Stall(after=3 * CHUNK, seconds=1.0),
-                               FlipByte(offset=len(DATA) - 5)]
+                               FlipByte(offset=len(DATA) - 5, times=20)]
         self.assertFailsWith(errors.VerificationError, self.split, image)
 
     def test_auto_downloads_and_splits(self):
