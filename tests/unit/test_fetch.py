@@ -159,6 +159,24 @@ class FetchTestCase(unittest.TestCase):
         self.assertNothingStaged()
         return message
 
+    def assertOnePlainRequest(self, download, size):
+        """``download(image)`` of ``size`` bytes: one request, no Range."""
+        data = DATA[:size]
+        image = self.glance.add_image(data)
+        result = download(image)
+        self.assertStaged(data)
+        self.assertEqual([None], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def assertOneStreamIfRangeIgnored(self, download, first_range):
+        """``download(image)`` over a source ignoring Range: one request."""
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange())
+        result = download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([first_range], self.ranges())
+        self.assertEqual(1, result.streams)
+
 
 class DownloadTest(FetchTestCase):
 
@@ -253,19 +271,24 @@ class FromConfTest(unittest.TestCase):
              download.min_rate_period, download.deadline,
              download.max_size, download.slots.limit))
 
-    def test_streams_are_tuned_by_default(self):
+    @staticmethod
+    def default_download(**overrides):
+        """The download of the default options but ``overrides``."""
         conf = cfg.ConfigOpts()
         options.register_opts(conf)
         conf([], project='glance-download-test')
-        download = fetch.StagedDownload.from_conf(
+        for name, value in overrides.items():
+            conf.set_override(name, value, group=options.GROUP)
+        return fetch.StagedDownload.from_conf(
             conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
+
+    def test_streams_are_tuned_by_default(self):
+        download = self.default_download()
         self.assertEqual('auto', download.streams)
         self.assertIsNotNone(download.tuning)
         self.assertEqual(4 * 1024 * 1024, download.min_split_size)
-        conf.set_override('parallel_streams', '3', group=options.GROUP)
-        self.assertEqual(3, fetch.StagedDownload.from_conf(
-            conf, '/staging/image', 1000, None,
-            retry.RetryPolicy(2, 0, 0)).streams)
+        self.assertEqual(3, self.default_download(
+            parallel_streams='3').streams)
 
     def test_stream_count_values(self):
         kind = options.StreamCount()
@@ -277,12 +300,7 @@ class FromConfTest(unittest.TestCase):
                 self.assertRaises(ValueError, kind, wrong)
 
     def test_no_download_timeout_is_no_deadline(self):
-        conf = cfg.ConfigOpts()
-        options.register_opts(conf)
-        conf([], project='glance-download-test')
-        download = fetch.StagedDownload.from_conf(
-            conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
-        self.assertIsNone(download.deadline)
+        self.assertIsNone(self.default_download().deadline)
 
 
 class ResumeTest(FetchTestCase):
@@ -779,12 +797,8 @@ class ParallelTest(FetchTestCase):
         self.assertIn('sha512 digest', message)
 
     def test_remote_ignoring_range_gives_one_stream(self):
-        image = self.glance.add_image(DATA)
-        self.glance.faults.append(IgnoreRange())
-        result = self.parallel(image)
-        self.assertStaged(DATA)
-        self.assertEqual([f'bytes=0-{SEGMENT - 1}'], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOneStreamIfRangeIgnored(self.parallel,
+                                           f'bytes=0-{SEGMENT - 1}')
 
     def test_ignored_range_on_a_later_segment_is_retried(self):
         image = self.glance.add_image(DATA)
@@ -795,12 +809,7 @@ class ParallelTest(FetchTestCase):
         self.assertEqual(image['os_hash_value'], result.hexdigest)
 
     def test_small_image_is_one_stream(self):
-        data = DATA[:2 * SEGMENT - 1]
-        image = self.glance.add_image(data)
-        result = self.parallel(image)
-        self.assertStaged(data)
-        self.assertEqual([None], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOnePlainRequest(self.parallel, 2 * SEGMENT - 1)
 
     def test_process_cap_bounds_the_streams(self):
         from glance_download import streams
@@ -862,20 +871,11 @@ class SplitTest(FetchTestCase):
         self.assertEqual(1, result.resumes)
 
     def test_source_ignoring_range_is_not_split(self):
-        image = self.glance.add_image(DATA)
-        self.glance.faults.append(IgnoreRange())
-        result = self.split(image)
-        self.assertStaged(DATA)
-        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOneStreamIfRangeIgnored(
+            self.split, f'bytes=0-{len(DATA) - 1}')
 
     def test_too_small_to_split_is_one_plain_request(self):
-        data = DATA[:2 * CHUNK - 1]
-        image = self.glance.add_image(data)
-        result = self.split(image)
-        self.assertStaged(data)
-        self.assertEqual([None], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOnePlainRequest(self.split, 2 * CHUNK - 1)
 
     def test_flipped_byte_in_a_split_half_fails(self):
         image = self.glance.add_image(DATA)
