@@ -83,6 +83,20 @@ def wan_targets(size, medians, link, refused, n):
     line(f'memory growth with {n} streams at most 48 MiB',
          None if growth is None else report.mib(growth), 48,
          f"{fmt(report.mib(growth), '.1f')} MiB")
+    auto = medians.get('plugin')
+    if auto:
+        note = ''
+        limit = 1.4 if size <= 64 * base.MIB else 1.2
+        download = auto['download']
+        line(f'download with the defaults (auto) at most {limit}x size / '
+             f'aggregate cap ({bound:.2f} s)',
+             download and download / bound, limit,
+             f"{fmt(download)} s, {fmt(download and download / bound)}x, "
+             f"with {auto['streams']} streams at most")
+        growth = auto['growth']
+        line('memory growth with the defaults at most 48 MiB',
+             None if growth is None else report.mib(growth), 48,
+             f"{fmt(report.mib(growth), '.1f')} MiB")
     return lines
 
 
