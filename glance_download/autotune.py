@@ -17,8 +17,8 @@ few times a second and asks :func:`decide` for the number of streams to
 run.  The decision uses the samples alone, with no clock and no I/O, so
 that tests can drive it with synthetic links:
 
-* it starts at ``start`` streams and measures the throughput once the
-  streams carry data;
+* it starts at ``start`` streams and measures the throughput once as many
+  streams as it wants carry data and no more run;
 * it doubles the count while doubling raises the throughput by more than
   ``gain``; the first doubling that does not is taken back;
 * when that first doubling did not help, it halves the count while halving
@@ -44,17 +44,17 @@ MEASURE = 'measure'
 class Settings:
     """The controller's constants; the defaults are the engine's."""
 
-    start: int = 4
+    start: int = 8
     ceiling: int = 16
     gain: float = 0.15
     """Fraction a doubling must add to the throughput to be kept."""
-    window: float = 0.3
+    window: float = 0.2
     """Seconds of data, at least, behind each measurement."""
     longest: float = 4.0
     """Seconds after which a window is judged, however little it moved."""
     settle: float = 1.0
     """Seconds after a change after which a window starts anyway."""
-    resolution: int = 2 * 1024 * 1024
+    resolution: int = 1024 * 1024
     """Bytes each stream must move in a window, so chunks average out."""
     hold: float = 10.0
 
@@ -121,8 +121,9 @@ def decide(state, sample, settings):
                                    growing=True, grew=True,
                                    changed_at=sample.at, window_at=None)
     if state.window_at is None:
-        if (sample.flowing < state.target
-                and sample.at - state.changed_at < settings.settle):
+        settled = (sample.flowing >= state.target
+                   and sample.active <= state.target)
+        if not settled and sample.at - state.changed_at < settings.settle:
             return state
         return dataclasses.replace(state, window_at=sample.at,
                                    window_written=sample.written)

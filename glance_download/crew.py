@@ -54,6 +54,7 @@ class Crew:
     restarts: int = 0
     flowing: int = 0
     refused: int = 0
+    retiring: int = 0
     alone: bool = False
 
     @property
@@ -65,10 +66,15 @@ class Crew:
             self.active += 1
             self.most = max(self.most, self.active)
 
-    def left(self, error=None):
-        """A stream ended, with the ``error`` that ended it if any."""
+    def left(self, error=None, retired=False):
+        """A stream ended, with the ``error`` that ended it if any.
+
+        ``retired``: it ended because :meth:`retire` told it to.
+        """
         with self.changed:
             self.active -= 1
+            if retired:
+                self.retiring -= 1
             if error is not None and self.error is None:
                 self.error = error
             self.changed.notify_all()
@@ -95,10 +101,17 @@ class Crew:
             self.refused += 1
             return True
 
-    def surplus(self):
-        """True when more streams run than the limit: the asker leaves."""
+    def retire(self):
+        """True when more streams run than the limit: the asker must leave.
+
+        Streams already told to leave are not counted, so that no more
+        leave than the limit wants.
+        """
         with self.changed:
-            return self.active > self.limit
+            if self.active - self.retiring <= self.limit:
+                return False
+            self.retiring += 1
+            return True
 
     def allow(self, streams):
         """Let ``streams`` run, unless the source serves one stream only."""

@@ -66,6 +66,10 @@ class _GiveBack(Exception):
     """An extra stream was refused: its segment goes back to the others."""
 
 
+class _Retired(_GiveBack):
+    """More streams run than the limit: this one's segment goes back."""
+
+
 class StreamWorker:
     """One stream, in a thread of its own, and its attempt under way.
 
@@ -119,13 +123,17 @@ class StreamWorker:
         """Fetch segments one after the other until none is left."""
         crew = self.crew
         error = None
+        retired = False
         try:
             if not self._holding:
                 self._holding = crew.slots.acquire(wait=True,
                                                    stopping=crew.stopping)
                 if not self._holding:
                     return
-            while not crew.stopping.is_set() and not crew.surplus():
+            while not crew.stopping.is_set():
+                if crew.retire():
+                    retired = True
+                    return
                 segment = crew.table.claim()
                 if segment is None:
                     return
@@ -134,6 +142,9 @@ class StreamWorker:
                               functools.partial(self._attempt, segment),
                               made=segment.attempts,
                               interrupt=crew.stopping)
+                except _Retired:
+                    retired = True
+                    return
                 except _GiveBack:
                     return
         except _Stopped:
@@ -143,7 +154,7 @@ class StreamWorker:
         finally:
             if self._holding and crew.slots is not None:
                 crew.slots.release()
-            crew.left(error)
+            crew.left(error, retired)
 
     def _open(self, segment):
         """Ask for the rest of the segment.
@@ -284,6 +295,12 @@ class StreamWorker:
                 crew.notify()
                 if end < size:
                     return
+            elif crew.retire():
+                crew.table.give_back(segment)
+                LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
+                          'streams are wanted', crew.dest_path, segment.pos,
+                          segment.end - 1)
+                raise _Retired()
 
     def _want(self, segment):
         """Bytes to read next: a chunk, or what is left of a segment.

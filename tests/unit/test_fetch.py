@@ -31,6 +31,7 @@ from oslo_config import cfg
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from glance_download import autotune
 from glance_download import errors
 from glance_download import fetch
 from glance_download import options
@@ -73,6 +74,18 @@ class _StubResponse:
 
     def close(self):
         self.closed = True
+
+
+class _SlowBody:
+    """A body that takes ``delay`` seconds for each read."""
+
+    def __init__(self, raw, delay):
+        self._raw = raw
+        self._delay = delay
+
+    def read(self, amount):
+        time.sleep(self._delay)
+        return self._raw.read(amount)
 
 
 class FetchTestCase(unittest.TestCase):
@@ -892,7 +905,36 @@ class SplitTest(FetchTestCase):
         self.assertStaged(DATA)
         self.assertEqual(image['os_hash_value'], result.hexdigest)
         self.assertGreater(result.streams, 1)
-        self.assertLessEqual(result.streams, 4)
+        self.assertLessEqual(result.streams, autotune.Settings.ceiling)
+
+    def test_streams_over_the_limit_give_their_segment_back(self):
+        asked = []
+
+        def opener(offset, end=None):
+            end = end or len(DATA)
+            asked.append((offset, end))
+            response = _StubResponse(206, {
+                'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
+                DATA[offset:end])
+            response.raw = _SlowBody(response.raw, 0.05)
+            return response
+        logger = logging.getLogger('glance_download')
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.DEBUG)
+        # No doubling is worth it: 4, 8, then 2 and 1, mid-segment.
+        tuning = autotune.Settings(start=4, ceiling=8, window=0.0,
+                                   resolution=0, gain=100.0)
+        result = fetch.StagedDownload(
+            self.dest, len(DATA), ('sha512', hashlib.sha512(
+                DATA).hexdigest()), CHUNK // 4, self.policy, streams='auto',
+            segment_size=self.WHOLE, min_split_size=CHUNK,
+            tuning=tuning).run(opener)
+        self.assertStaged(DATA)
+        self.assertGreater(result.streams, 1)
+        # What was given back was asked for again, from where it was left.
+        self.assertGreater(len(asked), result.streams)
+        self.assertTrue([m for m in self.logs.messages
+                         if 'fewer streams are wanted' in m])
 
     def test_auto_gives_up_streams_refused_with_429(self):
         image = self.glance.add_image(DATA)
