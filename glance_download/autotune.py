@@ -21,8 +21,11 @@ that tests can drive it with synthetic links:
   streams as it wants carry data and no more run;
 * it doubles the count while doubling raises the throughput by more than
   ``gain``; the first doubling that does not is taken back;
-* when that first doubling did not help, it halves the count while halving
-  loses less than ``gain``: a link that one stream fills gets one;
+* when that first doubling did not help, it holds, then halves the count
+  while halving loses less than ``gain``: a link that one stream fills
+  gets one.  Trying fewer costs throughput while it is measured, and
+  serves only to open fewer connections: a download that ends within the
+  hold never pays for it;
 * a refusal (429 or 503) caps the count below the streams open when it
   came, for the rest of the download;
 * once settled it holds for ``hold`` seconds, then measures again and
@@ -90,6 +93,8 @@ class State:
     growing: bool = True
     grew: bool = False
     """True once a doubling was kept: then no halving is tried."""
+    fewer_next: bool = False
+    """True when the next measurement, after the hold, tries fewer."""
     written: int = 0
     refused: int = 0
 
@@ -117,9 +122,13 @@ def decide(state, sample, settings):
     if state.phase == HOLD:
         if sample.at - state.changed_at < settings.hold:
             return state
+        # A hold follows the first doubling that did not help, or a step
+        # that settled the count: then try fewer, or more.
+        fewer = state.fewer_next
         return dataclasses.replace(state, phase=MEASURE, reference=None,
-                                   growing=True, grew=True,
-                                   changed_at=sample.at, window_at=None)
+                                   growing=not fewer, grew=not fewer,
+                                   fewer_next=False, changed_at=sample.at,
+                                   window_at=None)
     if state.window_at is None:
         settled = (sample.flowing >= state.target
                    and sample.active <= state.target)
@@ -146,10 +155,9 @@ def _judge(state, sample, settings, rate):
         if rate > before * (1 + settings.gain):
             return _step(dataclasses.replace(state, grew=True), sample,
                          settings, (streams, rate), True)
-        if state.grew or before_streams <= 1:
-            return _hold(state, sample, before_streams)
-        return _step(state, sample, settings, (before_streams, before),
-                     False)
+        return _hold(dataclasses.replace(
+            state, fewer_next=not state.grew and before_streams > 1),
+            sample, before_streams)
     if rate * (1 + settings.gain) >= before:
         return _step(state, sample, settings, (streams, rate), False)
     return _hold(state, sample, before_streams)

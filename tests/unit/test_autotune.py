@@ -87,9 +87,12 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual(8, state.target)
         self.assertEqual(autotune.HOLD, state.phase)
         self.assertEqual(16, max(targets))
-        # Settled within the first seconds: 8, 16 and 4 tried, back to 8.
-        self.assertEqual(8, targets[int(3 / TICK)])
+        # Settled within the first second: 8 and 16 tried, back to 8.
+        self.assertEqual(8, targets[int(1 / TICK)])
+        self.assertEqual([8, 16], sorted(set(targets[:int(10 / TICK)])))
+        # Fewer are tried only after the hold, and given up.
         self.assertEqual(4, min(targets))
+        self.assertEqual(8, targets[int(15 / TICK)])
 
     def test_per_connection_limit_without_a_shared_cap_stops_at_ceiling(self):
         state, targets = drive(Link(per_stream=8 * MIB))
@@ -104,9 +107,10 @@ class ControllerTest(unittest.TestCase):
     def test_shared_cap_that_one_stream_fills(self):
         state, targets = drive(Link(aggregate=64 * MIB))
         self.assertLessEqual(state.target, 2)
-        # One doubling tried, then fewer, within the first seconds.
+        # One doubling tried, then, after the hold, fewer.
         self.assertEqual(16, max(targets))
-        self.assertLessEqual(targets[int(3 / TICK)], 2)
+        self.assertEqual(8, targets[int(5 / TICK)])
+        self.assertLessEqual(targets[int(15 / TICK)], 2)
 
     def test_lossy_noisy_link_settles(self):
         # Each connection carries 30 to 100 % of 8 MiB/s, tick by tick.
