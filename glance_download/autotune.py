@@ -17,8 +17,10 @@ few times a second and asks :func:`decide` for the number of streams to
 run.  The decision uses the samples alone, with no clock and no I/O, so
 that tests can drive it with synthetic links:
 
-* it starts at ``start`` streams and measures the throughput once as many
-  streams as it wants carry data and no more run;
+* it starts at ``start`` streams, or at one when the first answer came
+  within ``near`` seconds (a source close by, where one stream carries
+  much), and measures the throughput once as many streams as it wants
+  carry data and no more run;
 * it doubles the count while doubling raises the throughput by more than
   ``gain``; the first doubling that does not is taken back;
 * when that first doubling did not help, it holds, then halves the count
@@ -60,6 +62,10 @@ class Settings:
     resolution: int = 1024 * 1024
     """Bytes each stream must move in a window, so chunks average out."""
     hold: float = 10.0
+    near: float = 0.05
+    """Seconds to the first answer under which the source counts as near:
+    one stream there carries far more than over a long round trip, and
+    the count starts at one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +82,8 @@ class Sample:
     active: int
     flowing: int
     refused: int = 0
+    latency: float | None = None
+    """Seconds the first request waited for its answer, once known."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +105,8 @@ class State:
     """True when the next measurement, after the hold, tries fewer."""
     written: int = 0
     refused: int = 0
+    placed: bool = False
+    """True once the first answer's latency was looked at."""
 
 
 def initial(settings, at, ceiling=None):
@@ -109,6 +119,15 @@ def initial(settings, at, ceiling=None):
                  changed_at=at)
 
 
+def measures_fewer(state):
+    """True while fewer streams than run are being measured.
+
+    Then the streams over the target must leave at once, for the fewer to
+    be what is measured; otherwise they may end the range they hold.
+    """
+    return state.phase == MEASURE and not state.growing
+
+
 def decide(state, sample, settings):
     """The state after ``sample``; its ``target`` is the streams to run."""
     if sample.refused > state.refused:
@@ -119,6 +138,11 @@ def decide(state, sample, settings):
         return dataclasses.replace(state, written=sample.written,
                                    window_at=None)
     state = dataclasses.replace(state, written=sample.written)
+    if not state.placed and sample.latency is not None:
+        state = dataclasses.replace(state, placed=True)
+        if sample.latency < settings.near and state.target > 1:
+            return dataclasses.replace(state, target=1, reference=None,
+                                       changed_at=sample.at, window_at=None)
     if state.phase == HOLD:
         if sample.at - state.changed_at < settings.hold:
             return state

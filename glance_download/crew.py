@@ -55,7 +55,11 @@ class Crew:
     flowing: int = 0
     refused: int = 0
     retiring: int = 0
-    alone: bool = False
+    latency: float = None
+    """Seconds the first request of the download waited for its answer."""
+    promptly: bool = False
+    whole: object = None
+    """The segment that is the whole image, once the source ignores Range."""
 
     @property
     def size(self):
@@ -86,7 +90,14 @@ class Crew:
     def wants_more(self):
         """True when the source serves ranges and allows another stream."""
         with self.changed:
-            return self.ranged and self.active < self.limit
+            return (self.ranged and not self.alone
+                    and self.active < self.limit)
+
+    def answered(self, seconds):
+        """A request was answered after ``seconds``; the first one counts."""
+        with self.changed:
+            if self.latency is None:
+                self.latency = seconds
 
     def count(self, name):
         with self.changed:
@@ -113,11 +124,16 @@ class Crew:
             self.retiring += 1
             return True
 
-    def allow(self, streams):
-        """Let ``streams`` run, unless the source serves one stream only."""
+    def allow(self, streams, promptly=False):
+        """Let ``streams`` run, unless the source serves one stream only.
+
+        Streams over the limit leave once their range is written, or,
+        ``promptly``, at their next chunk, giving the rest of it back.
+        """
         with self.changed:
             if not self.alone:
                 self.limit = max(1, streams)
+                self.promptly = promptly
 
     def flows(self, started):
         """A stream's request began (``started``) or ended bringing data."""
@@ -130,11 +146,19 @@ class Crew:
                 self.ranged = True
                 self.changed.notify_all()
 
-    def single(self):
-        """Go on with one stream; False if ranges were served already."""
+    def single(self, segment):
+        """Go on with one stream, the one holding ``segment``.
+
+        False if ranges were served already.
+        """
         with self.changed:
             if self.ranged:
                 return False
             self.limit = 1
-            self.alone = True
+            self.whole = segment
             return True
+
+    @property
+    def alone(self):
+        """True once one stream takes the whole image."""
+        return self.whole is not None

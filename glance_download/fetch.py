@@ -268,7 +268,8 @@ class StagedDownload:
                     active = crew.active
                     sample = autotune.Sample(
                         self._clock(), self._table.written(), active,
-                        crew.flowing, crew.refused) if tune else None
+                        crew.flowing, crew.refused,
+                        crew.latency) if tune else None
                 if error is not None:
                     raise error
                 if finished:
@@ -277,7 +278,9 @@ class StagedDownload:
                 self._watch(now, started)
                 if tune:
                     tune = self._tune(crew, tune, sample)
-                self._grow(crew)
+                # A tuned count is known once the first answer was seen.
+                if not tune or tune.placed:
+                    self._grow(crew)
                 if self.progress:
                     self.progress(self._table.written(), self.size,
                                   max(1, active))
@@ -323,7 +326,8 @@ class StagedDownload:
             LOG.debug('Streams into %s: %d, from %d (%d running, %d '
                       'refused so far)', self.dest_path, following.target,
                       tune.target, sample.active, sample.refused)
-        crew.allow(following.target)
+        crew.allow(following.target, promptly=autotune.measures_fewer(
+            following))
         return following
 
     def _grow(self, crew):

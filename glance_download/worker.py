@@ -177,7 +177,9 @@ class StreamWorker:
         start = segment.pos
         response = None
         try:
+            asked = crew.clock()
             response = self._open(segment)
+            crew.answered(crew.clock() - asked)
             with self._lock:
                 self._segment = segment
                 self._handle = streams_mod.handle_of(response)
@@ -254,7 +256,7 @@ class StreamWorker:
 
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
-        if not self.crew.single():
+        if not self.crew.single(segment):
             raise _Broken('the source answered the whole image to a '
                           'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
@@ -295,7 +297,7 @@ class StreamWorker:
                 crew.notify()
                 if end < size:
                     return
-            elif crew.retire():
+            elif crew.promptly and crew.retire():
                 crew.table.give_back(segment)
                 LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
                           'streams are wanted', crew.dest_path, segment.pos,

@@ -52,7 +52,8 @@ class Link:
         return total
 
 
-def drive(link, seconds=30.0, settings=SETTINGS, ceiling=None):
+def drive(link, seconds=30.0, settings=SETTINGS, ceiling=None,
+          latency=None):
     """The controller over ``link`` for ``seconds``: its state, its targets.
 
     Streams open as the controller asks and bring data from the next tick
@@ -68,7 +69,8 @@ def drive(link, seconds=30.0, settings=SETTINGS, ceiling=None):
             refused += active - link.serves
             active = link.serves
         written += int(link.rate(min(flowing, active)) * TICK)
-        sample = autotune.Sample(now, written, active, flowing, refused)
+        sample = autotune.Sample(now, written, active, flowing, refused,
+                                 latency)
         flowing = active
         state = autotune.decide(state, sample, settings)
         targets.append(state.target)
@@ -133,6 +135,25 @@ class ControllerTest(unittest.TestCase):
     def test_429_from_the_start(self):
         state, _ = drive(Link(per_stream=8 * MIB, serves=1))
         self.assertEqual(1, state.target)
+
+    def test_near_source_starts_with_one_stream(self):
+        # The first answer within 50 ms: one stream may be all it takes.
+        state, targets = drive(Link(aggregate=64 * MIB), latency=0.01)
+        self.assertEqual(1, state.target)
+        self.assertEqual(1, targets[1])
+        self.assertLessEqual(max(targets[1:]), 2)
+
+    def test_near_source_bound_per_connection_grows(self):
+        state, targets = drive(Link(per_stream=8 * MIB, aggregate=64 * MIB),
+                               latency=0.01)
+        self.assertEqual(8, state.target)
+        self.assertEqual([1, 2, 4, 8, 16], sorted(set(targets[1:])))
+
+    def test_far_source_keeps_the_start(self):
+        state, targets = drive(Link(per_stream=8 * MIB, aggregate=64 * MIB),
+                               latency=0.12)
+        self.assertEqual(8, state.target)
+        self.assertEqual(SETTINGS.start, targets[1])
 
     def test_links_that_change_are_followed(self):
         settings = autotune.Settings(hold=5.0)

@@ -861,7 +861,13 @@ class SplitTest(FetchTestCase):
 
     WHOLE = 64 * 1024 * 1024
 
+    # A source on loopback answers within near seconds, where auto starts
+    # with one stream: these tests take it for a distant one.
+    FAR = autotune.Settings(near=0.0)
+
     def split(self, image, streams=4, **kwargs):
+        if streams == 'auto':
+            kwargs.setdefault('tuning', self.FAR)
         return self.download(image, streams=streams, segment_size=self.WHOLE,
                              min_split_size=CHUNK, **kwargs)
 
@@ -916,14 +922,16 @@ class SplitTest(FetchTestCase):
             response = _StubResponse(206, {
                 'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
                 DATA[offset:end])
-            response.raw = _SlowBody(response.raw, 0.05)
+            response.raw = _SlowBody(response.raw, 0.1)
             return response
         logger = logging.getLogger('glance_download')
         self.addCleanup(logger.setLevel, logger.level)
         logger.setLevel(logging.DEBUG)
-        # No doubling is worth it: 4, 8, then 2 and 1, mid-segment.
+        # No doubling is worth it: 4, 8, back to 4 and, with no hold,
+        # fewer measured at once: those over 4 leave mid-segment.
         tuning = autotune.Settings(start=4, ceiling=8, window=0.0,
-                                   resolution=0, gain=100.0)
+                                   resolution=0, gain=100.0, hold=0.0,
+                                   near=0.0)
         result = fetch.StagedDownload(
             self.dest, len(DATA), ('sha512', hashlib.sha512(
                 DATA).hexdigest()), CHUNK // 4, self.policy, streams='auto',
@@ -935,6 +943,25 @@ class SplitTest(FetchTestCase):
         self.assertGreater(len(asked), result.streams)
         self.assertTrue([m for m in self.logs.messages
                          if 'fewer streams are wanted' in m])
+
+    def test_auto_over_a_source_ignoring_range(self):
+        # The first answer is the whole image: one stream takes it.
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange(times=20))
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual(len(DATA), result.bytes)
+        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_auto_starts_with_one_stream_from_a_near_source(self):
+        image = self.glance.add_image(DATA)
+        result = self.split(image, streams='auto',
+                            tuning=autotune.Settings(near=10.0))
+        self.assertStaged(DATA)
+        self.assertEqual(1, result.streams)
+        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
 
     def test_auto_gives_up_streams_refused_with_429(self):
         image = self.glance.add_image(DATA)
