@@ -147,7 +147,11 @@ class SplitStreamsTest(StreamsTestCase):
         self.assert_verified_copy(source, image, task)
         requests = self.data_requests()
         self.assertEqual(3 * MIB + 4321, requests[0].body_bytes)
-        self.assertIn(3 * MIB, [r.range_start for r in requests])
+        # Resumed from the byte reached: at most the chunk being read is
+        # lost, and what a last short read brought is kept.
+        self.assertTrue([r for r in requests
+                         if 2 * MIB <= r.range_start <= 3 * MIB + 4321],
+                        [r.range_start for r in requests])
         self.assertLess(self.bytes_crossed(), 1.3 * self.SIZE)
 
 
