@@ -86,8 +86,12 @@ rss, growth
 Also a 1 MiB import, plugin against in-tree (--tiny-runs runs each), for
 the fixed cost of an import.
 
-The figures are printed as reStructuredText tables, with the medians, the
-ratios plugin/in-tree and plugin/curl, the machine and the command line.
+The figures are printed as reStructuredText tables, with the medians,
+each run's figure and their spread (largest less smallest), the ratios
+plugin/in-tree and plugin/curl, the machine and the command line. The
+contenders run in turn, in an order that rotates from run to run; where a
+target compares two contenders, the line gives both spreads and says so
+when one is larger than the difference of the medians.
 
 --against REV adds a contender in the same run: plugin@REV, this plugin
 as it was at git revision REV of this repository (git archive of its
