@@ -13,9 +13,13 @@
 
 The image is cut into segments fetched concurrently with ``Range`` and
 written at their offsets into the staging part file: over a long link one
-TCP stream carries far less than the link, several carry it all.  Small
-images, a single configured stream, or a remote that ignores Range make it
-one stream, as the whole image.
+TCP stream carries far less than the link, several carry it all.  A
+stream with nothing left to claim takes over half of the largest segment
+outstanding, so streams stay busy to the end and a small image is
+shared out too.  A single configured stream, an image too small to split,
+or a remote that ignores Range make it one stream, as the whole image.
+With ``parallel_streams = auto`` the number of streams follows the
+throughput (:mod:`glance_download.autotune`).
 
 A stream that breaks resumes its segment from the byte reached, with the
 retry policy's backoff and bounded attempts.  The digest is computed once,
@@ -26,11 +30,13 @@ streams on a clock: progress and the abort checks run even while no byte
 arrives, a stream slower than the minimum rate is broken off and resumed,
 and the whole download has an optional deadline.
 
-This module is the coordinator: it starts the streams, watches them and
-finishes.  Which bytes are claimed and written is the segment table's
-(:mod:`glance_download.segments`); what one stream does with its answers
-is the stream worker's (:mod:`glance_download.worker`); the digest is the
-hash follower's (:mod:`glance_download.follower`).
+This module is the coordinator: it starts the streams, watches them, tunes
+their number and finishes.  Which bytes are claimed and written is the
+segment table's (:mod:`glance_download.segments`); what the streams share
+is the crew's (:mod:`glance_download.crew`); what one stream does with its
+answers is the stream worker's (:mod:`glance_download.worker`); how many
+streams run is the controller's (:mod:`glance_download.autotune`); the
+digest is the hash follower's (:mod:`glance_download.follower`).
 """
 
 import dataclasses
@@ -38,6 +44,8 @@ import logging
 import os
 import time
 
+from glance_download import autotune
+from glance_download import crew as crew_mod
 from glance_download import errors
 from glance_download import follower as follower_mod
 from glance_download import options
@@ -50,8 +58,10 @@ from glance_download import worker
 LOG = logging.getLogger(__name__)
 
 
-# Seconds between two looks of the watching thread at the streams.
+# Seconds between two looks of the watching thread at the streams; and
+# between two throughput samples when the number of streams is tuned.
 _TICK = 0.25
+_TUNE_TICK = 0.1
 # Seconds between two updates of the sidecar's record of written ranges.
 _RECORD_EVERY = 2.0
 # Thread names, so that tests can see none is left behind.
@@ -95,8 +105,11 @@ class StagedDownload:
     attempts fail without receiving data; one that made progress starts it
     over.
 
-    ``streams`` (at most) fetch segments of ``segment_size`` bytes at once,
-    each stream holding one of ``slots``, the process-wide stream count.
+    ``streams`` (at most; or ``'auto'``, as many as raise the throughput,
+    by ``tuning``) fetch segments of ``segment_size`` bytes at once, each
+    stream holding one of ``slots``, the process-wide stream count.  An
+    idle stream splits the largest segment outstanding, down to halves of
+    ``min_split_size`` bytes.
     A stream slower than ``min_rate`` bytes/s over ``min_rate_period``
     seconds is broken off and resumed; ``deadline`` seconds, if set, bound
     the whole download.  An image over ``max_size`` bytes is refused before
@@ -107,13 +120,14 @@ class StagedDownload:
                  progress=None, streams=1, segment_size=64 * 1024 * 1024,
                  slots=None, min_rate=0, min_rate_period=60.0,
                  deadline=None, max_size=None, statvfs=os.statvfs,
-                 clock=time.monotonic):
+                 clock=time.monotonic, min_split_size=4 * 1024 * 1024,
+                 tuning=None):
         if not isinstance(size, int) or size < 0:
             raise ValueError('size must be a non-negative int')
         if chunk_size < 1:
             raise ValueError('chunk_size must be positive')
-        if streams < 1:
-            raise ValueError('streams must be at least 1')
+        if streams != autotune.AUTO and streams < 1:
+            raise ValueError('streams must be at least 1 or auto')
         self.dest_path = os.fspath(dest_path)
         self.size = size
         self.digest = digest
@@ -122,6 +136,10 @@ class StagedDownload:
         self.progress = progress
         self.streams = streams
         self.segment_size = segment_size
+        self.min_split_size = min_split_size
+        self.tuning = None
+        if streams == autotune.AUTO:
+            self.tuning = tuning or autotune.Settings()
         self.slots = slots
         self.min_rate = min_rate
         self.min_rate_period = min_rate_period
@@ -143,6 +161,7 @@ class StagedDownload:
         return cls(dest_path, size, digest, group.chunk_size, policy,
                    progress=progress, streams=group.parallel_streams,
                    segment_size=group.segment_size,
+                   min_split_size=group.min_split_size,
                    slots=streams_mod.process_slots(group.process_streams),
                    min_rate=group.min_rate,
                    min_rate_period=group.min_rate_period,
@@ -167,13 +186,17 @@ class StagedDownload:
             kept = self._residue()
             part.open(keep=kept is not None)
             self._table = segments.SegmentTable.plan(
-                self.size, self.segment_size, self.streams, kept)
+                self.size, self.segment_size, self._ceiling(), kept,
+                min_split=self.min_split_size, margin=self.chunk_size)
             part.reserve(self.size)
             part.record(self._record())
-            crew = worker.Crew(self._table, part, opener, self.policy,
-                               self.chunk_size, self.dest_path, self.streams,
-                               slots=self.slots, clock=self._clock)
-            hexdigest = self._transfer(crew, started)
+            tune = (autotune.initial(self.tuning, started)
+                    if self.tuning else None)
+            crew = crew_mod.Crew(
+                self._table, part, opener, self.policy, self.chunk_size,
+                self.dest_path, tune.target if tune else self.streams,
+                slots=self.slots, clock=self._clock)
+            hexdigest = self._transfer(crew, started, tune)
             done = self._table.written()
             verify.check(self.size, self.digest, done, hexdigest)
             part.commit()
@@ -221,8 +244,16 @@ class StagedDownload:
         return partfile.source_record(self.size, self.digest,
                                       self._table.record())
 
-    def _transfer(self, crew, started):
-        """Run the streams until every byte is written; the hexdigest."""
+    def _ceiling(self):
+        """The most streams this download may run at once."""
+        return self.tuning.ceiling if self.tuning else self.streams
+
+    def _transfer(self, crew, started, tune=None):
+        """Run the streams until every byte is written; the hexdigest.
+
+        ``tune``, when the number of streams is tuned, is the controller's
+        state, sampled on every look at the streams.
+        """
         follower = (follower_mod.HashFollower(crew, self.digest[0])
                     if self.digest else None)
         recorded = self._clock()
@@ -231,17 +262,25 @@ class StagedDownload:
             while True:
                 with crew.changed:
                     if not self._finished(crew):
-                        crew.changed.wait(_TICK)
+                        crew.changed.wait(_TUNE_TICK if tune else _TICK)
                     error = crew.error or (follower and follower.error)
                     finished = self._finished(crew)
                     active = crew.active
+                    sample = autotune.Sample(
+                        self._clock(), self._table.written(), active,
+                        crew.flowing, crew.refused,
+                        crew.latency) if tune else None
                 if error is not None:
                     raise error
                 if finished:
                     break
                 now = self._clock()
                 self._watch(now, started)
-                self._grow(crew)
+                if tune:
+                    tune = self._tune(crew, tune, sample)
+                # A tuned count is known once the first answer was seen.
+                if not tune or tune.placed:
+                    self._grow(crew)
                 if self.progress:
                     self.progress(self._table.written(), self.size,
                                   max(1, active))
@@ -280,11 +319,22 @@ class StagedDownload:
             for stream in self._workers:
                 stream.check_rate(now, self.min_rate, self.min_rate_period)
 
+    def _tune(self, crew, tune, sample):
+        """The controller's next state; its streams are the crew's limit."""
+        following = autotune.decide(tune, sample, self.tuning)
+        if following.target != tune.target:
+            LOG.debug('Streams into %s: %d, from %d (%d running, %d '
+                      'refused so far)', self.dest_path, following.target,
+                      tune.target, sample.active, sample.refused)
+        crew.allow(following.target, promptly=autotune.measures_fewer(
+            following))
+        return following
+
     def _grow(self, crew):
-        """Add streams while segments wait and the remote allows them."""
-        for _ in range(self.streams):
+        """Add streams while there is work and the remote allows them."""
+        for _ in range(self._ceiling()):
             wanted = (self._table.multi and crew.wants_more()
-                      and self._table.waiting())
+                      and self._table.can_claim())
             if not wanted or not (self.slots is None
                                   or self.slots.acquire(wait=False)):
                 return

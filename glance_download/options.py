@@ -20,6 +20,9 @@ itself, so we only register it when it is not there yet.
 
 from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+from oslo_config import types
+
+from glance_download import autotune
 
 from glance_download import metadata
 
@@ -146,22 +149,72 @@ transfer_opts = [
                       'heartbeat, once a glance-api runs again.'),
 ]
 
+MAX_STREAMS = 64
+
+
+class StreamCount(types.ConfigType):
+    """``auto``, or a number of streams from 1 to :data:`MAX_STREAMS`."""
+
+    def __init__(self):
+        super().__init__(type_name=f'auto or integer 1-{MAX_STREAMS}')
+
+    def __call__(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip().lower()
+            if text == autotune.AUTO:
+                return autotune.AUTO
+            try:
+                number = int(text)
+            except ValueError:
+                raise ValueError(f'{value!r} is neither auto nor an integer')
+        if not 1 <= number <= MAX_STREAMS:
+            raise ValueError(f'{number} is not between 1 and {MAX_STREAMS}')
+        return number
+
+    def __repr__(self):
+        return 'StreamCount'
+
+    def __eq__(self, other):
+        return self.__class__ == other.__class__
+
+    def _formatter(self, value):
+        return str(value)
+
+
 # How the data is moved: streams, segments and the limits of a transfer.
 engine_opts = [
-    cfg.IntOpt('parallel_streams', default=4, min=1, max=64,
-               help='Ranged streams one import downloads its image over at '
-                    'once. Over a link with a long round trip, one TCP '
-                    'stream carries far less than the link can; several '
-                    'carry it all. 1 downloads over a single stream. An '
-                    'image smaller than two segments, or a source that '
-                    'ignores Range, is downloaded over one stream whatever '
-                    'this says, and a source that answers 429 or 503 to an '
-                    'extra stream gets fewer.'),
+    cfg.Opt('parallel_streams', type=StreamCount(), default=autotune.AUTO,
+            help='Ranged streams one import downloads its image over at '
+                 'once. Over a link with a long round trip, one TCP '
+                 'stream carries far less than the link can; several '
+                 'carry it all. auto starts with '
+                 f'{autotune.Settings.start} streams, doubles them while '
+                 'that raises the throughput by more than '
+                 f'{autotune.Settings.gain:.0%}, goes down to fewer when '
+                 'fewer carry as much, and stays at most at '
+                 f'{autotune.Settings.ceiling}; a number fixes the count, '
+                 'and 1 downloads over a single stream. An image smaller '
+                 'than two min_split_size, or a source that ignores Range, '
+                 'is downloaded over one stream whatever this says, and a '
+                 'source that answers 429 or 503 to an extra stream gets '
+                 'fewer.'),
     cfg.IntOpt('segment_size', default=64 * 1024 * 1024,
                min=256 * 1024,
-               help='Bytes of the image each ranged request asks for when '
-                    'parallel_streams is above 1. Each segment is resumed '
-                    'and retried on its own.'),
+               help='Bytes of the image each ranged request asks for at '
+                    'first when parallel_streams is not 1. Each segment is '
+                    'resumed and retried on its own, and split when a '
+                    'stream has nothing left to claim.'),
+    cfg.IntOpt('min_split_size', default=4 * 1024 * 1024,
+               min=64 * 1024,
+               help='Fewest bytes of a segment a stream with nothing left '
+                    'to claim takes over: it takes the second half of the '
+                    'remaining bytes of the largest segment outstanding, '
+                    'if each half gets at least this many (and at least '
+                    'chunk_size). Smaller values keep more streams busy '
+                    'on small images and at the end of a download; each '
+                    'split costs a request.'),
     cfg.IntOpt('process_streams', default=32, min=1,
                help='Streams one glance-api process keeps open at once, '
                     'over all its imports, so that the source Glance is not '

@@ -19,9 +19,10 @@ records each segment as ``(start, end, written_up_to)``.  One lock guards
 the table, so each answer is consistent with the others.
 
 The segments stay in order and cover the image end to end, which is all
-the sidecar and the follower rely on: a segment may be cut in two (an
-idle stream taking over the tail of the largest one outstanding) without
-either of them changing.
+the sidecar and the follower rely on: a segment is cut in two when an idle
+stream takes over the second half of the largest one outstanding, and
+both halves are recorded like any other segment, so a download resumed
+after a crash finds them as they were.
 """
 
 import dataclasses
@@ -54,28 +55,45 @@ class SegmentTable:
 
     The generation changes each time written bytes are dropped (a restart
     from zero), so that whoever read them knows to start over.
+
+    ``min_split`` (None: never) is the fewest bytes each half of a split
+    segment gets; it is at least ``margin``, the most bytes a stream may
+    be writing at once past the position the split sees, so that a stream
+    never writes into the half taken from it.
     """
 
-    def __init__(self, size, kept):
+    def __init__(self, size, kept, min_split=None, margin=0):
         self.size = size
         self._lock = threading.Lock()
         self._advanced = threading.Condition(self._lock)
         self._segments = [Segment(s, e, w) for s, e, w in kept]
         self._generation = 0
+        self._min_split = (max(min_split, margin, 1)
+                           if min_split is not None else None)
 
     @classmethod
-    def plan(cls, size, segment_size, streams, kept=None):
-        """The table of a new download, or of a residue's ``kept`` ranges."""
+    def plan(cls, size, segment_size, streams, kept=None, min_split=None,
+             margin=0):
+        """The table of a new download, or of a residue's ``kept`` ranges.
+
+        Segments are split only when ``streams`` is above 1.
+        """
         if kept is None:
             kept = [(start, end, start) for start, end in ranges.segments(
                 size, segment_size, streams)]
-        return cls(size, kept)
+        return cls(size, kept, min_split if streams > 1 else None, margin)
 
     @property
     def multi(self):
-        """True while the image is cut into more than one segment."""
+        """True while the image may be fetched over more than one stream.
+
+        That is, while it is cut into several segments or one can still
+        be split.
+        """
         with self._lock:
-            return len(self._segments) > 1
+            return len(self._segments) > 1 or (
+                self._min_split is not None
+                and self.size >= 2 * self._min_split)
 
     @property
     def generation(self):
@@ -83,13 +101,47 @@ class SegmentTable:
             return self._generation
 
     def claim(self):
-        """The next segment nobody holds with bytes left, now held; or None."""
+        """A segment with bytes left, now held by the caller; or None.
+
+        The first one nobody holds, or else the second half of the largest
+        one still outstanding, split at the middle of its remaining bytes.
+        """
         with self._lock:
             for segment in self._segments:
                 if not segment.taken and not segment.done:
                     segment.taken = True
                     return segment
-        return None
+            return self._split()
+
+    def _split(self):
+        """Cut the held segment with the most bytes left (lock held)."""
+        index = self._largest()
+        if index is None:
+            return None
+        segment = self._segments[index]
+        middle = segment.pos + (segment.end - segment.pos) // 2
+        tail = Segment(middle, segment.end, middle, taken=True)
+        segment.end = middle
+        self._segments.insert(index + 1, tail)
+        return tail
+
+    def _largest(self):
+        """Index of the segment worth splitting, or None (lock held)."""
+        if self._min_split is None:
+            return None
+        best, most = None, 2 * self._min_split - 1
+        for index, segment in enumerate(self._segments):
+            left = segment.end - segment.pos
+            if segment.taken and left > most:
+                best, most = index, left
+        return best
+
+    def can_claim(self):
+        """True when :meth:`claim` would find work: a free or a split."""
+        with self._lock:
+            return any(not s.taken and not s.done
+                       for s in self._segments) or (
+                self._largest() is not None)
 
     def give_back(self, segment):
         """Let another stream claim ``segment``, from where it was left."""
@@ -117,10 +169,14 @@ class SegmentTable:
             self._advanced.notify_all()
 
     def whole(self, segment):
-        """Make ``segment`` the whole image, the only one, from byte 0."""
+        """Make ``segment`` the whole image, the only one, from byte 0.
+
+        It is never split again: the source does not serve ranges.
+        """
         with self._lock:
             segment.start, segment.end = 0, self.size
             self._segments = [segment]
+            self._min_split = None
             self._generation += 1
             self._advanced.notify_all()
 

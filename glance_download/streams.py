@@ -10,17 +10,35 @@
 #    License for the specific language governing permissions and limitations
 #    under the License.
 
-"""Data streams of this process: how many may be open, and waking them.
+"""Data streams of this process: how many may be open, reading, waking.
 
 Every import of a glance-api process draws its streams from one shared
 count, so that many parallel imports do not flood the source Glance with
-connections.  A stream blocked reading a silent or trickling connection is
-woken by shutting its socket down from the thread that watches it.
+connections.  A stream reads its answer's body by reads of the size it
+chooses, so that it stops exactly where another stream's range begins.  A
+stream blocked reading a silent or trickling connection is woken by
+shutting its socket down from the thread that watches it.
 """
 
 import os
 import socket
 import threading
+
+import requests
+from urllib3 import exceptions as urllib3_exceptions
+from urllib3 import response as urllib3_response
+
+# What requests raises for each error of urllib3 while a body is read, as
+# its iter_content does.
+_READ_ERRORS = (
+    (urllib3_exceptions.ProtocolError,
+     requests.exceptions.ChunkedEncodingError),
+    (urllib3_exceptions.DecodeError,
+     requests.exceptions.ContentDecodingError),
+    (urllib3_exceptions.ReadTimeoutError,
+     requests.exceptions.ConnectionError),
+    (urllib3_exceptions.SSLError, requests.exceptions.SSLError),
+)
 
 # How long a wait for a free stream lasts before the stop flag is looked at.
 _WAIT_STEP = 0.25
@@ -108,3 +126,21 @@ def interrupt(handle):
 def release(handle):
     if handle is not None:
         handle.close()
+
+
+def read(response, amount):
+    """Up to ``amount`` bytes of ``response``'s body; b'' once it ended.
+
+    One read of ``requests.Response.iter_content``, with the errors it
+    raises, but of a size chosen for each read.
+    """
+    raw = response.raw
+    if not isinstance(raw, urllib3_response.BaseHTTPResponse):
+        return raw.read(amount) or b''
+    try:
+        return raw.read(amount, decode_content=True) or b''
+    except Exception as exc:
+        for theirs, ours in _READ_ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(exc) from exc
+        raise

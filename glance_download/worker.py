@@ -25,11 +25,9 @@ answer or a break means is decided here, once for every stream:
 * any other failure of the request is reported at once.
 """
 
-import dataclasses
 import functools
 import logging
 import threading
-import time
 
 import requests
 
@@ -68,86 +66,8 @@ class _GiveBack(Exception):
     """An extra stream was refused: its segment goes back to the others."""
 
 
-@dataclasses.dataclass(eq=False)
-class Crew:
-    """What the streams of one download share, and how they fare.
-
-    The counts, the limit, ``ranged`` and the first error are read and
-    changed under ``changed``, which the watching thread waits on.
-    """
-
-    table: object
-    part: object
-    opener: object
-    policy: object
-    chunk_size: int
-    dest_path: str
-    limit: int
-    slots: object = None
-    clock: object = time.monotonic
-    stopping: threading.Event = dataclasses.field(
-        default_factory=threading.Event)
-    changed: threading.Condition = dataclasses.field(
-        default_factory=threading.Condition)
-    active: int = 0
-    most: int = 0
-    ranged: bool = False
-    error: BaseException = None
-    attempts: int = 0
-    resumes: int = 0
-    restarts: int = 0
-
-    @property
-    def size(self):
-        return self.table.size
-
-    def joined(self):
-        with self.changed:
-            self.active += 1
-            self.most = max(self.most, self.active)
-
-    def left(self, error=None):
-        """A stream ended, with the ``error`` that ended it if any."""
-        with self.changed:
-            self.active -= 1
-            if error is not None and self.error is None:
-                self.error = error
-            self.changed.notify_all()
-
-    def notify(self):
-        with self.changed:
-            self.changed.notify_all()
-
-    def wants_more(self):
-        """True when the source serves ranges and allows another stream."""
-        with self.changed:
-            return self.ranged and self.active < self.limit
-
-    def count(self, name):
-        with self.changed:
-            setattr(self, name, getattr(self, name) + 1)
-
-    def fewer(self):
-        """Refuse an extra stream: True unless it is the only one left."""
-        with self.changed:
-            if self.active <= 1:
-                return False
-            self.limit = max(1, self.active - 1)
-            return True
-
-    def found_ranges(self):
-        with self.changed:
-            if not self.ranged:
-                self.ranged = True
-                self.changed.notify_all()
-
-    def single(self):
-        """Go on with one stream; False if ranges were served already."""
-        with self.changed:
-            if self.ranged:
-                return False
-            self.limit = 1
-            return True
+class _Retired(_GiveBack):
+    """More streams run than the limit: this one's segment goes back."""
 
 
 class StreamWorker:
@@ -164,6 +84,7 @@ class StreamWorker:
         self._segment = None
         self._handle = None
         self._broken = None
+        self._flowing = False
         self._window_at = 0.0
         self._window_pos = 0
         self._thread = threading.Thread(target=self._run, name=STREAM_THREAD,
@@ -202,6 +123,7 @@ class StreamWorker:
         """Fetch segments one after the other until none is left."""
         crew = self.crew
         error = None
+        retired = False
         try:
             if not self._holding:
                 self._holding = crew.slots.acquire(wait=True,
@@ -209,6 +131,9 @@ class StreamWorker:
                 if not self._holding:
                     return
             while not crew.stopping.is_set():
+                if crew.retire():
+                    retired = True
+                    return
                 segment = crew.table.claim()
                 if segment is None:
                     return
@@ -217,6 +142,9 @@ class StreamWorker:
                               functools.partial(self._attempt, segment),
                               made=segment.attempts,
                               interrupt=crew.stopping)
+                except _Retired:
+                    retired = True
+                    return
                 except _GiveBack:
                     return
         except _Stopped:
@@ -226,12 +154,18 @@ class StreamWorker:
         finally:
             if self._holding and crew.slots is not None:
                 crew.slots.release()
-            crew.left(error)
+            crew.left(error, retired)
 
     def _open(self, segment):
-        if segment.end >= self.crew.size:
-            return self.crew.opener(segment.pos)
-        return self.crew.opener(segment.pos, segment.end)
+        """Ask for the rest of the segment.
+
+        The whole image is asked for without Range, unless it may be
+        split: the answer then says whether the source serves ranges.
+        """
+        crew = self.crew
+        if segment.end >= crew.size and (segment.pos or not crew.table.multi):
+            return crew.opener(segment.pos)
+        return crew.opener(segment.pos, segment.end)
 
     def _attempt(self, segment, number):
         """One request for the rest of the segment, and its body."""
@@ -243,7 +177,9 @@ class StreamWorker:
         start = segment.pos
         response = None
         try:
+            asked = crew.clock()
             response = self._open(segment)
+            crew.answered(crew.clock() - asked)
             with self._lock:
                 self._segment = segment
                 self._handle = streams_mod.handle_of(response)
@@ -279,6 +215,9 @@ class StreamWorker:
             with self._lock:
                 handle, self._handle = self._handle, None
                 self._segment = None
+            if self._flowing:
+                self._flowing = False
+                crew.flows(False)
             if response is not None:
                 response.close()
             streams_mod.release(handle)
@@ -317,7 +256,7 @@ class StreamWorker:
 
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
-        if not self.crew.single():
+        if not self.crew.single(segment):
             raise _Broken('the source answered the whole image to a '
                           'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
@@ -335,13 +274,14 @@ class StreamWorker:
         crew = self.crew
         size = crew.size
         stopping = crew.stopping
-        for chunk in response.iter_content(crew.chunk_size):
+        while True:
+            chunk = streams_mod.read(response, self._want(segment))
+            if not chunk:
+                return
             if stopping.is_set():
                 raise _Stopped()
             if self._broken:
                 raise _Broken(self._broken)
-            if not chunk:
-                continue
             position = segment.pos
             end = position + len(chunk)
             if end > segment.end:
@@ -350,10 +290,31 @@ class StreamWorker:
                 chunk = chunk[:segment.end - position]
                 end = segment.end
             crew.part.write(chunk, position)
+            if not self._flowing:
+                self._flowing = True
+                crew.flows(True)
             if crew.table.wrote(segment, end):
                 crew.notify()
                 if end < size:
                     return
+            elif crew.promptly and crew.retire():
+                crew.table.give_back(segment)
+                LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
+                          'streams are wanted', crew.dest_path, segment.pos,
+                          segment.end - 1)
+                raise _Retired()
+
+    def _want(self, segment):
+        """Bytes to read next: a chunk, or what is left of a segment.
+
+        A segment whose end was moved by a split ends where the other
+        stream starts, and no byte past it is read.  The last segment is
+        read by whole chunks, so that a source sending more than the
+        image's size is seen.
+        """
+        if segment.end >= self.crew.size:
+            return self.crew.chunk_size
+        return max(1, min(self.crew.chunk_size, segment.end - segment.pos))
 
     def _transient(self, exc, segment, progressed):
         size = self.crew.size

@@ -103,6 +103,58 @@ class ParallelStreamsTest(StreamsTestCase):
         self.assertEqual(SIZE, only.body_bytes)
 
 
+class SplitStreamsTest(StreamsTestCase):
+    """REGION2 with the default settings, but splits down to 1 MiB.
+
+    With 64 MiB segments a 24 MiB image is one segment: only splits give
+    it more than one stream, and auto chooses how many.
+    """
+
+    exclusive = True
+    SIZE = 24 * MIB + 4321
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.cloud, 'restart', 'REGION2')
+        self.cloud('restart', 'REGION2',
+                   '--set', 'glance_download.parallel_streams=auto',
+                   '--set', f'glance_download.segment_size={64 * MIB}',
+                   '--set', f'glance_download.min_split_size={MIB}')
+
+    def test_small_image_is_split_over_several_streams(self):
+        # Each connection bound, as over a long round trip: more streams
+        # carry more.
+        self.proxy.rate = 4 * MIB
+        source = self.source_image(data=os.urandom(self.SIZE))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        requests = self.data_requests()
+        self.assertEqual(f'bytes=0-{self.SIZE - 1}', requests[0].range)
+        self.assertGreater(self.proxy.most_data_answers(), 1)
+        self.assertGreater(len({r.range_start for r in requests}), 2)
+        # Splits ask for no byte twice; an over-read of a split stream
+        # is at most what was in flight.
+        self.assertLess(self.bytes_crossed(), 1.2 * self.SIZE, [
+            (r.range, r.status, r.body_bytes) for r in requests])
+
+    def test_cut_of_the_segment_being_split_is_resumed(self):
+        self.proxy.rate = 4 * MIB
+        source = self.source_image(data=os.urandom(self.SIZE))
+        # The first answer, the whole image's, is cut once its first
+        # half has been taken over by other streams.
+        self.proxy.add(proxy.Cut(after=3 * MIB + 4321))
+        image, task = self.import_through_proxy(source)
+        self.assert_verified_copy(source, image, task)
+        requests = self.data_requests()
+        self.assertEqual(3 * MIB + 4321, requests[0].body_bytes)
+        # Resumed from the byte reached: at most the chunk being read is
+        # lost, and what a last short read brought is kept.
+        self.assertTrue([r for r in requests
+                         if 2 * MIB <= r.range_start <= 3 * MIB + 4321],
+                        [r.range_start for r in requests])
+        self.assertLess(self.bytes_crossed(), 1.3 * self.SIZE)
+
+
 class ConcurrentImportsTest(StreamsTestCase):
 
     IMPORTS = 10

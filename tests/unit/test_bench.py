@@ -112,6 +112,30 @@ class RegressionTest(unittest.TestCase):
                           for line in lines])
         self.assertIn('1.460 s against 1.400 s, 1.04x', lines[0])
 
+    def test_spreads_larger_than_the_difference_are_said(self):
+        lines = report.regression_lines({GIB: {
+            'plugin': {'download': 1.92, 'download_spread': 0.31,
+                       'wall': 11.02, 'wall_spread': 0.67},
+            'plugin@abc1234': {'download': 1.83, 'download_spread': 0.03,
+                               'wall': 10.78, 'wall_spread': 0.12}}},
+                                        'plugin@abc1234')
+        self.assertIn('(spreads 0.310 s and 0.030 s: larger than the '
+                      'difference', lines[0])
+        self.assertIn('(spreads 0.670 s and 0.120 s: larger', lines[1])
+        lines = report.regression_lines({GIB: {
+            'plugin': {'download': 2.5, 'download_spread': 0.1},
+            'plugin@abc1234': {'download': 1.5, 'download_spread': 0.2}}},
+                                        'plugin@abc1234')
+        self.assertIn('(spreads 0.100 s and 0.200 s)', lines[0])
+
+    def test_spread_of_the_runs(self):
+        runs = [{'wall': 3.0, 'download': 1.0}, {'wall': 2.0,
+                                                 'download': None},
+                {'wall': 2.5, 'download': 1.5}]
+        medians = report.summarize(runs, GIB)
+        self.assertEqual((1.0, 0.5), (medians['wall_spread'],
+                                      medians['download_spread']))
+
     def test_not_measured(self):
         lines = report.regression_lines(
             {GIB: {'plugin': {'download': 1.46, 'wall': 8.30}}}, 'plugin@x')

@@ -31,6 +31,7 @@ from oslo_config import cfg
 import requests
 from requests.structures import CaseInsensitiveDict
 
+from glance_download import autotune
 from glance_download import errors
 from glance_download import fetch
 from glance_download import options
@@ -73,6 +74,18 @@ class _StubResponse:
 
     def close(self):
         self.closed = True
+
+
+class _SlowBody:
+    """A body that takes ``delay`` seconds for each read."""
+
+    def __init__(self, raw, delay):
+        self._raw = raw
+        self._delay = delay
+
+    def read(self, amount):
+        time.sleep(self._delay)
+        return self._raw.read(amount)
 
 
 class FetchTestCase(unittest.TestCase):
@@ -158,6 +171,24 @@ class FetchTestCase(unittest.TestCase):
         self.assertNotIn(self.token, message)
         self.assertNothingStaged()
         return message
+
+    def assertOnePlainRequest(self, download, size):
+        """``download(image)`` of ``size`` bytes: one request, no Range."""
+        data = DATA[:size]
+        image = self.glance.add_image(data)
+        result = download(image)
+        self.assertStaged(data)
+        self.assertEqual([None], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def assertOneStreamIfRangeIgnored(self, download, first_range):
+        """``download(image)`` over a source ignoring Range: one request."""
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange())
+        result = download(image)
+        self.assertStaged(DATA)
+        self.assertEqual([first_range], self.ranges())
+        self.assertEqual(1, result.streams)
 
 
 class DownloadTest(FetchTestCase):
@@ -253,13 +284,36 @@ class FromConfTest(unittest.TestCase):
              download.min_rate_period, download.deadline,
              download.max_size, download.slots.limit))
 
-    def test_no_download_timeout_is_no_deadline(self):
+    @staticmethod
+    def default_download(**overrides):
+        """The download of the default options but ``overrides``."""
         conf = cfg.ConfigOpts()
         options.register_opts(conf)
         conf([], project='glance-download-test')
-        download = fetch.StagedDownload.from_conf(
+        for name, value in overrides.items():
+            conf.set_override(name, value, group=options.GROUP)
+        return fetch.StagedDownload.from_conf(
             conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
-        self.assertIsNone(download.deadline)
+
+    def test_streams_are_tuned_by_default(self):
+        download = self.default_download()
+        self.assertEqual('auto', download.streams)
+        self.assertIsNotNone(download.tuning)
+        self.assertEqual(4 * 1024 * 1024, download.min_split_size)
+        self.assertEqual(3, self.default_download(
+            parallel_streams='3').streams)
+
+    def test_stream_count_values(self):
+        kind = options.StreamCount()
+        self.assertEqual('auto', kind(' AUTO '))
+        self.assertEqual(64, kind('64'))
+        self.assertEqual(1, kind(1))
+        for wrong in ('0', '65', 'many', True, ''):
+            with self.subTest(value=wrong):
+                self.assertRaises(ValueError, kind, wrong)
+
+    def test_no_download_timeout_is_no_deadline(self):
+        self.assertIsNone(self.default_download().deadline)
 
 
 class ResumeTest(FetchTestCase):
@@ -756,12 +810,8 @@ class ParallelTest(FetchTestCase):
         self.assertIn('sha512 digest', message)
 
     def test_remote_ignoring_range_gives_one_stream(self):
-        image = self.glance.add_image(DATA)
-        self.glance.faults.append(IgnoreRange())
-        result = self.parallel(image)
-        self.assertStaged(DATA)
-        self.assertEqual([f'bytes=0-{SEGMENT - 1}'], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOneStreamIfRangeIgnored(self.parallel,
+                                           f'bytes=0-{SEGMENT - 1}')
 
     def test_ignored_range_on_a_later_segment_is_retried(self):
         image = self.glance.add_image(DATA)
@@ -772,12 +822,7 @@ class ParallelTest(FetchTestCase):
         self.assertEqual(image['os_hash_value'], result.hexdigest)
 
     def test_small_image_is_one_stream(self):
-        data = DATA[:2 * SEGMENT - 1]
-        image = self.glance.add_image(data)
-        result = self.parallel(image)
-        self.assertStaged(data)
-        self.assertEqual([None], self.ranges())
-        self.assertEqual(1, result.streams)
+        self.assertOnePlainRequest(self.parallel, 2 * SEGMENT - 1)
 
     def test_process_cap_bounds_the_streams(self):
         from glance_download import streams
@@ -809,6 +854,123 @@ class ParallelTest(FetchTestCase):
                                        image)
         self.assertIn('4 attempt(s) failed', message)
         self.assertIn(f'at byte {SEGMENT + 0} of {len(DATA)}', message)
+
+
+class SplitTest(FetchTestCase):
+    """Streams with nothing to claim split the largest segment left."""
+
+    WHOLE = 64 * 1024 * 1024
+
+    # A source on loopback answers within near seconds, where auto starts
+    # with one stream: these tests take it for a distant one.
+    FAR = autotune.Settings(near=0.0)
+
+    def split(self, image, streams=4, **kwargs):
+        if streams == 'auto':
+            kwargs.setdefault('tuning', self.FAR)
+        return self.download(image, streams=streams, segment_size=self.WHOLE,
+                             min_split_size=CHUNK, **kwargs)
+
+    def starts(self):
+        return sorted(int(r[len('bytes='):].split('-')[0])
+                      for r in self.ranges())
+
+    def test_one_segment_image_is_shared_out(self):
+        image = self.glance.add_image(DATA)
+        # The first stream pauses, so that the others take over its bytes.
+        self.glance.faults.append(Stall(after=3 * CHUNK, seconds=1.0))
+        result = self.split(image)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertGreater(result.streams, 1)
+        self.assertLessEqual(self.glance.most_data_streams, 4)
+        # A ranged first request, so the answer says ranges are served.
+        self.assertEqual(f'bytes=0-{len(DATA) - 1}', self.ranges()[0])
+        self.assertGreater(len(set(self.starts())), 2)
+        self.assertEqual(1, result.resumes)
+
+    def test_source_ignoring_range_is_not_split(self):
+        self.assertOneStreamIfRangeIgnored(
+            self.split, f'bytes=0-{len(DATA) - 1}')
+
+    def test_too_small_to_split_is_one_plain_request(self):
+        self.assertOnePlainRequest(self.split, 2 * CHUNK - 1)
+
+    def test_flipped_byte_in_a_split_half_fails(self):
+        image = self.glance.add_image(DATA)
+        # Every answer but the stalled first one flips the byte, so that
+        # whichever split half holds it writes it flipped.
+        self.glance.faults += [Stall(after=3 * CHUNK, seconds=1.0),
+                               FlipByte(offset=len(DATA) - 5, times=20)]
+        self.assertFailsWith(errors.VerificationError, self.split, image)
+
+    def test_auto_downloads_and_splits(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=3 * CHUNK, seconds=1.0))
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertGreater(result.streams, 1)
+        self.assertLessEqual(result.streams, autotune.Settings.ceiling)
+
+    def test_streams_over_the_limit_give_their_segment_back(self):
+        asked = []
+
+        def opener(offset, end=None):
+            end = end or len(DATA)
+            asked.append((offset, end))
+            response = _StubResponse(206, {
+                'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
+                DATA[offset:end])
+            response.raw = _SlowBody(response.raw, 0.1)
+            return response
+        logger = logging.getLogger('glance_download')
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.DEBUG)
+        # No doubling is worth it: 4, 8, back to 4 and, with no hold,
+        # fewer measured at once: those over 4 leave mid-segment.
+        tuning = autotune.Settings(start=4, ceiling=8, window=0.0,
+                                   resolution=0, gain=100.0, hold=0.0,
+                                   near=0.0)
+        result = fetch.StagedDownload(
+            self.dest, len(DATA), ('sha512', hashlib.sha512(
+                DATA).hexdigest()), CHUNK // 4, self.policy, streams='auto',
+            segment_size=self.WHOLE, min_split_size=CHUNK,
+            tuning=tuning).run(opener)
+        self.assertStaged(DATA)
+        self.assertGreater(result.streams, 1)
+        # What was given back was asked for again, from where it was left.
+        self.assertGreater(len(asked), result.streams)
+        self.assertTrue([m for m in self.logs.messages
+                         if 'fewer streams are wanted' in m])
+
+    def test_auto_over_a_source_ignoring_range(self):
+        # The first answer is the whole image: one stream takes it.
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange(times=20))
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual(len(DATA), result.bytes)
+        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
+        self.assertEqual(1, result.streams)
+
+    def test_auto_starts_with_one_stream_from_a_near_source(self):
+        image = self.glance.add_image(DATA)
+        result = self.split(image, streams='auto',
+                            tuning=autotune.Settings(near=10.0))
+        self.assertStaged(DATA)
+        self.assertEqual(1, result.streams)
+        self.assertEqual([f'bytes=0-{len(DATA) - 1}'], self.ranges())
+
+    def test_auto_gives_up_streams_refused_with_429(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults += [Stall(after=3 * CHUNK, seconds=1.0),
+                               Status(429, times=3)]
+        result = self.split(image, streams='auto')
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual([], self.glance.faults)
 
 
 class ResidueTest(FetchTestCase):
@@ -916,7 +1078,7 @@ _CHILD = '''
 import requests
 import sys
 from glance_download import fetch, retry, verify
-url, token, dest, size, algorithm, value, segment = sys.argv[1:]
+url, token, dest, size, algorithm, value, segment, split = sys.argv[1:]
 session = requests.Session()
 
 
@@ -931,36 +1093,47 @@ def opener(offset, end=None):
 
 fetch.StagedDownload(dest, int(size), (algorithm, value), 65536,
                      retry.RetryPolicy(1, 0, 0), streams=2,
-                     segment_size=int(segment)).run(opener)
+                     segment_size=int(segment),
+                     min_split_size=int(split)).run(opener)
 '''
 
 
 class CrashTest(FetchTestCase):
     """A process killed mid-download, then the same download again."""
 
-    def test_resume_after_kill(self):
-        image = self.glance.add_image(DATA)
-        self.glance.faults.append(Stall(after=10_000, seconds=60,
-                                        at=3 * SEGMENT))
+    def start_child(self, image, segment_size, min_split):
         child = subprocess.Popen(
             [sys.executable, '-c', _CHILD, self.glance.file_url(image['id']),
              self.token, self.dest, str(len(DATA)), 'sha512',
-             image['os_hash_value'], str(SEGMENT)],
+             image['os_hash_value'], str(segment_size), str(min_split)],
             cwd=os.path.dirname(os.path.dirname(os.path.dirname(
                 os.path.abspath(__file__)))))
         self.addCleanup(child.wait)
         self.addCleanup(child.kill)
+        return child
+
+    def kill_once(self, child, image, done):
+        """Kill ``child`` once its sidecar satisfies ``done(kept)``."""
         digest = verify.expected_digest(image)
         deadline = time.monotonic() + 30
         while True:
             kept = partfile.resumable(partfile.read_sidecar(self.dest),
                                       len(DATA), digest)
-            if kept and sum(w - s for s, _, w in kept) >= 6 * SEGMENT:
+            if kept and done(kept):
                 break
             self.assertLess(time.monotonic(), deadline, kept)
             time.sleep(0.1)
         child.kill()
         child.wait()
+        return kept
+
+    def test_resume_after_kill(self):
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60,
+                                        at=3 * SEGMENT))
+        child = self.start_child(image, SEGMENT, 4 * 1024 * 1024)
+        self.kill_once(child, image, lambda kept: sum(
+            w - s for s, _, w in kept) >= 6 * SEGMENT)
         first = self.glance.bytes_sent
         self.assertLess(first, len(DATA))
 
@@ -970,3 +1143,25 @@ class CrashTest(FetchTestCase):
         self.assertLess(self.glance.bytes_sent, 1.3 * len(DATA))
         again = self.ranges()[-(result.attempts):]
         self.assertEqual([f'bytes={3 * SEGMENT}-{4 * SEGMENT - 1}'], again)
+
+    def test_resume_after_kill_once_a_segment_was_split(self):
+        # One segment, the whole image; its stream stalls, the other
+        # stream takes over its second half and writes it all.
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(Stall(after=10_000, seconds=60))
+        child = self.start_child(image, 64 * 1024 * 1024, CHUNK)
+        kept = self.kill_once(child, image, lambda kept: len(kept) > 1 and (
+            kept[-1][2] == kept[-1][1]))
+        self.assertEqual(len(DATA), kept[-1][1])
+        self.assertEqual(0, kept[0][0])
+        first = self.glance.bytes_sent
+        self.assertLess(first, len(DATA))
+
+        # One stream, so that nothing is split again and over-read.
+        result = self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        # Only what the sidecar did not hold crossed again.
+        missing = sum(e - w for s, e, w in kept)
+        self.assertEqual(missing, self.glance.bytes_sent - first)
+        self.assertNotIn(None, self.ranges()[-result.attempts:])

@@ -99,6 +99,91 @@ class ClaimTest(unittest.TestCase):
         self.assertEqual(1, self.table.generation)
 
 
+class SplitTest(unittest.TestCase):
+    """An idle stream takes over half of the largest segment outstanding."""
+
+    def table(self, kept=((0, 100, 0),), min_split=10, margin=0):
+        return segments.SegmentTable(100, list(kept), min_split, margin)
+
+    def test_one_segment_image_may_be_split(self):
+        self.assertTrue(self.table().multi)
+        self.assertFalse(self.table(min_split=None).multi)
+        self.assertFalse(self.table(min_split=51).multi)
+        self.assertFalse(segments.SegmentTable.plan(
+            100, 200, 1, min_split=10).multi)
+        self.assertTrue(segments.SegmentTable.plan(
+            100, 200, 4, min_split=10).multi)
+
+    def test_split_at_the_middle_of_the_remaining_bytes(self):
+        table = self.table()
+        first = table.claim()
+        table.wrote(first, 20)
+        second = table.claim()
+        self.assertEqual((60, 100, 60), _spans(second))
+        self.assertTrue(second.taken)
+        self.assertEqual((0, 60, 20), _spans(first))
+        self.assertEqual([(0, 60, 20), (60, 100, 60)], table.record())
+        # The stream holding the first half ends there.
+        self.assertTrue(table.wrote(first, 60))
+
+    def test_largest_outstanding_is_split_first(self):
+        table = self.table([(0, 30, 0), (30, 100, 30)])
+        first, second = table.claim(), table.claim()
+        table.wrote(second, 40)
+        third = table.claim()
+        self.assertEqual((70, 100, 70), _spans(third))
+        # Thirty bytes left in each: the first of them is split.
+        fourth = table.claim()
+        self.assertEqual((15, 30, 15), _spans(fourth))
+        self.assertEqual([(0, 15, 0), (15, 30, 15), (30, 70, 40),
+                          (70, 100, 70)], table.record())
+        self.assertEqual((0, 15, 0), _spans(first))
+
+    def test_free_segments_are_claimed_before_any_split(self):
+        table = self.table([(0, 50, 0), (50, 100, 50)])
+        first = table.claim()
+        self.assertEqual((50, 100, 50), _spans(table.claim()))
+        self.assertEqual((0, 50, 0), _spans(first))
+
+    def test_no_split_below_the_minimum_or_the_margin(self):
+        table = self.table(min_split=30)
+        first = table.claim()
+        table.wrote(first, 41)
+        self.assertFalse(table.can_claim())
+        self.assertIsNone(table.claim())
+        table = self.table(min_split=5, margin=30)
+        first = table.claim()
+        table.wrote(first, 41)
+        self.assertIsNone(table.claim())
+        table.wrote(first, 40)
+        self.assertTrue(table.can_claim())
+
+    def test_no_split_once_the_source_ignores_range(self):
+        table = self.table()
+        first = table.claim()
+        table.whole(first)
+        self.assertFalse(table.multi)
+        self.assertIsNone(table.claim())
+
+    def test_split_ranges_resume_from_the_sidecar(self):
+        from glance_download import partfile
+        digest = ('sha512', 'ab' * 64)
+        table = self.table()
+        first = table.claim()
+        table.wrote(first, 20)
+        second = table.claim()
+        table.wrote(second, 70)
+        # A crash here: the record is what the next download finds.
+        record = partfile.source_record(100, digest, table.record())
+        kept = partfile.resumable(record, 100, digest)
+        self.assertEqual([(0, 60, 20), (60, 100, 70)], kept)
+        again = segments.SegmentTable.plan(100, 200, 4, kept, min_split=10)
+        self.assertEqual(30, again.written())
+        self.assertEqual((0, 60, 20), _spans(again.claim()))
+        self.assertEqual((60, 100, 70), _spans(again.claim()))
+        self.assertEqual((40, 60, 40), _spans(again.claim()))
+
+
 class PrefixTest(unittest.TestCase):
     """What the hash follower waits for: the contiguous written prefix."""
 

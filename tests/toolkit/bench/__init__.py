@@ -37,10 +37,11 @@ Before each import it measures, REGION2's glance-api is restarted with the
 implementation wanted (tools/cloud restart) and warmed up with three 1 MiB
 imports, so that every measured import starts in a process in the same
 state. REGION2 runs with the plugin's default transfer settings rather
-than the test cloud's short timeouts; --set adds options of REGION2's
-glance-api.conf. Between runs the target image is deleted and ``sync``
-flushes the data written, so that one run's writeback does not land in
-the next.
+than the test cloud's short timeouts (parallel_streams at each plugin's
+own default: auto, or 4 for a plugin@REV from before auto); --set adds
+options of REGION2's glance-api.conf. Between runs the target image is
+deleted and ``sync`` flushes the data written, so that one run's
+writeback does not land in the next.
 
 Measured, per run:
 
@@ -85,8 +86,12 @@ rss, growth
 Also a 1 MiB import, plugin against in-tree (--tiny-runs runs each), for
 the fixed cost of an import.
 
-The figures are printed as reStructuredText tables, with the medians, the
-ratios plugin/in-tree and plugin/curl, the machine and the command line.
+The figures are printed as reStructuredText tables, with the medians,
+each run's figure and their spread (largest less smallest), the ratios
+plugin/in-tree and plugin/curl, the machine and the command line. The
+contenders run in turn, in an order that rotates from run to run; where a
+target compares two contenders, the line gives both spreads and says so
+when one is larger than the difference of the medians.
 
 --against REV adds a contender in the same run: plugin@REV, this plugin
 as it was at git revision REV of this repository (git archive of its
@@ -112,6 +117,7 @@ Emulated WAN (--wan)
     (--contenders):
 
     in-tree    Glance's own method, importing from SLOW-REGION1;
+    plugin     this plugin with its defaults (parallel_streams = auto);
     plugin-1   this plugin, glance_download.parallel_streams = 1;
     plugin-N   this plugin, parallel_streams = --streams (8);
     curl       one stream through the link;

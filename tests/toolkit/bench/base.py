@@ -58,6 +58,12 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def spread(values):
+    """Largest less smallest of the values measured; None if none was."""
+    values = [v for v in values if v is not None]
+    return max(values) - min(values) if values else None
+
+
 def rotated(items, n):
     """Items in the order of run n: each run starts one further on."""
     return items[n % len(items):] + items[:n % len(items)]

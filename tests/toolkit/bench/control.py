@@ -36,6 +36,11 @@ BENCH_PORTS = {'KEYSTONE': 25100, 'REGION1': 29392, 'REGION2': 29393,
                'REGION3': 29394, 'SLOW': 29395, 'SPARE': 29396,
                'REGION4': 29397}
 # The plugin's defaults, instead of the test cloud's short timeouts.
+# parallel_streams at each plugin's own default, which REGION2_SETTINGS
+# cannot hold: a revision from before auto refuses that value.
+STREAMS_DEFAULT = 'glance_download.parallel_streams=auto'
+STREAMS_DEFAULT_BEFORE_AUTO = 'glance_download.parallel_streams=4'
+
 REGION2_SETTINGS = [
     'glance_download.progress_interval=5.0',
     'glance_download.read_timeout=60.0',
@@ -45,7 +50,6 @@ REGION2_SETTINGS = [
     'glance_download.max_attempts=5',
     'glance_download.min_rate_period=60.0',
     'glance_download.segment_size=67108864',
-    'glance_download.parallel_streams=4',
     'glance_download.process_streams=32',
     'glance_download.heartbeat_interval=30.0',
     'glance_download.stale_after=900.0',
@@ -122,7 +126,9 @@ class Cloud:
 
     def restart_region2(self, implementation, extra=(), code=None):
         """Restart REGION2; with code, importing glance_download from it."""
-        settings = (REGION2_SETTINGS + self.settings + list(extra) +
+        streams = code.streams_default if code else STREAMS_DEFAULT
+        settings = (REGION2_SETTINGS + [streams] + self.settings +
+                    list(extra) +
                     [f'glance_download.implementation={implementation}'])
         environ = dict(self.environ)
         if code:
@@ -191,6 +197,9 @@ class Revision:
         subprocess.run(['tar', '-x', '-C', self.directory], input=archive,
                        check=True)
         self.package = os.path.join(self.directory, 'glance_download')
+        self.streams_default = (
+            STREAMS_DEFAULT if os.path.exists(os.path.join(
+                self.package, 'autotune.py')) else STREAMS_DEFAULT_BEFORE_AUTO)
         self.mark = os.path.join(self.package, '__init__.py.imported')
         with open(os.path.join(self.package, '__init__.py'), 'a') as f:
             f.write(IMPORT_MARK)

@@ -24,7 +24,8 @@ from tests.toolkit import bench
 from tests.toolkit.bench import base
 
 CONTENDERS = ('plugin', 'in-tree', 'curl')
-WAN_CONTENDERS = ('in-tree', 'plugin-1', 'plugin-N', 'curl', 'aria2c')
+WAN_CONTENDERS = ('in-tree', 'plugin', 'plugin-1', 'plugin-N', 'curl',
+                  'aria2c')
 ARIA2_MISSING = (
     'aria2c is not installed. Install it with "apt-get install aria2" '
     '(Debian, Ubuntu; "dnf install aria2" on Fedora), see bindep.txt, or '

@@ -50,6 +50,8 @@ def summarize(runs, size):
     """{measure: median} of one contender's runs."""
     out = {key: base.median([run.get(key) for run in runs])
            for key in MEASURES}
+    for key in ('wall', 'download'):
+        out[f'{key}_spread'] = base.spread([run.get(key) for run in runs])
     out['rate'] = (size / base.MIB / out['download'] if out['download']
                    else None)
     return out
@@ -145,8 +147,24 @@ def regression_lines(medians, earlier):
             result = verdict(None if value == '-' else float(value), 1.05)
             lines.append(f'* {base.label(size)} {key}: {result}. '
                          f"{fmt(ours and ours.get(key), '.3f')} s against "
-                         f"{fmt(then and then.get(key), '.3f')} s, {value}x")
+                         f"{fmt(then and then.get(key), '.3f')} s, {value}x"
+                         + spread_note(ours, then, key))
     return lines
+
+
+def spread_note(ours, then, key):
+    """The spreads of two contenders' runs, beside their medians.
+
+    Says so when a spread is larger than the medians' difference; '' when
+    either contender was not measured.
+    """
+    spreads = [m and m.get(f'{key}_spread') for m in (ours, then)]
+    if None in spreads or not ours.get(key) or not then.get(key):
+        return ''
+    note = f' (spreads {spreads[0]:.3f} s and {spreads[1]:.3f} s'
+    if max(spreads) > abs(ours[key] - then[key]):
+        note += ': larger than the difference, which they do not settle'
+    return note + ')'
 
 
 def report(sizes, contenders, results, tiny, info, argv, started, finished,
@@ -212,10 +230,11 @@ def medians_table(sizes, contenders, results):
                 fmt(m['rate'], '.0f'), fmt(m['store']), fmt(m['cpu']),
                 fmt(m['src_cpu']), fmt(m['other']),
                 fmt(mib(m['rss']), '.0f'), fmt(mib(m['growth']), '.1f'),
-                ' '.join(fmt(run[key]) for run in runs)])
+                ' '.join(fmt(run[key]) for run in runs),
+                fmt(m[f'{key}_spread'])])
     return table(['size', 'contender', 'wall', 'download', 'MiB/s', 'store',
                   'cpu', 'src cpu', 'other cpu', 'rss', 'growth',
-                  'runs (wall; curl: download)'], rows)
+                  'runs (wall; curl: download)', 'spread'], rows)
 
 
 def ratios_table(medians, against):

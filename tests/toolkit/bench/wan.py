@@ -97,6 +97,7 @@ def wan_contenders(streams):
     option = 'glance_download.parallel_streams=%d'
     return {c.name: c for c in (
         Contender('in-tree', 'in-tree', 'in-tree'),
+        Contender('plugin', 'plugin auto', 'plugin'),
         Contender('plugin-1', 'plugin x1', 'plugin',
                   settings=[option % 1]),
         Contender('plugin-N', f'plugin x{int(streams)}', 'plugin',

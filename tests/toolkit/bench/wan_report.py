@@ -41,6 +41,8 @@ def summarize_wan(runs, size):
     out['rate'] = (size / base.MIB / out['download'] if out['download']
                    else None)
     out['streams'] = max(run.get('streams') or 0 for run in runs)
+    out['download_spread'] = base.spread([run.get('download')
+                                          for run in runs])
     return out
 
 
@@ -83,6 +85,21 @@ def wan_targets(size, medians, link, refused, n):
     line(f'memory growth with {n} streams at most 48 MiB',
          None if growth is None else report.mib(growth), 48,
          f"{fmt(report.mib(growth), '.1f')} MiB")
+    auto = medians.get('plugin')
+    if auto:
+        note = ''
+        limit = 1.4 if size <= 64 * base.MIB else 1.2
+        download = auto['download']
+        line(f'download with the defaults (auto) at most {limit}x size / '
+             f'aggregate cap ({bound:.2f} s)',
+             download and download / bound, limit,
+             f"{fmt(download)} s, {fmt(download and download / bound)}x, "
+             f"with {auto['streams']} streams at most"
+             + report.spread_note(auto, ours, 'download'))
+        growth = auto['growth']
+        line('memory growth with the defaults at most 48 MiB',
+             None if growth is None else report.mib(growth), 48,
+             f"{fmt(report.mib(growth), '.1f')} MiB")
     return lines
 
 
@@ -112,10 +129,11 @@ def report_wan(size, results, contenders, link, info, argv, started,
             fmt(m['cpu']), fmt(m['src_cpu']), fmt(m['bench_cpu']),
             fmt(m['other']), fmt(mib(m['rss']), '.0f'),
             fmt(mib(m['growth']), '.1f'),
-            ' '.join(fmt(run['download']) for run in results[name])])
+            ' '.join(fmt(run['download']) for run in results[name]),
+            fmt(m['download_spread'])])
     say(report.table(['contender', 'streams', 'to active', 'download',
                       'MiB/s', 'cpu', 'src cpu', 'link cpu', 'other cpu',
-                      'rss', 'growth', 'runs (download)'], rows))
+                      'rss', 'growth', 'runs (download)', 'spread'], rows))
     say()
     say('Ratios of the download medians (in-tree/x: how many times faster '
         'than in-tree):')
