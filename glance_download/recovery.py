@@ -86,7 +86,8 @@ class Observed:
 
     ``idle`` is the seconds since the task was last written; ``image_status``
     is None when the image is gone; ``lock`` is the task id in the image's
-    ``os_glance_import_task``, None when unlocked.
+    ``os_glance_import_task``, None when unlocked; ``locations`` are the
+    URLs of the image's recorded locations.
     """
 
     task_id: str
@@ -97,6 +98,7 @@ class Observed:
     image_status: str | None
     lock: str | None
     stores: tuple = (None,)
+    locations: tuple = ()
 
 
 class Action(enum.Enum):
@@ -111,6 +113,7 @@ class Action(enum.Enum):
 
     QUEUE_IMAGE = 'queue the image, its importing stores failed'
     REMOVE_STAGED = 'remove the staged data'
+    REMOVE_UNRECORDED = 'remove store data without a location'
     FAIL_TASK = 'fail the task'
     RELEASE_LOCK = 'release the import lock'
 
@@ -150,7 +153,8 @@ def decide(observed, stale_after):
                        deleted_message(observed.idle))
     if observed.lock != observed.task_id:
         return Verdict(False, 'image not locked by this task')
-    tail = (Action.REMOVE_STAGED, Action.FAIL_TASK, Action.RELEASE_LOCK)
+    tail = (Action.REMOVE_STAGED, Action.REMOVE_UNRECORDED,
+            Action.FAIL_TASK, Action.RELEASE_LOCK)
     message = stopped_message(observed.idle)
     if observed.image_status == 'importing':
         return Verdict(True, silent, (Action.QUEUE_IMAGE,) + tail, message)

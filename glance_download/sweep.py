@@ -29,6 +29,7 @@ import threading
 from glance_download.boundary import config
 from glance_download.boundary import repositories
 from glance_download.boundary import staging
+from glance_download.boundary import stores
 from glance_download import options
 from glance_download import periodic
 from glance_download import recovery
@@ -107,6 +108,12 @@ def recover(observed, verdict, db_api=None):
                                                  db_api)
             if not done.removed:
                 continue
+        elif action is recovery.Action.REMOVE_UNRECORDED:
+            removed = stores.remove_unrecorded(image_id, observed.stores,
+                                               observed.locations)
+            if not removed:
+                continue
+            done.removed.extend(removed)
         elif action is recovery.Action.FAIL_TASK:
             if not repositories.fail_stranded_task(
                     task_id, verdict.message, db_api):
@@ -118,7 +125,7 @@ def recover(observed, verdict, db_api=None):
         done.steps.append(action.value)
     if done.steps:
         LOG.warning('Recovered the import of image %s (task %s), stale: '
-                    '%s. Done: %s; removed from staging: %s', image_id,
+                    '%s. Done: %s; removed: %s', image_id,
                     task_id, verdict.reason, ', '.join(done.steps),
                     ', '.join(done.removed) or 'nothing')
     return done

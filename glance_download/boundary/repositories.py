@@ -100,7 +100,9 @@ def observe_import(task_id, db_api=None, now=None):
         idle=(now - task.updated_at).total_seconds(), image_id=image_id,
         image_status=image.status if image else None,
         lock=image.extra_properties.get(IMPORT_LOCK) if image else None,
-        stores=tuple(task_input.get('backend') or [None]))
+        stores=tuple(task_input.get('backend') or [None]),
+        locations=tuple(location.get('url') for location in (
+            image.locations if image else ())))
 
 
 def queue_stranded_image(image_id, task_id, stores, db_api=None):

@@ -12,7 +12,6 @@
 
 """What image copy and image sync share: regions, waiting, exit status."""
 
-import argparse
 import concurrent.futures
 import dataclasses
 import logging
@@ -22,87 +21,21 @@ import time
 from osc_lib.command import command
 from osc_lib import exceptions
 
+from glance_download.client import compare
 from glance_download.client import display
 from glance_download.client import images
+from glance_download.client import options
 from glance_download.client import plan
 from glance_download.client import relay
+from glance_download.client import report
 from glance_download.client import runner
+from glance_download.client import timing
+from glance_download.client import trees
 
 LOG = logging.getLogger(__name__)
 
-EXIT_STATUSES = """\
-Exit status: 0 when every region succeeded (or had nothing to do); 1 when
-nothing was done because of an error (bad input, or every region failed);
-3 on a partial failure (some regions failed, the others succeeded); 4 when
---wait timed out before every import ended (run the same command again with
---wait to wait for them); 130 when interrupted (Ctrl-C), the imports
-started going on in Glance. With --dry-run, the status the run would end
-with (never 4). 2 is the client's own for a command line it cannot
-parse."""
-
 EXIT_INTERRUPTED = 130
 _REATTACH = 'run the same command again with --wait to follow it'
-
-
-def positive_seconds(text):
-    """An argparse type: a number of seconds greater than zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a number of '
-                                         'seconds')
-    if not value > 0 or value == float('inf'):
-        raise argparse.ArgumentTypeError(
-            f'{text} is not a duration: give a number of seconds greater '
-            'than 0')
-    return value
-
-
-def positive_int(text):
-    """An argparse type: a whole number greater than zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'{text!r} is not a whole number')
-    if value <= 0:
-        raise argparse.ArgumentTypeError(
-            f'{text} is too small: give a whole number greater than 0')
-    return value
-
-
-def failure_lines(rows, dry_run=False):
-    """One line per failed or timed-out row: region, source, reason.
-
-    Written to stderr, so that the reason shows whatever columns and
-    format the table is printed with.
-    """
-    lines = []
-    for row in rows:
-        if row.outcome == 'timeout':
-            what = 'timed out'
-        elif row.outcome == 'failed':
-            what = 'would fail' if dry_run else 'failed'
-        else:
-            continue
-        source = f' (source image {row.source_id})' if row.source_id else ''
-        reason = ' '.join((row.message or 'no reason given').split())
-        lines.append(f'{row.region}: {what}{source}: {reason}')
-    return lines
-
-
-def interrupted_lines(rows):
-    """What to tell a user who interrupted the wait: what goes on where."""
-    going = [row for row in rows if row.waiting]
-    if not going:
-        return ['Interrupted; no import was still in progress.']
-    lines = ['Interrupted. These imports go on in Glance, server-side:']
-    for row in going:
-        task = f', task {row.task_id}' if row.task_id else ''
-        lines.append(f'  {row.region}: image {row.image_id}{task}, a copy '
-                     f'of {row.source_id}')
-    lines.append('Run the same command again with --wait to follow them, '
-                 'or without it to see where they are.')
-    return lines
 
 
 def same_glance_message(region, source_region, source_id):
@@ -126,79 +59,10 @@ class RegionsCommand(command.Lister):
     when it is over.
     """
 
-    timeouts = images.Timeouts()
+    timeouts = timing.Timeouts()
 
     def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument(
-            '--from-region', metavar='<region>',
-            help='Region of the source image (default: the region of the '
-                 'CLI, --os-region-name)')
-        parser.add_argument(
-            '--from-interface', metavar='<interface>', default='public',
-            help='Interface of the source region\'s image endpoint that the '
-                 'target Glance downloads from (default: public)')
-        parser.add_argument(
-            '--wait', action='store_true',
-            help='Wait until every import ended, showing its progress')
-        parser.add_argument(
-            '--timeout', metavar='<seconds>', type=positive_int,
-            default=3600,
-            help='How long the command may take at most, --wait included '
-                 '(default: 3600); the imports still going on then go on '
-                 'in Glance')
-        parser.add_argument(
-            '--connect-timeout', metavar='<seconds>', type=positive_seconds,
-            default=images.CONNECT_TIMEOUT,
-            help='How long each request waits for a connection to a '
-                 f'Glance (default: {images.CONNECT_TIMEOUT:g})')
-        parser.add_argument(
-            '--read-timeout', metavar='<seconds>', type=positive_seconds,
-            default=images.READ_TIMEOUT,
-            help='How long each request waits for a Glance to answer '
-                 f'(default: {images.READ_TIMEOUT:g}); a region that does '
-                 'not answer in time fails, the others go on')
-        parser.add_argument(
-            '--same-id', action='store_true',
-            help="Give new copies their source image's id (fails in a "
-                 "region where that id exists or ever existed)")
-        parser.add_argument(
-            '--dry-run', action='store_true',
-            help='Print what each region would get, change nothing')
-        parser.add_argument(
-            '--max-parallel', metavar='<count>', type=int, default=4,
-            help='Steps run at the same time overall (default: 4)')
-        parser.add_argument(
-            '--max-per-region', metavar='<count>', type=int, default=2,
-            help='Steps run at the same time in one region (default: 2)')
-        parser.add_argument(
-            '--max-imports-per-region', metavar='<count>', type=int,
-            default=4,
-            help='Imports in flight at once in one region; the others wait '
-                 'for one of them to end (default: 4)')
-        parser.add_argument(
-            '--topology', choices=relay.TOPOLOGIES, default=relay.TREE,
-            help='tree (default): a region that has a verified copy serves '
-                 'the regions still waiting, so the source region sends the '
-                 'image --max-from-source times; star: every region pulls '
-                 'from the source region')
-        parser.add_argument(
-            '--max-from-source', metavar='<count>', type=positive_int,
-            default=relay.MAX_FROM_SOURCE,
-            help='With --topology tree, pulls of one image from the source '
-                 f'region at once (default: {relay.MAX_FROM_SOURCE})')
-        parser.add_argument(
-            '--max-from-relay', metavar='<count>', type=positive_int,
-            default=relay.MAX_FROM_RELAY,
-            help='With --topology tree, pulls of one image from one relay '
-                 f'region at once (default: {relay.MAX_FROM_RELAY})')
-        parser.add_argument(
-            '--relay-patience', metavar='<seconds>', type=positive_seconds,
-            default=relay.PATIENCE,
-            help='With --topology tree, a pull still going after this long '
-                 'is slow: the regions waiting for it pull from another '
-                 f'region or the source (default: {relay.PATIENCE:g})')
-        return parser
+        return options.add_shared(super().get_parser(prog_name))
 
     def client(self):
         return self.app.client_manager.glance_download
@@ -294,7 +158,7 @@ class RegionsCommand(command.Lister):
                 seen = regions[region].get(source['id'])
             except images.GlanceError:
                 return None
-            if not images.same_glance(source, seen):
+            if not compare.same_glance(source, seen):
                 return None
             return same_glance_message(region, source_region, source['id'])
         if not probes:
@@ -335,10 +199,10 @@ class RegionsCommand(command.Lister):
         if parsed_args.dry_run:
             origins = {}
             if parsed_args.topology == relay.TREE:
-                origins = runner.planned_origins(
+                origins = trees.planned_origins(
                     work, source_region, parsed_args.max_from_source,
                     parsed_args.max_from_relay)
-            done = [runner.planned_row(step, source, origins.get(index))
+            done = [report.planned_row(step, source, origins.get(index))
                     for index, (step, source, _) in enumerate(work)]
         else:
             try:
@@ -353,8 +217,8 @@ class RegionsCommand(command.Lister):
         self.exit_status = plan.exit_code(row.outcome for row in rows)
         if parsed_args.wait and not parsed_args.dry_run:
             self.wait(work_runner, rows, sources)
-        self.say(failure_lines(rows, parsed_args.dry_run))
-        return runner.COLUMNS, [row.values() for row in rows]
+        self.say(report.failure_lines(rows, parsed_args.dry_run))
+        return report.COLUMNS, [row.values() for row in rows]
 
     def wait(self, work_runner, rows, sources):
         """Wait for the imports until the command's deadline (--timeout).
@@ -366,7 +230,7 @@ class RegionsCommand(command.Lister):
         try:
             work_runner.wait(rows, sources, shown)
         except KeyboardInterrupt:
-            self.say(interrupted_lines(rows))
+            self.say(report.interrupted_lines(rows))
             for row in rows:
                 if row.waiting:
                     row.message = (f'Interrupted while importing: the '
@@ -383,7 +247,7 @@ class RegionsCommand(command.Lister):
 
     def run(self, parsed_args):
         self.exit_status = plan.EXIT_OK
-        self.timeouts = images.Timeouts(
+        self.timeouts = timing.Timeouts(
             parsed_args.connect_timeout, parsed_args.read_timeout,
             deadline=time.monotonic() + parsed_args.timeout,
             timeout=parsed_args.timeout)

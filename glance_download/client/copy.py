@@ -15,7 +15,9 @@
 from osc_lib import exceptions
 
 from glance_download.client import base
+from glance_download.client import image_fields
 from glance_download.client import images
+from glance_download.client import options
 from glance_download.client import plan
 
 
@@ -69,7 +71,7 @@ class CopyImage(base.RegionsCommand):
             help='When a region has a copy already: skip (default: reuse '
                  'it), fail, or replace (copy again; the earlier copies are '
                  'deleted once the new one is active and verified)')
-        parser.epilog = base.EXIT_STATUSES
+        parser.epilog = options.EXIT_STATUSES
         return parser
 
     def take_action(self, parsed_args):
@@ -85,7 +87,7 @@ class CopyImage(base.RegionsCommand):
             raise exceptions.CommandError(
                 '--existing replace cannot be combined with --same-id: a '
                 'deleted image\'s id is never given again.')
-        fields = plan.target_fields(
+        fields = image_fields.target_fields(
             source, source_region, name=parsed_args.name,
             visibility=parsed_args.visibility, same_id=parsed_args.same_id)
         copies, problems = self.region_copies(regions, targets,

@@ -17,22 +17,20 @@ carry all three remote parameters, and every answer's request id is shown
 to the user.
 
 Every request has a connect and a read timeout, and none outlives the
-command's deadline: python-openstackclient sets no HTTP timeout at all
-(osc-lib drops clouds.yaml's api_timeout), and a region whose endpoint
-accepts connections but never answers would otherwise hang the command.
+command's deadline (timing): python-openstackclient sets no HTTP timeout
+at all (osc-lib drops clouds.yaml's api_timeout), and a region whose
+endpoint accepts connections but never answers would otherwise hang the
+command. A refused request says Glance's own words (error_bodies).
 """
 
-import dataclasses
-import html
-import json
-import re
-import time
 import uuid
 
 from keystoneauth1 import adapter
 from keystoneauth1 import exceptions as ks_exceptions
 import requests
 
+from glance_download.client import error_bodies
+from glance_download.client import timing
 from glance_download import endpoint
 from glance_download import metadata
 from glance_download import protocol
@@ -41,19 +39,6 @@ PAGE = 200
 # Bound of one listing: PAGE * _MAX_PAGES images.
 _MAX_PAGES = 500
 _PATCH = 'application/openstack-images-v2.1-json-patch'
-# Defaults of --connect-timeout and --read-timeout, in seconds. Glance
-# answers each of these calls in well under a second; half a minute leaves
-# room for a loaded server, and a dead region leaves the others most of
-# --timeout (the regions are checked side by side before any step).
-CONNECT_TIMEOUT = 10.0
-READ_TIMEOUT = 30.0
-# Glance's error texts end with webob's line breaks.
-_BREAK = re.compile(r'<br\s*/?>', re.IGNORECASE)
-_TAG = re.compile(r'<[^>]*>')
-_HTML_HEAD = re.compile(r'<head>.*?</head>|<h1>.*?</h1>|<title>.*?</title>',
-                        re.IGNORECASE | re.DOTALL)
-_STATUS_LINE = re.compile(r'^\d{3} ')
-_ERROR_MAX = 500
 
 
 class GlanceError(Exception):
@@ -65,105 +50,12 @@ class GlanceError(Exception):
         self.request_id = request_id
 
 
-def error_text(body):
-    """The readable part of a Glance error body, without markup.
-
-    Glance (webob) answers an error as JSON, ``{"message": ..., "code":
-    "409 Conflict", "title": "Conflict"}``, when asked for JSON, else as an
-    HTML page or as text starting with the status line; the message itself
-    ends with ``<br /><br />``. keystonemiddleware nests its own under
-    ``"error"``; other services say ``"description"``. The status line is
-    left out: the caller shows the status already.
-    """
-    text = _json_message(body or '')
-    if text is None:
-        text = _HTML_HEAD.sub(' ', body or '')
-    text = html.unescape(_TAG.sub(' ', _BREAK.sub('\n', text)))
-    lines = [' '.join(line.split()) for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    if len(lines) > 1 and _STATUS_LINE.match(lines[0]):
-        lines = lines[1:]
-    return ' '.join(lines)[:_ERROR_MAX]
-
-
-def _json_message(body):
-    """The message of a JSON error body, or None when it is not one."""
-    try:
-        found = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(found, dict):
-        return None
-    if len(found) == 1 and isinstance(next(iter(found.values())), dict):
-        found = next(iter(found.values()))
-    for key in ('message', 'description', 'detail', 'title'):
-        if isinstance(found.get(key), str) and found[key].strip():
-            return found[key]
-    return None
-
-
-def request_timeouts(limits, remaining):
-    """(connect, read) seconds for one request, or None when none is left.
-
-    limits: (connect, read) of the options; remaining: seconds left before
-    the command's deadline, None when it has none. A request never waits
-    beyond the deadline.
-    """
-    if remaining is None:
-        return tuple(limits)
-    if remaining <= 0:
-        return None
-    return tuple(min(limit, remaining) for limit in limits)
-
-
-@dataclasses.dataclass(frozen=True)
-class Timeouts:
-    """Bounds of each request (seconds) and the command's deadline."""
-
-    connect: float = CONNECT_TIMEOUT
-    read: float = READ_TIMEOUT
-    deadline: float | None = None
-    """A time.monotonic() value after which no request is sent."""
-    timeout: float | None = None
-    """The --timeout the deadline was made of, for the messages."""
-    clock: object = dataclasses.field(default=time.monotonic, repr=False,
-                                      compare=False)
-
-    def remaining(self):
-        """Seconds left before the deadline; None without one."""
-        if self.deadline is None:
-            return None
-        return self.deadline - self.clock()
-
-    def for_request(self):
-        """(connect, read) for the next request, or None when too late."""
-        return request_timeouts((self.connect, self.read), self.remaining())
-
-
-def same_glance(source, seen):
-    """Whether seen, read in another region, is the source image itself.
-
-    Two catalog regions can be served by one Glance (one endpoint behind
-    two names, or a proxy): reading the source's id in the target region
-    then returns the very same record, with the same creation time and
-    data, and without the provenance a copy would carry. A copy made with
-    --same-id has the id, but not the creation time nor the provenance.
-    """
-    if not seen or not source or seen.get('id') != source.get('id'):
-        return False
-    if any(seen.get(name) for name in metadata.PROVENANCE_PROPERTIES):
-        return False
-    fields = ('created_at', 'checksum', 'os_hash_value')
-    return bool(source.get('created_at')) and all(
-        seen.get(name) == source.get(name) for name in fields)
-
-
 class RegionImages:
     """One region's image service, as the CLI's user."""
 
     def __init__(self, session, region, interface='public', timeouts=None):
         self.region = region
-        self.timeouts = timeouts or Timeouts()
+        self.timeouts = timeouts or timing.Timeouts()
         self.adapter = adapter.Adapter(
             session, service_type='image', region_name=region,
             interface=interface, raise_exc=False)
@@ -203,7 +95,8 @@ class RegionImages:
         if timeout is None:
             raise GlanceError(
                 f'{what} in region {self.region}: not sent, the '
-                f'{_seconds(self.timeouts.timeout)} s of --timeout are over.')
+                f'{timing.seconds(self.timeouts.timeout)} s of --timeout '
+                'are over.')
         try:
             response = self.adapter.request(url, method, timeout=timeout,
                                             **kwargs)
@@ -214,9 +107,10 @@ class RegionImages:
                 f'Glance in region {self.region} could not be reached: {e}')
         request_id = response.headers.get('x-openstack-request-id')
         if response.status_code not in expect:
+            text = error_bodies.error_text(response.text)
             raise GlanceError(
                 f'{what} in region {self.region}: HTTP '
-                f'{response.status_code}: {error_text(response.text)}',
+                f'{response.status_code}: {text}',
                 response.status_code, request_id)
         return response, request_id
 
@@ -224,13 +118,14 @@ class RegionImages:
         """The message of a request that got no answer in time."""
         connect, read = timeout
         if isinstance(error.__context__, requests.exceptions.ConnectTimeout):
-            waited = (f'accepted no connection within {_seconds(connect)} s '
-                      '(--connect-timeout)')
+            waited = ('accepted no connection within '
+                      f'{timing.seconds(connect)} s (--connect-timeout)')
         elif read < self.timeouts.read:
             waited = ('did not answer before the end of the '
-                      f'{_seconds(self.timeouts.timeout)} s of --timeout')
+                      f'{timing.seconds(self.timeouts.timeout)} s of '
+                      '--timeout')
         else:
-            waited = (f'did not answer within {_seconds(read)} s '
+            waited = (f'did not answer within {timing.seconds(read)} s '
                       '(--read-timeout)')
         return (f'{what}: Glance in region {self.region} ({self.url()}) '
                 f'{waited}.')
@@ -356,11 +251,6 @@ class RegionImages:
             'POST', f'/v2/images/{image_id}/actions/deactivate',
             expect=(204,), what=f'Deactivating image {image_id}')
         return request_id
-
-
-def _seconds(value):
-    """A number of seconds as the user wrote it: 5, not 5.0."""
-    return f'{value:g}' if isinstance(value, float) else f'{value}'
 
 
 def _is_uuid(text):

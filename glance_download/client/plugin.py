@@ -23,6 +23,7 @@ and ``--os-region-name`` work as for every other command.
 import os
 
 from glance_download.client import images
+from glance_download.client import timing
 
 API_NAME = 'glance_download'
 API_VERSION_OPTION = 'os_glance_download_api_version'
@@ -39,14 +40,14 @@ class Client:
         self.session = session
         self.region_name = region_name
         self.interface = interface or 'public'
-        self.timeouts = images.Timeouts()
+        self.timeouts = timing.Timeouts()
 
     def set_timeouts(self, timeouts):
         """Bound every request of this client, Keystone's too.
 
         The CLI's session has no timeout (osc-lib sets none): the token and
         catalog requests get the read timeout, the image requests their
-        own connect and read timeouts (images.Timeouts).
+        own connect and read timeouts (timing.Timeouts).
         """
         self.timeouts = timeouts
         if self.session.timeout is None:

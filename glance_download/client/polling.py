@@ -15,7 +15,7 @@
 A row waits for an import this run started, or one another run started
 that it attached to. Polling reads the image and its newest task; once the
 import ended, the row says how (the data compared with the source's, like
-with like: plan.compare_data), and a replacement is completed: the earlier
+with like: compare.compare_data), and a replacement is completed: the earlier
 copies are deleted only now that the new one is verified, and a new copy
 whose import this run started and saw fail is deleted, the earlier ones
 kept.
@@ -26,8 +26,9 @@ import logging
 import threading
 import time
 
+from glance_download.client import compare
+from glance_download.client import image_fields
 from glance_download.client import images
-from glance_download.client import plan
 from glance_download import progress
 
 LOG = logging.getLogger(__name__)
@@ -121,8 +122,8 @@ class Follower:
             return False
         row.status = image['status']
         row.size = image.get('size')
-        check = plan.compare_data(source, image,
-                                  verified='verified' in row.downloaded)
+        check = compare.compare_data(
+            source, image, verified='verified' in row.downloaded)
         row.hash_verified = image['status'] == 'active' and check.same
         if task['status'] == 'success' and image['status'] == 'active':
             # Glance's own last step overwrites the method's closing
@@ -157,11 +158,11 @@ def record_origin(glance, image, row):
     if not (row.owned and row.origin):
         return
     region = row.origin[0]
-    if image.get(plan.PULLED_FROM_PROPERTY) == region:
+    if image.get(image_fields.PULLED_FROM_PROPERTY) == region:
         return
     try:
         glance.update(row.image_id, ({
-            'op': 'add', 'path': '/' + plan.PULLED_FROM_PROPERTY,
+            'op': 'add', 'path': '/' + image_fields.PULLED_FROM_PROPERTY,
             'value': region},))
     except images.GlanceError as e:
         LOG.debug('Origin of %s not recorded: %s', row.image_id, e)

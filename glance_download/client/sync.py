@@ -18,154 +18,14 @@ import sys
 from osc_lib import exceptions
 
 from glance_download.client import base
+from glance_download.client import image_fields
 from glance_download.client import images
+from glance_download.client import options
 from glance_download.client import orphans
 from glance_download.client import plan
-from glance_download.client import runner
+from glance_download.client import report
+from glance_download.client import selection
 from glance_download import metadata
-
-
-def property_filter(text):
-    key, equals, value = text.partition('=')
-    if not equals or not key:
-        raise ValueError(f'{text!r} is not KEY=VALUE')
-    return key, value
-
-
-def selection_filters(parsed_args):
-    """Server-side filters of GET /v2/images for the selected sources."""
-    filters = [('status', 'active')]
-    if parsed_args.visibility:
-        filters.append(('visibility', parsed_args.visibility))
-    for tag in parsed_args.tags or ():
-        filters.append(('tag', tag))
-    for key, value in parsed_args.properties or ():
-        filters.append((key, value))
-    if parsed_args.project:
-        filters.append(('owner', parsed_args.project))
-    if parsed_args.name:
-        filters.append(('name', parsed_args.name))
-    return filters
-
-
-def _has_filters(parsed_args):
-    return bool(parsed_args.visibility or parsed_args.tags
-                or parsed_args.properties or parsed_args.project
-                or parsed_args.name)
-
-
-def check_options(parsed_args, prefixes):
-    """Raise CommandError for options that do not go together.
-
-    Checked before anything is asked of a cloud, --dry-run or not.
-    """
-    filters = _has_filters(parsed_args)
-    if parsed_args.all_images and (filters or parsed_args.images):
-        raise exceptions.CommandError(
-            '--all selects every image you can see in the source region: '
-            'give it alone, or the filters or --image without it.')
-    if not (filters or parsed_args.images or parsed_args.all_images):
-        raise exceptions.CommandError(
-            'Which images? Give filters (--tag, --property, --name, '
-            '--visibility, --project) or --image; --all syncs every image '
-            'you can see in the source region (as admin: every project\'s).')
-    if parsed_args.images and parsed_args.orphans:
-        raise exceptions.CommandError(
-            '--orphans applies to a selection by filters: --image names '
-            'images that exist, which have no orphans. Select with filters '
-            '(--tag, --name, ...) to find the copies whose source is gone.')
-    if parsed_args.excluded_regions and not parsed_args.to_all_regions:
-        raise exceptions.CommandError(
-            '--exclude-region goes with --to-all-regions; with --to-region, '
-            'name only the regions you want.')
-    unmatched = orphans.unmatched_properties(parsed_args.properties or (),
-                                             prefixes)
-    if unmatched and parsed_args.orphans in ('deactivate', 'delete'):
-        raise exceptions.CommandError(
-            _unmatched(unmatched) + f' --orphans {parsed_args.orphans} '
-            'cannot find them: select with --tag, --name or a managed '
-            'property instead.')
-    if (parsed_args.orphans == 'delete' and not parsed_args.confirm_delete
-            and not parsed_args.dry_run):
-        raise exceptions.CommandError(
-            '--orphans delete deletes images: add --confirm-delete to '
-            'confirm, or run with --dry-run first to see which.')
-    if parsed_args.max_delete < 0:
-        raise exceptions.CommandError(
-            f'--max-delete {parsed_args.max_delete}: give a count, 0 or '
-            'more.')
-
-
-def _unmatched(keys):
-    names = ', '.join(keys)
-    return (f'Copies do not carry the propert(ies) {names} (no '
-            '--property-prefix covers them), so they cannot tell which '
-            'copies came from the images selected: orphans are not looked '
-            'for.')
-
-
-def pick_targets(catalog, source_region, excluded):
-    """--to-all-regions: every region of catalog but the source and excluded.
-
-    An excluded region that is not in the catalog is an error: a misspelt
-    name would otherwise exclude nothing.
-    """
-    unknown = sorted(set(excluded) - set(catalog))
-    if unknown:
-        raise exceptions.CommandError(
-            f'--exclude-region {", ".join(unknown)}: no such region with an '
-            f'image service in your catalog (regions: {", ".join(catalog)}).')
-    targets = [r for r in catalog if r != source_region and r not in excluded]
-    if not targets:
-        raise exceptions.CommandError(
-            'No target region: every region but the source is excluded.')
-    return targets
-
-
-def is_copy(image):
-    """Whether image is a copy made from another region (its provenance)."""
-    return bool(image.get(metadata.SOURCE_IMAGE_PROPERTY)
-                or image.get(metadata.SOURCE_REGION_PROPERTY))
-
-
-def unique(images):
-    """images without repeats, in order: one source named twice is one."""
-    seen = set()
-    found = []
-    for image in images:
-        if image['id'] not in seen:
-            seen.add(image['id'])
-            found.append(image)
-    return found
-
-
-def split_sources(selected, region, include_copies=False, named=False):
-    """(sources, failed rows, how many copies were left out) of selected.
-
-    An image that is a copy itself is no source unless include_copies:
-    left out of a selection by filters, a failed row when named.
-    """
-    sources, rows, left_out = [], [], 0
-    for source in selected:
-        problem = plan.source_problem(source, region)
-        if problem is None and is_copy(source) and not include_copies:
-            if not named:
-                left_out += 1
-                continue
-            problem = (
-                f"Image {source['id']} is itself a copy of image "
-                f'{source.get(metadata.SOURCE_IMAGE_PROPERTY)} from region '
-                f'{source.get(metadata.SOURCE_REGION_PROPERTY)}: syncing it '
-                'would send it back there. Give --include-copies to sync it '
-                'anyway.')
-        if problem:
-            rows.append(runner.Row(region, source['id'],
-                                   action=plan.DONE[plan.FAIL],
-                                   status=source.get('status'),
-                                   message=problem, outcome='failed'))
-        else:
-            sources.append(source)
-    return sources, rows, left_out
 
 
 class SyncImages(base.RegionsCommand):
@@ -230,7 +90,7 @@ class SyncImages(base.RegionsCommand):
             help='Select source images with this tag (repeatable: all)')
         parser.add_argument(
             '--property', metavar='<key=value>', action='append',
-            dest='properties', type=property_filter,
+            dest='properties', type=selection.property_filter,
             help='Select source images with this property (repeatable)')
         parser.add_argument(
             '--project', metavar='<project-id>',
@@ -259,18 +119,18 @@ class SyncImages(base.RegionsCommand):
             '--confirm-delete', action='store_true',
             help='Needed with --orphans delete (not with --dry-run)')
         parser.add_argument(
-            '--max-delete', metavar='<count>', type=int,
+            '--max-delete', metavar='<count>', type=options.count,
             default=orphans.MAX_DELETE,
             help='Delete or deactivate at most this many copies in a run; '
                  'beyond, none is (default: '
                  f'{orphans.MAX_DELETE})')
-        parser.epilog = base.EXIT_STATUSES
+        parser.epilog = options.EXIT_STATUSES
         return parser
 
     def target_regions(self, parsed_args, catalog, source_region):
         if parsed_args.to_all_regions:
-            return pick_targets(catalog, source_region,
-                                parsed_args.excluded_regions)
+            return selection.pick_targets(catalog, source_region,
+                                          parsed_args.excluded_regions)
         return parsed_args.to_regions
 
     def check_methods(self, regions, targets):
@@ -297,79 +157,116 @@ class SyncImages(base.RegionsCommand):
 
     def take_action(self, parsed_args):
         prefixes = parsed_args.prefixes or metadata.DEFAULT_PREFIXES
-        check_options(parsed_args, prefixes)
+        selection.check_options(parsed_args, prefixes)
         self.picked = parsed_args.to_all_regions
         self.skipped = {}
         source_region, targets, regions = self.connect(parsed_args)
-        source_glance = regions[source_region]
+        selected = self._select(parsed_args, regions[source_region])
+        sources, rows = self._sources(parsed_args, selected, source_region)
+        copies, problems = self.region_copies(regions, targets,
+                                              source_region)
+        rows += self._skipped_rows(targets)
+        targets = [r for r in targets if r not in self.skipped]
+        candidates, found = self._orphan_candidates(
+            parsed_args, prefixes, regions[source_region],
+            {s['id'] for s in selected}, copies, problems, targets)
+        rows += self._failed_rows(targets, problems)
+        steps = self._steps(parsed_args, prefixes, sources, copies,
+                            [r for r in targets if r not in problems],
+                            candidates, found)
+        by_id = {s['id']: s for s in sources}
+        by_id.update({i: {'id': i} for i in found})
+        self._say_if_nothing_to_do(rows, steps, sources, targets)
+        return self.carry_out(
+            parsed_args, regions, source_region,
+            self._work(steps, by_id, source_region, parsed_args, prefixes),
+            by_id, rows)
+
+    @staticmethod
+    def _select(parsed_args, glance):
+        """The source images: those --image names, or the filters match."""
         try:
             if parsed_args.images:
-                selected = [source_glance.find(ref)
-                            for ref in parsed_args.images]
+                selected = [glance.find(ref) for ref in parsed_args.images]
             else:
-                selected = source_glance.list(selection_filters(parsed_args))
+                selected = glance.list(
+                    selection.selection_filters(parsed_args))
         except images.GlanceError as e:
             raise exceptions.CommandError(str(e))
-        selected = unique(selected)
-        sources, rows, left_out = split_sources(
+        return selection.unique(selected)
+
+    @staticmethod
+    def _sources(parsed_args, selected, source_region):
+        """(sources, failed rows) of selected; says how many were left out."""
+        sources, rows, left_out = selection.split_sources(
             selected, source_region, parsed_args.include_copies,
             named=bool(parsed_args.images))
         if left_out:
             sys.stderr.write(
                 f'{left_out} image(s) left out: they are copies made from '
                 'another region (give --include-copies to sync them too).\n')
-        copies, problems = self.region_copies(regions, targets,
-                                              source_region)
+        return sources, rows
+
+    def _skipped_rows(self, targets):
+        """A row for each target skipped by --to-all-regions."""
+        return [report.Row(region, '', action=plan.DONE[plan.SKIP],
+                           status='unchanged', message=self.skipped[region])
+                for region in targets if region in self.skipped]
+
+    @staticmethod
+    def _failed_rows(targets, problems):
+        """A row for each target where nothing can be done, and why."""
+        return [report.Row(region, '', action='failed', status='unchanged',
+                           message=problems[region], outcome='failed')
+                for region in targets if region in problems]
+
+    def _orphan_candidates(self, parsed_args, prefixes, glance, known,
+                           copies, problems, targets):
+        """({region: source ids its orphans may have}, found).
+
+        found: {source id: whether the caller sees it}, looked up in the
+        source region; a region whose lookup failed gets that problem.
+        known: ids of the selected sources, which exist.
+        """
+        candidates, found = {}, {}
+        if not self._looks_for_orphans(parsed_args, prefixes):
+            return candidates, found
         for region in targets:
-            if region in self.skipped:
-                rows.append(runner.Row(region, '', action=plan.DONE[plan.SKIP],
-                                       status='unchanged',
-                                       message=self.skipped[region]))
-        looking = self._looks_for_orphans(parsed_args, prefixes)
-        known = {s['id'] for s in selected}
+            if region in problems:
+                continue
+            candidates[region] = orphans.orphan_candidates(
+                copies[region], known, parsed_args.tags or (),
+                parsed_args.properties or (), parsed_args.name,
+                parsed_args.project, parsed_args.visibility)
+            try:
+                self._look_up(glance, candidates[region], found)
+            except images.GlanceError as e:
+                problems[region] = str(e)
+        return candidates, found
+
+    def _steps(self, parsed_args, prefixes, sources, copies, regions,
+               candidates, found):
+        """The sync steps of regions, then their orphan steps (guarded)."""
         steps, orphan_steps = [], []
-        found = {}
-        for region in targets:
-            if region in self.skipped:
-                continue
-            problem = problems.get(region)
-            candidates = []
-            if problem is None and looking:
-                candidates = orphans.orphan_candidates(
-                    copies[region], known, parsed_args.tags or (),
-                    parsed_args.properties or (), parsed_args.name,
-                    parsed_args.project, parsed_args.visibility)
-                try:
-                    self._look_up(source_glance, candidates, found)
-                except images.GlanceError as e:
-                    problem = str(e)
-            if problem is not None:
-                rows.append(runner.Row(region, '', action='failed',
-                                       status='unchanged', message=problem,
-                                       outcome='failed'))
-                continue
+        for region in regions:
             steps += plan.sync_steps(sources, copies[region], region,
                                      prefixes)
             orphan_steps += self._orphan_steps(
-                region, copies[region], set(candidates), found,
-                parsed_args.orphans or 'report')
+                region, copies[region], set(candidates.get(region, ())),
+                found, parsed_args.orphans or 'report')
         orphan_steps, refusal = orphans.guard(orphan_steps,
                                               parsed_args.max_delete)
         if refusal:
             sys.stderr.write(refusal + '\n')
-        steps += orphan_steps
-        by_id = {s['id']: s for s in sources}
-        by_id.update({i: {'id': i} for i in found})
-        work = [(step, by_id[step.source_id],
+        return steps + orphan_steps
+
+    def _work(self, steps, by_id, source_region, parsed_args, prefixes):
+        """(step, source, fields) items; fields only for an import."""
+        return [(step, by_id[step.source_id],
                  self._fields(by_id[step.source_id], source_region,
                               parsed_args, prefixes)
                  if step.action in plan.IMPORTS else None)
                 for step in steps]
-        self._say_if_nothing_to_do(
-            rows, steps, sources,
-            [r for r in targets if r not in self.skipped])
-        return self.carry_out(parsed_args, regions, source_region, work,
-                              by_id, rows)
 
     @staticmethod
     def _looks_for_orphans(parsed_args, prefixes):
@@ -379,7 +276,7 @@ class SyncImages(base.RegionsCommand):
         unmatched = orphans.unmatched_properties(
             parsed_args.properties or (), prefixes)
         if unmatched:
-            sys.stderr.write(_unmatched(unmatched) + '\n')
+            sys.stderr.write(selection.unmatched_message(unmatched) + '\n')
             return False
         return True
 
@@ -419,7 +316,7 @@ class SyncImages(base.RegionsCommand):
         visibility = parsed_args.copy_visibility
         if visibility == 'same':
             visibility = source.get('visibility') or 'private'
-        return plan.target_fields(
+        return image_fields.target_fields(
             source, source_region, visibility=visibility,
             same_id=parsed_args.same_id,
             properties=metadata.properties_to_copy(source, prefixes))

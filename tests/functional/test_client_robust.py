@@ -64,6 +64,20 @@ class OutputTest(test_client.ClientTest):
             self.assertIn(f'argument {option}: {value} ', result.stderr)
             self.assertIn('greater than 0', result.stderr)
 
+    def test_counts_must_be_in_range(self):
+        for command, option, value, wanted in (
+                (['copy', 'any', '--to-region', 'REGION2'], '--max-parallel',
+                 '0', 'greater than 0'),
+                (['sync', '--to-region', 'REGION2'],
+                 '--max-imports-per-region', '-1', 'greater than 0'),
+                (['sync', '--tag', 't', '--to-region', 'REGION2'],
+                 '--max-delete', '-1', '0 or more')):
+            result = self.openstack('image', *command, option, value,
+                                    check=False)
+            self.assertEqual(2, result.returncode, result.stderr)
+            self.assertIn(f'argument {option}: {value} is too small: give '
+                          f'a whole number {wanted}', result.stderr)
+
 
 class SlowDeadRegionTest(test_client.ClientTest):
     """SLOW-REGION1's endpoint accepts connections and never answers."""

@@ -98,6 +98,12 @@ class RecoveryTest(base.FunctionalTest):
             if time.monotonic() > deadline:
                 self.fail(f'no download into {part}')
             time.sleep(0.05)
+        self.kill_region2()
+        self.assertLess(sidecar_bytes(sidecar), size)
+        return source, target
+
+    def kill_region2(self):
+        """SIGKILL to REGION2's uWSGI master and workers; once all are gone."""
         processes = uwsgi_processes(self.env['state_dir'], 'REGION2')
         self.assertGreaterEqual(len(processes), 2, processes)
         for pid in processes:
@@ -107,12 +113,15 @@ class RecoveryTest(base.FunctionalTest):
             if time.monotonic() > deadline:
                 self.fail('REGION2 still runs after SIGKILL')
             time.sleep(base.POLL)
-        self.assertLess(sidecar_bytes(sidecar), size)
-        return source, target
 
     def delete(self, image_id):
         response = self.region2.call('DELETE', f'/v2/images/{image_id}')
         self.assertEqual(204, response.status_code, response.text)
+
+    def importable(self, image_id):
+        image = self.region2.get(image_id)
+        return (image['status'] == 'queued'
+                and 'os_glance_import_task' not in image)
 
     def wait_until(self, condition, seconds, what):
         deadline = time.monotonic() + seconds
@@ -128,12 +137,8 @@ class RecoveryTest(base.FunctionalTest):
         killed = time.monotonic()
         self.cloud('restart', 'REGION2')
         restarted = time.monotonic()
-
-        def importable():
-            image = self.region2.get(target['id'])
-            return (image['status'] == 'queued'
-                    and 'os_glance_import_task' not in image)
-        took = self.wait_until(importable, self.bound + SLACK,
+        took = self.wait_until(lambda: self.importable(target['id']),
+                               self.bound + SLACK,
                                'image queued again and unlocked')
         print(f'recovered {restarted - killed + took:.1f} s after the kill, '
               f'{took:.1f} s after the restart')
@@ -160,6 +165,36 @@ class RecoveryTest(base.FunctionalTest):
         print(f'{crossed} bytes crossed for a {size} byte image '
               f'({crossed / size:.2f}x)')
         self.assertLess(crossed, 1.3 * size)
+
+    def test_killed_while_storing_leaves_no_data_in_the_store(self):
+        """A kill in Glance's store step: the retry is not refused.
+
+        The store's file of the image is partial and has no location; left
+        there, the file store would refuse the next import as a duplicate.
+        """
+        size = 128 * MIB
+        source = self.source_image(data=os.urandom(size))
+        target = self.target_image()
+        stored = os.path.join(self.env['regions']['REGION2']['stores']['fast'],
+                              target['id'])
+        response = self.region2.import_image(
+            target['id'], base.glance_download(source['id'], 'REGION1'))
+        self.assertEqual(202, response.status_code, response.text)
+        deadline = time.monotonic() + base.IMPORT_TIMEOUT
+        while not os.path.exists(stored):
+            if time.monotonic() > deadline:
+                self.fail(f'nothing written to {stored}')
+            time.sleep(0.005)
+        self.kill_region2()
+        self.assertLess(os.path.getsize(stored), size)
+        self.cloud('restart', 'REGION2')
+        self.wait_until(lambda: self.importable(target['id']),
+                        self.bound + SLACK, 'image queued again and unlocked')
+        self.assertFalse(os.path.exists(stored))
+
+        image = self.import_succeeds(self.region2, target, source)
+        self.assert_copied(source, image)
+        self.assertEqual(size, os.path.getsize(stored))
 
     def test_image_deleted_while_stranded_leaves_no_part_file(self):
         _source, target = self.import_killed_mid_download()

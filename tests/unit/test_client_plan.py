@@ -12,7 +12,9 @@
 
 import unittest
 
+from glance_download.client import compare
 from glance_download.client import ids
+from glance_download.client import image_fields
 from glance_download.client import plan
 from glance_download import metadata
 
@@ -102,8 +104,8 @@ class CompareDataTest(unittest.TestCase):
     """Like with like: what decides that a copy holds the source's data."""
 
     def check(self, source_fields, copy_fields, verified=False):
-        found = plan.compare_data(dict(size=10, **source_fields),
-                                  dict(size=10, **copy_fields), verified)
+        found = compare.compare_data(dict(size=10, **source_fields),
+                                     dict(size=10, **copy_fields), verified)
         return found.same, found.basis
 
     def test_the_same_algorithm_compares_os_hash_value(self):
@@ -145,15 +147,15 @@ class CompareDataTest(unittest.TestCase):
 class RankTest(unittest.TestCase):
 
     def test_named_ranks_in_order(self):
-        found = [plan.rank(c, source()) for c in (
+        found = [compare.rank(c, source()) for c in (
             copy('a'), copy('i', 'importing'),
             copy('l', 'queued', os_glance_import_task='t'),
             copy('q', 'queued'), copy('x', os_hash_value='h2'),
             copy('d', 'deactivated'), copy('k', 'killed'))]
-        self.assertEqual([plan.Rank.VERIFIED, plan.Rank.IMPORTING,
-                          plan.Rank.IMPORTING, plan.Rank.PLACEHOLDER,
-                          plan.Rank.UNUSABLE, plan.Rank.UNUSABLE,
-                          plan.Rank.UNUSABLE], found)
+        self.assertEqual([compare.Rank.VERIFIED, compare.Rank.IMPORTING,
+                          compare.Rank.IMPORTING, compare.Rank.PLACEHOLDER,
+                          compare.Rank.UNUSABLE, compare.Rank.UNUSABLE,
+                          compare.Rank.UNUSABLE], found)
 
 
 class ReplacementTest(unittest.TestCase):
@@ -192,7 +194,7 @@ class UsableCopyTest(unittest.TestCase):
     def test_a_copy_of_the_source_in_the_project(self):
         for status, extra in (('active', {}), ('importing', {}),
                               ('queued', {})):
-            self.assertTrue(plan.is_copy_of(
+            self.assertTrue(compare.is_copy_of(
                 copy('src', status, owner='p1', **extra), source(), 'R1',
                 'p1'), status)
 
@@ -204,7 +206,7 @@ class UsableCopyTest(unittest.TestCase):
                           usable, glance_download_source_region='R3')),
                       copy('src', os_hash_value='h2', **usable),
                       copy('src', 'killed', **usable)):
-            self.assertFalse(plan.is_copy_of(image, source(), 'R1', 'p1'),
+            self.assertFalse(compare.is_copy_of(image, source(), 'R1', 'p1'),
                              image)
 
 
@@ -279,7 +281,7 @@ class CopyStepTest(unittest.TestCase):
 class TargetFieldsTest(unittest.TestCase):
 
     def test_fields_and_provenance(self):
-        fields = plan.target_fields(source(), 'R1')
+        fields = image_fields.target_fields(source(), 'R1')
         self.assertEqual({
             'name': 'base', 'disk_format': 'qcow2', 'container_format':
             'bare', 'min_disk': 1, 'min_ram': 64, 'tags': ['b', 'a'],
@@ -288,24 +290,24 @@ class TargetFieldsTest(unittest.TestCase):
             metadata.SOURCE_IMAGE_PROPERTY: 'src'}, fields)
 
     def test_name_visibility_same_id_properties(self):
-        fields = plan.target_fields(source(), 'R1', name='other',
-                                    visibility='shared', same_id=True,
-                                    properties={'hw_disk_bus': 'virtio'})
+        fields = image_fields.target_fields(
+            source(), 'R1', name='other', visibility='shared', same_id=True,
+            properties={'hw_disk_bus': 'virtio'})
         self.assertEqual('other', fields['name'])
         self.assertEqual('shared', fields['visibility'])
         self.assertEqual('src', fields['id'])
         self.assertEqual('virtio', fields['hw_disk_bus'])
 
     def test_the_source_owner_is_recorded(self):
-        fields = plan.target_fields(source(owner='p1'), 'R1')
+        fields = image_fields.target_fields(source(owner='p1'), 'R1')
         self.assertEqual('p1', fields[metadata.SOURCE_OWNER_PROPERTY])
-        fields = plan.target_fields(
+        fields = image_fields.target_fields(
             source(owner='p1'), 'R1',
             properties={metadata.SOURCE_OWNER_PROPERTY: 'forged'})
         self.assertEqual('p1', fields[metadata.SOURCE_OWNER_PROPERTY])
 
     def test_provenance_wins_over_properties(self):
-        fields = plan.target_fields(
+        fields = image_fields.target_fields(
             source(), 'R1',
             properties={metadata.SOURCE_IMAGE_PROPERTY: 'forged'})
         self.assertEqual('src', fields[metadata.SOURCE_IMAGE_PROPERTY])
@@ -314,14 +316,14 @@ class TargetFieldsTest(unittest.TestCase):
 class ManagedChangesTest(unittest.TestCase):
 
     def test_in_sync(self):
-        self.assertEqual((), plan.managed_changes(source(), copy('c'),
-                                                  PREFIXES))
+        self.assertEqual((), image_fields.managed_changes(
+            source(), copy('c'), PREFIXES))
 
     def test_drift(self):
         drifted = copy('c', name='renamed', min_ram=0, tags=['a'],
                        hw_disk_bus='ide', hw_extra='1', foo='kept')
         del drifted['os_distro']
-        ops = plan.managed_changes(source(), drifted, PREFIXES)
+        ops = image_fields.managed_changes(source(), drifted, PREFIXES)
         self.assertEqual([
             {'op': 'replace', 'path': '/name', 'value': 'base'},
             {'op': 'replace', 'path': '/min_ram', 'value': 64},
@@ -332,7 +334,7 @@ class ManagedChangesTest(unittest.TestCase):
         ], list(ops))
 
     def test_provenance_is_not_managed(self):
-        self.assertEqual((), plan.managed_changes(
+        self.assertEqual((), image_fields.managed_changes(
             source(), copy('c'), ['glance_download_', 'hw_', 'os_distro']))
 
 

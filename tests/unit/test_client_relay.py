@@ -15,9 +15,11 @@ import itertools
 import random
 import unittest
 
+from glance_download.client import image_fields
 from glance_download.client import plan
 from glance_download.client import relay
 from glance_download.client import runner
+from glance_download.client import trees
 from glance_download import metadata
 from tests.unit import test_client_runner
 
@@ -246,7 +248,7 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
             regions, 'R1', 'public', clock=test_client_runner.Clock(),
             owner=test_client_runner.OWNER, timeout=100, deadline=100000,
             **kwargs)
-        fields = plan.target_fields(test_client_runner.SOURCE, 'R1')
+        fields = image_fields.target_fields(test_client_runner.SOURCE, 'R1')
         return work_runner.run([(step, test_client_runner.SOURCE, fields)
                                 for step in steps])
 
@@ -270,7 +272,7 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
             self.assertEqual(('R1', 'src', pulled), (
                 copy[metadata.SOURCE_REGION_PROPERTY],
                 copy[metadata.SOURCE_IMAGE_PROPERTY],
-                copy[plan.PULLED_FROM_PROPERTY]))
+                copy[image_fields.PULLED_FROM_PROPERTY]))
 
     def test_the_star_pulls_every_copy_from_the_source(self):
         regions = {name: Region(name) for name in ('R2', 'R3', 'R4')}
@@ -298,7 +300,7 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
         self.assertTrue(rows[1].hash_verified)
         self.assertIn('The pull from region R2 failed', rows[1].message)
         copy = regions['R3'].images[rows[1].image_id]
-        self.assertEqual('R1', copy[plan.PULLED_FROM_PROPERTY])
+        self.assertEqual('R1', copy[image_fields.PULLED_FROM_PROPERTY])
 
     def test_without_wait_the_relayed_imports_are_started(self):
         regions = {name: Region(name) for name in ('R2', 'R3')}
@@ -310,4 +312,4 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
         steps = self.creates('R2', 'R3', 'R4')
         work = [(s, test_client_runner.SOURCE, None) for s in steps]
         self.assertEqual({0: 'R1', 1: 'R2', 2: 'R2'},
-                         runner.planned_origins(work, 'R1', 1, 2))
+                         trees.planned_origins(work, 'R1', 1, 2))

@@ -14,12 +14,14 @@ import types
 import unittest
 
 from glance_download.client import ids
+from glance_download.client import image_fields
 from glance_download.client import images
 from glance_download.client import plan
 from glance_download.client import polling
 from glance_download.client import runner
 from glance_download import metadata
 from glance_download import progress
+from glance_download import protocol
 
 SOURCE = {'id': 'src', 'size': 5, 'os_hash_value': 'h',
           'os_hash_algo': 'sha512', 'name': 'n',
@@ -78,7 +80,7 @@ class FakeRegion:
         image = self.images.get(image_id)
         if image is None:
             raise images.GlanceError('404 gone', 404, 'req-import')
-        if image['status'] != 'queued' or image.get(plan.IMPORT_LOCK):
+        if image['status'] != 'queued' or image.get(protocol.IMPORT_LOCK):
             raise images.GlanceError('409 active task', 409, 'req-import')
         image['status'] = 'importing'
         self.tasks[image_id] = {'id': f'task-{image_id}',
@@ -313,7 +315,8 @@ class OriginTest(NoWaiting, unittest.TestCase):
         region.finish('old', True)
         work.wait([row], {'src': SOURCE})
         self.assertEqual(('ok', 'R3'), (
-            row.outcome, region.images['old'][plan.PULLED_FROM_PROPERTY]))
+            row.outcome,
+            region.images['old'][image_fields.PULLED_FROM_PROPERTY]))
         self.assertEqual(['import', 'update'], region.calls)
 
 

@@ -22,12 +22,14 @@ from keystoneauth1.identity import access as access_plugin
 from keystoneauth1 import session as ks_session
 import requests_mock
 
-from glance_download.client import base
+from glance_download.client import compare
 from glance_download.client import copy
+from glance_download.client import error_bodies
 from glance_download.client import images
 from glance_download.client import plugin
-from glance_download.client import runner
+from glance_download.client import report
 from glance_download.client import sync
+from glance_download.client import timing
 from tests.functional import silent
 
 # Error bodies as Glance 2025.x (webob) sends them, read from a real
@@ -57,70 +59,70 @@ class ErrorTextTest(unittest.TestCase):
 
     def test_glance_json(self):
         self.assertEqual('Image ID 86e71f2f-4b81-4a32-b919-0d5dff2e333e '
-                         'already exists!', images.error_text(JSON_409))
+                         'already exists!', error_bodies.error_text(JSON_409))
         self.assertEqual("Unknown import method name 'nope'.",
-                         images.error_text(JSON_400))
+                         error_bodies.error_text(JSON_400))
 
     def test_glance_html(self):
         self.assertEqual("Unknown import method name 'nope'.",
-                         images.error_text(HTML_400))
+                         error_bodies.error_text(HTML_400))
         self.assertEqual('You are not authorized to complete '
                          'publicize_image action.',
-                         images.error_text(HTML_403))
+                         error_bodies.error_text(HTML_403))
 
     def test_plain_text_and_nested_json(self):
         self.assertEqual('Image with identifier s1 already exists!',
-                         images.error_text(TEXT_409))
+                         error_bodies.error_text(TEXT_409))
         self.assertEqual('The request you have made requires '
-                         'authentication.', images.error_text(JSON_401))
-        self.assertEqual('Bad image', images.error_text(
+                         'authentication.', error_bodies.error_text(JSON_401))
+        self.assertEqual('Bad image', error_bodies.error_text(
             '{"title": "Bad Request", "description": "Bad image"}'))
 
     def test_anything_else_is_kept_short(self):
-        self.assertEqual('', images.error_text(None))
-        self.assertEqual('[1, 2]', images.error_text('[1, 2]'))
-        self.assertEqual(500, len(images.error_text('x' * 2000)))
+        self.assertEqual('', error_bodies.error_text(None))
+        self.assertEqual('[1, 2]', error_bodies.error_text('[1, 2]'))
+        self.assertEqual(500, len(error_bodies.error_text('x' * 2000)))
 
 
 class RequestTimeoutsTest(unittest.TestCase):
 
     def test_capped_by_what_is_left(self):
-        self.assertEqual((10, 30), images.request_timeouts((10, 30), None))
-        self.assertEqual((10, 30), images.request_timeouts((10, 30), 100))
-        self.assertEqual((5, 5), images.request_timeouts((10, 30), 5))
-        self.assertIsNone(images.request_timeouts((10, 30), 0))
-        self.assertIsNone(images.request_timeouts((10, 30), -1))
+        self.assertEqual((10, 30), timing.request_timeouts((10, 30), None))
+        self.assertEqual((10, 30), timing.request_timeouts((10, 30), 100))
+        self.assertEqual((5, 5), timing.request_timeouts((10, 30), 5))
+        self.assertIsNone(timing.request_timeouts((10, 30), 0))
+        self.assertIsNone(timing.request_timeouts((10, 30), -1))
 
     def test_deadline(self):
         now = [100.0]
-        timeouts = images.Timeouts(2, 8, deadline=105, timeout=5,
+        timeouts = timing.Timeouts(2, 8, deadline=105, timeout=5,
                                    clock=lambda: now[0])
         self.assertEqual((2, 5), timeouts.for_request())
         now[0] = 105
         self.assertIsNone(timeouts.for_request())
-        self.assertEqual((10, 30), images.Timeouts().for_request())
+        self.assertEqual((10, 30), timing.Timeouts().for_request())
 
 
 class SameGlanceTest(unittest.TestCase):
 
     def test_the_very_same_record(self):
-        self.assertTrue(images.same_glance(SOURCE, dict(SOURCE)))
+        self.assertTrue(compare.same_glance(SOURCE, dict(SOURCE)))
 
     def test_anything_else(self):
-        self.assertFalse(images.same_glance(SOURCE, None))
+        self.assertFalse(compare.same_glance(SOURCE, None))
         # A --same-id copy: same id and data, its own time and provenance.
         copy_ = dict(SOURCE, created_at='2026-01-02T10:00:00Z')
-        self.assertFalse(images.same_glance(SOURCE, copy_))
-        self.assertFalse(images.same_glance(SOURCE, dict(
+        self.assertFalse(compare.same_glance(SOURCE, copy_))
+        self.assertFalse(compare.same_glance(SOURCE, dict(
             SOURCE, glance_download_source_image_id='s1')))
-        self.assertFalse(images.same_glance(SOURCE, dict(
+        self.assertFalse(compare.same_glance(SOURCE, dict(
             SOURCE, glance_download_source_region='R1')))
-        self.assertFalse(images.same_glance(SOURCE, dict(SOURCE, id='x')))
-        self.assertFalse(images.same_glance(SOURCE, dict(
+        self.assertFalse(compare.same_glance(SOURCE, dict(SOURCE, id='x')))
+        self.assertFalse(compare.same_glance(SOURCE, dict(
             SOURCE, os_hash_value='other')))
         # Without a creation time nothing tells: never refused.
         bare = {'id': 's1'}
-        self.assertFalse(images.same_glance(bare, dict(bare)))
+        self.assertFalse(compare.same_glance(bare, dict(bare)))
 
 
 def catalog_session(urls):
@@ -163,14 +165,14 @@ class EndpointTest(unittest.TestCase):
     def test_each_request_has_both_timeouts(self):
         session = catalog_session({'R2': 'http://glance.test'})
         self.http.get('http://glance.test/v2/images/x', json={'id': 'x'})
-        glance = images.RegionImages(session, 'R2', timeouts=images.Timeouts(
+        glance = images.RegionImages(session, 'R2', timeouts=timing.Timeouts(
             3, 7))
         glance.get('x')
         self.assertEqual((3, 7), self.http.last_request.timeout)
 
     def test_no_request_once_the_time_is_over(self):
         session = catalog_session({'R2': 'http://glance.test'})
-        glance = images.RegionImages(session, 'R2', timeouts=images.Timeouts(
+        glance = images.RegionImages(session, 'R2', timeouts=timing.Timeouts(
             3, 7, deadline=time.monotonic() - 1, timeout=60))
         with self.assertRaises(images.GlanceError) as caught:
             glance.get('x')
@@ -201,7 +203,7 @@ class DeadRegionTest(unittest.TestCase):
         server = self.silent()
         glance = images.RegionImages(
             catalog_session({'R2': server.url}), 'R2',
-            timeouts=images.Timeouts(1, 0.5))
+            timeouts=timing.Timeouts(1, 0.5))
         started = time.monotonic()
         with self.assertRaises(images.GlanceError) as caught:
             glance.import_methods()
@@ -215,7 +217,7 @@ class DeadRegionTest(unittest.TestCase):
         server = self.silent()
         glance = images.RegionImages(
             catalog_session({'R2': server.url}), 'R2',
-            timeouts=images.Timeouts(1, 30, deadline=time.monotonic() + 0.5,
+            timeouts=timing.Timeouts(1, 30, deadline=time.monotonic() + 0.5,
                                      timeout=9))
         started = time.monotonic()
         with self.assertRaises(images.GlanceError) as caught:
@@ -230,14 +232,14 @@ class ClientTimeoutsTest(unittest.TestCase):
     def test_keystone_requests_are_bounded_too(self):
         session = ks_session.Session()
         client = plugin.Client(session, 'R1')
-        timeouts = images.Timeouts(4, 20)
+        timeouts = timing.Timeouts(4, 20)
         client.set_timeouts(timeouts)
         self.assertEqual(20, session.timeout)
         self.assertIs(timeouts, client.images('R2').timeouts)
 
     def test_a_timeout_the_cli_set_is_kept(self):
         session = ks_session.Session(timeout=7)
-        plugin.Client(session).set_timeouts(images.Timeouts(4, 20))
+        plugin.Client(session).set_timeouts(timing.Timeouts(4, 20))
         self.assertEqual(7, session.timeout)
 
 
@@ -280,31 +282,31 @@ class MessagesTest(unittest.TestCase):
 
     def test_failure_lines(self):
         rows = [
-            runner.Row('R2', 's1', 'c1', 'created', 'active'),
-            runner.Row('R3', 's1', action='failed', message='No method\n'
+            report.Row('R2', 's1', 'c1', 'created', 'active'),
+            report.Row('R3', 's1', action='failed', message='No method\n'
                        'offered.', outcome='failed'),
-            runner.Row('R4', '', action='failed', message='Unreachable',
+            report.Row('R4', '', action='failed', message='Unreachable',
                        outcome='failed'),
-            runner.Row('R5', 's1', 'c5', 'created', 'importing',
+            report.Row('R5', 's1', 'c5', 'created', 'importing',
                        message='Still importing', outcome='timeout'),
         ]
         self.assertEqual([
             'R3: failed (source image s1): No method offered.',
             'R4: failed: Unreachable',
             'R5: timed out (source image s1): Still importing'],
-            base.failure_lines(rows))
+            report.failure_lines(rows))
         self.assertEqual('R3: would fail (source image s1): No method '
-                         'offered.', base.failure_lines(rows, True)[0])
+                         'offered.', report.failure_lines(rows, True)[0])
 
     def test_interrupted_lines_name_what_goes_on(self):
-        rows = [runner.Row('R2', 's1', 'c2', 'created', 'importing',
+        rows = [report.Row('R2', 's1', 'c2', 'created', 'importing',
                            task_id='t2', waiting=True),
-                runner.Row('R4', 's1', 'c4', 'created', 'active')]
-        lines = base.interrupted_lines(rows)
+                report.Row('R4', 's1', 'c4', 'created', 'active')]
+        lines = report.interrupted_lines(rows)
         self.assertIn('go on in Glance', lines[0])
         self.assertEqual(['  R2: image c2, task t2, a copy of s1'],
                          lines[1:2])
         self.assertIn('again with --wait', lines[-1])
         self.assertEqual(3, len(lines))
         self.assertEqual(['Interrupted; no import was still in progress.'],
-                         base.interrupted_lines(rows[1:]))
+                         report.interrupted_lines(rows[1:]))

@@ -34,8 +34,8 @@ class DecideTest(unittest.TestCase):
     def test_stale_import_is_recovered_in_order(self):
         verdict = recovery.decide(observed(), 600)
         self.assertTrue(verdict.stale)
-        self.assertEqual((A.QUEUE_IMAGE, A.REMOVE_STAGED, A.FAIL_TASK,
-                          A.RELEASE_LOCK), verdict.actions)
+        self.assertEqual((A.QUEUE_IMAGE, A.REMOVE_STAGED, A.REMOVE_UNRECORDED,
+                          A.FAIL_TASK, A.RELEASE_LOCK), verdict.actions)
         self.assertIn('16 min', verdict.reason)
         self.assertEqual(recovery.stopped_message(1000), verdict.message)
 
@@ -78,8 +78,8 @@ class DecideTest(unittest.TestCase):
     def test_queued_image_under_the_lock_finishes_the_steps_left(self):
         verdict = recovery.decide(observed(image_status='queued'), 600)
         self.assertTrue(verdict.stale)
-        self.assertEqual((A.REMOVE_STAGED, A.FAIL_TASK, A.RELEASE_LOCK),
-                         verdict.actions)
+        self.assertEqual((A.REMOVE_STAGED, A.REMOVE_UNRECORDED, A.FAIL_TASK,
+                          A.RELEASE_LOCK), verdict.actions)
 
 
 class SettingsTest(unittest.TestCase):

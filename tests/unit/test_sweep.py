@@ -24,6 +24,7 @@ from glance.async_.flows import api_image_import
 import glance.db
 
 from glance_download.boundary import repositories
+from glance_download.boundary import stores
 from glance_download import options
 from glance_download import plugin
 from glance_download import recovery
@@ -50,7 +51,13 @@ class SweepTest(unittest.TestCase):
         image_id, task_id = self.db.add_import(idle=700,
                                                stores=('fast', 'cheap'))
         self.db.stage(image_id + '.part')
+        # What the store step wrote before the kill, without a location.
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
+        with open(stored, 'wb') as f:
+            f.write(b'partial')
         report = self.sweep()
+        self.assertFalse(os.path.exists(stored))
+        self.assertIn(stored, report.recovered[0].removed)
         self.assertEqual([(image_id, task_id)],
                          [(r.image_id, r.task_id) for r in report.recovered])
         self.assertEqual([a.value for a in recovery.Action],
@@ -64,6 +71,32 @@ class SweepTest(unittest.TestCase):
         self.assertEqual('failure', task.status)
         self.assertIn('stopped during it', task.message)
         self.assertEqual([], self.db.staged())
+
+    def test_store_data_a_location_names_is_kept(self):
+        image_id, _task = self.db.add_import(idle=700)
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
+        with open(stored, 'wb') as f:
+            f.write(b'complete')
+        self.db.locate(image_id, 'file://' + stored)
+        report = self.sweep()
+        self.assertTrue(os.path.exists(stored))
+        self.assertNotIn(recovery.Action.REMOVE_UNRECORDED.value,
+                         report.recovered[0].steps)
+
+    def test_stores_that_are_not_file_stores(self):
+        boundary_fakes.file_store(self)
+        self.assertEqual([], stores.not_file_stores([None, 'fast']))
+        helpers.override(self, 'default_store', 'rbd', group='glance_store')
+        self.assertEqual(['default'], stores.not_file_stores([None]))
+
+    def test_store_data_of_another_driver_is_not_looked_for(self):
+        image_id, _task = self.db.add_import(idle=700)
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
+        with open(stored, 'wb') as f:
+            f.write(b'partial')
+        helpers.override(self, 'default_store', 'rbd', group='glance_store')
+        self.sweep()
+        self.assertTrue(os.path.exists(stored))
 
     def test_part_file_with_its_sidecar_is_kept_for_a_resume(self):
         image_id, _task = self.db.add_import(idle=700)

@@ -1,0 +1,137 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The relay tree of each source image while a run goes on.
+
+relay decides, from the regions' states, which target pulls from where;
+a Tree keeps one source's state as its pulls start and end: which start
+now, which pull is slow, what a pull's end makes (a new relay, or a pull
+again from elsewhere). --dry-run shows the tree of planned_origins.
+"""
+
+import collections
+import dataclasses
+
+from glance_download.client import plan
+from glance_download.client import relay
+
+
+def _ready_regions(steps):
+    """{region: copy id} where a step found a verified copy already."""
+    return {step.region: step.image_id for step in steps
+            if step.action in (plan.SKIP, plan.UPDATE) and step.image_id}
+
+
+def planned_origins(work, source_region, max_from_source, max_from_relay):
+    """{index of work: region it would pull from}, the tree of --dry-run."""
+    found = {}
+    for indexes, ready in _shapes(work).values():
+        origins = relay.tree(source_region, list(indexes), list(ready),
+                             max_from_source, max_from_relay)
+        found.update({indexes[t]: o for t, o in origins.items()})
+    return found
+
+
+def for_run(work, source_region, clock):
+    """{source id: its Tree}, for the sources of work that have one."""
+    sources = {source['id']: source for _, source, _ in work}
+    return {source_id: Tree(source_region, sources[source_id], targets,
+                            ready, clock)
+            for source_id, (targets, ready) in _shapes(work).items()}
+
+
+def _shapes(work):
+    """{source id: ({target: index of work}, {region: ready copy id})}.
+
+    Only for a source with at least two regions to serve or be served by.
+    """
+    by_source = collections.defaultdict(list)
+    for index, (step, _, _) in enumerate(work):
+        by_source[step.source_id].append((index, step))
+    found = {}
+    for source_id, items in by_source.items():
+        targets = {step.region: index for index, step in items
+                   if step.action in plan.IMPORTS}
+        ready = _ready_regions(step for _, step in items)
+        if targets and len(targets) + len(ready) > 1:
+            found[source_id] = (targets, ready)
+    return found
+
+
+class Tree:
+    """The relay tree of one source image while the run goes on."""
+
+    def __init__(self, source_region, source, targets, ready, clock):
+        self.source = source
+        self.index = dict(targets)
+        """{target region: index of its work item}"""
+        self.copies = dict(ready)
+        """{region: its verified copy's id}: the relays."""
+        self.state = relay.State(source_region, tuple(targets), {},
+                                 tuple(ready))
+        self.started = {}
+        self.notes = {}
+        """{target: what failed before the current pull}"""
+        self.clock = clock
+
+    def busy(self, follow):
+        """Whether the run must go on for this tree."""
+        return bool(self.state.waiting or (follow and self.state.pulling))
+
+    def origin(self, region):
+        """(region, image id) to pull from: a relay's copy, or the source."""
+        return (region, self.copies.get(region, self.source['id']))
+
+    def start(self, patience, max_from_source, max_from_relay):
+        """(starts {target: origin}, targets given up) for now."""
+        now = self.clock()
+        slow = frozenset(t for t in self.state.pulling
+                         if now - self.started[t] > patience)
+        self.state = dataclasses.replace(self.state, slow=slow)
+        starts, stuck = relay.next_pulls(self.state, max_from_source,
+                                         max_from_relay)
+        pulling = dict(self.state.pulling, **starts)
+        self.state = dataclasses.replace(
+            self.state, pulling=pulling, waiting=tuple(
+                t for t in self.state.waiting
+                if t not in starts and t not in stuck))
+        for target in starts:
+            self.started[target] = now
+        return starts, stuck
+
+    def ended(self, row):
+        """Record how the pull of row ended; True to pull it again."""
+        target = row.region
+        origin = self.state.pulling.get(target, self.state.source)
+        if target in self.notes:
+            row.message = f'{self.notes.pop(target)} {row.message}'
+        if row.outcome == 'ok' and row.hash_verified:
+            if origin != self.state.source:
+                row.message = (f'Pulled from region {origin}, which holds '
+                               f'a verified copy. {row.message}')
+            self.copies[target] = row.image_id
+            self.state = dataclasses.replace(
+                self.state, ready=self.state.ready + (target,),
+                pulling={t: o for t, o in self.state.pulling.items()
+                         if t != target})
+            return False
+        failed = relay.fallback(self.state, target, origin)
+        if (row.outcome == 'failed' and row.image_id and row.owned
+                and not row.replaced and relay.may_retry(failed, target)):
+            self.state = failed
+            self.notes[target] = (
+                f'The pull from region {origin} failed ({row.message}); '
+                'pulled again from another region.')
+            return True
+        self.state = dataclasses.replace(
+            failed, waiting=tuple(t for t in failed.waiting if t != target))
+        return False
