@@ -42,6 +42,7 @@ digest is the hash follower's (:mod:`glance_download.follower`).
 import dataclasses
 import logging
 import os
+import threading
 import time
 
 from glance_download import autotune
@@ -148,6 +149,8 @@ class StagedDownload:
         self._clock = clock
         self._part = partfile.PartFile(self.dest_path, statvfs=statvfs)
         self._table = None
+        self._crew = None
+        self._started = threading.Event()
         self._workers = []
 
     @classmethod
@@ -180,6 +183,7 @@ class StagedDownload:
         """
         started = self._clock()
         if self.max_size is not None and self.size > self.max_size:
+            self._started.set()
             raise size_cap_error(self.size, self.max_size)
         part = self._part
         try:
@@ -192,10 +196,11 @@ class StagedDownload:
             part.record(self._record())
             tune = (autotune.initial(self.tuning, started)
                     if self.tuning else None)
-            crew = crew_mod.Crew(
+            crew = self._crew = crew_mod.Crew(
                 self._table, part, opener, self.policy, self.chunk_size,
                 self.dest_path, tune.target if tune else self.streams,
                 slots=self.slots, clock=self._clock)
+            self._started.set()
             hexdigest = self._transfer(crew, started, tune)
             done = self._table.written()
             verify.check(self.size, self.digest, done, hexdigest)
@@ -203,6 +208,8 @@ class StagedDownload:
         except BaseException:
             part.discard()
             raise
+        finally:
+            self._started.set()
         result = DownloadResult(
             bytes=done, algorithm=self.digest[0] if self.digest else None,
             hexdigest=hexdigest, attempts=crew.attempts,
@@ -215,6 +222,27 @@ class StagedDownload:
                   result.seconds, result.streams, result.attempts,
                   result.resumes, result.restarts)
         return result
+
+    @property
+    def part_path(self):
+        """Where the data is written until it is verified."""
+        return self._part.path
+
+    def await_started(self):
+        """Wait until the streams start, or the download failed before."""
+        self._started.wait()
+
+    def await_written(self, read, generation):
+        """The segment table's ``await_prefix`` while the streams run.
+
+        None once they stopped, or when the download failed before any
+        started.
+        """
+        self._started.wait()
+        if self._crew is None:
+            return None
+        return self._table.await_prefix(read, generation,
+                                        self._crew.stopping, _TICK)
 
     def cleanup(self):
         """Remove the partial and the final file; safe to call repeatedly.

@@ -233,6 +233,16 @@ engine_opts = [
                  help='Seconds a whole download may take before the import '
                       'fails; 0 sets no bound. Size it for the largest '
                       'image over the slowest link.'),
+    cfg.BoolOpt('overlap_store_writes', default=True,
+                help='Let Glance write the target store while the data '
+                     'still arrives, instead of after the last byte: the '
+                     'import then takes about as long as the longer of the '
+                     'download and the store step, not their sum. The '
+                     'store never gets the end of the data before every '
+                     'byte is verified, so nothing unverified becomes '
+                     'active. Imports whose import plugins read the staged '
+                     'file (image_conversion, image_decompression) wait '
+                     'for the last byte whatever this says.'),
 ]
 
 # TLS settings under the names keystoneauth1 gives them in every OpenStack

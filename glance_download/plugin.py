@@ -80,5 +80,5 @@ def get_flow(**kwargs):
         tasks.CopyFromTwin(task_id, task_type, conf, action_wrapper,
                            kwargs['context'], connection, reporter),
         tasks.DownloadToStaging(task_id, task_type, conf, action_wrapper,
-                                connection, reporter),
+                                connection, reporter, stores),
     )

@@ -168,17 +168,23 @@ class SegmentTable:
             self._generation += 1
             self._advanced.notify_all()
 
-    def whole(self, segment):
+    def rewind(self, segment):
         """Make ``segment`` the whole image, the only one, from byte 0.
 
-        It is never split again: the source does not serve ranges.
+        For a source that answered the whole image: it ignores Range, and
+        the image is never split again.  The bytes already written from 0
+        on may have been read (by the hash follower, by Glance's store
+        step), so they are not dropped: the stream compares them with the
+        new answer, and the generation stays.  How many bytes from 0 are to
+        be compared.
         """
         with self._lock:
-            segment.start, segment.end = 0, self.size
+            checked = self._prefix()
+            segment.start, segment.end, segment.pos = 0, self.size, 0
             self._segments = [segment]
             self._min_split = None
-            self._generation += 1
             self._advanced.notify_all()
+            return checked
 
     def written(self):
         """How many bytes are written, in every segment."""

@@ -46,11 +46,14 @@ from glance_download.boundary import image_metadata
 from glance_download.boundary import local_images
 from glance_download.boundary import reporting
 from glance_download.boundary import staging
+from glance_download.boundary import store_feed
+from glance_download.boundary import stores
 from glance_download import endpoint
 from glance_download import errors
 from glance_download import fetch
 from glance_download import metadata
 from glance_download import options
+from glance_download import overlap
 from glance_download import partfile
 from glance_download import progress
 from glance_download import remote
@@ -236,14 +239,23 @@ class CopyMetadata(_Step):
 
 
 class DownloadToStaging(_Step):
-    """Stream the data into Glance's staging area, verified, resumable."""
+    """Stream the data into Glance's staging area, verified, resumable.
+
+    Where nothing between this step and Glance's store step reads the
+    staged file, the step returns once the streams run, and the store step
+    reads the data as it arrives (overlap.py, boundary.store_feed); the
+    download goes on in a thread of its own, and its verdict ends what the
+    store reads.
+    """
 
     def __init__(self, task_id, task_type, conf, action_wrapper, connection,
-                 reporter):
+                 reporter, target_stores=(None,)):
         super().__init__('Data', task_id, task_type, conf, action_wrapper)
         self.connection = connection
         self.reporter = reporter
+        self.target_stores = target_stores
         self.download = None
+        self.background = None
 
     def execute(self, source_image_id, source_image, source_region,
                 source_digest, staged_from_twin=None):
@@ -251,18 +263,38 @@ class DownloadToStaging(_Step):
             # CopyFromTwin staged the data from this region, verified.
             return staged_from_twin
         settings = self.settings
-        client = self.connection.client
-        image_id = self.action_wrapper.image_id
         with user_errors(self.task_id):
-            file_uri, path = staging.staging_target(image_id)
+            file_uri, path = staging.staging_target(
+                self.action_wrapper.image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             self.download = fetch.StagedDownload.from_conf(
                 self.conf, path, source_image['size'], source_digest,
-                client.policy,
+                self.connection.client.policy,
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
                     source_region),
                 max_size=formats.image_size_cap())
+            waits = overlap.fallback_reason(
+                settings.overlap_store_writes, store_feed.import_plugins(),
+                store_feed.install(),
+                stores.not_file_stores(self.target_stores))
+            finish = functools.partial(self._finish, source_image_id,
+                                       source_region, path, waits)
+            if waits is not None:
+                finish()
+                return file_uri
+            self.background = overlap.BackgroundDownload(self.download,
+                                                         finish)
+            store_feed.serve(path, self.download.part_path,
+                             source_image['size'], self.background,
+                             settings.chunk_size)
+            self.background.start()
+        return file_uri
+
+    def _finish(self, source_image_id, source_region, path, waits):
+        """Download to the end, verify, and say so; the result."""
+        client = self.connection.client
+        with user_errors(self.task_id):
             try:
                 result = self.download.run(functools.partial(
                     client.open_file, source_image_id))
@@ -272,14 +304,23 @@ class DownloadToStaging(_Step):
                 raise explain_refusal(client, source_image_id,
                                       source_region, exc) from None
             confirm_active(client, source_image_id, source_region)
-            self.reporter.report(progress.describe_done(result,
-                                                        source_region))
+            done = progress.describe_done(result, source_region)
+            self.reporter.report(
+                done + (f'; the store step waited for it: {waits}'
+                        if waits else '; stored while it arrived'))
+        if waits is None:
+            # Verified: the store step may read the staged file itself.
+            store_feed.withdraw(path)
         LOG.info('Image %s staged at %s: %d bytes from image %s in region '
-                 '%s, %s', image_id, path, result.bytes, source_image_id,
-                 source_region, result.algorithm or 'size only')
-        return file_uri
+                 '%s, %s', self.action_wrapper.image_id, path, result.bytes,
+                 source_image_id, source_region,
+                 result.algorithm or 'size only')
+        return result
 
     def revert(self, result, **kwargs):
+        if self.background is not None:
+            self.background.cancel()
+            store_feed.withdraw(self.download.dest_path)
         if self.download is not None:
             self.download.cleanup()
 

@@ -84,6 +84,7 @@ class StreamWorker:
         self._segment = None
         self._handle = None
         self._broken = None
+        self._compare = 0
         self._flowing = False
         self._window_at = 0.0
         self._window_pos = 0
@@ -237,31 +238,34 @@ class StreamWorker:
                           response.headers.get('Retry-After'))
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
         multi = crew.table.multi
+        self._compare = 0
         if status == 200 and multi:
-            self._single_stream(segment)
+            self._single_stream()
         elif multi and plan is not ranges.Plan.APPEND:
             raise _Broken('the source answered another byte range than '
                           'asked')
         elif status == 206 and multi:
             crew.found_ranges()
-        if plan is ranges.Plan.APPEND:
-            if start > segment.start:
-                crew.count('resumes')
-            return
-        crew.count('restarts')
-        crew.table.restart(segment)
         if plan is ranges.Plan.REFETCH:
+            crew.count('restarts')
+            crew.table.restart(segment)
             raise _Broken('the source answered another byte range than '
                           'asked; starting over')
+        if status == 200 and (multi or plan is ranges.Plan.RESTART):
+            # The whole image again: what is written is compared with it.
+            if plan is ranges.Plan.RESTART:
+                crew.count('restarts')
+            self._compare = crew.table.rewind(segment)
+        elif start > segment.start:
+            crew.count('resumes')
 
-    def _single_stream(self, segment):
+    def _single_stream(self):
         """The remote sent the whole image: one stream takes it all."""
         if not self.crew.single(segment):
             raise _Broken('the source answered the whole image to a '
                           'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
                  'one stream', self.crew.dest_path)
-        self.crew.table.whole(segment)
 
     def _copy(self, response, segment):
         """Write the body at the segment's position until it ends.
@@ -289,7 +293,7 @@ class StreamWorker:
                     raise verify.oversize_error(size, end)
                 chunk = chunk[:segment.end - position]
                 end = segment.end
-            crew.part.write(chunk, position)
+            self._write(chunk, position, segment)
             if not self._flowing:
                 self._flowing = True
                 crew.flows(True)
@@ -303,6 +307,25 @@ class StreamWorker:
                           'streams are wanted', crew.dest_path, segment.pos,
                           segment.end - 1)
                 raise _Retired()
+
+    def _write(self, chunk, position, segment):
+        """Write ``chunk`` at ``position``; compare what is there already.
+
+        Bytes below ``_compare`` were written by an earlier answer and may
+        have been read: equal, they stay; different, the download starts
+        over in a new generation.
+        """
+        crew = self.crew
+        same = min(position + len(chunk), self._compare) - position
+        if same > 0:
+            if crew.part.read(position, same) != chunk[:same]:
+                self._compare = 0
+                crew.table.restart(segment)
+                raise _Broken('the source sent other bytes than before for '
+                              'the same image; starting over')
+            chunk, position = chunk[same:], position + same
+        if chunk:
+            crew.part.write(chunk, position)
 
     def _want(self, segment):
         """Bytes to read next: a chunk, or what is left of a segment.

@@ -31,6 +31,8 @@ re-exports nothing, so that loading the package loads no Glance.
   method, and Glance's own metadata step skipped.
 - ``reporting``: the task's progress message, and the exception whose
   text Glance writes into a failed task.
+- ``store_feed``: Glance's store step, fed with the staged data while
+  it still arrives.
 - ``stores``: the target stores, and the data a stopped store step
   left in them without a location.
 - ``local_images``: images of this Glance with the source's content,

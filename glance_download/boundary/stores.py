@@ -45,6 +45,11 @@ def _group(store):
         return None
 
 
+def not_file_stores(stores):
+    """Those of ``stores`` (None: the default) that are not file stores."""
+    return [store or 'default' for store in stores if _group(store) is None]
+
+
 def _directories(group):
     found = [group.filesystem_store_datadir] if (
         group.filesystem_store_datadir) else []

@@ -293,7 +293,15 @@ class FunctionalTest(unittest.TestCase):
         self.assertEqual('failure', task['status'])
         self.assertIn(text, task['message'])
         self.assertNotIn(target_id, self.staged_files(glance.region))
+        self.assert_not_stored(glance.region, target_id)
         return task['message']
+
+    def assert_not_stored(self, region, image_id):
+        """No store of the region holds data of the image."""
+        for store, directory in self.env['regions'][region]['stores'].items():
+            self.assertFalse(os.path.exists(os.path.join(directory, image_id)),
+                             f'store {store} of {region} holds data of '
+                             f'{image_id}')
 
     def openstack(self, *args, cloud='gd-demo', check=True):
         """The real openstack CLI, as a user runs it."""

@@ -24,6 +24,7 @@ import threading
 import time
 
 from glance_download import progress
+from tests.functional import base
 from tests.functional import proxy
 from tests.functional import test_faults
 
@@ -324,4 +325,52 @@ class RewritedSizeTest(StreamsTestCase):
             f'The source image is {cap + 1} bytes, more than this Glance '
             f'accepts (image_size_cap = {cap} bytes)')
         self.assertEqual([], self.data_requests())
+        self.assert_nothing_staged(target['id'])
+
+
+class OverlappedStoreTest(StreamsTestCase):
+    """Glance's store step writes the data while it still arrives."""
+
+    def assert_stored_while_arriving(self, target, stores):
+        """Each store written while the part file is still in staging."""
+        part = os.path.join(self.env['regions']['REGION2']['staging'],
+                            target['id'] + '.part')
+        first = os.path.join(self.env['regions']['REGION2']['stores'][
+            stores[0]], target['id'])
+        deadline = time.monotonic() + 60
+        while not os.path.exists(first):
+            if time.monotonic() > deadline:
+                self.fail(f'nothing stored at {first}')
+            time.sleep(0.02)
+        self.assertTrue(os.path.exists(part), 'the download was over')
+
+    def test_both_stores_get_the_verified_data(self):
+        # 2 MiB/s per stream: the 24 MiB take several seconds.
+        self.proxy.rate = 2 * MIB
+        source = self.source_image(data=os.urandom(SIZE))
+        target = self.target_image()
+        response = self.region2.import_image(
+            target['id'], base.glance_download(source['id'], self.region),
+            stores=['fast', 'cheap'])
+        self.assertEqual(202, response.status_code, response.text)
+        self.assert_stored_while_arriving(target, ['fast'])
+        image, task = self.wait_for(self.region2, target['id'])
+        self.assert_verified_copy(source, image, task)
+        self.assertEqual(['cheap', 'fast'],
+                         sorted(image['stores'].split(',')))
+        for store in ('fast', 'cheap'):
+            path = os.path.join(
+                self.env['regions']['REGION2']['stores'][store], image['id'])
+            self.assertEqual(SIZE, os.path.getsize(path), store)
+
+    def test_flipped_byte_leaves_nothing_in_the_store_being_written(self):
+        self.proxy.rate = 2 * MIB
+        source = self.source_image(data=os.urandom(SIZE))
+        target = self.target_image()
+        self.proxy.add(proxy.FlipByte(offset=5 * SEGMENT + 99,
+                                      at=5 * SEGMENT))
+        self.start_import(source, target)
+        self.assert_stored_while_arriving(target, ['fast'])
+        self.assert_failed_and_queued(self.region2, target['id'],
+                                      test_faults.DIGEST_MISMATCH)
         self.assert_nothing_staged(target['id'])

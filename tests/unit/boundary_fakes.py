@@ -31,6 +31,7 @@ from oslo_utils import timeutils
 
 from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
+from glance.common.scripts import utils as script_utils
 from glance.common import utils as glance_utils
 from glance import context as glance_context
 import glance.db
@@ -38,6 +39,7 @@ from glance.db.simple import api as simple_api
 from glance import domain
 from glance_store import backend as store_backend
 
+from glance_download.boundary import store_feed
 from glance_download.boundary import takeover
 from tests.unit import helpers
 
@@ -196,6 +198,11 @@ def restore_glance_after(test):
         test.addCleanup(setattr, api_image_import._ImportMetadata, method,
                         getattr(api_image_import._ImportMetadata, method))
     test.addCleanup(takeover._in_tree.clear)
+    test.addCleanup(setattr, script_utils, 'get_image_data_iter',
+                    script_utils.get_image_data_iter)
+    test.addCleanup(store_feed._state.clear)
+    test.addCleanup(setattr, api_image_import._ImportToStore, 'revert',
+                    api_image_import._ImportToStore.revert)
 
 
 def register_staging_store_group():
@@ -205,6 +212,20 @@ def register_staging_store_group():
                               group='os_glance_staging_store')
     except cfg.DuplicateOptError:
         pass
+
+
+def file_store(test):
+    """A filesystem default store in a directory of the test's; it."""
+    try:
+        store_backend.register_opts(cfg.CONF)
+    except cfg.DuplicateOptError:
+        pass
+    directory = tempfile.TemporaryDirectory()
+    test.addCleanup(directory.cleanup)
+    for name, value in (('default_store', 'file'),
+                        ('filesystem_store_datadir', directory.name)):
+        helpers.override(test, name, value, group='glance_store')
+    return directory.name
 
 
 class GlanceDatabase:
@@ -268,19 +289,6 @@ class GlanceDatabase:
 
     def staged(self):
         return sorted(os.listdir(self.staging))
-
-    def file_store(self, test):
-        """A filesystem default store in a directory of the test's; it."""
-        try:
-            store_backend.register_opts(cfg.CONF)
-        except cfg.DuplicateOptError:
-            pass
-        directory = tempfile.TemporaryDirectory()
-        test.addCleanup(directory.cleanup)
-        for name, value in (('default_store', 'file'),
-                            ('filesystem_store_datadir', directory.name)):
-            helpers.override(test, name, value, group='glance_store')
-        return directory.name
 
     def locate(self, image_id, url):
         """Record ``url`` as a location of the image."""

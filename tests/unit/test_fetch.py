@@ -382,6 +382,29 @@ class ResumeTest(FetchTestCase):
         self.assertEqual((3, 1, 1),
                          (result.attempts, result.resumes, result.restarts))
 
+    def test_whole_image_again_that_differs_starts_over(self):
+        # The bytes written first are not what the source sends again: the
+        # answer is not used, and the download starts over from byte 0.
+        size = len(DATA)
+        full = {'Content-Length': str(size)}
+        bad = bytes([DATA[0] ^ 0xFF]) + DATA[1:300_000]
+        answers = iter([_StubResponse(200, full, bad),
+                        _StubResponse(200, full, DATA),
+                        _StubResponse(200, full, DATA)])
+        offsets = []
+
+        def opener(offset):
+            offsets.append(offset)
+            return next(answers)
+
+        digest = ('sha512', hashlib.sha512(DATA).hexdigest())
+        download = fetch.StagedDownload(self.dest, size, digest, CHUNK,
+                                        self.policy)
+        result = download.run(opener)
+        self.assertStaged(DATA)
+        self.assertEqual([0, 300_000, 0], offsets)
+        self.assertEqual((3, 1), (result.attempts, result.restarts))
+
     def test_repeated_cuts_use_up_the_attempts(self):
         image = self.glance.add_image(DATA)
         self.glance.faults.append(Cut(after=100_000, times=10))

@@ -90,13 +90,16 @@ class ClaimTest(unittest.TestCase):
         self.assertEqual((0, 1), (first.pos, self.table.generation))
         self.assertEqual(0, self.table.written())
 
-    def test_whole_makes_one_segment_of_the_image(self):
-        self.table.claim()
+    def test_rewind_makes_one_segment_of_the_image_to_compare(self):
+        first = self.table.claim()
+        self.table.wrote(first, 30)
         second = self.table.claim()
-        self.table.whole(second)
-        self.assertEqual([(0, 100, 40)], self.table.record())
+        self.table.wrote(second, 70)
+        # Bytes 0-29 are the prefix anyone may have read: compared again.
+        self.assertEqual(30, self.table.rewind(second))
+        self.assertEqual([(0, 100, 0)], self.table.record())
         self.assertFalse(self.table.multi)
-        self.assertEqual(1, self.table.generation)
+        self.assertEqual(0, self.table.generation)
 
 
 class SplitTest(unittest.TestCase):
@@ -161,7 +164,7 @@ class SplitTest(unittest.TestCase):
     def test_no_split_once_the_source_ignores_range(self):
         table = self.table()
         first = table.claim()
-        table.whole(first)
+        table.rewind(first)
         self.assertFalse(table.multi)
         self.assertIsNone(table.claim())
 

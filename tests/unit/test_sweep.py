@@ -24,6 +24,7 @@ from glance.async_.flows import api_image_import
 import glance.db
 
 from glance_download.boundary import repositories
+from glance_download.boundary import stores
 from glance_download import options
 from glance_download import plugin
 from glance_download import recovery
@@ -51,7 +52,7 @@ class SweepTest(unittest.TestCase):
                                                stores=('fast', 'cheap'))
         self.db.stage(image_id + '.part')
         # What the store step wrote before the kill, without a location.
-        stored = os.path.join(self.db.file_store(self), image_id)
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
         with open(stored, 'wb') as f:
             f.write(b'partial')
         report = self.sweep()
@@ -73,7 +74,7 @@ class SweepTest(unittest.TestCase):
 
     def test_store_data_a_location_names_is_kept(self):
         image_id, _task = self.db.add_import(idle=700)
-        stored = os.path.join(self.db.file_store(self), image_id)
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
         with open(stored, 'wb') as f:
             f.write(b'complete')
         self.db.locate(image_id, 'file://' + stored)
@@ -82,9 +83,15 @@ class SweepTest(unittest.TestCase):
         self.assertNotIn(recovery.Action.REMOVE_UNRECORDED.value,
                          report.recovered[0].steps)
 
+    def test_stores_that_are_not_file_stores(self):
+        boundary_fakes.file_store(self)
+        self.assertEqual([], stores.not_file_stores([None, 'fast']))
+        helpers.override(self, 'default_store', 'rbd', group='glance_store')
+        self.assertEqual(['default'], stores.not_file_stores([None]))
+
     def test_store_data_of_another_driver_is_not_looked_for(self):
         image_id, _task = self.db.add_import(idle=700)
-        stored = os.path.join(self.db.file_store(self), image_id)
+        stored = os.path.join(boundary_fakes.file_store(self), image_id)
         with open(stored, 'wb') as f:
             f.write(b'partial')
         helpers.override(self, 'default_store', 'rbd', group='glance_store')

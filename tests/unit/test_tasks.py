@@ -32,6 +32,7 @@ from taskflow import retry as tf_retry
 from taskflow import task as tf_task
 
 from glance.async_.flows import api_image_import
+from glance.common.scripts import utils as script_utils
 
 from glance_download.boundary import reporting
 from glance_download import fetch
@@ -49,15 +50,35 @@ DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
 class NextHostStep(tf_task.Task):
-    """Stands for Glance's steps after ours; fails on request."""
+    """Stands for Glance's steps after ours; fails on request.
 
-    def __init__(self, fail=False):
+    Given the staged data's ``uri``, it reads it to the end as Glance's
+    store step does, through ``get_image_data_iter``, into ``stored``.
+    """
+
+    def __init__(self, fail=False, uri=None):
         super().__init__(name='next-host-step')
         self.fail = fail
+        self.uri = uri
+        self.stored = None
+        self.read = 0
 
     def execute(self):
         if self.fail:
             raise RuntimeError('store unavailable')
+        if self.uri is None:
+            return
+        opened = script_utils.get_image_data_iter(self.uri)
+        reader = opened[0] if isinstance(opened, tuple) else opened
+        chunks = []
+        try:
+            for chunk in iter(lambda: reader.read(65536), b''):
+                chunks.append(chunk)
+                self.read += len(chunk)
+        finally:
+            if hasattr(reader, 'close'):
+                reader.close()
+        self.stored = b''.join(chunks)
 
 
 class FlowTestBase(unittest.TestCase):
@@ -86,6 +107,7 @@ class FlowTestBase(unittest.TestCase):
                 ('reuse_local_copies', False, options.GROUP)]:
             self.cfg.config(**{name: value, 'group': group})
         boundary_fakes.restore_glance_after(self)
+        boundary_fakes.file_store(self)
         self.source = self.glance.add_image(
             DATA, disk_format='qcow2', container_format='ovf',
             hw_disk_bus='virtio', os_distro='cirros', foo='bar',
@@ -120,8 +142,10 @@ class FlowTestBase(unittest.TestCase):
             backend=self.objs.stores, image_id=self.objs.image_id,
             import_req=self.import_req(**method),
             action_wrapper=self.objs.action_wrapper)
+        self.store_step = next_step or NextHostStep(
+            uri='file://' + os.path.join(self.staging, self.objs.image_id))
         flow = linear_flow.Flow('host', retry=tf_retry.AlwaysRevert())
-        flow.add(ours, next_step or NextHostStep())
+        flow.add(ours, self.store_step)
         engine = engines.load(flow, engine='serial')
         engine.run()
         return engine
@@ -178,6 +202,8 @@ class FlowTestBase(unittest.TestCase):
         self.assertEqual([self.objs.image_id], self.staged_files())
         with open(os.path.join(self.staging, self.objs.image_id), 'rb') as f:
             self.assertEqual(DATA, f.read())
+        if self.store_step.uri is not None:
+            self.assertEqual(DATA, self.store_step.stored)
 
 
 class SuccessTest(FlowTestBase):
@@ -336,6 +362,40 @@ class SuccessTest(FlowTestBase):
                   for r in self.glance.requests_to('/file')]
         self.assertEqual([None, 'bytes=1048576-', 'bytes=2097152-'], ranges)
         self.assertIn('2 resumed', self.objs.task_repo.messages[-1])
+
+    def test_the_store_step_reads_while_the_data_arrives(self):
+        # A pause of the source, that the download resumes from.
+        self.glance.faults.append(fake_glance.Stall(after=1024 * 1024,
+                                                    seconds=2.5))
+        # What the store step had read when the download went on.
+        read_then = []
+        self.when_staged(1024 * 1024 + 1,
+                         lambda: read_then.append(self.store_step.read))
+        self.run_import()
+        self.assert_staged()
+        # Up to the first MiB, read during the pause (all of it, unless
+        # this machine is very busy).
+        [read] = read_then
+        self.assertGreater(read, 0)
+        self.assertLessEqual(read, 1024 * 1024)
+        self.assertIn('stored while it arrived',
+                      self.objs.task_repo.messages[-1])
+
+    def test_the_store_step_waits_where_a_plugin_reads_the_staged_file(self):
+        self.cfg.config(image_import_plugins=['image_conversion'],
+                        group='image_import_opts')
+        read_at_commit = []
+        real = partfile.PartFile.commit
+
+        def commit(part):
+            read_at_commit.append(self.store_step.read)
+            return real(part)
+        with mock.patch.object(partfile.PartFile, 'commit', commit):
+            self.run_import()
+        self.assert_staged()
+        self.assertEqual([0], read_at_commit)
+        self.assertIn('the store step waited for it: image_conversion reads '
+                      'the staged file', self.objs.task_repo.messages[-1])
 
     def test_server_ignoring_range_still_gives_a_correct_image(self):
         self.glance.faults += [fake_glance.Cut(after=1024 * 1024),

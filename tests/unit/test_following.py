@@ -1,0 +1,151 @@
+#    Licensed under the Apache License, Version 2.0 (the "License"); you may
+#    not use this file except in compliance with the License. You may obtain
+#    a copy of the License at
+#
+#         http://www.apache.org/licenses/LICENSE-2.0
+#
+#    Unless required by applicable law or agreed to in writing, software
+#    distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#    WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#    License for the specific language governing permissions and limitations
+#    under the License.
+
+"""The reader Glance's store step gets while the data still arrives."""
+
+import os
+import tempfile
+import threading
+import unittest
+
+from glance_download import errors
+from glance_download import following
+from glance_download import overlap
+from glance_download import segments
+
+SIZE = 10 * 1024
+
+
+class Feed:
+    """A download in the making: a real segment table, written by hand."""
+
+    def __init__(self, test, size=SIZE):
+        handle, self.path = tempfile.mkstemp()
+        os.close(handle)
+        test.addCleanup(os.unlink, self.path)
+        with open(self.path, 'wb') as f:
+            f.truncate(size)
+        self.table = segments.SegmentTable.plan(size, size, 1)
+        self.stopping = threading.Event()
+        self.error = None
+        self.verdicts = 0
+
+    def write(self, data, offset):
+        with open(self.path, 'r+b') as f:
+            f.seek(offset)
+            f.write(data)
+        [segment] = self.table._segments
+        self.table.wrote(segment, offset + len(data))
+
+    def stop(self, error=None):
+        self.error = error
+        self.stopping.set()
+        self.table.wake()
+
+    def await_prefix(self, read, generation):
+        return self.table.await_prefix(read, generation, self.stopping, 0.05)
+
+    def verdict(self):
+        self.verdicts += 1
+        if self.error is not None:
+            raise self.error
+        return 'verified'
+
+
+class FollowingReaderTest(unittest.TestCase):
+
+    def reader(self, feed, size=SIZE):
+        reader = following.FollowingReader(feed.path, size, feed, 4096)
+        self.addCleanup(reader.close)
+        return reader
+
+    def test_serves_what_is_written_and_ends_on_the_verdict(self):
+        feed = Feed(self)
+        reader = self.reader(feed)
+        data = os.urandom(SIZE)
+        feed.write(data[:3000], 0)
+        self.assertEqual(data[:3000], reader.read(8192))
+        # The next read waits for the next byte.
+        later = threading.Timer(0.2, feed.write, (data[3000:], 3000))
+        later.start()
+        self.addCleanup(later.cancel)
+        rest = b''
+        while len(rest) < SIZE - 3000:
+            rest += reader.read(4096)
+        self.assertEqual(data[3000:], rest)
+        self.assertEqual(0, feed.verdicts)
+        # Every byte served: the end is the verdict's.
+        feed.stop()
+        self.assertEqual(b'', reader.read())
+        self.assertEqual(1, feed.verdicts)
+        self.assertEqual(b'', reader.read())
+
+    def test_a_failed_verdict_is_raised_instead_of_the_end(self):
+        feed = Feed(self)
+        reader = self.reader(feed)
+        feed.write(b'x' * SIZE, 0)
+        served = 0
+        while served < SIZE:
+            served += len(reader.read(4096))
+        feed.stop(errors.TransferError('digest mismatch'))
+        with self.assertRaisesRegex(errors.TransferError, 'digest mismatch'):
+            reader.read(4096)
+
+    def test_a_download_that_fails_midway_raises_its_error(self):
+        feed = Feed(self)
+        reader = self.reader(feed)
+        feed.write(b'y' * 100, 0)
+        self.assertEqual(b'y' * 100, reader.read(4096))
+        threading.Timer(0.1, feed.stop,
+                        (errors.TransferError('source gone'),)).start()
+        with self.assertRaisesRegex(errors.TransferError, 'source gone'):
+            reader.read(4096)
+
+    def test_a_restart_after_bytes_were_served_fails(self):
+        feed = Feed(self)
+        reader = self.reader(feed)
+        feed.write(b'z' * 100, 0)
+        self.assertEqual(100, len(reader.read(4096)))
+        [segment] = feed.table._segments
+        feed.table.restart(segment)
+        with self.assertRaisesRegex(errors.TransferError, 'started over'):
+            reader.read(4096)
+
+    def test_iterates_in_chunks(self):
+        feed = Feed(self)
+        data = os.urandom(SIZE)
+        feed.write(data, 0)
+        feed.stop()
+        chunks = list(self.reader(feed))
+        self.assertEqual(data, b''.join(chunks))
+        self.assertLessEqual(max(map(len, chunks)), 4096)
+
+
+class FallbackTest(unittest.TestCase):
+
+    def test_reasons(self):
+        self.assertIsNone(overlap.fallback_reason(True, [], True))
+        self.assertIsNone(overlap.fallback_reason(
+            True, ['inject_image_metadata'], True))
+        self.assertEqual('overlap_store_writes is off',
+                         overlap.fallback_reason(False, [], True))
+        self.assertEqual(
+            'image_conversion and image_decompression read the staged file',
+            overlap.fallback_reason(True, ['image_conversion',
+                                           'image_decompression'], True))
+        self.assertEqual('image_conversion reads the staged file',
+                         overlap.fallback_reason(True, ['image_conversion'],
+                                                 True))
+        self.assertIn('cannot read data still arriving',
+                      overlap.fallback_reason(True, [], False))
+        self.assertEqual('store ceph is not a filesystem store',
+                         overlap.fallback_reason(True, [], True, ['ceph']))
