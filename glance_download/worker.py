@@ -240,7 +240,7 @@ class StreamWorker:
         multi = crew.table.multi
         self._compare = 0
         if status == 200 and multi:
-            self._single_stream()
+            self._single_stream(segment)
         elif multi and plan is not ranges.Plan.APPEND:
             raise _Broken('the source answered another byte range than '
                           'asked')
@@ -259,7 +259,7 @@ class StreamWorker:
         elif start > segment.start:
             crew.count('resumes')
 
-    def _single_stream(self):
+    def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
         if not self.crew.single(segment):
             raise _Broken('the source answered the whole image to a '
