@@ -360,14 +360,9 @@ class ResumeTest(FetchTestCase):
                          (result.attempts, result.resumes, result.restarts))
         self.assertEqual(image['os_hash_value'], result.hexdigest)
 
-    def test_restart_then_resume_keeps_the_digest_consistent(self):
-        size = len(DATA)
-        answers = iter([
-            _StubResponse(200, {'Content-Length': str(size)}, DATA[:300_000]),
-            _StubResponse(200, {'Content-Length': str(size)}, DATA[:600_000]),
-            _StubResponse(206, {'Content-Range':
-                                f'bytes 600000-{size - 1}/{size}'},
-                          DATA[600_000:])])
+    def run_answers(self, *answers):
+        """(result, offsets asked) of a download the ``answers`` serve."""
+        answers = iter(answers)
         offsets = []
 
         def opener(offset):
@@ -375,8 +370,18 @@ class ResumeTest(FetchTestCase):
             return next(answers)
 
         digest = ('sha512', hashlib.sha512(DATA).hexdigest())
-        result = fetch.StagedDownload(self.dest, size, digest, CHUNK,
+        result = fetch.StagedDownload(self.dest, len(DATA), digest, CHUNK,
                                       self.policy).run(opener)
+        return result, offsets
+
+    def test_restart_then_resume_keeps_the_digest_consistent(self):
+        size = len(DATA)
+        result, offsets = self.run_answers(
+            _StubResponse(200, {'Content-Length': str(size)}, DATA[:300_000]),
+            _StubResponse(200, {'Content-Length': str(size)}, DATA[:600_000]),
+            _StubResponse(206, {'Content-Range':
+                                f'bytes 600000-{size - 1}/{size}'},
+                          DATA[600_000:]))
         self.assertStaged(DATA)
         self.assertEqual([0, 300_000, 600_000], offsets)
         self.assertEqual((3, 1, 1),
@@ -385,22 +390,11 @@ class ResumeTest(FetchTestCase):
     def test_whole_image_again_that_differs_starts_over(self):
         # The bytes written first are not what the source sends again: the
         # answer is not used, and the download starts over from byte 0.
-        size = len(DATA)
-        full = {'Content-Length': str(size)}
+        full = {'Content-Length': str(len(DATA))}
         bad = bytes([DATA[0] ^ 0xFF]) + DATA[1:300_000]
-        answers = iter([_StubResponse(200, full, bad),
-                        _StubResponse(200, full, DATA),
-                        _StubResponse(200, full, DATA)])
-        offsets = []
-
-        def opener(offset):
-            offsets.append(offset)
-            return next(answers)
-
-        digest = ('sha512', hashlib.sha512(DATA).hexdigest())
-        download = fetch.StagedDownload(self.dest, size, digest, CHUNK,
-                                        self.policy)
-        result = download.run(opener)
+        result, offsets = self.run_answers(_StubResponse(200, full, bad),
+                                           _StubResponse(200, full, DATA),
+                                           _StubResponse(200, full, DATA))
         self.assertStaged(DATA)
         self.assertEqual([0, 300_000, 0], offsets)
         self.assertEqual((3, 1), (result.attempts, result.restarts))
@@ -427,21 +421,12 @@ class ResumeTest(FetchTestCase):
     def test_other_range_answered_refetches_from_zero(self):
         half = len(DATA) // 2
         full = {'Content-Length': str(len(DATA))}
-        answers = iter([
+        result, offsets = self.run_answers(
             _StubResponse(200, full, DATA[:half]),
             _StubResponse(206, {'Content-Range':
                                 f'bytes 0-{len(DATA) - 1}/{len(DATA)}'},
                           DATA),
-            _StubResponse(200, full, DATA)])
-        offsets = []
-
-        def opener(offset):
-            offsets.append(offset)
-            return next(answers)
-
-        digest = ('sha512', hashlib.sha512(DATA).hexdigest())
-        result = fetch.StagedDownload(self.dest, len(DATA), digest, CHUNK,
-                                      self.policy).run(opener)
+            _StubResponse(200, full, DATA))
         self.assertStaged(DATA)
         self.assertEqual([0, half, 0], offsets)
         self.assertEqual((3, 1), (result.attempts, result.restarts))

@@ -35,6 +35,7 @@ class Feed:
         with open(self.path, 'wb') as f:
             f.truncate(size)
         self.table = segments.SegmentTable.plan(size, size, 1)
+        self.segment = self.table.claim()
         self.stopping = threading.Event()
         self.error = None
         self.verdicts = 0
@@ -43,8 +44,7 @@ class Feed:
         with open(self.path, 'r+b') as f:
             f.seek(offset)
             f.write(data)
-        [segment] = self.table._segments
-        self.table.wrote(segment, offset + len(data))
+        self.table.wrote(self.segment, offset + len(data))
 
     def stop(self, error=None):
         self.error = error
@@ -115,8 +115,7 @@ class FollowingReaderTest(unittest.TestCase):
         reader = self.reader(feed)
         feed.write(b'z' * 100, 0)
         self.assertEqual(100, len(reader.read(4096)))
-        [segment] = feed.table._segments
-        feed.table.restart(segment)
+        feed.table.restart(feed.segment)
         with self.assertRaisesRegex(errors.TransferError, 'started over'):
             reader.read(4096)
 
