@@ -234,6 +234,14 @@ def transition(second, pid, step, task, state, before):
             f"state '{state}' from state '{before}'")
 
 
+def staged(second, pid):
+    """The plugin's line in glance-api's log once the data is staged."""
+    return (f'2026-12-03 13:00:{second:06.3f} {pid} INFO '
+            'glance_download.tasks [- req-2 - - - - -] Image 1d2e staged '
+            'at /var/staging/1d2e: 9 bytes from image 3f4a in region R1, '
+            'sha512')
+
+
 class FlowTest(unittest.TestCase):
     """The times of an import come from its task transitions in the log."""
 
@@ -263,6 +271,22 @@ class FlowTest(unittest.TestCase):
         self.assertAlmostEqual(0.9, flow.stored - flow.first, 3)
         self.assertAlmostEqual(1.05, flow.phases['flow'], 3)
         self.assertIsNone(flow.failed)
+
+    def test_a_download_ending_after_its_step(self):
+        # The store step read the data as it arrived: the download step
+        # returned at once, and the data was verified later.
+        flow = tasklog.Flow()
+        flow.feed([
+            transition(1, 5, 'ImageLock', 'abc', 'RUNNING', 'PENDING'),
+            transition(2, 5, 'GlanceDownloadData', 'abc', 'RUNNING',
+                       'PENDING'),
+            transition(2.01, 5, 'GlanceDownloadData', 'abc', 'SUCCESS',
+                       'RUNNING'),
+            staged(3.5, 6),
+            staged(4.5, 5),
+            staged(5.0, 5)])
+        self.assertAlmostEqual(2.5, flow.downloaded('GlanceDownloadData'), 3)
+        self.assertIsNone(flow.downloaded('GlanceDownload'))
 
     def test_a_failed_step(self):
         flow = tasklog.Flow()

@@ -165,8 +165,9 @@ def run_import(cloud, source, target, measure=True, region='REGION1'):
     tasks = region2.tasks(target['id'])
     result['message'] = tasks[0]['message'] if tasks else ''
     phases = flow.phases
-    download = [phases[name] for name in ('GlanceDownloadData',
-                                          'GlanceDownload') if name in phases]
+    download = [flow.downloaded(name) for name in ('GlanceDownloadData',
+                                                   'GlanceDownload')
+                if name in phases]
     result.update({
         'pid': flow.pid, 'wall': flow.stored - started, 'phases': phases,
         'elapsed': flow.done - started, 'start': flow.first - started,

@@ -27,6 +27,17 @@ TRANSITION = re.compile(
     r"'([^']+)' \([^)]*\) transitioned into state '(\w+)' from state "
     r"'(\w+)'")
 
+# The plugin's line once the data is downloaded and verified: with the
+# store step reading it as it arrives, its download step returned before.
+STAGED = re.compile(
+    r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) (\d+) INFO "
+    r"glance_download\.\S+ \[[^\]]*\] (?:\S+ )?Image \S+ staged at ")
+
+
+def _stamp(text):
+    return datetime.datetime.strptime(text, '%Y-%m-%d %H:%M:%S.%f'
+                                      ).timestamp()
+
 
 def transitions(lines):
     """(time, pid, name, state) of the taskflow task transitions in lines."""
@@ -34,9 +45,7 @@ def transitions(lines):
         match = TRANSITION.match(line)
         if match and match.group(3) == 'Task':
             stamp, pid, _, name, state, _ = match.groups()
-            yield (datetime.datetime.strptime(
-                stamp, '%Y-%m-%d %H:%M:%S.%f').timestamp(), int(pid), name,
-                state)
+            yield _stamp(stamp), int(pid), name, state
 
 
 class LogFollower:
@@ -71,10 +80,33 @@ class Flow:
         self.stored = None
         self.done = None
         self.failed = None
+        self.began = {}
+        self.staged = None
         # The steps run until the image was active.
         self.order = []
 
+    def downloaded(self, step):
+        """Seconds from ``step``'s start to its data downloaded and verified.
+
+        The step's own time; or, where the step returned once its streams
+        ran and Glance's store step read the data as it arrived, until the
+        plugin logged the data staged.
+        """
+        if step not in self.phases:
+            return None
+        if self.staged is None or step not in self.began:
+            return self.phases[step]
+        return max(self.phases[step], self.staged - self.began[step])
+
     def feed(self, lines):
+        self._transitions(lines)
+        for line in lines:
+            match = STAGED.match(line)
+            if (match and self.staged is None and self.pid is not None
+                    and int(match.group(2)) == self.pid):
+                self.staged = _stamp(match.group(1))
+
+    def _transitions(self, lines):
         for at, pid, name, state in transitions(lines):
             if self.task_id is None:
                 # Nothing else imports on the bench cloud: the first flow
@@ -90,6 +122,7 @@ class Flow:
                 self.order.append(step)
             if state == 'RUNNING':
                 self.running[step] = at
+                self.began.setdefault(step, at)
                 if self.first is None:
                     self.first = at
             elif state == 'SUCCESS' and step in self.running:
