@@ -20,7 +20,10 @@ that tests can drive it with synthetic links:
 * it starts at ``start`` streams, or at one when the first answer came
   within ``near`` seconds (a source close by, where one stream carries
   much), and measures the throughput once as many streams as it wants
-  carry data and no more run;
+  carry data and no more run.  When an earlier answer of the same source
+  (its image record) took longer than ``near``, the ``start`` streams
+  open at once, not one round trip after the first (:func:`eager`): over
+  a long round trip that trip is a good part of a small image's time;
 * it doubles the count while doubling raises the throughput by more than
   ``gain``; the first doubling that does not is taken back;
 * when that first doubling did not help, it holds, then halves the count
@@ -117,6 +120,17 @@ def initial(settings, at, ceiling=None):
     top = max(1, min(settings.ceiling, ceiling or settings.ceiling))
     return State(target=min(settings.start, top), ceiling=top,
                  changed_at=at)
+
+
+def eager(settings, latency):
+    """True when all the first streams may open before the first answer.
+
+    ``latency``: seconds an earlier request to the source took, if known.
+    A far source costs a round trip to every stream that waits for the
+    first answer; a near one is placed by that answer, as before, and
+    opens no stream it would not keep.
+    """
+    return latency is not None and latency >= settings.near
 
 
 def measures_fewer(state):

@@ -60,6 +60,9 @@ class Crew:
     promptly: bool = False
     whole: object = None
     """The segment that is the whole image, once the source ignores Range."""
+    eager: bool = False
+    """Streams may be added before an answer showed that ranges are
+    served: the source is far, and waiting costs them a round trip."""
 
     @property
     def size(self):
@@ -88,9 +91,10 @@ class Crew:
             self.changed.notify_all()
 
     def wants_more(self):
-        """True when the source serves ranges and allows another stream."""
+        """True when the source serves ranges (or may: ``eager``) and
+        allows another stream."""
         with self.changed:
-            return (self.ranged and not self.alone
+            return ((self.ranged or self.eager) and not self.alone
                     and self.active < self.limit)
 
     def answered(self, seconds):
@@ -149,10 +153,11 @@ class Crew:
     def single(self, segment):
         """Go on with one stream, the one holding ``segment``.
 
-        False if ranges were served already.
+        False if ranges were served already, or another stream took the
+        whole image first (eager streams ask at once).
         """
         with self.changed:
-            if self.ranged:
+            if self.ranged or self.alone:
                 return False
             self.limit = 1
             self.whole = segment
@@ -162,3 +167,8 @@ class Crew:
     def alone(self):
         """True once one stream takes the whole image."""
         return self.whole is not None
+
+    def dropped(self, segment):
+        """True when another stream took the whole image over ``segment``."""
+        whole = self.whole
+        return whole is not None and whole is not segment

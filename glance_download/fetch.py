@@ -111,6 +111,9 @@ class StagedDownload:
     stream holding one of ``slots``, the process-wide stream count.  An
     idle stream splits the largest segment outstanding, down to halves of
     ``min_split_size`` bytes.
+    ``latency``, the seconds an earlier answer of the source took (its
+    image record), lets the tuned streams open at once when the source is
+    far (:func:`autotune.eager`).
     A stream slower than ``min_rate`` bytes/s over ``min_rate_period``
     seconds is broken off and resumed; ``deadline`` seconds, if set, bound
     the whole download.  An image over ``max_size`` bytes is refused before
@@ -122,7 +125,7 @@ class StagedDownload:
                  slots=None, min_rate=0, min_rate_period=60.0,
                  deadline=None, max_size=None, statvfs=os.statvfs,
                  clock=time.monotonic, min_split_size=4 * 1024 * 1024,
-                 tuning=None):
+                 tuning=None, latency=None):
         if not isinstance(size, int) or size < 0:
             raise ValueError('size must be a non-negative int')
         if chunk_size < 1:
@@ -141,6 +144,7 @@ class StagedDownload:
         self.tuning = None
         if streams == autotune.AUTO:
             self.tuning = tuning or autotune.Settings()
+        self.latency = latency
         self.slots = slots
         self.min_rate = min_rate
         self.min_rate_period = min_rate_period
@@ -155,7 +159,7 @@ class StagedDownload:
 
     @classmethod
     def from_conf(cls, conf, dest_path, size, digest, policy, progress=None,
-                  max_size=None):
+                  max_size=None, latency=None):
         """The download of the ``[glance_download]`` options (registered).
 
         Its streams draw from this process's stream count.
@@ -169,7 +173,7 @@ class StagedDownload:
                    min_rate=group.min_rate,
                    min_rate_period=group.min_rate_period,
                    deadline=group.download_timeout or None,
-                   max_size=max_size)
+                   max_size=max_size, latency=latency)
 
     def run(self, opener):
         """Download, verify, and move the data to ``dest_path``.
@@ -199,7 +203,9 @@ class StagedDownload:
             crew = self._crew = crew_mod.Crew(
                 self._table, part, opener, self.policy, self.chunk_size,
                 self.dest_path, tune.target if tune else self.streams,
-                slots=self.slots, clock=self._clock)
+                slots=self.slots, clock=self._clock,
+                eager=bool(tune) and autotune.eager(self.tuning,
+                                                    self.latency))
             self._started.set()
             hexdigest = self._transfer(crew, started, tune)
             done = self._table.written()
@@ -287,6 +293,8 @@ class StagedDownload:
         recorded = self._clock()
         try:
             self._start_stream(crew, first=True)
+            if crew.eager:
+                self._grow(crew)
             while True:
                 with crew.changed:
                     if not self._finished(crew):
@@ -306,8 +314,9 @@ class StagedDownload:
                 self._watch(now, started)
                 if tune:
                     tune = self._tune(crew, tune, sample)
-                # A tuned count is known once the first answer was seen.
-                if not tune or tune.placed:
+                # A tuned count is known once the first answer was seen,
+                # or before it for a far source.
+                if not tune or tune.placed or crew.eager:
                     self._grow(crew)
                 if self.progress:
                     self.progress(self._table.written(), self.size,

@@ -160,6 +160,9 @@ class RemoteGlance:
         self.max_redirects = max_redirects
         self.url_allowed = url_allowed
         self.max_record_size = max_record_size
+        self.latency = None
+        """Seconds the first request waited for its answer's head: how
+        far the source is, before any data is asked for."""
         # One cookie jar per origin: what one origin set never goes to
         # another, as a shared jar would send it (cookies ignore ports).
         self._jars = {}
@@ -229,6 +232,7 @@ class RemoteGlance:
             self._check_allowed(target)
             same_origin = target.origin == home
             self._cookies_for(target.origin)
+            asked = time.monotonic()
             try:
                 response = self.session.request(
                     target.url, 'GET', headers=dict(headers or {}),
@@ -249,6 +253,8 @@ class RemoteGlance:
                     f'{target.origin_text} ({type(exc).__name__}). Ask your '
                     'cloud operator to check its catalog endpoint.'
                 ) from None
+            if self.latency is None:
+                self.latency = time.monotonic() - asked
             # Our own line: keystoneauth's would read a JSON body whole,
             # however large, before we can bound it.
             LOG.debug('GET %s%s: HTTP %s', target.url,

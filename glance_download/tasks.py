@@ -273,7 +273,8 @@ class DownloadToStaging(_Step):
                 progress=progress.Progress(
                     self.reporter.report, settings.progress_interval,
                     source_region),
-                max_size=formats.image_size_cap())
+                max_size=formats.image_size_cap(),
+                latency=self.connection.client.latency)
             waits = overlap.fallback_reason(
                 settings.overlap_store_writes, store_feed.import_plugins(),
                 store_feed.install(),

@@ -63,7 +63,11 @@ class _Stopped(Exception):
 
 
 class _GiveBack(Exception):
-    """An extra stream was refused: its segment goes back to the others."""
+    """The stream ends, its work left to the others.
+
+    It was refused (its segment goes back), or another stream took the
+    whole image over its segment.
+    """
 
 
 class _Retired(_GiveBack):
@@ -227,6 +231,8 @@ class StreamWorker:
         """Check the answer; make the segment ready for its body."""
         crew = self.crew
         status = response.status_code
+        if crew.dropped(segment):
+            raise _GiveBack()
         if retry.is_transient_status(status):
             if status in (429, 503) and crew.fewer():
                 crew.table.give_back(segment)
@@ -239,7 +245,9 @@ class StreamWorker:
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
         multi = crew.table.multi
         self._compare = 0
-        if status == 200 and multi:
+        taken = status == 200 and (multi or crew.alone) and (
+            segment is not crew.whole)
+        if taken:
             self._single_stream(segment)
         elif multi and plan is not ranges.Plan.APPEND:
             raise _Broken('the source answered another byte range than '
@@ -253,7 +261,7 @@ class StreamWorker:
                           'asked; starting over')
         if status == 200 and (multi or plan is ranges.Plan.RESTART):
             # The whole image again: what is written is compared with it.
-            if plan is ranges.Plan.RESTART:
+            if plan is ranges.Plan.RESTART and not taken:
                 crew.count('restarts')
             self._compare = crew.table.rewind(segment)
         elif start > segment.start:
@@ -262,6 +270,9 @@ class StreamWorker:
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
         if not self.crew.single(segment):
+            if self.crew.alone:
+                # An eager stream whose answer came after the winner's.
+                raise _GiveBack()
             raise _Broken('the source answered the whole image to a '
                           'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
@@ -286,6 +297,8 @@ class StreamWorker:
                 raise _Stopped()
             if self._broken:
                 raise _Broken(self._broken)
+            if crew.dropped(segment):
+                raise _GiveBack()
             position = segment.pos
             end = position + len(chunk)
             if end > segment.end:

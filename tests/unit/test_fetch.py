@@ -981,6 +981,92 @@ class SplitTest(FetchTestCase):
         self.assertEqual([], self.glance.faults)
 
 
+class EagerTest(FetchTestCase):
+    """A far source: the tuned streams open at once, not after an answer."""
+
+    WHOLE = SplitTest.WHOLE
+    FAR_AWAY = 1.0
+    """Seconds the source record took: far, for the default settings."""
+
+    def paced(self, opener, answer_after=0.2):
+        """``opener``, its answers coming ``answer_after`` s after asking.
+
+        It notes, for each request, how many had been answered before.
+        """
+        lock = threading.Lock()
+        answered = []
+        seen = []
+
+        def paced_opener(offset, end=None):
+            with lock:
+                seen.append(len(answered))
+            response = opener(offset, end)
+            time.sleep(answer_after)
+            with lock:
+                answered.append(offset)
+            return response
+        return paced_opener, seen
+
+    @staticmethod
+    def slow_ranges(offset, end=None):
+        """Ranges served with a body slower than the answer, so that
+        every stream starts."""
+        end = end or len(DATA)
+        response = _StubResponse(206, {
+            'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
+            DATA[offset:end])
+        response.raw = _SlowBody(response.raw, 0.05)
+        return response
+
+    def run_paced(self, opener, latency):
+        opener, seen = self.paced(opener)
+        result = fetch.StagedDownload(
+            self.dest, len(DATA), ('sha512', hashlib.sha512(
+                DATA).hexdigest()), CHUNK, self.policy, streams='auto',
+            segment_size=self.WHOLE, min_split_size=CHUNK,
+            tuning=autotune.Settings(start=4, ceiling=4),
+            latency=latency).run(opener)
+        self.assertStaged(DATA)
+        return result, seen
+
+    def test_far_source_opens_every_first_stream_at_once(self):
+        result, seen = self.run_paced(self.slow_ranges, self.FAR_AWAY)
+        self.assertEqual(4, result.streams)
+        self.assertEqual([0, 0, 0, 0], seen[:4])
+
+    def test_unknown_distance_waits_for_the_first_answer(self):
+        result, seen = self.run_paced(self.slow_ranges, None)
+        self.assertEqual(4, result.streams)
+        self.assertEqual(0, seen[0])
+        self.assertGreaterEqual(min(seen[1:]), 1)
+
+    def test_near_source_is_placed_by_its_first_answer(self):
+        result, seen = self.run_paced(self.slow_ranges,
+                                      autotune.Settings.near / 2)
+        self.assertEqual(0, seen[0])
+        self.assertGreaterEqual(min(seen[1:]), 1)
+
+    def test_eager_streams_over_a_source_ignoring_range(self):
+        # Every eager stream gets the whole image: the first one takes it,
+        # the others leave without an error or a retry.
+        logger = logging.getLogger('glance_download')
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.INFO)
+        image = self.glance.add_image(DATA)
+        self.glance.faults.append(IgnoreRange(times=20))
+        result, seen = self.run_paced(
+            self.opener(self.glance.file_url(image['id'])), self.FAR_AWAY)
+        self.assertEqual(image['os_hash_value'], result.hexdigest)
+        self.assertEqual(len(DATA), result.bytes)
+        self.assertEqual([0, 0, 0, 0], seen)
+        self.assertEqual(4, result.attempts)
+        self.assertEqual(0, result.resumes + result.restarts)
+        self.assertEqual(4, len(self.ranges()))
+        self.assertTrue(all(r.startswith('bytes=') for r in self.ranges()))
+        self.assertEqual(1, len([m for m in self.logs.messages
+                                 if 'ignores Range' in m]))
+
+
 class ResidueTest(FetchTestCase):
     """A part file left by a glance-api that died, found by the next try."""
 
