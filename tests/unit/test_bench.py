@@ -100,6 +100,30 @@ class TargetsTest(unittest.TestCase):
         self.assertIn('parallel_streams=8 not honoured', lines[0])
 
 
+class OverlapTargetTest(unittest.TestCase):
+    """Time to active against the link and the store step alone."""
+
+    def line(self, wall, store):
+        auto = medians(16.5)
+        auto.update(wall=wall, wall_spread=0.1)
+        staged = medians(16.5)
+        staged.update(wall=30.0, store=store, wall_spread=0.1)
+        lines = wan_report.wan_targets(
+            GIB, {'plugin': auto, 'plugin-staged': staged}, FakeLink(), {},
+            8)
+        return [line for line in lines if 'time to active' in line][0]
+
+    def test_the_link_bounds(self):
+        # 1.15 x 16 s (size / cap) is 18.4 s.
+        self.assertIn(': met. 18.00 s', self.line(18.0, store=12.0))
+        self.assertIn(': missed. 18.80 s', self.line(18.8, store=12.0))
+
+    def test_the_store_step_bounds(self):
+        # 1.15 x 20 s (the store step alone) is 23 s.
+        self.assertIn(': met.', self.line(22.0, store=20.0))
+        self.assertIn('(20.00 s)', self.line(22.0, store=20.0))
+
+
 class RegressionTest(unittest.TestCase):
 
     def test_against_an_earlier_revision(self):
@@ -211,12 +235,17 @@ class OptionsTest(unittest.TestCase):
         self.assertIn('unknown contender', self.refused(
             '--contenders', 'plugin@REV'))
 
+    def test_against_on_the_wan(self):
+        args = options.parse(['--wan', '--against', 'HEAD', '--contenders',
+                              'plugin,plugin-staged,plugin@REV'])
+        self.assertEqual(['plugin', 'plugin-staged', 'plugin@REV'],
+                         args.contenders)
+
     def test_refused(self):
         for argv, message in (
                 (['--sizes', 'x'], "'x' is not a size like 64M or 1G"),
                 (['--sizes', ','], '--sizes names no size'),
                 (['--wan', '--sizes', '1G,4G'], 'one --size at a time'),
-                (['--wan', '--against', 'HEAD'], 'not with --wan'),
                 (['--contenders', 'aria2c'], "unknown contender 'aria2c'"),
                 (['--runs', '0'], '--runs must be at least 1'),
                 (['--wan', '--streams', '0'], '--streams must be at least'),

@@ -61,7 +61,8 @@ def run(args, command):
                 against.name)
         with control.running(cloud, args.reuse_cloud):
             if args.wan:
-                wan.run(args, cloud, state, info, command, started)
+                wan.run(args, cloud, state, info, command, started,
+                        against)
             else:
                 loopback.run(args, cloud, state, info, command, started,
                              against)

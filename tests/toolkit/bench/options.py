@@ -24,8 +24,8 @@ from tests.toolkit import bench
 from tests.toolkit.bench import base
 
 CONTENDERS = ('plugin', 'in-tree', 'curl')
-WAN_CONTENDERS = ('in-tree', 'plugin', 'plugin-1', 'plugin-N', 'curl',
-                  'aria2c')
+WAN_CONTENDERS = ('in-tree', 'plugin', 'plugin-1', 'plugin-N',
+                  'plugin-staged', 'curl', 'aria2c')
 ARIA2_MISSING = (
     'aria2c is not installed. Install it with "apt-get install aria2" '
     '(Debian, Ubuntu; "dnf install aria2" on Fedora), see bindep.txt, or '
@@ -131,14 +131,12 @@ def sizes(options, args):
         options.error('--sizes names no size')
     if args.wan and len(found) > 1:
         options.error('--wan measures one --size at a time')
-    if args.wan and args.against:
-        options.error('--against compares on plain loopback: not with --wan')
     return found
 
 
 def contenders(options, args):
     """The contenders of --contenders, all known to the mode."""
-    known = WAN_CONTENDERS if args.wan else CONTENDERS + (
+    known = (WAN_CONTENDERS if args.wan else CONTENDERS) + (
         ('plugin@REV',) if args.against else ())
     chosen = [c.strip() for c in (args.contenders or ','.join(known))
               .split(',') if c.strip()]

@@ -82,7 +82,8 @@ def rate_label(rate):
 class Contender:
     """One way of copying the source image over the link."""
 
-    def __init__(self, name, title, kind, streams=1, settings=()):
+    def __init__(self, name, title, kind, streams=1, settings=(),
+                 code=None):
         self.name = name
         self.title = title
         self.kind = kind
@@ -90,22 +91,34 @@ class Contender:
         self.streams = streams
         """The streams it should open at once."""
         self.settings = list(settings)
+        self.code = code
+        """The control.Revision it runs, for plugin@REV; None: this one."""
 
 
-def wan_contenders(streams):
-    """Every contender of the WAN mode, by name."""
+def wan_contenders(streams, against=None):
+    """Every contender of the WAN mode, by name.
+
+    ``against``: the control.Revision of plugin@REV, with every default
+    like ``plugin``, or None.
+    """
     option = 'glance_download.parallel_streams=%d'
-    return {c.name: c for c in (
+    every = [
         Contender('in-tree', 'in-tree', 'in-tree'),
         Contender('plugin', 'plugin auto', 'plugin'),
         Contender('plugin-1', 'plugin x1', 'plugin',
                   settings=[option % 1]),
         Contender('plugin-N', f'plugin x{int(streams)}', 'plugin',
                   streams=streams, settings=[option % streams]),
+        Contender('plugin-staged', 'plugin staged', 'plugin',
+                  settings=['glance_download.overlap_store_writes=false']),
         Contender('curl', 'curl', 'curl'),
         Contender('aria2c', f'aria2c x{int(streams)}', 'aria2c',
                   streams=streams),
-    )}
+    ]
+    if against:
+        every.append(Contender(against.name, against.name, 'plugin',
+                               code=against))
+    return {c.name: c for c in every}
 
 
 def streams_in_message(message):
@@ -133,10 +146,11 @@ def prepare(cloud, streams):
     cloud.environ.setdefault('GD_CLOUD_REGION1_THREADS', str(max(2, streams)))
 
 
-def run(args, cloud, state, info, command, started):
+def run(args, cloud, state, info, command, started, against=None):
     """The WAN mode: every contender over one emulated link.
 
-    args: the options (options.parse), for args.sizes' one size.
+    args: the options (options.parse), for args.sizes' one size;
+    against: the control.Revision of plugin@REV, or None.
     """
     size = args.sizes[0]
     tools = args.tools
@@ -145,7 +159,7 @@ def run(args, cloud, state, info, command, started):
             [tools['aria2c'], '--version'], stdout=subprocess.PIPE,
             text=True).stdout.split('\n')[0]
     info['source_threads'] = cloud.environ['GD_CLOUD_REGION1_THREADS']
-    every = wan_contenders(args.streams)
+    every = wan_contenders(args.streams, against)
     contenders = {name: every[name] for name in args.contenders}
     link = BenchLink(cloud, args.rtt / 1000.0, args.stream_rate * base.MIB,
                      args.link_rate * base.MIB, args.cut_every)
@@ -196,7 +210,8 @@ def measure_wan(cloud, contender, source, size, tiny_source, args, link,
     else:
         result = measure.measure_import(cloud, contender.kind, source, size,
                                         tiny_source, args.idle_wait,
-                                        contender.settings, link)
+                                        contender.settings, link,
+                                        code=contender.code)
     result['other'] = measure.other_cpu(result)
     for key in ('streams', 'connections', 'carried', 'cuts'):
         result.setdefault(key, None)

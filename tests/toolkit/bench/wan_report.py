@@ -41,8 +41,8 @@ def summarize_wan(runs, size):
     out['rate'] = (size / base.MIB / out['download'] if out['download']
                    else None)
     out['streams'] = max(run.get('streams') or 0 for run in runs)
-    out['download_spread'] = base.spread([run.get('download')
-                                          for run in runs])
+    for key in ('download', 'wall'):
+        out[f'{key}_spread'] = base.spread([run.get(key) for run in runs])
     return out
 
 
@@ -100,6 +100,18 @@ def wan_targets(size, medians, link, refused, n):
         line('memory growth with the defaults at most 48 MiB',
              None if growth is None else report.mib(growth), 48,
              f"{fmt(report.mib(growth), '.1f')} MiB")
+    staged = medians.get('plugin-staged')
+    if auto and staged and staged['store']:
+        # The store step alone: Glance's, reading data already staged.
+        floor = max(bound, staged['store'])
+        wall = auto['wall']
+        line(f'time to active with the defaults at most 1.15x max(size / '
+             f'aggregate cap, store step alone) ({floor:.2f} s)',
+             wall and wall / floor, 1.15,
+             f"{fmt(wall)} s, {fmt(wall and wall / floor)}x; the staged "
+             f"path took {fmt(staged['wall'])} s, its store step "
+             f"{fmt(staged['store'])} s"
+             + report.spread_note(auto, staged, 'wall'))
     return lines
 
 
@@ -139,14 +151,21 @@ def report_wan(size, results, contenders, link, info, argv, started,
         'than in-tree):')
     say()
     bound = {'download': size / link.link.aggregate}
+    before = [name for name, c in contenders.items() if c.code]
+    then = medians.get(before[0]) if before else None
     rows = []
     for name, m in medians.items():
         rows.append([contenders[name].title, ratio(m, bound, 'download'),
                      ratio(m, medians.get('aria2c'), 'download'),
                      ratio(medians.get('in-tree'), m, 'download'),
-                     ratio(m, medians.get('in-tree'), 'wall')])
+                     ratio(m, medians.get('in-tree'), 'wall')]
+                    + ([ratio(m, then, 'download'), ratio(m, then, 'wall')]
+                       if before else []))
     say(report.table(['contender', 'x / (size / cap)', 'x / aria2c',
-                      'in-tree / x', 'to active x / in-tree'], rows))
+                      'in-tree / x', 'to active x / in-tree']
+                     + ([f'download x / {before[0]}',
+                         f'to active x / {before[0]}'] if before else []),
+                     rows))
     for name, why in refused.items():
         say()
         say(f'Not honoured: {why}; this glance-download has no such option or '
