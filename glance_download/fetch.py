@@ -112,7 +112,7 @@ class StagedDownload:
     idle stream splits the largest segment outstanding, down to halves of
     ``min_split_size`` bytes.
     ``latency``, the seconds an earlier answer of the source took (its
-    image record), lets the tuned streams open at once when the source is
+    image record), lets the first streams open at once when the source is
     far (:func:`autotune.eager`).
     A stream slower than ``min_rate`` bytes/s over ``min_rate_period``
     seconds is broken off and resumed; ``deadline`` seconds, if set, bound
@@ -204,8 +204,8 @@ class StagedDownload:
                 self._table, part, opener, self.policy, self.chunk_size,
                 self.dest_path, tune.target if tune else self.streams,
                 slots=self.slots, clock=self._clock,
-                eager=bool(tune) and autotune.eager(self.tuning,
-                                                    self.latency))
+                eager=self._ceiling() > 1 and autotune.eager(
+                    self.tuning or autotune.Settings(), self.latency))
             self._started.set()
             hexdigest = self._transfer(crew, started, tune)
             done = self._table.written()
