@@ -25,6 +25,7 @@ from glance_download import metadata
 from glance_download import options
 from glance_download import remote
 from glance_download import retry
+from glance_download import sessions
 from glance_download.tasks import base
 from glance_download import verify
 
@@ -34,7 +35,7 @@ def connect(conf, context, region, interface):
     found = endpoint.resolve(context.service_catalog, region, interface)
     settings = conf[options.GROUP]
     client = remote.RemoteGlance(
-        session=remote.make_session(conf, context.auth_token),
+        session=sessions.make_session(conf, context.auth_token),
         endpoint=found,
         policy=retry.RetryPolicy.from_conf(conf),
         timeouts=(settings.connect_timeout, settings.read_timeout),
