@@ -18,12 +18,10 @@ other origin is made without credentials or cookies, and every hop passes
 the operator's import filtering before a byte is sent.  Both decisions are
 made on the URL as requests sends it (glance_download.urls), so no
 parser's reading of an odd URL can differ from where the connection goes.
-The session is sessions.py's.
+The session is sessions.py's, and the image record is read by record.py.
 """
 
-import json
 import logging
-import time
 
 from keystoneauth1 import exceptions as ks_exc
 import requests
@@ -31,6 +29,7 @@ import requests.cookies
 
 from glance_download import errors
 from glance_download import options
+from glance_download import record
 from glance_download import retry
 from glance_download import sessions
 from glance_download import urls
@@ -38,11 +37,6 @@ from glance_download import urls
 LOG = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-# The record is read as sent: a compressed answer could expand without
-# bound, so none is asked for and none is accepted.
-RECORD_HEADERS = {'Accept': 'application/json', 'Accept-Encoding': 'identity'}
-RECORD_PIECE = 64 * 1024
 
 
 def status_message(status, image_id, region, what='image'):
@@ -198,13 +192,14 @@ class RemoteGlance:
         def attempt(number):
             retry_after = None
             try:
-                response = self.send(url, headers=RECORD_HEADERS,
+                response = self.send(url, headers=record.HEADERS,
                                      stream=True)
                 with response:
                     status = response.status_code
                     if status == 200:
-                        return self._json(self._record_bytes(response),
-                                          image_id)
+                        return record.read(response, image_id, region,
+                                           self.max_record_size,
+                                           self.timeouts[1])
                     if not retry.is_transient_status(status):
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region),
@@ -221,61 +216,6 @@ class RemoteGlance:
                                   retry_after)
 
         return retry.run(self.policy, attempt)
-
-    def _too_large(self):
-        return errors.RemoteImageError(
-            f'The Glance in region {self.endpoint.region} answered an image '
-            f'record larger than {self.max_record_size} bytes '
-            '([glance_download] max_record_size); it was not read. Check that '
-            'the catalog endpoint is a Glance, or ask your cloud operator to '
-            'raise the limit.')
-
-    def _record_bytes(self, response):
-        """The body, as sent: never decompressed, never past the cap."""
-        encoding = response.headers.get('Content-Encoding', '')
-        if encoding.strip().lower() not in ('', 'identity'):
-            raise errors.RemoteImageError(
-                f'The Glance in region {self.endpoint.region} answered a '
-                'compressed image record although asked for an uncompressed '
-                'one; it was not read. Check that the catalog endpoint is a '
-                'Glance.')
-        cap = self.max_record_size
-        length = response.headers.get('Content-Length', '').strip()
-        if length.isdigit() and int(length) > cap:
-            raise self._too_large()
-        # A record is small: a remote that trickles it, each byte within
-        # the read timeout, is stopped once the read timeout is spent.
-        allowed = self.timeouts[1]
-        deadline = time.monotonic() + allowed
-        # read1 returns what one receive gave; read would wait for a
-        # whole piece, however slowly it comes.
-        read = getattr(response.raw, 'read1', response.raw.read)
-        body = bytearray()
-        while True:
-            piece = read(min(RECORD_PIECE, cap + 1 - len(body)),
-                         decode_content=False)
-            if not piece:
-                return bytes(body)
-            body += piece
-            if len(body) > cap:
-                raise self._too_large()
-            if time.monotonic() > deadline:
-                raise errors.TransferError(
-                    f'The Glance in region {self.endpoint.region} sent the '
-                    f'image record too slowly: {len(body)} bytes in {allowed} '
-                    'seconds ([glance_download] read_timeout). Retry later.')
-
-    def _json(self, body, image_id):
-        try:
-            record = json.loads(body)
-        except (ValueError, RecursionError):
-            record = None
-        if not isinstance(record, dict):
-            raise errors.RemoteImageError(
-                f'The Glance in region {self.endpoint.region} did not answer '
-                f'with an image record for {image_id}. Check that the catalog '
-                'endpoint is a Glance.')
-        return record
 
     def open_file(self, image_id, offset=0, end=None):
         """Opener for fetch: the data from ``offset`` (to ``end``), unread."""
