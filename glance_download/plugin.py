@@ -40,7 +40,11 @@ from glance_download.boundary import takeover
 from glance_download import options
 from glance_download import periodic
 from glance_download import sweep
-from glance_download import tasks
+from glance_download.tasks import base
+from glance_download.tasks import copy_from_twin
+from glance_download.tasks import copy_metadata
+from glance_download.tasks import download_to_staging
+from glance_download.tasks import read_source
 
 
 def get_flow(**kwargs):
@@ -58,7 +62,7 @@ def get_flow(**kwargs):
     stores = kwargs.get('backend') or [None]
     method = kwargs['import_req'].get('method') or {}
 
-    connection = tasks.Connection()
+    connection = base.Connection()
     reporter = reporting.TaskReporter(kwargs['task_repo'], task_id,
                                       action_wrapper)
     # The heartbeat: from here until the task ends, through our steps and
@@ -74,11 +78,14 @@ def get_flow(**kwargs):
         conf[options.GROUP].heartbeat_interval, 'The import heartbeat',
         name='glance-download-heartbeat').start()
     return linear_flow.Flow(f'{task_type}-GlanceDownload-{task_id}').add(
-        tasks.ReadSourceImage(task_id, task_type, conf, action_wrapper,
-                              kwargs['context'], method, connection, stores),
-        tasks.CopyMetadata(task_id, task_type, conf, action_wrapper),
-        tasks.CopyFromTwin(task_id, task_type, conf, action_wrapper,
-                           kwargs['context'], connection, reporter),
-        tasks.DownloadToStaging(task_id, task_type, conf, action_wrapper,
-                                connection, reporter, stores),
+        read_source.ReadSourceImage(task_id, task_type, conf,
+                                    action_wrapper, kwargs['context'],
+                                    method, connection, stores),
+        copy_metadata.CopyMetadata(task_id, task_type, conf, action_wrapper),
+        copy_from_twin.CopyFromTwin(task_id, task_type, conf,
+                                    action_wrapper, kwargs['context'],
+                                    connection, reporter),
+        download_to_staging.DownloadToStaging(task_id, task_type, conf,
+                                              action_wrapper, connection,
+                                              reporter, stores),
     )

@@ -18,117 +18,25 @@ other origin is made without credentials or cookies, and every hop passes
 the operator's import filtering before a byte is sent.  Both decisions are
 made on the URL as requests sends it (glance_download.urls), so no
 parser's reading of an odd URL can differ from where the connection goes.
+The session is sessions.py's, and the image record is read by record.py.
 """
 
-import json
 import logging
-import time
 
 from keystoneauth1 import exceptions as ks_exc
-from keystoneauth1 import service_token
-from keystoneauth1 import session as ks_session
-from keystoneauth1 import token_endpoint
 import requests
 import requests.cookies
-import urllib3.util
 
-from glance_download import credentials
 from glance_download import errors
 from glance_download import options
+from glance_download import record
 from glance_download import retry
+from glance_download import sessions
 from glance_download import urls
 
 LOG = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-
-# The record is read as sent: a compressed answer could expand without
-# bound, so none is asked for and none is accepted.
-RECORD_HEADERS = {'Accept': 'application/json', 'Accept-Encoding': 'identity'}
-RECORD_PIECE = 64 * 1024
-
-
-def _service_auth(conf):
-    auth = credentials.service_auth(conf, options.GROUP)
-    if auth is None:
-        raise errors.InvalidRequest(
-            'This Glance is configured to send a service token '
-            '([glance_download] send_service_token) but has no service '
-            'credentials: set auth_section (for example to '
-            'keystone_authtoken) or auth_type and its options in '
-            '[glance_download]. Ask your cloud operator.')
-    return auth
-
-
-class PinnedAdapter(ks_session.TCPKeepAliveAdapter):
-    """Connects to the address import filtering validated for an origin.
-
-    Glance's filtering resolves a host name to check the addresses it
-    leads to; resolving it again to connect could give another one (DNS
-    rebinding).  For an origin pinned here, the connection goes to the
-    validated address, while the Host header, TLS server name and
-    certificate check keep the name.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pins = {}
-
-    def pin(self, target, address):
-        """Connect to ``address`` for ``target``'s origin from now on."""
-        if address.strip('[]') != target.host.strip('[]'):
-            self.pins[target.origin] = address
-
-    def _pinned(self, request):
-        try:
-            target = urls.target(request.url)
-        except urls.UnsafeURL:
-            return None, None
-        return target, self.pins.get(target.origin)
-
-    def build_connection_pool_key_attributes(self, request, verify,
-                                             cert=None):
-        host_params, pool_kwargs = super(
-            PinnedAdapter, self).build_connection_pool_key_attributes(
-                request, verify, cert)
-        target, address = self._pinned(request)
-        if address is not None:
-            host_params['host'] = address
-            host_params['port'] = target.port
-            if target.scheme == 'https':
-                pool_kwargs['server_hostname'] = target.host
-                if verify is not False:
-                    pool_kwargs['assert_hostname'] = target.host
-        return host_params, pool_kwargs
-
-    def send(self, request, *args, **kwargs):
-        target, address = self._pinned(request)
-        if address is not None:
-            request.headers['Host'] = urllib3.util.parse_url(
-                target.url).netloc
-        return super().send(request, *args, **kwargs)
-
-
-def make_session(conf, user_token):
-    """A keystoneauth1 session carrying the user's (and service's) token."""
-    if not user_token:
-        raise errors.InvalidRequest(
-            'The import request carries no user token to authenticate to '
-            'the remote Glance with.')
-    group = conf[options.GROUP]
-    auth = token_endpoint.Token(None, user_token)
-    if group.send_service_token:
-        auth = service_token.ServiceTokenAuthWrapper(
-            user_auth=auth, service_auth=_service_auth(conf))
-    http = requests.Session()
-    # Without trust_env, neither proxies from the environment nor .netrc
-    # credentials apply to the remote Glance or any origin it redirects to.
-    http.trust_env = group.trust_env
-    adapter = PinnedAdapter()
-    http.mount('https://', adapter)
-    http.mount('http://', adapter)
-    return ks_session.Session(auth=auth, session=http,
-                              **credentials.tls(group))
 
 
 def status_message(status, image_id, region, what='image'):
@@ -204,7 +112,7 @@ class RemoteGlance:
             adapter = http.get_adapter(target.url)
             # Through a proxy of the environment, the peer is the proxy.
             if (isinstance(address, str) and not http.trust_env
-                    and isinstance(adapter, PinnedAdapter)):
+                    and isinstance(adapter, sessions.PinnedAdapter)):
                 adapter.pin(target, address)
             return
         raise errors.EndpointRefused(
@@ -290,13 +198,14 @@ class RemoteGlance:
         def attempt(number):
             retry_after = None
             try:
-                response = self.send(url, headers=RECORD_HEADERS,
+                response = self.send(url, headers=record.HEADERS,
                                      stream=True)
                 with response:
                     status = response.status_code
                     if status == 200:
-                        return self._json(self._record_bytes(response),
-                                          image_id)
+                        return record.read(response, image_id, region,
+                                           self.max_record_size,
+                                           self.timeouts[1])
                     if not retry.is_transient_status(status):
                         raise errors.RemoteImageError(
                             status_message(status, image_id, region),
@@ -313,61 +222,6 @@ class RemoteGlance:
                                   retry_after)
 
         return retry.run(self.policy, attempt)
-
-    def _too_large(self):
-        return errors.RemoteImageError(
-            f'The Glance in region {self.endpoint.region} answered an image '
-            f'record larger than {self.max_record_size} bytes '
-            '([glance_download] max_record_size); it was not read. Check that '
-            'the catalog endpoint is a Glance, or ask your cloud operator to '
-            'raise the limit.')
-
-    def _record_bytes(self, response):
-        """The body, as sent: never decompressed, never past the cap."""
-        encoding = response.headers.get('Content-Encoding', '')
-        if encoding.strip().lower() not in ('', 'identity'):
-            raise errors.RemoteImageError(
-                f'The Glance in region {self.endpoint.region} answered a '
-                'compressed image record although asked for an uncompressed '
-                'one; it was not read. Check that the catalog endpoint is a '
-                'Glance.')
-        cap = self.max_record_size
-        length = response.headers.get('Content-Length', '').strip()
-        if length.isdigit() and int(length) > cap:
-            raise self._too_large()
-        # A record is small: a remote that trickles it, each byte within
-        # the read timeout, is stopped once the read timeout is spent.
-        allowed = self.timeouts[1]
-        deadline = time.monotonic() + allowed
-        # read1 returns what one receive gave; read would wait for a
-        # whole piece, however slowly it comes.
-        read = getattr(response.raw, 'read1', response.raw.read)
-        body = bytearray()
-        while True:
-            piece = read(min(RECORD_PIECE, cap + 1 - len(body)),
-                         decode_content=False)
-            if not piece:
-                return bytes(body)
-            body += piece
-            if len(body) > cap:
-                raise self._too_large()
-            if time.monotonic() > deadline:
-                raise errors.TransferError(
-                    f'The Glance in region {self.endpoint.region} sent the '
-                    f'image record too slowly: {len(body)} bytes in {allowed} '
-                    'seconds ([glance_download] read_timeout). Retry later.')
-
-    def _json(self, body, image_id):
-        try:
-            record = json.loads(body)
-        except (ValueError, RecursionError):
-            record = None
-        if not isinstance(record, dict):
-            raise errors.RemoteImageError(
-                f'The Glance in region {self.endpoint.region} did not answer '
-                f'with an image record for {image_id}. Check that the catalog '
-                'endpoint is a Glance.')
-        return record
 
     def open_file(self, image_id, offset=0, end=None):
         """Opener for fetch: the data from ``offset`` (to ``end``), unread."""

@@ -21,7 +21,7 @@ from oslo_config import cfg
 from glance_download.cmd.status import regions
 from glance_download import credentials
 from glance_download import options
-from glance_download import remote
+from glance_download import sessions
 from tests.unit import boundary_fakes
 
 TLS_SETTINGS = (
@@ -56,7 +56,7 @@ class TLSTest(unittest.TestCase):
     def test_remote_and_status_verify_alike(self):
         for settings in TLS_SETTINGS:
             conf = make_conf(**settings)
-            plugin = remote.make_session(conf, boundary_fakes.TOKEN)
+            plugin = sessions.make_session(conf, boundary_fakes.TOKEN)
             keystone, section = regions.keystone_session(conf)
             self.assertEqual('service_user', section)
             self.assertEqual((plugin.verify, plugin.cert),

@@ -31,6 +31,7 @@ from glance_download import endpoint
 from glance_download import errors
 from glance_download import remote
 from glance_download import retry
+from glance_download import sessions
 from tests import fake_glance
 from tests.unit import boundary_fakes
 from tests.unit import helpers
@@ -116,8 +117,8 @@ class RecordTest(unittest.TestCase):
         found = endpoint.Endpoint('REGION1', 'public', url)
         settings = (conf or helpers.make_conf())['glance_download']
         return remote.RemoteGlance(
-            session=remote.make_session(conf or helpers.make_conf(),
-                                        TOKEN),
+            session=sessions.make_session(conf or helpers.make_conf(),
+                                          TOKEN),
             endpoint=found,
             policy=retry.RetryPolicy(1, 0, 0, sleep=lambda s: None),
             timeouts=(2.0, 2.0), max_redirects=0,

@@ -30,6 +30,7 @@ from glance_download import errors
 from glance_download import options
 from glance_download import remote
 from glance_download import retry
+from glance_download import sessions
 from tests import fake_glance
 from tests.unit import boundary_fakes
 from tests.unit import helpers
@@ -49,7 +50,7 @@ class RemoteTestBase(unittest.TestCase):
                max_redirects=3):
         found = endpoint.Endpoint('REGION1', 'public', url or self.glance.url)
         return remote.RemoteGlance(
-            session=remote.make_session(conf or helpers.make_conf(), token),
+            session=sessions.make_session(conf or helpers.make_conf(), token),
             endpoint=found,
             policy=retry.RetryPolicy(max_attempts, 0.5, 2.0,
                                      sleep=self.sleeps.append),
@@ -256,26 +257,26 @@ class OpenFileTest(RemoteTestBase):
 class SessionTest(RemoteTestBase):
 
     def test_tls_settings(self):
-        session = remote.make_session(helpers.make_conf(), TOKEN)
+        session = sessions.make_session(helpers.make_conf(), TOKEN)
         self.assertIs(True, session.verify)
         self.assertIsNone(session.cert)
-        session = remote.make_session(helpers.make_conf(
+        session = sessions.make_session(helpers.make_conf(
             cafile='/etc/ca.pem', certfile='/etc/c.pem', keyfile='/etc/k.pem'),
             TOKEN)
         self.assertEqual('/etc/ca.pem', session.verify)
         self.assertEqual(('/etc/c.pem', '/etc/k.pem'), session.cert)
-        session = remote.make_session(
+        session = sessions.make_session(
             helpers.make_conf(insecure=True, cafile='/etc/ca.pem'), TOKEN)
         self.assertIs(False, session.verify)
 
     def test_no_user_token(self):
-        self.assertRaises(errors.InvalidRequest, remote.make_session,
+        self.assertRaises(errors.InvalidRequest, sessions.make_session,
                           helpers.make_conf(), None)
 
     def test_service_token_is_sent_along(self):
         conf = helpers.make_conf(send_service_token=True)
         conf.set_override('auth_type', 'admin_token', group=options.GROUP)
-        remote.make_session(conf, TOKEN)  # registers the plugin's options
+        sessions.make_session(conf, TOKEN)  # registers the plugin's options
         conf.set_override('token', 'service-token', group=options.GROUP)
         image = self.glance.add_image(b'abc')
         self.client(conf=conf).get_image(image['id'])
@@ -285,7 +286,7 @@ class SessionTest(RemoteTestBase):
 
     def test_service_token_needs_credentials(self):
         with self.assertRaises(errors.InvalidRequest) as ctx:
-            remote.make_session(
+            sessions.make_session(
                 helpers.make_conf(send_service_token=True), TOKEN)
         self.assertIn('auth_section', str(ctx.exception))
 

@@ -39,7 +39,7 @@ from glance_download import fetch
 from glance_download import options
 from glance_download import partfile
 from glance_download import plugin
-from glance_download import tasks
+from glance_download.tasks import copy_metadata
 from tests import fake_glance
 from tests.unit import boundary_fakes
 from tests.unit import helpers
@@ -243,7 +243,7 @@ class SuccessTest(FlowTestBase):
         self.assertEqual(('sha512', self.source['os_hash_value']),
                          storage.fetch('source_digest'))
         # What the metadata step replaced, for its revert.
-        saved = storage.get(tasks.CopyMetadata(
+        saved = storage.get(copy_metadata.CopyMetadata(
             self.objs.task_id, 'api_image_import', CONF, None).name)
         self.assertEqual('raw', saved['disk_format'])
         self.assertEqual('ide', saved['properties']['hw_disk_bus'])
