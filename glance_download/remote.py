@@ -22,6 +22,7 @@ The session is sessions.py's, and the image record is read by record.py.
 """
 
 import logging
+import time
 
 from keystoneauth1 import exceptions as ks_exc
 import requests
