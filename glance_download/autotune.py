@@ -22,7 +22,7 @@ that tests can drive it with synthetic links:
   much), and measures the throughput once as many streams as it wants
   carry data and no more run.  When an earlier answer of the same source
   (its image record) took longer than ``near``, the ``start`` streams
-  open at once, not one round trip after the first (:func:`eager`): over
+  open at once, not one round trip after the first (:func:`far`): over
   a long round trip that trip is a good part of a small image's time;
 * it doubles the count while doubling raises the throughput by more than
   ``gain``; the first doubling that does not is taken back;
@@ -122,8 +122,8 @@ def initial(settings, at, ceiling=None):
                  changed_at=at)
 
 
-def eager(settings, latency):
-    """True when all the first streams may open before the first answer.
+def far(settings, latency):
+    """True when the source is far: its first streams open at once.
 
     ``latency``: seconds an earlier request to the source took, if known.
     A far source costs a round trip to every stream that waits for the

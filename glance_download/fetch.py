@@ -113,7 +113,7 @@ class StagedDownload:
     ``min_split_size`` bytes.
     ``latency``, the seconds an earlier answer of the source took (its
     image record), lets the first streams open at once when the source is
-    far (:func:`autotune.eager`).
+    far (:func:`autotune.far`).
     A stream slower than ``min_rate`` bytes/s over ``min_rate_period``
     seconds is broken off and resumed; ``deadline`` seconds, if set, bound
     the whole download.  An image over ``max_size`` bytes is refused before
@@ -204,7 +204,7 @@ class StagedDownload:
                 self._table, part, opener, self.policy, self.chunk_size,
                 self.dest_path, tune.target if tune else self.streams,
                 slots=self.slots, clock=self._clock,
-                eager=self._ceiling() > 1 and autotune.eager(
+                eager=self._ceiling() > 1 and autotune.far(
                     self.tuning or autotune.Settings(), self.latency))
             self._started.set()
             hexdigest = self._transfer(crew, started, tune)

@@ -15,13 +15,15 @@
 The transfer itself is fetch.py's, and whether Glance's store step may
 read the data as it arrives is overlap.py's to decide; this step starts
 the download, in a thread of its own when the store step follows it, and
-reads the source's record again once the data is in.
+reads the source's record again once the data is in (from a far source,
+as the last bytes arrive: recheck.py).
 """
 
 import functools
 import logging
 import os
 
+from glance_download import autotune
 from glance_download.boundary import formats
 from glance_download.boundary import staging
 from glance_download.boundary import store_feed
@@ -30,6 +32,7 @@ from glance_download import errors
 from glance_download import fetch
 from glance_download import overlap
 from glance_download import progress
+from glance_download import recheck
 from glance_download.tasks import base
 
 LOG = logging.getLogger(__name__)
@@ -68,6 +71,7 @@ class DownloadToStaging(base.Step):
         self.target_stores = target_stores
         self.download = None
         self.background = None
+        self.recheck = None
 
     def execute(self, source_image_id, source_image, source_region,
                 source_digest, staged_from_twin=None):
@@ -79,14 +83,19 @@ class DownloadToStaging(base.Step):
             file_uri, path = staging.staging_target(
                 self.action_wrapper.image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            client = self.connection.client
+            # Near, the record's read costs little where it always was.
+            far = autotune.far(autotune.Settings(), client.latency)
+            self.recheck = recheck.Recheck(functools.partial(
+                base.confirm_active, client, source_image_id,
+                source_region), client.latency if far else None)
             self.download = fetch.StagedDownload.from_conf(
                 self.conf, path, source_image['size'], source_digest,
-                self.connection.client.policy,
-                progress=progress.Progress(
-                    self.reporter.report, settings.progress_interval,
-                    source_region),
-                max_size=formats.image_size_cap(),
-                latency=self.connection.client.latency)
+                client.policy, progress=self._progress(
+                    progress.Progress(self.reporter.report,
+                                      settings.progress_interval,
+                                      source_region)),
+                max_size=formats.image_size_cap(), latency=client.latency)
             waits = overlap.fallback_reason(
                 settings.overlap_store_writes, store_feed.import_plugins(),
                 store_feed.install(),
@@ -104,6 +113,13 @@ class DownloadToStaging(base.Step):
             self.background.start()
         return file_uri
 
+    def _progress(self, report):
+        """The download's progress: reported, and the source's recheck."""
+        def seen(done, total, streams=1):
+            self.recheck.watch(done, total)
+            report(done, total, streams)
+        return seen
+
     def _finish(self, source_image_id, source_region, path, waits):
         """Download to the end, verify, and say so; the result."""
         client = self.connection.client
@@ -116,7 +132,7 @@ class DownloadToStaging(base.Step):
                     raise
                 raise explain_refusal(client, source_image_id,
                                       source_region, exc) from None
-            base.confirm_active(client, source_image_id, source_region)
+            self.recheck.finish()
             done = progress.describe_done(result, source_region)
             self.reporter.report(
                 done + (f'; the store step waited for it: {waits}'
