@@ -227,6 +227,13 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(['plugin-N', 'in-tree'], args.contenders)
         self.assertEqual((5, 0), (args.idle_wait, args.retries))
 
+    def test_stores_and_the_staged_path(self):
+        args = options.parse(['--stores', 'fast, cheap', '--contenders',
+                              'plugin,plugin-staged'])
+        self.assertEqual(['fast', 'cheap'], args.stores)
+        self.assertEqual(['plugin', 'plugin-staged'], args.contenders)
+        self.assertIsNone(options.parse([]).stores)
+
     def test_against_adds_a_contender(self):
         args = options.parse(['--sizes', '1M', '--against', 'HEAD',
                               '--contenders', 'plugin,plugin@REV'])

@@ -28,6 +28,10 @@ plugin
 in-tree
     The same, with REGION2 restarted with implementation = in-tree:
     Glance's own glance-download method, in the same Glance.
+plugin-staged
+    The plugin with overlap_store_writes = false: Glance's store step
+    reads the staged file once the download is done, as before the
+    overlapped store (also a contender of --wan).
 curl
     The physical limit: ``curl -o <REGION2's staging dir>/<file>`` of
     ``GET /v2/images/<id>/file`` on REGION1 with the user's token, the same
@@ -82,6 +86,10 @@ rss, growth
     memory just before the import call. A run in a worker that had not
     run any import yet (the warm-up imports all went to the other one) is
     pointed out: its growth includes loading the import code.
+
+--stores fast,cheap makes every import write each of REGION2's stores
+named (the import call's ``stores``), and checks that the image is in all
+of them.
 
 Also a 1 MiB import, plugin against in-tree (--tiny-runs runs each), for
 the fixed cost of an import.

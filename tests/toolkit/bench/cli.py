@@ -51,6 +51,7 @@ def run(args, command):
     info['load_before'] = f'{os.getloadavg()[0]:.2f}'
     cloud = control.Cloud(state)
     cloud.settings = args.set
+    cloud.stores = args.stores
     if args.wan:
         wan.prepare(cloud, args.streams)
     against = None

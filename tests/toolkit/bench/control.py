@@ -101,6 +101,8 @@ class Cloud:
         for name, port in BENCH_PORTS.items():
             self.environ.setdefault(f'GD_CLOUD_{name}_PORT', str(port))
         self.settings = []
+        self.stores = []
+        """REGION2's stores each import writes; none: its default."""
 
     def tool(self, *args, environ=None):
         result = subprocess.run([sys.executable, CLOUD] + list(args),

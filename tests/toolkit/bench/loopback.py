@@ -23,6 +23,7 @@ import time
 from tests.toolkit.bench import base
 from tests.toolkit.bench import machine
 from tests.toolkit.bench import measure
+from tests.toolkit.bench import options
 from tests.toolkit.bench import report
 
 
@@ -52,6 +53,10 @@ class Loopback:
                 result = measure.measure_import(
                     cloud, 'plugin', source, size, self.tiny_source,
                     args.idle_wait, code=self.against)
+            elif contender == 'plugin-staged':
+                result = measure.measure_import(
+                    cloud, 'plugin', source, size, self.tiny_source,
+                    args.idle_wait, settings=[options.STAGED])
             else:
                 result = measure.measure_import(
                     cloud, contender, source, size, self.tiny_source,

@@ -117,6 +117,8 @@ def run_import(cloud, source, target, measure=True, region='REGION1'):
                        'glance_image_id': source['id'],
                        'glance_region': region,
                        'glance_service_interface': 'public'}}
+    if cloud.stores:
+        body['stores'] = cloud.stores
     log = tasklog.LogFollower(region2.log)
     flow = tasklog.Flow()
     if measure:
@@ -162,6 +164,10 @@ def run_import(cloud, source, target, measure=True, region='REGION1'):
             raise base.BenchError(f"target {target['id']} has {field} "
                                   f'{image[field]!r}, the source '
                                   f'{source[field]!r}')
+    if cloud.stores and sorted(image['stores'].split(',')) != sorted(
+            cloud.stores):
+        raise base.BenchError(f"target {target['id']} is in stores "
+                              f"{image['stores']}, not {cloud.stores}")
     tasks = region2.tasks(target['id'])
     result['message'] = tasks[0]['message'] if tasks else ''
     phases = flow.phases

@@ -23,7 +23,10 @@ import tempfile
 from tests.toolkit import bench
 from tests.toolkit.bench import base
 
-CONTENDERS = ('plugin', 'in-tree', 'curl')
+CONTENDERS = ('plugin', 'in-tree', 'plugin-staged', 'curl')
+# The plugin with the store step reading the staged file once it is
+# complete: the path before the overlapped store.
+STAGED = 'glance_download.overlap_store_writes=false'
 WAN_CONTENDERS = ('in-tree', 'plugin', 'plugin-1', 'plugin-N',
                   'plugin-staged', 'curl', 'aria2c')
 ARIA2_MISSING = (
@@ -64,6 +67,12 @@ def build_parser():
                         help="more of REGION2's glance-api.conf, for example "
                              'glance_download.chunk_size=1048576 '
                              '(repeatable)')
+    parser.add_argument('--stores', default=None,
+                        type=lambda text: [name.strip() for name in
+                                           text.split(',') if name.strip()],
+                        help="REGION2's stores each import writes, comma-"
+                             'separated, from its enabled_backends (fast,'
+                             'cheap); default: its default store')
     parser.add_argument('--against', metavar='REV',
                         help='also run plugin@REV, this plugin at git '
                              'revision REV, side by side with the plugin on '

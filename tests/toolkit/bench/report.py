@@ -238,7 +238,9 @@ def medians_table(sizes, contenders, results):
 
 
 def ratios_table(medians, against):
-    """The plugin over in-tree, over curl and over plugin@REV, per size."""
+    """The plugin over in-tree, over curl, over plugin@REV and over the
+    staged path, per size."""
+    staged = any('plugin-staged' in m for m in medians.values())
     rows = []
     for size, m in medians.items():
         ours, tree, curl = m.get('plugin'), m.get('in-tree'), m.get('curl')
@@ -248,6 +250,8 @@ def ratios_table(medians, against):
         if against:
             then = m.get(against.name)
             row += [ratio(ours, then, 'wall'), ratio(ours, then, 'download')]
+        if staged:
+            row.append(ratio(ours, m.get('plugin-staged'), 'wall'))
         rows.append(row)
     headers = ['size', 'wall plugin/in-tree', 'download plugin/in-tree',
                'download plugin/curl', 'download in-tree/curl',
@@ -255,6 +259,8 @@ def ratios_table(medians, against):
     if against:
         headers += [f'wall plugin/{against.name}',
                     f'download plugin/{against.name}']
+    if staged:
+        headers.append('wall plugin/plugin-staged')
     return table(headers, rows)
 
 

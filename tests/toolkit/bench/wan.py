@@ -24,6 +24,7 @@ import time
 from tests.functional import proxy
 from tests.toolkit.bench import base
 from tests.toolkit.bench import measure
+from tests.toolkit.bench import options
 from tests.toolkit.bench import wan_report
 
 STREAMS_IN_MESSAGE = re.compile(r'(\d+)\s+(?:parallel\s+)?streams?\b',
@@ -110,7 +111,7 @@ def wan_contenders(streams, against=None):
         Contender('plugin-N', f'plugin x{int(streams)}', 'plugin',
                   streams=streams, settings=[option % streams]),
         Contender('plugin-staged', 'plugin staged', 'plugin',
-                  settings=['glance_download.overlap_store_writes=false']),
+                  settings=[options.STAGED]),
         Contender('curl', 'curl', 'curl'),
         Contender('aria2c', f'aria2c x{int(streams)}', 'aria2c',
                   streams=streams),
