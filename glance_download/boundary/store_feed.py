@@ -113,10 +113,12 @@ def import_plugins():
 
 
 def serve(path, part_path, size, feed, chunk_size):
-    """Serve ``path`` from ``part_path`` as ``feed`` writes it; the undo."""
+    """Serve ``path`` from ``part_path`` as ``feed`` writes it.
+
+    Until :func:`withdraw`: once the data is verified, or on revert.
+    """
     with _lock:
         _served[path] = (part_path, size, feed, chunk_size)
-    return lambda: withdraw(path)
 
 
 def withdraw(path):

@@ -50,6 +50,10 @@ class StoreFeedTest(unittest.TestCase):
         self.addCleanup(directory.cleanup)
         self.path = os.path.join(directory.name, 'image-id')
 
+    def serve(self, size, feed):
+        store_feed.serve(self.path, self.path + '.part', size, feed, 1024)
+        self.addCleanup(store_feed.withdraw, self.path)
+
     def open(self):
         opened = script_utils.get_image_data_iter('file://' + self.path)
         reader = reader_of(opened)
@@ -69,9 +73,7 @@ class StoreFeedTest(unittest.TestCase):
         with open(self.path + '.part', 'wb') as f:
             f.truncate(100)
         feed = Verdict()
-        undo = store_feed.serve(self.path, self.path + '.part', 4096, feed,
-                                1024)
-        self.addCleanup(undo)
+        self.serve(4096, feed)
         opened, reader = self.open()
         self.assertIsInstance(reader, following.FollowingReader)
         if isinstance(opened, tuple):
@@ -82,16 +84,14 @@ class StoreFeedTest(unittest.TestCase):
         with open(self.path, 'wb') as f:
             f.write(b'verified')
         feed = Verdict()
-        self.addCleanup(store_feed.serve(self.path, self.path + '.part', 8,
-                                         feed, 1024))
+        self.serve(8, feed)
         _opened, reader = self.open()
         self.assertEqual(1, feed.asked)
         self.assertEqual(b'verified', reader.read(65536))
 
     def test_a_download_that_failed_raises_its_error(self):
         feed = Verdict(errors.TransferError('digest mismatch'))
-        self.addCleanup(store_feed.serve(self.path, self.path + '.part', 8,
-                                         feed, 1024))
+        self.serve(8, feed)
         with self.assertRaisesRegex(errors.TransferError, 'digest mismatch'):
             self.open()
 
