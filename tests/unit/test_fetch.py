@@ -1009,8 +1009,10 @@ class EagerTest(FetchTestCase):
 
     @staticmethod
     def slow_ranges(offset, end=None):
-        """Ranges served with a body slower than the answer, so that
-        every stream starts."""
+        """Ranges whose body is slower than the answer.
+
+        So that every stream starts.
+        """
         end = end or len(DATA)
         response = _StubResponse(206, {
             'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
