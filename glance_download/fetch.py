@@ -184,11 +184,10 @@ class StagedDownload:
         can fix.  On any failure, nothing is left at either path.
         """
         started = self._clock()
-        if self.max_size is not None and self.size > self.max_size:
-            self._started.set()
-            raise size_cap_error(self.size, self.max_size)
         part = self._part
         try:
+            if self.max_size is not None and self.size > self.max_size:
+                raise size_cap_error(self.size, self.max_size)
             kept = self._residue()
             part.open(keep=kept is not None)
             self._table = segments.SegmentTable.plan(
