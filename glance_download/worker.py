@@ -29,8 +29,7 @@ import functools
 import logging
 import threading
 
-import requests
-
+from glance_download import breaks
 from glance_download import errors
 from glance_download import ranges
 from glance_download import retry
@@ -41,37 +40,6 @@ LOG = logging.getLogger(__name__)
 
 # Thread name, so that tests can see none is left behind.
 STREAM_THREAD = 'glance-download-stream'
-
-
-def _describe(exc):
-    """Name and text of an exception, without the repetition of wrappers."""
-    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else (
-        str(exc))
-    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
-
-
-class _Broken(Exception):
-    """A transfer failure that is not an exception of the transport."""
-
-    def __init__(self, reason, retry_after=None):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class _Stopped(Exception):
-    """The download is being stopped; the stream just ends."""
-
-
-class _GiveBack(Exception):
-    """The stream ends, its work left to the others.
-
-    It was refused (its segment goes back), or another stream took the
-    whole image over its segment.
-    """
-
-
-class _Retired(_GiveBack):
-    """More streams run than the limit: this one's segment goes back."""
 
 
 class StreamWorker:
@@ -147,12 +115,12 @@ class StreamWorker:
                               functools.partial(self._attempt, segment),
                               made=segment.attempts,
                               interrupt=crew.stopping)
-                except _Retired:
+                except breaks.Retired:
                     retired = True
                     return
-                except _GiveBack:
+                except breaks.GiveBack:
                     return
-        except _Stopped:
+        except breaks.Stopped:
             pass
         except BaseException as exc:  # handed over to the watching thread
             error = exc
@@ -176,7 +144,7 @@ class StreamWorker:
         """One request for the rest of the segment, and its body."""
         crew = self.crew
         if crew.stopping.is_set():
-            raise _Stopped()
+            raise breaks.Stopped()
         crew.count('attempts')
         segment.attempts = number
         start = segment.pos
@@ -192,30 +160,25 @@ class StreamWorker:
                 self._window_at = crew.clock()
                 self._window_pos = segment.pos
             if crew.stopping.is_set():
-                raise _Stopped()
+                raise breaks.Stopped()
             self._use(response, segment, start)
             self._copy(response, segment)
             if segment.done:
                 return
-            raise _Broken(f'the data stream ended after {segment.pos} '
-                          f'of {crew.size} bytes')
-        except (errors.GlanceDownloadError, _Stopped, _GiveBack):
+            raise breaks.Broken(f'the data stream ended after '
+                                f'{segment.pos} of {crew.size} bytes')
+        except (errors.GlanceDownloadError, breaks.Stopped, breaks.GiveBack):
             raise
         except Exception as exc:
             if crew.stopping.is_set():
-                raise _Stopped() from exc
+                raise breaks.Stopped() from exc
             if self._broken:
-                exc = _Broken(self._broken)
-            if not (isinstance(exc, _Broken)
-                    or retry.is_transient_exception(exc)):
-                if isinstance(exc, requests.RequestException):
-                    raise errors.TransferError(
-                        f'The image data could not be requested from '
-                        f'the source ({_describe(exc)}). Nothing was '
-                        f'activated.') from exc
+                exc = breaks.Broken(self._broken)
+            failure = breaks.failure(exc, segment.pos, crew.size,
+                                     crew.dest_path, segment.pos > start)
+            if failure is None:
                 raise
-            raise self._transient(exc, segment,
-                                  segment.pos > start) from exc
+            raise failure from exc
         finally:
             with self._lock:
                 handle, self._handle = self._handle, None
@@ -232,16 +195,16 @@ class StreamWorker:
         crew = self.crew
         status = response.status_code
         if crew.dropped(segment):
-            raise _GiveBack()
+            raise breaks.GiveBack()
         if retry.is_transient_status(status):
             if status in (429, 503) and crew.fewer():
                 crew.table.give_back(segment)
                 LOG.info('The source answered %s to an extra stream into '
                          '%s; going on with fewer streams',
                          ranges.describe_status(status), crew.dest_path)
-                raise _GiveBack()
-            raise _Broken(ranges.describe_status(status),
-                          response.headers.get('Retry-After'))
+                raise breaks.GiveBack()
+            raise breaks.Broken(ranges.describe_status(status),
+                                response.headers.get('Retry-After'))
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
         multi = crew.table.multi
         self._compare = 0
@@ -250,15 +213,15 @@ class StreamWorker:
         if taken:
             self._single_stream(segment)
         elif multi and plan is not ranges.Plan.APPEND:
-            raise _Broken('the source answered another byte range than '
-                          'asked')
+            raise breaks.Broken('the source answered another byte range '
+                                'than asked')
         elif status == 206 and multi:
             crew.found_ranges()
         if plan is ranges.Plan.REFETCH:
             crew.count('restarts')
             crew.table.restart(segment)
-            raise _Broken('the source answered another byte range than '
-                          'asked; starting over')
+            raise breaks.Broken('the source answered another byte range '
+                                'than asked; starting over')
         if status == 200 and (multi or plan is ranges.Plan.RESTART):
             # The whole image again: what is written is compared with it.
             if plan is ranges.Plan.RESTART and not taken:
@@ -272,9 +235,9 @@ class StreamWorker:
         if not self.crew.single(segment):
             if self.crew.alone:
                 # An eager stream whose answer came after the winner's.
-                raise _GiveBack()
-            raise _Broken('the source answered the whole image to a '
-                          'ranged request')
+                raise breaks.GiveBack()
+            raise breaks.Broken('the source answered the whole image to a '
+                                'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
                  'one stream', self.crew.dest_path)
 
@@ -294,11 +257,11 @@ class StreamWorker:
             if not chunk:
                 return
             if stopping.is_set():
-                raise _Stopped()
+                raise breaks.Stopped()
             if self._broken:
-                raise _Broken(self._broken)
+                raise breaks.Broken(self._broken)
             if crew.dropped(segment):
-                raise _GiveBack()
+                raise breaks.GiveBack()
             position = segment.pos
             end = position + len(chunk)
             if end > segment.end:
@@ -319,7 +282,7 @@ class StreamWorker:
                 LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
                           'streams are wanted', crew.dest_path, segment.pos,
                           segment.end - 1)
-                raise _Retired()
+                raise breaks.Retired()
 
     def _write(self, chunk, position, segment):
         """Write ``chunk`` at ``position``; compare what is there already.
@@ -334,8 +297,8 @@ class StreamWorker:
             if crew.part.read(position, same) != chunk[:same]:
                 self._compare = 0
                 crew.table.restart(segment)
-                raise _Broken('the source sent other bytes than before for '
-                              'the same image; starting over')
+                raise breaks.Broken('the source sent other bytes than before '
+                                    'for the same image; starting over')
             chunk, position = chunk[same:], position + same
         if chunk:
             crew.part.write(chunk, position)
@@ -351,20 +314,3 @@ class StreamWorker:
         if segment.end >= self.crew.size:
             return self.crew.chunk_size
         return max(1, min(self.crew.chunk_size, segment.end - segment.pos))
-
-    def _transient(self, exc, segment, progressed):
-        size = self.crew.size
-        reason = (str(exc) if isinstance(exc, _Broken)
-                  else _describe(exc)).rstrip('.')
-        pos = segment.pos
-
-        def give_up(attempts):
-            return errors.TransferError(
-                f'The image data could not be downloaded from the source: '
-                f'{attempts} attempt(s) failed, the last one at byte {pos} '
-                f'of {size} with {reason}. '
-                f'{errors.afterword()}')
-        return retry.Transient(
-            reason, f'Image data download into {self.crew.dest_path} broke '
-            f'at byte {pos} of {size}', give_up,
-            getattr(exc, 'retry_after', None), progressed)
