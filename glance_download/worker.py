@@ -12,8 +12,9 @@
 
 """One stream of a download: its segments' attempts, and what answers mean.
 
-A stream claims a segment from the table, asks for the rest of it, writes
-the body at its offsets, and claims the next until none is left.  What an
+A stream claims a segment from the table, asks for the rest of it, has
+the body written at its offsets (:mod:`glance_download.body`), and claims
+the next until none is left.  What an
 answer or a break means is decided here, once for every stream:
 
 * a break or a transient status (429, 5xx) is another attempt, from the
@@ -29,12 +30,12 @@ import functools
 import logging
 import threading
 
+from glance_download import body
 from glance_download import breaks
 from glance_download import errors
 from glance_download import ranges
 from glance_download import retry
 from glance_download import streams as streams_mod
-from glance_download import verify
 
 LOG = logging.getLogger(__name__)
 
@@ -56,8 +57,6 @@ class StreamWorker:
         self._segment = None
         self._handle = None
         self._broken = None
-        self._compare = 0
-        self._flowing = False
         self._window_at = 0.0
         self._window_pos = 0
         self._thread = threading.Thread(target=self._run, name=STREAM_THREAD,
@@ -161,8 +160,9 @@ class StreamWorker:
                 self._window_pos = segment.pos
             if crew.stopping.is_set():
                 raise breaks.Stopped()
-            self._use(response, segment, start)
-            self._copy(response, segment)
+            compare = self._use(response, segment, start)
+            body.BodyWriter(crew, segment, compare,
+                            lambda: self._broken).copy(response)
             if segment.done:
                 return
             raise breaks.Broken(f'the data stream ended after '
@@ -183,15 +183,16 @@ class StreamWorker:
             with self._lock:
                 handle, self._handle = self._handle, None
                 self._segment = None
-            if self._flowing:
-                self._flowing = False
-                crew.flows(False)
             if response is not None:
                 response.close()
             streams_mod.release(handle)
 
     def _use(self, response, segment, start):
-        """Check the answer; make the segment ready for its body."""
+        """Check the answer; make the segment ready for its body.
+
+        How many bytes from 0 the body is to be compared with, being the
+        whole image again.
+        """
         crew = self.crew
         status = response.status_code
         if crew.dropped(segment):
@@ -207,7 +208,7 @@ class StreamWorker:
                                 response.headers.get('Retry-After'))
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
         multi = crew.table.multi
-        self._compare = 0
+        compare = 0
         taken = status == 200 and (multi or crew.alone) and (
             segment is not crew.whole)
         if taken:
@@ -226,9 +227,10 @@ class StreamWorker:
             # The whole image again: what is written is compared with it.
             if plan is ranges.Plan.RESTART and not taken:
                 crew.count('restarts')
-            self._compare = crew.table.rewind(segment)
+            compare = crew.table.rewind(segment)
         elif start > segment.start:
             crew.count('resumes')
+        return compare
 
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
@@ -240,77 +242,3 @@ class StreamWorker:
                                 'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
                  'one stream', self.crew.dest_path)
-
-    def _copy(self, response, segment):
-        """Write the body at the segment's position until it ends.
-
-        The loop ends: every pass adds at least one byte and more than
-        ``size`` bytes are refused; each read is bounded by the read
-        timeout the opener set, and the watching thread breaks off a
-        stream that trickles.
-        """
-        crew = self.crew
-        size = crew.size
-        stopping = crew.stopping
-        while True:
-            chunk = streams_mod.read(response, self._want(segment))
-            if not chunk:
-                return
-            if stopping.is_set():
-                raise breaks.Stopped()
-            if self._broken:
-                raise breaks.Broken(self._broken)
-            if crew.dropped(segment):
-                raise breaks.GiveBack()
-            position = segment.pos
-            end = position + len(chunk)
-            if end > segment.end:
-                if segment.end >= size:
-                    raise verify.oversize_error(size, end)
-                chunk = chunk[:segment.end - position]
-                end = segment.end
-            self._write(chunk, position, segment)
-            if not self._flowing:
-                self._flowing = True
-                crew.flows(True)
-            if crew.table.wrote(segment, end):
-                crew.notify()
-                if end < size:
-                    return
-            elif crew.promptly and crew.retire():
-                crew.table.give_back(segment)
-                LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
-                          'streams are wanted', crew.dest_path, segment.pos,
-                          segment.end - 1)
-                raise breaks.Retired()
-
-    def _write(self, chunk, position, segment):
-        """Write ``chunk`` at ``position``; compare what is there already.
-
-        Bytes below ``_compare`` were written by an earlier answer and may
-        have been read: equal, they stay; different, the download starts
-        over in a new generation.
-        """
-        crew = self.crew
-        same = min(position + len(chunk), self._compare) - position
-        if same > 0:
-            if crew.part.read(position, same) != chunk[:same]:
-                self._compare = 0
-                crew.table.restart(segment)
-                raise breaks.Broken('the source sent other bytes than before '
-                                    'for the same image; starting over')
-            chunk, position = chunk[same:], position + same
-        if chunk:
-            crew.part.write(chunk, position)
-
-    def _want(self, segment):
-        """Bytes to read next: a chunk, or what is left of a segment.
-
-        A segment whose end was moved by a split ends where the other
-        stream starts, and no byte past it is read.  The last segment is
-        read by whole chunks, so that a source sending more than the
-        image's size is seen.
-        """
-        if segment.end >= self.crew.size:
-            return self.crew.chunk_size
-        return max(1, min(self.crew.chunk_size, segment.end - segment.pos))
