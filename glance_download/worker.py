@@ -14,8 +14,9 @@
 
 A stream claims a segment from the table, asks for the rest of it, has
 the body written at its offsets (:mod:`glance_download.body`), and claims
-the next until none is left.  What an
-answer or a break means is decided here, once for every stream:
+the next until none is left.  What an answer or a failure means is decided
+once for every stream, by :func:`glance_download.ranges.use_answer` and
+:func:`glance_download.breaks.failure`, and carried out here:
 
 * a break or a transient status (429, 5xx) is another attempt, from the
   byte reached, with the retry policy's backoff and bounded attempts;
@@ -207,30 +208,27 @@ class StreamWorker:
             raise breaks.Broken(ranges.describe_status(status),
                                 response.headers.get('Retry-After'))
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
-        multi = crew.table.multi
-        compare = 0
-        taken = status == 200 and (multi or crew.alone) and (
-            segment is not crew.whole)
-        if taken:
-            self._single_stream(segment)
-        elif multi and plan is not ranges.Plan.APPEND:
+        use = ranges.use_answer(status, plan, crew.table.multi, crew.alone,
+                                segment is crew.whole)
+        if use is ranges.Use.ELSEWHERE:
             raise breaks.Broken('the source answered another byte range '
                                 'than asked')
-        elif status == 206 and multi:
-            crew.found_ranges()
-        if plan is ranges.Plan.REFETCH:
+        if use is ranges.Use.REFETCH:
             crew.count('restarts')
             crew.table.restart(segment)
             raise breaks.Broken('the source answered another byte range '
                                 'than asked; starting over')
-        if status == 200 and (multi or plan is ranges.Plan.RESTART):
-            # The whole image again: what is written is compared with it.
-            if plan is ranges.Plan.RESTART and not taken:
-                crew.count('restarts')
-            compare = crew.table.rewind(segment)
-        elif start > segment.start:
+        if use is ranges.Use.TAKE_OVER:
+            self._single_stream(segment)
+            return crew.table.rewind(segment)
+        if use is ranges.Use.RESTART:
+            crew.count('restarts')
+            return crew.table.rewind(segment)
+        if use is ranges.Use.RANGES:
+            crew.found_ranges()
+        if start > segment.start:
             crew.count('resumes')
-        return compare
+        return 0
 
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
