@@ -40,6 +40,19 @@ class Plan(enum.Enum):
     """The body cannot be used: drop what we have and ask from byte 0."""
 
 
+def request_range(offset, end=None):
+    """The ``Range`` header for bytes [offset, end), or from ``offset`` on.
+
+    None for the whole image (offset 0, no end): it is asked for without
+    Range, which every source serves.
+    """
+    if end is not None:
+        return f'bytes={offset}-{end - 1}'
+    if offset:
+        return f'bytes={offset}-'
+    return None
+
+
 def parse_content_range(value):
     """``(first, last, total)`` of a ``bytes a-b/n`` value, total None for *.
 

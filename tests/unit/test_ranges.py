@@ -86,6 +86,12 @@ class PlanResumeTest(unittest.TestCase):
         self.assertRaises(errors.TransferError, self.plan, 200, 0,
                           Content_Encoding='gzip')
 
+    def test_request_range(self):
+        self.assertIsNone(ranges.request_range(0))
+        self.assertEqual('bytes=400-', ranges.request_range(400))
+        self.assertEqual('bytes=0-99', ranges.request_range(0, 100))
+        self.assertEqual('bytes=400-499', ranges.request_range(400, 500))
+
     def test_parse_content_range(self):
         self.assertEqual((0, 9, 10),
                          ranges.parse_content_range('bytes 0-9/10'))
