@@ -21,6 +21,7 @@ first error of a stream or of the hash follower ends the watch, and every
 stream is stopped and joined before it returns.
 """
 
+import dataclasses
 import logging
 
 from glance_download import autotune
@@ -39,31 +40,32 @@ _TUNE_TICK = 0.1
 _RECORD_EVERY = 2.0
 
 
+@dataclasses.dataclass(eq=False)
 class Watcher:
     """The streams of the ``crew``'s download, from the first to the last.
 
-    ``digest`` is the expected ``(algorithm, hexdigest)`` or None;
-    ``ceiling`` the most streams that may run at once.  ``tune``, when the
-    number of streams is tuned by ``tuning``, is the controller's state.
-    ``progress``, ``min_rate``, ``min_rate_period`` and ``deadline`` (from
-    ``started``, on the crew's clock) are the download's, as
-    :class:`glance_download.fetch.StagedDownload` describes them.
+    ``progress``, ``min_rate``, ``min_rate_period`` and ``deadline`` are
+    the download's, as :class:`glance_download.fetch.StagedDownload`
+    describes them.
     """
 
-    def __init__(self, crew, digest, ceiling, started, tuning=None,
-                 tune=None, progress=None, min_rate=0, min_rate_period=60.0,
-                 deadline=None):
-        self.crew = crew
-        self.digest = digest
-        self.ceiling = ceiling
-        self.started = started
-        self.tuning = tuning
-        self.tune = tune
-        self.progress = progress
-        self.min_rate = min_rate
-        self.min_rate_period = min_rate_period
-        self.deadline = deadline
-        self._workers = []
+    crew: object
+    digest: tuple
+    """The expected ``(algorithm, hexdigest)``, or None: size only."""
+    ceiling: int
+    """The most streams that may run at once."""
+    started: float
+    """When the download started, on the crew's clock: the deadline's
+    origin."""
+    tuning: object = None
+    tune: object = None
+    """When the number of streams is tuned by ``tuning``, the controller's
+    state."""
+    progress: object = None
+    min_rate: int = 0
+    min_rate_period: float = 60.0
+    deadline: float = None
+    _workers: list = dataclasses.field(default_factory=list, init=False)
 
     def record(self):
         """Write the sidecar: the source and how far each segment is."""
