@@ -12,8 +12,9 @@
 
 """Byte ranges of the image data: how answers are used, how work is split.
 
-Pure decisions, with no I/O: which part of an answer to a ranged request
-can be written where, and which segments a download is cut into.
+Pure decisions, with no I/O: which range a request asks for, which part
+of an answer can be written where and what it means for the segment, and
+which segments a download is cut into.
 """
 
 import enum
