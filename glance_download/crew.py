@@ -91,8 +91,10 @@ class Crew:
             self.changed.notify_all()
 
     def wants_more(self):
-        """True when the source serves ranges (or may: ``eager``) and
-        allows another stream."""
+        """True when another stream may start.
+
+        The source serves ranges (or may: ``eager``) and allows it.
+        """
         with self.changed:
             return ((self.ranged or self.eager) and not self.alone
                     and self.active < self.limit)

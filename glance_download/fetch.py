@@ -30,13 +30,16 @@ streams on a clock: progress and the abort checks run even while no byte
 arrives, a stream slower than the minimum rate is broken off and resumed,
 and the whole download has an optional deadline.
 
-This module is the coordinator: it starts the streams, watches them, tunes
-their number and finishes.  Which bytes are claimed and written is the
-segment table's (:mod:`glance_download.segments`); what the streams share
-is the crew's (:mod:`glance_download.crew`); what one stream does with its
-answers is the stream worker's (:mod:`glance_download.worker`); how many
-streams run is the controller's (:mod:`glance_download.autotune`); the
-digest is the hash follower's (:mod:`glance_download.follower`).
+This module is the download's lifecycle: it refuses an image over the
+size cap, takes up a residue or starts afresh, reserves the space, hands
+the streams to the watcher, verifies and gives the data its final name.
+Starting and watching the streams is the watcher's
+(:mod:`glance_download.watcher`); which bytes are claimed and written is
+the segment table's (:mod:`glance_download.segments`); what the streams
+share is the crew's (:mod:`glance_download.crew`); what one stream does
+with its answers is the stream worker's (:mod:`glance_download.worker`);
+how many streams run is the controller's (:mod:`glance_download.autotune`);
+the digest is the hash follower's (:mod:`glance_download.follower`).
 """
 
 import dataclasses
@@ -54,17 +57,12 @@ from glance_download import partfile
 from glance_download import segments
 from glance_download import streams as streams_mod
 from glance_download import verify
+from glance_download import watcher
 from glance_download import worker
 
 LOG = logging.getLogger(__name__)
 
 
-# Seconds between two looks of the watching thread at the streams; and
-# between two throughput samples when the number of streams is tuned.
-_TICK = 0.25
-_TUNE_TICK = 0.1
-# Seconds between two updates of the sidecar's record of written ranges.
-_RECORD_EVERY = 2.0
 # Thread names, so that tests can see none is left behind.
 STREAM_THREAD = worker.STREAM_THREAD
 HASH_THREAD = follower_mod.HASH_THREAD
@@ -186,28 +184,20 @@ class StagedDownload:
         can fix.  On any failure, nothing is left at either path.
         """
         started = self._clock()
-        if self.max_size is not None and self.size > self.max_size:
-            self._started.set()
-            raise size_cap_error(self.size, self.max_size)
         part = self._part
         try:
+            if self.max_size is not None and self.size > self.max_size:
+                raise size_cap_error(self.size, self.max_size)
             kept = self._residue()
             part.open(keep=kept is not None)
             self._table = segments.SegmentTable.plan(
                 self.size, self.segment_size, self._ceiling(), kept,
                 min_split=self.min_split_size, margin=self.chunk_size)
             part.reserve(self.size)
-            part.record(self._record())
-            tune = (autotune.initial(self.tuning, started)
-                    if self.tuning else None)
-            crew = self._crew = crew_mod.Crew(
-                self._table, part, opener, self.policy, self.chunk_size,
-                self.dest_path, tune.target if tune else self.streams,
-                slots=self.slots, clock=self._clock,
-                eager=self._ceiling() > 1 and autotune.far(
-                    self.tuning or autotune.Settings(), self.latency))
+            watch = self._watcher(opener, started)
+            watch.record()
             self._started.set()
-            hexdigest = self._transfer(crew, started, tune)
+            hexdigest = watch.run()
             done = self._table.written()
             verify.check(self.size, self.digest, done, hexdigest)
             part.commit()
@@ -216,6 +206,7 @@ class StagedDownload:
             raise
         finally:
             self._started.set()
+        crew = self._crew
         result = DownloadResult(
             bytes=done, algorithm=self.digest[0] if self.digest else None,
             hexdigest=hexdigest, attempts=crew.attempts,
@@ -248,7 +239,7 @@ class StagedDownload:
         if self._crew is None:
             return None
         return self._table.await_prefix(read, generation,
-                                        self._crew.stopping, _TICK)
+                                        self._crew.stopping, watcher.TICK)
 
     def cleanup(self):
         """Remove the partial and the final file; safe to call repeatedly.
@@ -274,111 +265,21 @@ class StagedDownload:
                  self._part.path, sum(w - s for s, _, w in kept), self.size)
         return kept
 
-    def _record(self):
-        return partfile.source_record(self.size, self.digest,
-                                      self._table.record())
-
     def _ceiling(self):
         """The most streams this download may run at once."""
         return self.tuning.ceiling if self.tuning else self.streams
 
-    def _transfer(self, crew, started, tune=None):
-        """Run the streams until every byte is written; the hexdigest.
-
-        ``tune``, when the number of streams is tuned, is the controller's
-        state, sampled on every look at the streams.
-        """
-        follower = (follower_mod.HashFollower(crew, self.digest[0])
-                    if self.digest else None)
-        recorded = self._clock()
-        try:
-            self._start_stream(crew, first=True)
-            if crew.eager:
-                self._grow(crew)
-            while True:
-                with crew.changed:
-                    if not self._finished(crew):
-                        crew.changed.wait(_TUNE_TICK if tune else _TICK)
-                    error = crew.error or (follower and follower.error)
-                    finished = self._finished(crew)
-                    active = crew.active
-                    sample = autotune.Sample(
-                        self._clock(), self._table.written(), active,
-                        crew.flowing, crew.refused,
-                        crew.latency) if tune else None
-                if error is not None:
-                    raise error
-                if finished:
-                    break
-                now = self._clock()
-                self._watch(now, started)
-                if tune:
-                    tune = self._tune(crew, tune, sample)
-                # A tuned count is known once the first answer was seen,
-                # or before it for a far source.
-                if not tune or tune.placed or crew.eager:
-                    self._grow(crew)
-                if self.progress:
-                    self.progress(self._table.written(), self.size,
-                                  max(1, active))
-                if now - recorded >= _RECORD_EVERY:
-                    self._part.record(self._record())
-                    recorded = now
-            if self.progress:
-                self.progress(self._table.written(), self.size,
-                              max(1, crew.most))
-            return follower.hexdigest() if follower else None
-        finally:
-            crew.stopping.set()
-            self._table.wake()
-            for stream in self._workers:
-                stream.interrupt()
-            for stream in self._workers:
-                stream.join()
-            if follower:
-                follower.join()
-
-    def _finished(self, crew):
-        """All segments written and every stream gone (``changed`` held)."""
-        return crew.active == 0 and self._table.complete()
-
-    def _watch(self, now, started):
-        """The deadline, and the minimum rate of each stream."""
-        if self.deadline and now - started > self.deadline:
-            raise errors.TransferError(
-                f'The image data did not arrive within the '
-                f'{self.deadline:.0f} s allowed ([glance_download] '
-                f'download_timeout): {self._table.written()} of {self.size} '
-                f'bytes arrived. '
-                + errors.afterword(' when the source or the link is '
-                                   'faster'))
-        if self.min_rate:
-            for stream in self._workers:
-                stream.check_rate(now, self.min_rate, self.min_rate_period)
-
-    def _tune(self, crew, tune, sample):
-        """The controller's next state; its streams are the crew's limit."""
-        following = autotune.decide(tune, sample, self.tuning)
-        if following.target != tune.target:
-            LOG.debug('Streams into %s: %d, from %d (%d running, %d '
-                      'refused so far)', self.dest_path, following.target,
-                      tune.target, sample.active, sample.refused)
-        crew.allow(following.target, promptly=autotune.measures_fewer(
-            following))
-        return following
-
-    def _grow(self, crew):
-        """Add streams while there is work and the remote allows them."""
-        for _ in range(self._ceiling()):
-            wanted = (self._table.multi and crew.wants_more()
-                      and self._table.can_claim())
-            if not wanted or not (self.slots is None
-                                  or self.slots.acquire(wait=False)):
-                return
-            self._start_stream(crew, first=False)
-
-    def _start_stream(self, crew, first):
-        crew.joined()
-        stream = worker.StreamWorker(crew, first)
-        self._workers.append(stream)
-        stream.start()
+    def _watcher(self, opener, started):
+        """The crew of this download's streams, and their watcher."""
+        tune = (autotune.initial(self.tuning, started)
+                if self.tuning else None)
+        crew = self._crew = crew_mod.Crew(
+            self._table, self._part, opener, self.policy, self.chunk_size,
+            self.dest_path, tune.target if tune else self.streams,
+            slots=self.slots, clock=self._clock,
+            eager=self._ceiling() > 1 and autotune.far(
+                self.tuning or autotune.Settings(), self.latency))
+        return watcher.Watcher(
+            crew, self.digest, self._ceiling(), started, tuning=self.tuning,
+            tune=tune, progress=self.progress, min_rate=self.min_rate,
+            min_rate_period=self.min_rate_period, deadline=self.deadline)

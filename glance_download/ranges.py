@@ -12,8 +12,9 @@
 
 """Byte ranges of the image data: how answers are used, how work is split.
 
-Pure decisions, with no I/O: which part of an answer to a ranged request
-can be written where, and which segments a download is cut into.
+Pure decisions, with no I/O: which range a request asks for, which part
+of an answer can be written where and what it means for the segment, and
+which segments a download is cut into.
 """
 
 import enum
@@ -38,6 +39,19 @@ class Plan(enum.Enum):
 
     REFETCH = 'refetch'
     """The body cannot be used: drop what we have and ask from byte 0."""
+
+
+def request_range(offset, end=None):
+    """The ``Range`` header for bytes [offset, end), or from ``offset`` on.
+
+    None for the whole image (offset 0, no end): it is asked for without
+    Range, which every source serves.
+    """
+    if end is not None:
+        return f'bytes={offset}-{end - 1}'
+    if offset:
+        return f'bytes={offset}-'
+    return None
 
 
 def parse_content_range(value):
@@ -128,6 +142,51 @@ def plan_resume(status, headers, offset, size):
         f'The source answered {describe_status(status)} to the image data '
         f'request, which is not retried. '
         + errors.afterword(' once the source serves the image data'))
+
+
+class Use(enum.Enum):
+    """What a stream does with an answer it may use, for its segment."""
+
+    CONTINUE = 'continue'
+    """The body continues the segment from the byte asked for."""
+
+    RANGES = 'ranges'
+    """As CONTINUE, and the source is now known to serve ranges."""
+
+    TAKE_OVER = 'take over'
+    """The whole image to a ranged request: one stream takes it all."""
+
+    RESTART = 'restart'
+    """The whole image again: it is compared with what is written."""
+
+    REFETCH = 'refetch'
+    """Another range than asked: the segment is dropped, asked again."""
+
+    ELSEWHERE = 'elsewhere'
+    """Another range than asked, while several streams share the image:
+    the segment is asked again from the byte reached."""
+
+
+def use_answer(status, plan, multi, alone, mine):
+    """Decide what an answer means for the segment it was asked for.
+
+    ``plan`` is :func:`plan_resume`'s for the answer; ``multi`` is true
+    while the image may be fetched over several streams; ``alone`` once
+    one stream takes the whole image, ``mine`` when it is this one.  With
+    several streams, an answer that does not continue the segment cannot
+    be placed, except a whole image, which a stream then takes over.
+    """
+    if status == 200 and (multi or alone) and not mine:
+        return Use.TAKE_OVER
+    if multi and plan is not Plan.APPEND:
+        return Use.ELSEWHERE
+    if plan is Plan.REFETCH:
+        return Use.REFETCH
+    if plan is Plan.RESTART:
+        return Use.RESTART
+    if status == 206 and multi:
+        return Use.RANGES
+    return Use.CONTINUE
 
 
 def segments(size, segment_size, streams):

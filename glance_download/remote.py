@@ -30,6 +30,7 @@ import requests.cookies
 
 from glance_download import errors
 from glance_download import options
+from glance_download import ranges
 from glance_download import record
 from glance_download import retry
 from glance_download import sessions
@@ -228,10 +229,9 @@ class RemoteGlance:
         """Opener for fetch: the data from ``offset`` (to ``end``), unread."""
         headers = {'Accept': 'application/octet-stream',
                    'Accept-Encoding': 'identity'}
-        if end is not None:
-            headers['Range'] = f'bytes={offset}-{end - 1}'
-        elif offset:
-            headers['Range'] = f'bytes={offset}-'
+        asked = ranges.request_range(offset, end)
+        if asked:
+            headers['Range'] = asked
         response = self.send(self.endpoint.file_url(image_id),
                              headers=headers, stream=True)
         status = response.status_code

@@ -12,9 +12,11 @@
 
 """One stream of a download: its segments' attempts, and what answers mean.
 
-A stream claims a segment from the table, asks for the rest of it, writes
-the body at its offsets, and claims the next until none is left.  What an
-answer or a break means is decided here, once for every stream:
+A stream claims a segment from the table, asks for the rest of it, has
+the body written at its offsets (:mod:`glance_download.body`), and claims
+the next until none is left.  What an answer or a failure means is decided
+once for every stream, by :func:`glance_download.ranges.use_answer` and
+:func:`glance_download.breaks.failure`, and carried out here:
 
 * a break or a transient status (429, 5xx) is another attempt, from the
   byte reached, with the retry policy's backoff and bounded attempts;
@@ -29,49 +31,17 @@ import functools
 import logging
 import threading
 
-import requests
-
+from glance_download import body
+from glance_download import breaks
 from glance_download import errors
 from glance_download import ranges
 from glance_download import retry
 from glance_download import streams as streams_mod
-from glance_download import verify
 
 LOG = logging.getLogger(__name__)
 
 # Thread name, so that tests can see none is left behind.
 STREAM_THREAD = 'glance-download-stream'
-
-
-def _describe(exc):
-    """Name and text of an exception, without the repetition of wrappers."""
-    text = exc.args[0] if exc.args and isinstance(exc.args[0], str) else (
-        str(exc))
-    return f'{type(exc).__name__}: {text}' if text else type(exc).__name__
-
-
-class _Broken(Exception):
-    """A transfer failure that is not an exception of the transport."""
-
-    def __init__(self, reason, retry_after=None):
-        super().__init__(reason)
-        self.retry_after = retry_after
-
-
-class _Stopped(Exception):
-    """The download is being stopped; the stream just ends."""
-
-
-class _GiveBack(Exception):
-    """The stream ends, its work left to the others.
-
-    It was refused (its segment goes back), or another stream took the
-    whole image over its segment.
-    """
-
-
-class _Retired(_GiveBack):
-    """More streams run than the limit: this one's segment goes back."""
 
 
 class StreamWorker:
@@ -88,8 +58,6 @@ class StreamWorker:
         self._segment = None
         self._handle = None
         self._broken = None
-        self._compare = 0
-        self._flowing = False
         self._window_at = 0.0
         self._window_pos = 0
         self._thread = threading.Thread(target=self._run, name=STREAM_THREAD,
@@ -147,12 +115,12 @@ class StreamWorker:
                               functools.partial(self._attempt, segment),
                               made=segment.attempts,
                               interrupt=crew.stopping)
-                except _Retired:
+                except breaks.Retired:
                     retired = True
                     return
-                except _GiveBack:
+                except breaks.GiveBack:
                     return
-        except _Stopped:
+        except breaks.Stopped:
             pass
         except BaseException as exc:  # handed over to the watching thread
             error = exc
@@ -176,7 +144,7 @@ class StreamWorker:
         """One request for the rest of the segment, and its body."""
         crew = self.crew
         if crew.stopping.is_set():
-            raise _Stopped()
+            raise breaks.Stopped()
         crew.count('attempts')
         segment.attempts = number
         start = segment.pos
@@ -192,179 +160,83 @@ class StreamWorker:
                 self._window_at = crew.clock()
                 self._window_pos = segment.pos
             if crew.stopping.is_set():
-                raise _Stopped()
-            self._use(response, segment, start)
-            self._copy(response, segment)
+                raise breaks.Stopped()
+            compare = self._use(response, segment, start)
+            body.BodyWriter(crew, segment, compare,
+                            lambda: self._broken).copy(response)
             if segment.done:
                 return
-            raise _Broken(f'the data stream ended after {segment.pos} '
-                          f'of {crew.size} bytes')
-        except (errors.GlanceDownloadError, _Stopped, _GiveBack):
+            raise breaks.Broken(f'the data stream ended after '
+                                f'{segment.pos} of {crew.size} bytes')
+        except (errors.GlanceDownloadError, breaks.Stopped, breaks.GiveBack):
             raise
         except Exception as exc:
             if crew.stopping.is_set():
-                raise _Stopped() from exc
+                raise breaks.Stopped() from exc
             if self._broken:
-                exc = _Broken(self._broken)
-            if not (isinstance(exc, _Broken)
-                    or retry.is_transient_exception(exc)):
-                if isinstance(exc, requests.RequestException):
-                    raise errors.TransferError(
-                        f'The image data could not be requested from '
-                        f'the source ({_describe(exc)}). Nothing was '
-                        f'activated.') from exc
+                exc = breaks.Broken(self._broken)
+            failure = breaks.failure(exc, segment.pos, crew.size,
+                                     crew.dest_path, segment.pos > start)
+            if failure is None:
                 raise
-            raise self._transient(exc, segment,
-                                  segment.pos > start) from exc
+            raise failure from exc
         finally:
             with self._lock:
                 handle, self._handle = self._handle, None
                 self._segment = None
-            if self._flowing:
-                self._flowing = False
-                crew.flows(False)
             if response is not None:
                 response.close()
             streams_mod.release(handle)
 
     def _use(self, response, segment, start):
-        """Check the answer; make the segment ready for its body."""
+        """Check the answer; make the segment ready for its body.
+
+        How many bytes from 0 the body is to be compared with, being the
+        whole image again.
+        """
         crew = self.crew
         status = response.status_code
         if crew.dropped(segment):
-            raise _GiveBack()
+            raise breaks.GiveBack()
         if retry.is_transient_status(status):
             if status in (429, 503) and crew.fewer():
                 crew.table.give_back(segment)
                 LOG.info('The source answered %s to an extra stream into '
                          '%s; going on with fewer streams',
                          ranges.describe_status(status), crew.dest_path)
-                raise _GiveBack()
-            raise _Broken(ranges.describe_status(status),
-                          response.headers.get('Retry-After'))
+                raise breaks.GiveBack()
+            raise breaks.Broken(ranges.describe_status(status),
+                                response.headers.get('Retry-After'))
         plan = ranges.plan_resume(status, response.headers, start, crew.size)
-        multi = crew.table.multi
-        self._compare = 0
-        taken = status == 200 and (multi or crew.alone) and (
-            segment is not crew.whole)
-        if taken:
-            self._single_stream(segment)
-        elif multi and plan is not ranges.Plan.APPEND:
-            raise _Broken('the source answered another byte range than '
-                          'asked')
-        elif status == 206 and multi:
-            crew.found_ranges()
-        if plan is ranges.Plan.REFETCH:
+        use = ranges.use_answer(status, plan, crew.table.multi, crew.alone,
+                                segment is crew.whole)
+        if use is ranges.Use.ELSEWHERE:
+            raise breaks.Broken('the source answered another byte range '
+                                'than asked')
+        if use is ranges.Use.REFETCH:
             crew.count('restarts')
             crew.table.restart(segment)
-            raise _Broken('the source answered another byte range than '
-                          'asked; starting over')
-        if status == 200 and (multi or plan is ranges.Plan.RESTART):
-            # The whole image again: what is written is compared with it.
-            if plan is ranges.Plan.RESTART and not taken:
-                crew.count('restarts')
-            self._compare = crew.table.rewind(segment)
-        elif start > segment.start:
+            raise breaks.Broken('the source answered another byte range '
+                                'than asked; starting over')
+        if use is ranges.Use.TAKE_OVER:
+            self._single_stream(segment)
+            return crew.table.rewind(segment)
+        if use is ranges.Use.RESTART:
+            crew.count('restarts')
+            return crew.table.rewind(segment)
+        if use is ranges.Use.RANGES:
+            crew.found_ranges()
+        if start > segment.start:
             crew.count('resumes')
+        return 0
 
     def _single_stream(self, segment):
         """The remote sent the whole image: one stream takes it all."""
         if not self.crew.single(segment):
             if self.crew.alone:
                 # An eager stream whose answer came after the winner's.
-                raise _GiveBack()
-            raise _Broken('the source answered the whole image to a '
-                          'ranged request')
+                raise breaks.GiveBack()
+            raise breaks.Broken('the source answered the whole image to a '
+                                'ranged request')
         LOG.info('The source ignores Range; downloading into %s over '
                  'one stream', self.crew.dest_path)
-
-    def _copy(self, response, segment):
-        """Write the body at the segment's position until it ends.
-
-        The loop ends: every pass adds at least one byte and more than
-        ``size`` bytes are refused; each read is bounded by the read
-        timeout the opener set, and the watching thread breaks off a
-        stream that trickles.
-        """
-        crew = self.crew
-        size = crew.size
-        stopping = crew.stopping
-        while True:
-            chunk = streams_mod.read(response, self._want(segment))
-            if not chunk:
-                return
-            if stopping.is_set():
-                raise _Stopped()
-            if self._broken:
-                raise _Broken(self._broken)
-            if crew.dropped(segment):
-                raise _GiveBack()
-            position = segment.pos
-            end = position + len(chunk)
-            if end > segment.end:
-                if segment.end >= size:
-                    raise verify.oversize_error(size, end)
-                chunk = chunk[:segment.end - position]
-                end = segment.end
-            self._write(chunk, position, segment)
-            if not self._flowing:
-                self._flowing = True
-                crew.flows(True)
-            if crew.table.wrote(segment, end):
-                crew.notify()
-                if end < size:
-                    return
-            elif crew.promptly and crew.retire():
-                crew.table.give_back(segment)
-                LOG.debug('A stream into %s gives back bytes %d-%d: fewer '
-                          'streams are wanted', crew.dest_path, segment.pos,
-                          segment.end - 1)
-                raise _Retired()
-
-    def _write(self, chunk, position, segment):
-        """Write ``chunk`` at ``position``; compare what is there already.
-
-        Bytes below ``_compare`` were written by an earlier answer and may
-        have been read: equal, they stay; different, the download starts
-        over in a new generation.
-        """
-        crew = self.crew
-        same = min(position + len(chunk), self._compare) - position
-        if same > 0:
-            if crew.part.read(position, same) != chunk[:same]:
-                self._compare = 0
-                crew.table.restart(segment)
-                raise _Broken('the source sent other bytes than before for '
-                              'the same image; starting over')
-            chunk, position = chunk[same:], position + same
-        if chunk:
-            crew.part.write(chunk, position)
-
-    def _want(self, segment):
-        """Bytes to read next: a chunk, or what is left of a segment.
-
-        A segment whose end was moved by a split ends where the other
-        stream starts, and no byte past it is read.  The last segment is
-        read by whole chunks, so that a source sending more than the
-        image's size is seen.
-        """
-        if segment.end >= self.crew.size:
-            return self.crew.chunk_size
-        return max(1, min(self.crew.chunk_size, segment.end - segment.pos))
-
-    def _transient(self, exc, segment, progressed):
-        size = self.crew.size
-        reason = (str(exc) if isinstance(exc, _Broken)
-                  else _describe(exc)).rstrip('.')
-        pos = segment.pos
-
-        def give_up(attempts):
-            return errors.TransferError(
-                f'The image data could not be downloaded from the source: '
-                f'{attempts} attempt(s) failed, the last one at byte {pos} '
-                f'of {size} with {reason}. '
-                f'{errors.afterword()}')
-        return retry.Transient(
-            reason, f'Image data download into {self.crew.dest_path} broke '
-            f'at byte {pos} of {size}', give_up,
-            getattr(exc, 'retry_after', None), progressed)

@@ -36,6 +36,7 @@ from glance_download import errors
 from glance_download import fetch
 from glance_download import options
 from glance_download import partfile
+from glance_download import ranges
 from glance_download import retry
 from glance_download import verify
 from tests.fake_glance import Cut
@@ -124,10 +125,9 @@ class FetchTestCase(unittest.TestCase):
             self.offsets.append(offset)
             headers = {'X-Auth-Token': self.token,
                        'Accept-Encoding': 'identity'}
-            if end is not None:
-                headers['Range'] = f'bytes={offset}-{end - 1}'
-            elif offset:
-                headers['Range'] = f'bytes={offset}-'
+            asked = ranges.request_range(offset, end)
+            if asked:
+                headers['Range'] = asked
             response = self.session.get(url, headers=headers, stream=True,
                                         timeout=(1.0, read_timeout))
             if response.status_code in (401, 403, 404):
@@ -1009,8 +1009,10 @@ class EagerTest(FetchTestCase):
 
     @staticmethod
     def slow_ranges(offset, end=None):
-        """Ranges served with a body slower than the answer, so that
-        every stream starts."""
+        """Ranges whose body is slower than the answer.
+
+        So that every stream starts.
+        """
         end = end or len(DATA)
         response = _StubResponse(206, {
             'Content-Range': f'bytes {offset}-{end - 1}/{len(DATA)}'},
@@ -1171,17 +1173,16 @@ class ResumableTest(unittest.TestCase):
 _CHILD = '''
 import requests
 import sys
-from glance_download import fetch, retry, verify
+from glance_download import fetch, ranges, retry, verify
 url, token, dest, size, algorithm, value, segment, split = sys.argv[1:]
 session = requests.Session()
 
 
 def opener(offset, end=None):
     headers = {'X-Auth-Token': token, 'Accept-Encoding': 'identity'}
-    if end is not None:
-        headers['Range'] = f'bytes={offset}-{end - 1}'
-    elif offset:
-        headers['Range'] = f'bytes={offset}-'
+    asked = ranges.request_range(offset, end)
+    if asked:
+        headers['Range'] = asked
     return session.get(url, headers=headers, stream=True, timeout=(5, 60))
 
 

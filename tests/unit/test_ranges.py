@@ -86,6 +86,12 @@ class PlanResumeTest(unittest.TestCase):
         self.assertRaises(errors.TransferError, self.plan, 200, 0,
                           Content_Encoding='gzip')
 
+    def test_request_range(self):
+        self.assertIsNone(ranges.request_range(0))
+        self.assertEqual('bytes=400-', ranges.request_range(400))
+        self.assertEqual('bytes=0-99', ranges.request_range(0, 100))
+        self.assertEqual('bytes=400-499', ranges.request_range(400, 500))
+
     def test_parse_content_range(self):
         self.assertEqual((0, 9, 10),
                          ranges.parse_content_range('bytes 0-9/10'))
@@ -94,3 +100,45 @@ class PlanResumeTest(unittest.TestCase):
         for value in (None, '', 'bytes */10', 'bytes 9-5/10',
                       'bytes 0-10/10', 'bytes=0-9/10'):
             self.assertIsNone(ranges.parse_content_range(value), value)
+
+
+class UseAnswerTest(unittest.TestCase):
+
+    Plan = ranges.Plan
+    Use = ranges.Use
+
+    def use(self, status, plan, multi=False, alone=False, mine=False):
+        return ranges.use_answer(status, plan, multi, alone, mine)
+
+    def test_one_stream_continues_its_answer(self):
+        self.assertIs(self.Use.CONTINUE, self.use(200, self.Plan.APPEND))
+        self.assertIs(self.Use.CONTINUE, self.use(206, self.Plan.APPEND))
+
+    def test_one_stream_restarts_on_the_whole_image_again(self):
+        self.assertIs(self.Use.RESTART, self.use(200, self.Plan.RESTART))
+        self.assertIs(self.Use.RESTART,
+                      self.use(200, self.Plan.RESTART, alone=True, mine=True))
+
+    def test_one_stream_refetches_another_range(self):
+        self.assertIs(self.Use.REFETCH, self.use(206, self.Plan.REFETCH))
+
+    def test_a_range_among_several_streams_shows_ranges_are_served(self):
+        self.assertIs(self.Use.RANGES,
+                      self.use(206, self.Plan.APPEND, multi=True))
+
+    def test_another_range_among_several_streams_is_asked_again(self):
+        self.assertIs(self.Use.ELSEWHERE,
+                      self.use(206, self.Plan.REFETCH, multi=True))
+
+    def test_the_whole_image_to_a_ranged_request_is_taken_over(self):
+        for plan in (self.Plan.APPEND, self.Plan.RESTART):
+            with self.subTest(plan=plan):
+                self.assertIs(self.Use.TAKE_OVER,
+                              self.use(200, plan, multi=True))
+        # Another stream took it first: this one's turn to try, and fail.
+        self.assertIs(self.Use.TAKE_OVER,
+                      self.use(200, self.Plan.APPEND, alone=True))
+
+    def test_the_stream_that_took_the_image_over_goes_on(self):
+        self.assertIs(self.Use.CONTINUE,
+                      self.use(200, self.Plan.APPEND, alone=True, mine=True))
