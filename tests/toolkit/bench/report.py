@@ -238,8 +238,10 @@ def medians_table(sizes, contenders, results):
 
 
 def ratios_table(medians, against):
-    """The plugin over in-tree, over curl, over plugin@REV and over the
-    staged path, per size."""
+    """The plugin's ratios, per size.
+
+    Over in-tree, over curl, over plugin@REV and over the staged path.
+    """
     staged = any('plugin-staged' in m for m in medians.values())
     rows = []
     for size, m in medians.items():
