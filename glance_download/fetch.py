@@ -157,15 +157,16 @@ class StagedDownload:
 
     @classmethod
     def from_conf(cls, conf, dest_path, size, digest, policy, progress=None,
-                  max_size=None, latency=None):
+                  max_size=None, latency=None, segment_size=None):
         """The download of the ``[glance_download]`` options (registered).
 
-        Its streams draw from this process's stream count.
+        Its streams draw from this process's stream count; a
+        ``segment_size`` given replaces the option's.
         """
         group = conf[options.GROUP]
         return cls(dest_path, size, digest, group.chunk_size, policy,
                    progress=progress, streams=group.parallel_streams,
-                   segment_size=group.segment_size,
+                   segment_size=segment_size or group.segment_size,
                    min_split_size=group.min_split_size,
                    slots=streams_mod.process_slots(group.process_streams),
                    min_rate=group.min_rate,

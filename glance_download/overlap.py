@@ -27,6 +27,8 @@ from glance_download import errors
 # Glance's import plugins that read and rewrite the staged file between the
 # download and the store step.
 STAGED_FILE_READERS = ('image_conversion', 'image_decompression')
+# The largest segment of a download the store step follows.
+FOLLOWED_SEGMENT_SIZE = 16 * 1024 * 1024
 # Thread name, so that tests can see none is left behind.
 DOWNLOAD_THREAD = 'glance-download-transfer'
 
@@ -53,6 +55,20 @@ def fallback_reason(enabled, import_plugins, hook, other_stores=()):
         return (f"store {', '.join(other_stores)} is not a filesystem "
                 'store')
     return None
+
+
+def segment_size(configured):
+    """The segments of a download that Glance's store step follows.
+
+    The store step reads the data in order, so it can read only the
+    contiguous written prefix: with a few large segments fetched side by
+    side, the prefix jumps once per round of segments and the store
+    waits, then has most of the image to write after the last byte.
+    Smaller segments, claimed in order, keep the prefix close behind the
+    streams; each costs a request, which FOLLOWED_SEGMENT_SIZE keeps to
+    one per couple of seconds of one stream over a long round trip.
+    """
+    return min(configured, FOLLOWED_SEGMENT_SIZE)
 
 
 class BackgroundDownload:

@@ -89,17 +89,20 @@ class DownloadToStaging(base.Step):
             self.recheck = recheck.Recheck(functools.partial(
                 base.confirm_active, client, source_image_id,
                 source_region), client.latency if far else None)
+            waits = overlap.fallback_reason(
+                settings.overlap_store_writes, store_feed.import_plugins(),
+                store_feed.install(),
+                stores.not_file_stores(self.target_stores))
             self.download = fetch.StagedDownload.from_conf(
                 self.conf, path, source_image['size'], source_digest,
                 client.policy, progress=self._progress(
                     progress.Progress(self.reporter.report,
                                       settings.progress_interval,
                                       source_region)),
-                max_size=formats.image_size_cap(), latency=client.latency)
-            waits = overlap.fallback_reason(
-                settings.overlap_store_writes, store_feed.import_plugins(),
-                store_feed.install(),
-                stores.not_file_stores(self.target_stores))
+                max_size=formats.image_size_cap(), latency=client.latency,
+                segment_size=(settings.segment_size if waits is not None
+                              else overlap.segment_size(
+                                  settings.segment_size)))
             finish = functools.partial(self._finish, source_image_id,
                                        source_region, path, waits)
             if waits is not None:

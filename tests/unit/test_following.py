@@ -131,6 +131,12 @@ class FollowingReaderTest(unittest.TestCase):
 
 class FallbackTest(unittest.TestCase):
 
+    def test_a_followed_download_has_smaller_segments(self):
+        self.assertEqual(overlap.FOLLOWED_SEGMENT_SIZE,
+                         overlap.segment_size(64 * 1024 * 1024))
+        self.assertEqual(4 * 1024 * 1024,
+                         overlap.segment_size(4 * 1024 * 1024))
+
     def test_reasons(self):
         self.assertIsNone(overlap.fallback_reason(True, [], True))
         self.assertIsNone(overlap.fallback_reason(

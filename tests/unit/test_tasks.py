@@ -37,6 +37,7 @@ from glance.common.scripts import utils as script_utils
 from glance_download.boundary import reporting
 from glance_download import fetch
 from glance_download import options
+from glance_download import overlap
 from glance_download import partfile
 from glance_download import plugin
 from glance_download.tasks import copy_metadata
@@ -362,6 +363,36 @@ class SuccessTest(FlowTestBase):
                   for r in self.glance.requests_to('/file')]
         self.assertEqual([None, 'bytes=1048576-', 'bytes=2097152-'], ranges)
         self.assertIn('2 resumed', self.objs.task_repo.messages[-1])
+
+    def segment_sizes(self):
+        """The segment size of each download run from now on."""
+        sizes = []
+        real = fetch.StagedDownload.run
+
+        def run(download, opener):
+            sizes.append(download.segment_size)
+            return real(download, opener)
+        patcher = mock.patch.object(fetch.StagedDownload, 'run', run)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        return sizes
+
+    def test_a_followed_download_is_cut_finer(self):
+        # The store step reads in order: smaller segments keep the written
+        # prefix close behind the streams.
+        self.cfg.config(segment_size=64 * 1024 * 1024, group=options.GROUP)
+        sizes = self.segment_sizes()
+        self.run_import()
+        self.assert_staged()
+        self.assertEqual([overlap.FOLLOWED_SEGMENT_SIZE], sizes)
+
+    def test_a_staged_download_keeps_its_segments(self):
+        self.cfg.config(segment_size=64 * 1024 * 1024, group=options.GROUP)
+        self.cfg.config(overlap_store_writes=False, group=options.GROUP)
+        sizes = self.segment_sizes()
+        self.run_import()
+        self.assert_staged()
+        self.assertEqual([64 * 1024 * 1024], sizes)
 
     def test_the_store_step_reads_while_the_data_arrives(self):
         # A pause of the source, that the download resumes from.
