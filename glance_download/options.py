@@ -206,10 +206,10 @@ engine_opts = [
                     'first when parallel_streams is not 1. Each segment is '
                     'resumed and retried on its own, and split when a '
                     'stream has nothing left to claim. Where Glance\'s '
-                    'store step reads the data as it arrives '
-                    '(overlap_store_writes), segments are at most 16 MiB, '
-                    'so that the data written in order stays close behind '
-                    'the streams.'),
+                    'store step reads the data of a far source as it '
+                    'arrives (overlap_store_writes), segments are at most '
+                    '16 MiB, so that the data written in order stays close '
+                    'behind the streams.'),
     cfg.IntOpt('min_split_size', default=4 * 1024 * 1024,
                min=64 * 1024,
                help='Fewest bytes of a segment a stream with nothing left '

@@ -57,18 +57,22 @@ def fallback_reason(enabled, import_plugins, hook, other_stores=()):
     return None
 
 
-def segment_size(configured):
-    """The segments of a download that Glance's store step follows.
+def segment_size(configured, followed, far):
+    """The segments of a download; smaller when the store step follows it.
 
     The store step reads the data in order, so it can read only the
     contiguous written prefix: with a few large segments fetched side by
-    side, the prefix jumps once per round of segments and the store
-    waits, then has most of the image to write after the last byte.
-    Smaller segments, claimed in order, keep the prefix close behind the
-    streams; each costs a request, which FOLLOWED_SEGMENT_SIZE keeps to
-    one per couple of seconds of one stream over a long round trip.
+    side from a ``far`` source, the prefix jumps once per round of
+    segments and the store waits, then has most of the image to write
+    after the last byte.  Smaller segments, claimed in order, keep the
+    prefix close behind the streams; each costs a request, which
+    FOLLOWED_SEGMENT_SIZE keeps to one per couple of seconds of one
+    stream over a long round trip.  A near source starts with one stream,
+    which writes in order anyway, and keeps ``configured``.
     """
-    return min(configured, FOLLOWED_SEGMENT_SIZE)
+    if followed and far:
+        return min(configured, FOLLOWED_SEGMENT_SIZE)
+    return configured
 
 
 class BackgroundDownload:

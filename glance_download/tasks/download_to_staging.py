@@ -100,9 +100,9 @@ class DownloadToStaging(base.Step):
                                       settings.progress_interval,
                                       source_region)),
                 max_size=formats.image_size_cap(), latency=client.latency,
-                segment_size=(settings.segment_size if waits is not None
-                              else overlap.segment_size(
-                                  settings.segment_size)))
+                segment_size=overlap.segment_size(
+                    settings.segment_size, followed=waits is None,
+                    far=far))
             finish = functools.partial(self._finish, source_image_id,
                                        source_region, path, waits)
             if waits is not None:

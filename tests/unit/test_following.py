@@ -131,11 +131,14 @@ class FollowingReaderTest(unittest.TestCase):
 
 class FallbackTest(unittest.TestCase):
 
-    def test_a_followed_download_has_smaller_segments(self):
+    def test_a_followed_download_from_afar_has_smaller_segments(self):
+        big, small = 64 * 1024 * 1024, 4 * 1024 * 1024
         self.assertEqual(overlap.FOLLOWED_SEGMENT_SIZE,
-                         overlap.segment_size(64 * 1024 * 1024))
-        self.assertEqual(4 * 1024 * 1024,
-                         overlap.segment_size(4 * 1024 * 1024))
+                         overlap.segment_size(big, True, True))
+        self.assertEqual(small, overlap.segment_size(small, True, True))
+        # One stream from a near source writes in order anyway.
+        self.assertEqual(big, overlap.segment_size(big, True, False))
+        self.assertEqual(big, overlap.segment_size(big, False, True))
 
     def test_reasons(self):
         self.assertIsNone(overlap.fallback_reason(True, [], True))

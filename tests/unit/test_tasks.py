@@ -34,6 +34,7 @@ from taskflow import task as tf_task
 from glance.async_.flows import api_image_import
 from glance.common.scripts import utils as script_utils
 
+from glance_download import autotune
 from glance_download.boundary import reporting
 from glance_download import fetch
 from glance_download import options
@@ -377,14 +378,23 @@ class SuccessTest(FlowTestBase):
         self.addCleanup(patcher.stop)
         return sizes
 
-    def test_a_followed_download_is_cut_finer(self):
+    def test_a_followed_download_from_afar_is_cut_finer(self):
         # The store step reads in order: smaller segments keep the written
         # prefix close behind the streams.
         self.cfg.config(segment_size=64 * 1024 * 1024, group=options.GROUP)
         sizes = self.segment_sizes()
-        self.run_import()
+        with mock.patch.object(autotune, 'far', return_value=True):
+            self.run_import()
         self.assert_staged()
         self.assertEqual([overlap.FOLLOWED_SEGMENT_SIZE], sizes)
+
+    def test_a_followed_download_from_near_keeps_its_segments(self):
+        # One stream from a near source writes in order anyway.
+        self.cfg.config(segment_size=64 * 1024 * 1024, group=options.GROUP)
+        sizes = self.segment_sizes()
+        self.run_import()
+        self.assert_staged()
+        self.assertEqual([64 * 1024 * 1024], sizes)
 
     def test_a_staged_download_keeps_its_segments(self):
         self.cfg.config(segment_size=64 * 1024 * 1024, group=options.GROUP)
