@@ -16,9 +16,10 @@ A fixed second wastes up to a second at every end the command waits for:
 the last copy's, and in a relay tree the relay's, which the regions
 waiting for it cannot pull from before it is seen active. So an import is
 polled sooner when its end may be near: right after it started (a small
-image is done in a moment, a refused one fails at once), once its task
-says the download is done or nearly done, and sooner still when regions
-wait for it to relay. Never more often than a region is asked to bear:
+image is done in a moment, a refused one fails at once), and most often
+once its task says the download is done or nearly done, or Glance is
+saving its last state; sooner too when regions wait for it to relay.
+Never more often than a region is asked to bear:
 each poll is two requests, and the polls of one region's imports share
 REGION_POLLS a second.
 """
@@ -38,19 +39,24 @@ _UNITS = {'B': 1, 'KiB': 1 << 10, 'MiB': 1 << 20, 'GiB': 1 << 30,
           'TiB': 1 << 40, 'PiB': 1 << 50}
 
 
-def interval(elapsed, message='', gating=False, in_region=1, longest=1.0):
+def interval(elapsed, message='', gating=False, in_region=1, longest=1.0,
+             ending=False):
     """Seconds until the next poll of one import.
 
     elapsed: seconds since the import was started; message: its task's
     message (progress.describe while downloading); gating: regions wait
     for this copy to serve them; in_region: imports of its region being
     polled (itself included); longest: the wait when nothing says the end
-    is near. The region's share bounds it from below, longest or not.
+    is near; ending: the last poll saw the image active, or its task
+    ended, not both. The region's share bounds it from below, longest or
+    not.
     """
     wait = longest
     left = seconds_left(message)
-    if (elapsed < EARLY or message.startswith(progress.DONE_PREFIX)
-            or (left is not None and left <= NEAR_END)):
+    if ending or message.startswith(progress.DONE_PREFIX) or (
+            left is not None and left <= NEAR_END):
+        wait = SHORTEST
+    elif elapsed < EARLY:
         wait = SHORTEST if gating else min(longest, 2 * SHORTEST)
     elif left is not None:
         # Poll about when the download should end, halfway there at most.

@@ -62,8 +62,7 @@ class Follower:
         return (self.clock() if now is None else now) >= self._due_at(row)
 
     def next_due(self, rows, default=None, now=None):
-        """Seconds from now until the first of rows is due; default if none.
-        """
+        """Seconds until the first of rows is due; default if none."""
         if not rows:
             return default
         now = self.clock() if now is None else now
@@ -146,8 +145,6 @@ class Follower:
                 display.update(row.label, 'importing', str(e),
                                via=row.via)
             return False
-        self._pace(row, now, (task or {}).get('message') or '', gating,
-                   in_region)
         if image is None:
             row.outcome = 'failed'
             row.status = 'deleted'
@@ -159,6 +156,10 @@ class Follower:
             row.task_id = task['id']
         message = (task or {}).get('message') or ''
         ended = task and task.get('status') in ('success', 'failure')
+        # The image active before its task ended, or the reverse: Glance
+        # is saving the last of it.
+        self._pace(row, now, message, gating, in_region,
+                   ending=bool(ended) or image['status'] == 'active')
         if display:
             display.update(row.label or row.region, image['status'],
                            message, via=row.via)
@@ -188,9 +189,10 @@ class Follower:
         self._ended(row)
         return True
 
-    def _pace(self, row, now, message, gating, in_region):
+    def _pace(self, row, now, message, gating, in_region, ending=False):
         self.due[id(row)] = now + pace.interval(
-            now - row.started, message, gating, in_region, longest=POLL)
+            now - row.started, message, gating, in_region, longest=POLL,
+            ending=ending)
 
     def _ended(self, row):
         row.waiting = False

@@ -141,7 +141,10 @@ class Runner:
                     return_when=concurrent.futures.FIRST_COMPLETED)
             else:
                 time.sleep(timeout)
-            for future in done:
+            # In the order of work: regions decided at once join a tree in
+            # the order they were given.
+            for future in sorted(done, key=lambda f: late.get(f, running.get(
+                    f, -1))):
                 if future in late:
                     self._decided(pool, work, running, queued,
                                   late.pop(future), future.result())

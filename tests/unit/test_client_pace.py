@@ -38,13 +38,19 @@ class IntervalTest(unittest.TestCase):
         self.assertLess(near, 1.0)
         self.assertGreaterEqual(near, pace.SHORTEST)
 
-    def test_sooner_once_the_download_is_done(self):
+    def test_soonest_once_the_download_is_done(self):
         done = progress.DONE_PREFIX + '5 MiB from region R1 in 1.0 s'
-        self.assertLess(pace.interval(60, done), 1.0)
+        self.assertEqual(pace.SHORTEST, pace.interval(60, done))
 
-    def test_soonest_when_regions_wait_to_be_relayed(self):
-        self.assertEqual(pace.SHORTEST, pace.interval(
-            60, downloading(990, 1000, 10), gating=True))
+    def test_soonest_while_glance_saves_the_end(self):
+        # Glance's own last message replaced the method's closing one.
+        self.assertEqual(pace.SHORTEST, pace.interval(60, 'Copied 5 MiB',
+                                                      ending=True))
+        self.assertEqual(1.0, pace.interval(60, 'Copied 5 MiB'))
+
+    def test_sooner_when_regions_wait_to_be_relayed(self):
+        self.assertEqual(pace.SHORTEST, pace.interval(0, gating=True))
+        self.assertLess(pace.interval(0, gating=True), pace.interval(0))
         self.assertLess(pace.interval(60, '', gating=True),
                         pace.interval(60, ''))
 
