@@ -134,6 +134,12 @@ class Runner:
             timeout = self.follower.next_due(
                 [row for row, _, _ in self._watched(flying, queued)],
                 polling.POLL)
+            holding = [tree for tree in self.trees.values() if tree.expected]
+            if holding:
+                now = self.clock()
+                timeout = min([timeout] + [tree.grace_over - now
+                                           for tree in holding
+                                           if tree.holding(now)])
             done = ()
             if running or late:
                 done, _ = concurrent.futures.wait(

@@ -24,6 +24,12 @@ import dataclasses
 from glance_download.client import plan
 from glance_download.client import relay
 
+# Seconds after the start during which the source serves no one while
+# regions are still being checked: one of them may hold a verified copy
+# to relay, and checks take a fraction of a second; a region that does
+# not answer holds the others back this long, not a read timeout.
+CHECKS_GRACE = 1.0
+
 
 def _ready_regions(steps):
     """{region: copy id} where a step found a verified copy already."""
@@ -105,25 +111,36 @@ class Tree:
         self.clock = clock
         self.expected = dict(expected)
         """{region: index of its work item}, its step not decided yet."""
+        self.grace_over = clock() + CHECKS_GRACE if expected else None
+        """When the source serves again, though regions are expected."""
 
     def busy(self, follow):
         """Whether the run must go on for this tree."""
         return bool(self.state.waiting or self.expected
                     or (follow and self.state.pulling))
 
+    def holding(self, now):
+        """Whether the source waits for the regions still being checked."""
+        return bool(self.expected) and now < self.grace_over
+
     def arrive(self, step, index):
         """An expected region's step is decided; True if the tree holds it.
 
-        An import waits its turn in the tree, after those waiting already;
+        An import waits its turn in the tree, in the order of the regions;
         a verified copy found there serves the others at once; any other
         step is the runner's.
         """
         if self.expected.pop(step.region, None) is None:
             return False
         if step.action in plan.IMPORTS:
+            # In its place among those waiting, as the regions were given.
             self.index[step.region] = index
-            self.state = dataclasses.replace(
-                self.state, waiting=self.state.waiting + (step.region,))
+            waiting = list(self.state.waiting)
+            place = next((n for n, t in enumerate(waiting)
+                          if self.index[t] > index), len(waiting))
+            waiting.insert(place, step.region)
+            self.state = dataclasses.replace(self.state,
+                                             waiting=tuple(waiting))
             return True
         copy = _ready_regions([step])
         if copy:
@@ -144,6 +161,12 @@ class Tree:
         self.state = dataclasses.replace(self.state, slow=slow)
         starts, stuck = relay.next_pulls(self.state, max_from_source,
                                          max_from_relay)
+        if self.holding(now):
+            # Within the grace, the source serves a target only when no
+            # region given before it is still being checked.
+            first = min(self.expected.values())
+            starts = {t: o for t, o in starts.items()
+                      if o != self.state.source or self.index[t] < first}
         pulling = dict(self.state.pulling, **starts)
         self.state = dataclasses.replace(
             self.state, pulling=pulling, waiting=tuple(

@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import random
 import threading
+import time
 import unittest
 
 from glance_download.client import image_fields
@@ -354,6 +355,24 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
         rows = work_runner.run(work)
         self.assertEqual(['ok', 'ok'], [r.outcome for r in rows])
         self.assertEqual([('R2', rows[0].image_id)], regions['R3'].pulls)
+
+    def test_the_source_waits_a_moment_for_regions_still_checked(self):
+        # R2's checks find its verified copy a moment after R3's are
+        # done: R3 pulls from R2, not from the source.
+        regions = {name: Region(name) for name in ('R2', 'R3')}
+        regions['R2'].add('old', status='active', os_hash_value='h',
+                          os_hash_algo='sha512', size=5)
+        work_runner = runner.Runner(
+            regions, 'R1', 'public', owner=test_client_runner.OWNER,
+            timeout=100, deadline=time.monotonic() + 60, follow=True)
+        futures, work = self.later(regions, {
+            'R3': plan.Step('R3', plan.CREATE, 'src')})
+        threading.Timer(trees.CHECKS_GRACE / 4, futures['R2'].set_result, [(
+            plan.Step('R2', plan.SKIP, 'src', 'old'),
+            test_client_runner.SOURCE, None)]).start()
+        rows = work_runner.run(work)
+        self.assertEqual(['ok', 'ok'], [r.outcome for r in rows])
+        self.assertEqual([('R2', 'old')], regions['R3'].pulls)
 
     def test_the_star_pulls_every_copy_from_the_source(self):
         regions = {name: Region(name) for name in ('R2', 'R3', 'R4')}
