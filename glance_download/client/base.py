@@ -35,6 +35,8 @@ from glance_download.client import trees
 LOG = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 130
+# Regions checked at the same time before their steps.
+MAX_CHECKS = 8
 _REATTACH = 'run the same command again with --wait to follow it'
 
 
@@ -97,75 +99,96 @@ class RegionsCommand(command.Lister):
                    for name in [source_region] + targets}
         return source_region, targets, regions
 
-    def check_methods(self, regions, targets):
-        """{region: message} for the targets that refuse the method."""
-        def check(region):
-            try:
-                return plan.method_problem(
-                    region, regions[region].import_methods())
-            except images.GlanceError as e:
-                return str(e)
-        with concurrent.futures.ThreadPoolExecutor(
-                max(1, min(8, len(targets)))) as pool:
-            found = dict(zip(targets, pool.map(check, targets)))
-        return {region: msg for region, msg in found.items() if msg}
+    def method_refused(self, region, methods):
+        """Why region, offering methods, cannot be a target, or None."""
+        return plan.method_problem(region, methods)
+
+    def later_steps(self, regions, targets, source_region, source, fields,
+                    decide):
+        """[runner.Later] of targets, each decided by its own checks.
+
+        A region's checks (the method, its copies, whether it is the
+        source's own Glance) run one after the other, and the regions'
+        side by side: the steps of the others start as soon as their own
+        checks are done, not after those of a region that never answers.
+        decide(region, copies) is the step of a region that passed.
+        """
+        owner = self.client().project_id
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max(1, min(MAX_CHECKS, len(targets))))
+        self.pools.append(pool)
+
+        def checked(region):
+            glance = regions[region]
+            problem = method_problem(glance, self.method_refused)
+            if problem is None:
+                try:
+                    step = decide(region, glance.copies(
+                        owner, source_region, source['id']))
+                except images.GlanceError as e:
+                    problem = str(e)
+            if problem is None and step.action != plan.FAIL:
+                problem = same_glance_problem(glance, source, source_region)
+            if problem is not None:
+                step = plan.Step(region, plan.FAIL, source['id'],
+                                 reason=problem)
+            return step, source, fields
+        return [runner.Later(region, source, pool.submit(checked, region))
+                for region in targets]
 
     def region_copies(self, regions, targets, source_region,
                       source_id=None):
         """({region: copies}, {region: why nothing can be done there}).
 
         A region whose Glance refuses the method, or whose copies cannot
-        be listed, is in the second dictionary only.
+        be listed, is in the second dictionary only. Each region's method
+        and listing are read one after the other, the regions side by
+        side.
         """
-        problems = self.check_methods(regions, targets)
         owner = self.client().project_id
-        left = [region for region in targets if region not in problems]
 
-        def listed(region):
+        def surveyed(region):
+            glance = regions[region]
+            problem = method_problem(glance, self.method_refused)
+            if problem is not None:
+                return None, problem
             try:
-                return regions[region].copies(owner, source_region,
-                                              source_id), None
+                return glance.copies(owner, source_region, source_id), None
             except images.GlanceError as e:
                 return None, str(e)
-        copies = {}
-        if left:
-            with concurrent.futures.ThreadPoolExecutor(
-                    min(8, len(left))) as pool:
-                for region, (found, problem) in zip(
-                        left, pool.map(listed, left)):
-                    if problem is None:
-                        copies[region] = found
-                    else:
-                        problems[region] = problem
+        copies, problems = {}, {}
+        with concurrent.futures.ThreadPoolExecutor(
+                max(1, min(MAX_CHECKS, len(targets)))) as pool:
+            for region, (found, problem) in zip(
+                    targets, pool.map(surveyed, targets)):
+                if problem is None:
+                    copies[region] = found
+                else:
+                    problems[region] = problem
         return copies, problems
 
     @staticmethod
     def same_glance(regions, work, source_region):
         """{region: message} for targets that are the source's own Glance.
 
-        One source per target is read there (in parallel): the very same
-        record means that creating a "copy" would make it beside the
-        source. A region that cannot be read is left to the steps.
+        One source per target is read there (in parallel). Items decided
+        later (runner.Later) check it themselves.
         """
         probes = {}
-        for step, source, _ in work:
+        for item in work:
+            if isinstance(item, runner.Later):
+                continue
+            step, source, _ = item
             if step.action != plan.FAIL and source.get('created_at'):
                 probes.setdefault(step.region, source)
-
-        def probe(region):
-            source = probes[region]
-            try:
-                seen = regions[region].get(source['id'])
-            except images.GlanceError:
-                return None
-            if not compare.same_glance(source, seen):
-                return None
-            return same_glance_message(region, source_region, source['id'])
         if not probes:
             return {}
         with concurrent.futures.ThreadPoolExecutor(
-                min(8, len(probes))) as pool:
-            found = dict(zip(probes, pool.map(probe, probes)))
+                min(MAX_CHECKS, len(probes))) as pool:
+            found = dict(zip(probes, pool.map(
+                lambda region: same_glance_problem(
+                    regions[region], probes[region], source_region),
+                probes)))
         return {region: msg for region, msg in found.items() if msg}
 
     def carry_out(self, parsed_args, regions, source_region, work, sources,
@@ -176,12 +199,17 @@ class RegionsCommand(command.Lister):
         rows: rows already decided, printed first. The reason of each
         failure is written to stderr too.
         """
+        if parsed_args.dry_run:
+            work = [item.future.result() if isinstance(item, runner.Later)
+                    else item for item in work]
         shared = self.same_glance(regions, work, source_region)
-        work = [(dataclasses.replace(step, action=plan.FAIL, image_id=None,
-                                     reason=shared[step.region]),
-                 source, fields)
-                if step.region in shared else (step, source, fields)
-                for step, source, fields in work]
+        work = [(dataclasses.replace(item[0], action=plan.FAIL,
+                                     image_id=None,
+                                     reason=shared[item[0].region]),
+                 item[1], item[2])
+                if not isinstance(item, runner.Later)
+                and item[0].region in shared else item
+                for item in work]
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
             parsed_args.max_parallel, parsed_args.max_per_region,
@@ -247,9 +275,42 @@ class RegionsCommand(command.Lister):
 
     def run(self, parsed_args):
         self.exit_status = plan.EXIT_OK
+        self.pools = []
         self.timeouts = timing.Timeouts(
             parsed_args.connect_timeout, parsed_args.read_timeout,
             deadline=time.monotonic() + parsed_args.timeout,
             timeout=parsed_args.timeout)
-        status = super().run(parsed_args)
+        try:
+            status = super().run(parsed_args)
+        finally:
+            for pool in self.pools:
+                pool.shutdown(wait=False, cancel_futures=True)
         return status or self.exit_status
+
+
+def method_problem(glance, refused=plan.method_problem):
+    """Why glance's region cannot be a target; None if it can.
+
+    refused(region, methods) judges the methods it offers.
+    """
+    try:
+        return refused(glance.region, glance.import_methods())
+    except images.GlanceError as e:
+        return str(e)
+
+
+def same_glance_problem(glance, source, source_region):
+    """The message when glance is the source's own Glance, else None.
+
+    The very same record there means that a "copy" would be made beside
+    the source. A region that cannot be read is left to the steps.
+    """
+    if not source.get('created_at'):
+        return None
+    try:
+        seen = glance.get(source['id'])
+    except images.GlanceError:
+        return None
+    if not compare.same_glance(source, seen):
+        return None
+    return same_glance_message(glance.region, source_region, source['id'])

@@ -90,14 +90,9 @@ class CopyImage(base.RegionsCommand):
         fields = image_fields.target_fields(
             source, source_region, name=parsed_args.name,
             visibility=parsed_args.visibility, same_id=parsed_args.same_id)
-        copies, problems = self.region_copies(regions, targets,
-                                              source_region, source['id'])
-        steps = [plan.Step(region, plan.FAIL, source['id'],
-                           reason=problems[region])
-                 if region in problems else
-                 plan.copy_step(region, source, copies[region],
-                                parsed_args.existing)
-                 for region in targets]
-        return self.carry_out(parsed_args, regions, source_region,
-                              [(step, source, fields) for step in steps],
+        work = self.later_steps(
+            regions, targets, source_region, source, fields,
+            lambda region, copies: plan.copy_step(
+                region, source, copies, parsed_args.existing))
+        return self.carry_out(parsed_args, regions, source_region, work,
                               {source['id']: source})

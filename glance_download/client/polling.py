@@ -29,10 +29,13 @@ import time
 from glance_download.client import compare
 from glance_download.client import image_fields
 from glance_download.client import images
+from glance_download.client import pace
 from glance_download import progress
 
 LOG = logging.getLogger(__name__)
 
+# The wait between two polls of an import when nothing says its end is
+# near (pace.interval).
 POLL = 1.0
 # Polls sent at the same time.
 MAX_POLLS = 8
@@ -47,6 +50,29 @@ class Follower:
         self.clock = clock
         self.timeout = timeout
         """The command's --timeout, which the deadline was made of."""
+        self.due = {}
+        """{id(row): clock value of its next poll}"""
+
+    def is_due(self, row, now=None):
+        """Whether row's import is to be polled now (a clock value).
+
+        A row not polled yet is due a first interval after its start: the
+        step that started the import has just read its task.
+        """
+        return (self.clock() if now is None else now) >= self._due_at(row)
+
+    def next_due(self, rows, default=None, now=None):
+        """Seconds until the first of rows is due; default if none."""
+        if not rows:
+            return default
+        now = self.clock() if now is None else now
+        return max(0.0, min(map(self._due_at, rows)) - now)
+
+    def _due_at(self, row):
+        due = self.due.get(id(row))
+        if due is None:
+            return row.started + pace.interval(0, longest=POLL)
+        return due
 
     def follow(self, rows, sources, deadline, display=None):
         """Poll the waiting rows until each ended or deadline passed.
@@ -62,21 +88,28 @@ class Follower:
         shown = _Locked(display) if display else None
         with concurrent.futures.ThreadPoolExecutor(
                 max(1, min(MAX_POLLS, len(pending)))) as pool:
+            now = self.clock()
             while pending:
+                due = [row for row in pending if self.is_due(row, now)]
+                counts = in_region(pending)
                 # Side by side: a region that stopped answering costs its
                 # own rows a read timeout, not every other region's.
-                ended = list(pool.map(
-                    lambda row: self.poll(row, sources[row.source_id],
-                                          shown), pending))
-                pending = [row for row, done in zip(pending, ended)
-                           if not done]
+                ended = set(id(row) for row, done in zip(due, pool.map(
+                    lambda row: self.poll(
+                        row, sources[row.source_id], shown,
+                        in_region=counts[row.region], now=now), due))
+                    if done)
+                pending = [row for row in pending if id(row) not in ended]
                 if not pending:
                     break
-                if self.clock() >= deadline:
+                now = self.clock()
+                if now >= deadline:
                     for row in pending:
                         self.time_out(row, shown)
                     break
-                time.sleep(POLL)
+                wait = min(self.next_due(pending, now=now), deadline - now)
+                time.sleep(wait)
+                now += wait
         return rows
 
     def time_out(self, row, display=None):
@@ -93,13 +126,21 @@ class Follower:
             display.update(row.label, 'timed out', row.message,
                            via=row.via)
 
-    def poll(self, row, source, display=None):
-        """True once the import of row ended; the row is then complete."""
+    def poll(self, row, source, display=None, gating=False, in_region=1,
+             now=None):
+        """True once the import of row ended; the row is then complete.
+
+        gating: regions wait for this copy to relay it; in_region: imports
+        of row's region being polled. Both set when it is next due, from
+        now (a clock value: the poll's round, by default this moment).
+        """
+        now = self.clock() if now is None else now
         glance = self.regions[row.region]
         try:
             task = glance.newest_task(row.image_id)
             image = glance.get(row.image_id)
         except images.GlanceError as e:
+            self._pace(row, now, '', gating, in_region)
             if display:
                 display.update(row.label, 'importing', str(e),
                                via=row.via)
@@ -115,6 +156,10 @@ class Follower:
             row.task_id = task['id']
         message = (task or {}).get('message') or ''
         ended = task and task.get('status') in ('success', 'failure')
+        # The image active before its task ended, or the reverse: Glance
+        # is saving the last of it.
+        self._pace(row, now, message, gating, in_region,
+                   ending=bool(ended) or image['status'] == 'active')
         if display:
             display.update(row.label or row.region, image['status'],
                            message, via=row.via)
@@ -144,11 +189,24 @@ class Follower:
         self._ended(row)
         return True
 
+    def _pace(self, row, now, message, gating, in_region, ending=False):
+        self.due[id(row)] = now + pace.interval(
+            now - row.started, message, gating, in_region, longest=POLL,
+            ending=ending)
+
     def _ended(self, row):
         row.waiting = False
         row.seconds = self.clock() - row.started
         if row.replaced:
             complete_replacement(self.regions[row.region], row)
+
+
+def in_region(rows):
+    """{region: how many of rows import there}."""
+    counts = {}
+    for row in rows:
+        counts[row.region] = counts.get(row.region, 0) + 1
+    return counts
 
 
 def record_origin(glance, image, row):

@@ -19,7 +19,9 @@ flight end. With --topology tree, the imports of one source start as its
 relay tree lets them (trees). Each step is done by actions, and ends as a
 Row (report): what was done, where, and how it went. The imports in flight
 are polled (polling) where that matters to the schedule: replacements, and
-the regions with imports still queued or pulls of a tree still busy.
+the regions with imports still queued or pulls of a tree still busy. A
+region's step may come later (Later): the other regions' steps do not wait
+for its checks.
 """
 
 import collections
@@ -67,15 +69,19 @@ class Runner:
         """Where --wait shows the progress, the relayed pulls' too."""
 
     def run(self, work):
-        """Rows of work, a list of (step, source, fields) in that order.
+        """Rows of work, a list of (step, source, fields) or Later items.
 
         Returns once every step was done and every import started, and
         every replacement completed (its new copy verified and the earlier
-        ones deleted, or failed and the earlier ones kept).
+        ones deleted, or failed and the earlier ones kept). A Later item
+        is done once its region's checks decided its step, whatever the
+        other regions' checks take.
         """
         work = list(work)
         rows = [None] * len(work)
-        sources = {item[1]['id']: item[1] for item in work}
+        late = {index: item for index, item in enumerate(work)
+                if isinstance(item, Later)}
+        sources = {source_of(item)['id']: source_of(item) for item in work}
         self.trees = {}
         if self.topology == relay.TREE:
             self.trees = trees.for_run(work, self.source_region, self.clock)
@@ -83,13 +89,16 @@ class Runner:
                 for index in tree.index.values()}
         queued = collections.defaultdict(collections.deque)
         for index, item in enumerate(work):
-            if item[0].action in plan.IMPORTS and index not in held:
+            if (index not in late and item[0].action in plan.IMPORTS
+                    and index not in held):
                 queued[item[0].region].append(index)
         flying = collections.defaultdict(list)
         pool = concurrent.futures.ThreadPoolExecutor(
             max(1, min(self.max_parallel, len(work))))
         try:
-            self._schedule(pool, work, rows, queued, flying, sources)
+            self._schedule(pool, work, rows, queued, flying, sources,
+                           {item.future: index
+                            for index, item in late.items()})
         except KeyboardInterrupt:
             # Steps not begun are dropped; those under way end by
             # themselves, in their own threads.
@@ -98,11 +107,17 @@ class Runner:
         pool.shutdown()
         return rows
 
-    def _schedule(self, pool, work, rows, queued, flying, sources):
-        """Submit the steps, imports as their region has room for them."""
+    def _schedule(self, pool, work, rows, queued, flying, sources, late):
+        """Submit the steps, imports as their region has room for them.
+
+        late: {future of a Later item: its index}, until it is decided.
+        Waits for whichever comes first: a step done, a region's checks
+        done, or the next poll due of an import the schedule depends on.
+        """
         running = {pool.submit(self._bounded, *item): index
                    for index, item in enumerate(work)
-                   if item[0].action not in plan.IMPORTS}
+                   if not isinstance(item, Later)
+                   and item[0].action not in plan.IMPORTS}
         while True:
             self._relay(work, rows, queued)
             for region, indexes in queued.items():
@@ -114,52 +129,99 @@ class Runner:
                     index = indexes.popleft()
                     running[pool.submit(self._bounded, *work[index])] = index
                     starting += 1
+            if not (running or late) and self._finished(queued, flying):
+                return
+            timeout = self.follower.next_due(
+                [row for row, _, _ in self._watched(flying, queued)],
+                polling.POLL)
+            holding = [tree for tree in self.trees.values() if tree.expected]
+            if holding:
+                now = self.clock()
+                timeout = min([timeout] + [tree.grace_over - now
+                                           for tree in holding
+                                           if tree.holding(now)])
             done = ()
-            if running:
+            if running or late:
                 done, _ = concurrent.futures.wait(
-                    running, timeout=polling.POLL,
+                    set(running) | set(late), timeout=timeout,
                     return_when=concurrent.futures.FIRST_COMPLETED)
             else:
-                time.sleep(polling.POLL)
-            for future in done:
+                time.sleep(timeout)
+            # In the order of work: regions decided at once join a tree in
+            # the order they were given.
+            for future in sorted(done, key=lambda f: late.get(f, running.get(
+                    f, -1))):
+                if future in late:
+                    self._decided(pool, work, running, queued,
+                                  late.pop(future), future.result())
+                    continue
                 index = running.pop(future)
                 row = rows[index] = future.result()
                 if row.waiting:
                     flying[row.region].append(row)
                 else:
                     self._pull_ended(row, work, index, queued)
-            if not running and not any(queued.values()) and not any(
-                    row.replaced for rows_ in flying.values()
-                    for row in rows_) and not any(
-                        tree.busy(self.follow)
-                        for tree in self.trees.values()):
-                return
             self._watch(flying, queued, sources, work)
-            if self.deadline is not None and (
-                    self.clock() >= self.deadline) and not running:
+            if self.deadline is not None and not (running or late) and (
+                    not self._finished(queued, flying)) and (
+                        self.clock() >= self.deadline):
                 self._give_up(work, rows, flying, queued)
                 return
 
-    def _watch(self, flying, queued, sources, work):
-        """Poll the imports in flight where it matters.
+    def _finished(self, queued, flying):
+        """Nothing queued, to complete, or that a relay tree waits for."""
+        return not any(queued.values()) and not any(
+            row.replaced for rows in flying.values() for row in rows) and (
+                not any(tree.busy(self.follow)
+                        for tree in self.trees.values()))
+
+    def _decided(self, pool, work, running, queued, index, item):
+        """A region's checks decided the step of a Later item: go on."""
+        work[index] = item
+        step = item[0]
+        tree = self.trees.get(step.source_id)
+        if tree is not None and tree.arrive(step, index):
+            return
+        if step.action in plan.IMPORTS:
+            queued[step.region].append(index)
+        else:
+            running[pool.submit(self._bounded, *item)] = index
+
+    def _watched(self, flying, queued):
+        """[(row, relayed, gating)]: the imports polled where it matters.
 
         That is in a region with imports queued, for replacements, which
-        are completed here, and for the pulls of a relay tree still busy.
+        are completed here, and for the pulls of a relay tree still busy
+        (relayed); gating: regions wait for the row's copy to serve them.
         """
+        found = []
         for region, rows in flying.items():
-            for row in list(rows):
+            for row in rows:
                 tree = self.trees.get(row.source_id)
                 relayed = (tree is not None and region in tree.index
                            and tree.busy(self.follow))
-                if not (queued[region] or row.replaced or relayed) or (
-                        not row.waiting):
-                    continue
-                shown = self.display if relayed else None
-                if self.follower.poll(row, sources[row.source_id], shown):
-                    rows.remove(row)
-                    if tree is not None and region in tree.index:
-                        self._pull_ended(row, work, tree.index[region],
-                                         queued)
+                if row.waiting and (queued[region] or row.replaced
+                                    or relayed):
+                    found.append((row, relayed,
+                                  relayed and bool(tree.state.waiting)))
+        return found
+
+    def _watch(self, flying, queued, sources, work):
+        """Poll the watched imports that are due; complete those ended."""
+        watched = self._watched(flying, queued)
+        counts = polling.in_region(row for row, _, _ in watched)
+        for row, relayed, gating in watched:
+            if not self.follower.is_due(row):
+                continue
+            tree = self.trees.get(row.source_id)
+            shown = self.display if relayed else None
+            if self.follower.poll(row, sources[row.source_id], shown,
+                                  gating=gating,
+                                  in_region=counts[row.region]):
+                flying[row.region].remove(row)
+                if tree is not None and row.region in tree.index:
+                    self._pull_ended(row, work, tree.index[row.region],
+                                     queued)
 
     def _relay(self, work, rows, queued):
         """Queue the pulls the relay trees can start now."""
@@ -233,3 +295,21 @@ class Runner:
     def _bounded(self, step, source, fields):
         with self.limits[step.region]:
             return self.actions.do(step, source, fields)
+
+
+@dataclasses.dataclass(frozen=True)
+class Later:
+    """A work item of region whose step its own checks still decide.
+
+    future: resolves to the (step, source, fields) item, and never raises
+    for a region that failed its checks (the step is then a FAIL).
+    """
+
+    region: str
+    source: dict
+    future: concurrent.futures.Future
+
+
+def source_of(item):
+    """The source image of a work item, decided or not."""
+    return item.source if isinstance(item, Later) else item[1]

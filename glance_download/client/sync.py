@@ -133,27 +133,19 @@ class SyncImages(base.RegionsCommand):
                                           parsed_args.excluded_regions)
         return parsed_args.to_regions
 
-    def check_methods(self, regions, targets):
-        """{region: message} of the targets that cannot be synced.
+    def method_refused(self, region, methods):
+        """Why region cannot be synced to; None if it can.
 
         With --to-all-regions, a region without the method is skipped
         (self.skipped) rather than failed.
         """
-        problems = super().check_methods(regions, targets)
-        if not self.picked:
-            return problems
-        for region in sorted(problems):
-            try:
-                methods = regions[region].import_methods()
-            except images.GlanceError:
-                continue
-            if plan.method_problem(region, methods):
-                self.skipped[region] = (
-                    f'Glance in region {region} does not offer the '
-                    f'{plan.METHOD} import method: skipped. Give '
-                    f'--exclude-region {region} to leave it out.')
-                del problems[region]
-        return problems
+        problem = super().method_refused(region, methods)
+        if problem and self.picked:
+            self.skipped[region] = (
+                f'Glance in region {region} does not offer the '
+                f'{plan.METHOD} import method: skipped. Give '
+                f'--exclude-region {region} to leave it out.')
+        return problem
 
     def take_action(self, parsed_args):
         prefixes = parsed_args.prefixes or metadata.DEFAULT_PREFIXES
@@ -165,6 +157,8 @@ class SyncImages(base.RegionsCommand):
         sources, rows = self._sources(parsed_args, selected, source_region)
         copies, problems = self.region_copies(regions, targets,
                                               source_region)
+        problems = {region: problem for region, problem in problems.items()
+                    if region not in self.skipped}
         rows += self._skipped_rows(targets)
         targets = [r for r in targets if r not in self.skipped]
         candidates, found = self._orphan_candidates(

@@ -23,8 +23,8 @@ import time
 
 # Defaults of --connect-timeout and --read-timeout, in seconds. Glance
 # answers each of these calls in well under a second; half a minute leaves
-# room for a loaded server, and a dead region leaves the others most of
-# --timeout (the regions are checked side by side before any step).
+# room for a loaded server, and a dead region costs its own rows the time,
+# not the others' (each region is checked on its own).
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 30.0
 

@@ -24,6 +24,12 @@ import dataclasses
 from glance_download.client import plan
 from glance_download.client import relay
 
+# Seconds after the start during which the source serves no one while
+# regions are still being checked: one of them may hold a verified copy
+# to relay, and checks take a fraction of a second; a region that does
+# not answer holds the others back this long, not a read timeout.
+CHECKS_GRACE = 1.0
+
 
 def _ready_regions(steps):
     """{region: copy id} where a step found a verified copy already."""
@@ -42,27 +48,47 @@ def planned_origins(work, source_region, max_from_source, max_from_relay):
 
 
 def for_run(work, source_region, clock):
-    """{source id: its Tree}, for the sources of work that have one."""
-    sources = {source['id']: source for _, source, _ in work}
+    """{source id: its Tree}, for the sources of work that have one.
+
+    work: (step, source, fields) items, or items with a region and a
+    source whose step is decided later (runner.Later), which the tree
+    expects: they join it as they arrive (Tree.arrive).
+    """
+    sources, expected = {}, collections.defaultdict(dict)
+    for index, item in enumerate(work):
+        if isinstance(item, tuple):
+            sources[item[1]['id']] = item[1]
+        else:
+            sources[item.source['id']] = item.source
+            expected[item.source['id']][item.region] = index
+    decided = [item if isinstance(item, tuple) else None for item in work]
     return {source_id: Tree(source_region, sources[source_id], targets,
-                            ready, clock)
-            for source_id, (targets, ready) in _shapes(work).items()}
+                            ready, clock, expected[source_id])
+            for source_id, (targets, ready) in _shapes(
+                decided, expected).items()}
 
 
-def _shapes(work):
+def _shapes(work, expected=None):
     """{source id: ({target: index of work}, {region: ready copy id})}.
 
-    Only for a source with at least two regions to serve or be served by.
+    Only for a source with at least two regions to serve or be served by,
+    those expected included ({source id: {region: index}}); None items of
+    work are expected ones.
     """
+    expected = expected or {}
     by_source = collections.defaultdict(list)
-    for index, (step, _, _) in enumerate(work):
-        by_source[step.source_id].append((index, step))
+    for index, item in enumerate(work):
+        if item is not None:
+            by_source[item[0].source_id].append((index, item[0]))
     found = {}
-    for source_id, items in by_source.items():
+    for source_id in set(by_source) | set(expected):
+        items = by_source.get(source_id, ())
         targets = {step.region: index for index, step in items
                    if step.action in plan.IMPORTS}
         ready = _ready_regions(step for _, step in items)
-        if targets and len(targets) + len(ready) > 1:
+        coming = expected.get(source_id, {})
+        if (targets or coming) and len(targets) + len(ready) + len(
+                coming) > 1:
             found[source_id] = (targets, ready)
     return found
 
@@ -70,7 +96,8 @@ def _shapes(work):
 class Tree:
     """The relay tree of one source image while the run goes on."""
 
-    def __init__(self, source_region, source, targets, ready, clock):
+    def __init__(self, source_region, source, targets, ready, clock,
+                 expected=()):
         self.source = source
         self.index = dict(targets)
         """{target region: index of its work item}"""
@@ -82,10 +109,45 @@ class Tree:
         self.notes = {}
         """{target: what failed before the current pull}"""
         self.clock = clock
+        self.expected = dict(expected)
+        """{region: index of its work item}, its step not decided yet."""
+        self.grace_over = clock() + CHECKS_GRACE if expected else None
+        """When the source serves again, though regions are expected."""
 
     def busy(self, follow):
         """Whether the run must go on for this tree."""
-        return bool(self.state.waiting or (follow and self.state.pulling))
+        return bool(self.state.waiting or self.expected
+                    or (follow and self.state.pulling))
+
+    def holding(self, now):
+        """Whether the source waits for the regions still being checked."""
+        return bool(self.expected) and now < self.grace_over
+
+    def arrive(self, step, index):
+        """An expected region's step is decided; True if the tree holds it.
+
+        An import waits its turn in the tree, in the order of the regions;
+        a verified copy found there serves the others at once; any other
+        step is the runner's.
+        """
+        if self.expected.pop(step.region, None) is None:
+            return False
+        if step.action in plan.IMPORTS:
+            # In its place among those waiting, as the regions were given.
+            self.index[step.region] = index
+            waiting = list(self.state.waiting)
+            place = next((n for n, t in enumerate(waiting)
+                          if self.index[t] > index), len(waiting))
+            waiting.insert(place, step.region)
+            self.state = dataclasses.replace(self.state,
+                                             waiting=tuple(waiting))
+            return True
+        copy = _ready_regions([step])
+        if copy:
+            self.copies.update(copy)
+            self.state = dataclasses.replace(
+                self.state, ready=self.state.ready + (step.region,))
+        return False
 
     def origin(self, region):
         """(region, image id) to pull from: a relay's copy, or the source."""
@@ -99,6 +161,12 @@ class Tree:
         self.state = dataclasses.replace(self.state, slow=slow)
         starts, stuck = relay.next_pulls(self.state, max_from_source,
                                          max_from_relay)
+        if self.holding(now):
+            # Within the grace, the source serves a target only when no
+            # region given before it is still being checked.
+            first = min(self.expected.values())
+            starts = {t: o for t, o in starts.items()
+                      if o != self.state.source or self.index[t] < first}
         pulling = dict(self.state.pulling, **starts)
         self.state = dataclasses.replace(
             self.state, pulling=pulling, waiting=tuple(

@@ -10,9 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import concurrent.futures
 import dataclasses
 import itertools
 import random
+import threading
+import time
 import unittest
 
 from glance_download.client import image_fields
@@ -296,6 +299,80 @@ class RunnerTreeTest(test_client_runner.NoWaiting, unittest.TestCase):
                 copy[metadata.SOURCE_REGION_PROPERTY],
                 copy[metadata.SOURCE_IMAGE_PROPERTY],
                 copy[image_fields.PULLED_FROM_PROPERTY]))
+
+    def later(self, regions, checked):
+        """({region: future}, Later items); checked: the steps decided."""
+        fields = image_fields.target_fields(test_client_runner.SOURCE, 'R1')
+        futures = {}
+        for name in regions:
+            futures[name] = concurrent.futures.Future()
+            step = checked.get(name)
+            if step is not None:
+                futures[name].set_result(
+                    (step, test_client_runner.SOURCE, fields))
+        return futures, [
+            runner.Later(name, test_client_runner.SOURCE, futures[name])
+            for name in regions]
+
+    def test_a_region_still_checked_holds_back_no_other(self):
+        # R4's checks end only once R2 and R3 are copied, R3 from R2: had
+        # the runner waited for them first, nothing would ever start.
+        regions = {name: Region(name) for name in ('R2', 'R3', 'R4')}
+        work_runner = runner.Runner(
+            regions, 'R1', 'public', clock=test_client_runner.Clock(),
+            owner=test_client_runner.OWNER, timeout=100, deadline=100000,
+            follow=True)
+        futures, work = self.later(regions, {
+            'R2': plan.Step('R2', plan.CREATE, 'src'),
+            'R3': plan.Step('R3', plan.CREATE, 'src')})
+        region3 = regions['R3']
+        finish = region3.finish
+
+        def finished(image_id, ok, message=''):
+            finish(image_id, ok, message)
+            futures['R4'].set_result((plan.Step(
+                'R4', plan.FAIL, 'src', reason='R4 never answered'),
+                test_client_runner.SOURCE, None))
+        region3.finish = finished
+        rows = work_runner.run(work)
+        self.assertEqual(['ok', 'ok', 'failed'], [r.outcome for r in rows])
+        self.assertEqual('R4 never answered', rows[2].message)
+        self.assertEqual([('R2', rows[0].image_id)], region3.pulls)
+        self.assertEqual([], regions['R4'].calls)
+
+    def test_a_region_decided_later_joins_the_tree(self):
+        regions = {name: Region(name) for name in ('R2', 'R3')}
+        work_runner = runner.Runner(
+            regions, 'R1', 'public', clock=test_client_runner.Clock(),
+            owner=test_client_runner.OWNER, timeout=100, deadline=100000,
+            follow=True)
+        futures, work = self.later(regions, {
+            'R2': plan.Step('R2', plan.CREATE, 'src')})
+        threading.Timer(0.2, futures['R3'].set_result, [(
+            plan.Step('R3', plan.CREATE, 'src'), test_client_runner.SOURCE,
+            image_fields.target_fields(test_client_runner.SOURCE,
+                                       'R1'))]).start()
+        rows = work_runner.run(work)
+        self.assertEqual(['ok', 'ok'], [r.outcome for r in rows])
+        self.assertEqual([('R2', rows[0].image_id)], regions['R3'].pulls)
+
+    def test_the_source_waits_a_moment_for_regions_still_checked(self):
+        # R2's checks find its verified copy a moment after R3's are
+        # done: R3 pulls from R2, not from the source.
+        regions = {name: Region(name) for name in ('R2', 'R3')}
+        regions['R2'].add('old', status='active', os_hash_value='h',
+                          os_hash_algo='sha512', size=5)
+        work_runner = runner.Runner(
+            regions, 'R1', 'public', owner=test_client_runner.OWNER,
+            timeout=100, deadline=time.monotonic() + 60, follow=True)
+        futures, work = self.later(regions, {
+            'R3': plan.Step('R3', plan.CREATE, 'src')})
+        threading.Timer(trees.CHECKS_GRACE / 4, futures['R2'].set_result, [(
+            plan.Step('R2', plan.SKIP, 'src', 'old'),
+            test_client_runner.SOURCE, None)]).start()
+        rows = work_runner.run(work)
+        self.assertEqual(['ok', 'ok'], [r.outcome for r in rows])
+        self.assertEqual([('R2', 'old')], regions['R3'].pulls)
 
     def test_the_star_pulls_every_copy_from_the_source(self):
         regions = {name: Region(name) for name in ('R2', 'R3', 'R4')}
