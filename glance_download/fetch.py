@@ -153,7 +153,6 @@ class StagedDownload:
         self._table = None
         self._crew = None
         self._started = threading.Event()
-        self._workers = []
 
     @classmethod
     def from_conf(cls, conf, dest_path, size, digest, policy, progress=None,

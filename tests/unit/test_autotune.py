@@ -136,6 +136,13 @@ class ControllerTest(unittest.TestCase):
         state, _ = drive(Link(per_stream=8 * MIB, serves=1))
         self.assertEqual(1, state.target)
 
+    def test_far_is_an_earlier_answer_of_near_seconds_or_more(self):
+        settings = autotune.Settings(near=0.05)
+        self.assertTrue(autotune.far(settings, 0.05))
+        self.assertTrue(autotune.far(settings, 0.12))
+        self.assertFalse(autotune.far(settings, 0.049))
+        self.assertFalse(autotune.far(settings, None))
+
     def test_near_source_starts_with_one_stream(self):
         # The first answer within 50 ms: one stream may be all it takes.
         state, targets = drive(Link(aggregate=64 * MIB), latency=0.01)
