@@ -47,7 +47,7 @@ class FormatTest(base.FunctionalTest):
 
     def test_disk_format_this_glance_refuses(self):
         fmt = self.env['region1_only_disk_format']
-        source = self.source_image(data=b'f' * 65536, disk_format=fmt)
+        source = self.source_image(data=os.urandom(65536), disk_format=fmt)
         target = self.target_image()
         region2 = self.glance('REGION2')
         response = region2.import_image(
@@ -62,7 +62,7 @@ class FormatTest(base.FunctionalTest):
         self.assertEqual(('iso', 'bare'), (image['disk_format'],
                                            image['container_format']))
         # The same target, from an image REGION2 accepts.
-        good = self.source_image(data=b'g' * 65536)
+        good = self.source_image(data=os.urandom(65536))
         self.assert_copied(good, self.import_succeeds(region2, target, good))
 
 
@@ -74,7 +74,7 @@ class QuotaTest(base.FunctionalTest):
         # REGION1 allows; REGION2 copies 126 of them (hw_ and os_distro)
         # and adds 2 of provenance, onto a target with 3 of its own.
         many = {f'hw_p{int(i):03}': 'v' for i in range(123)}
-        source = self.source_image(data=b'q' * 65536, **many)
+        source = self.source_image(data=os.urandom(65536), **many)
         own = {f't{int(i)}': 'x' for i in range(3)}
         target = self.target_image(**own)
         region2 = self.glance('REGION2')
@@ -109,7 +109,7 @@ class ReservedNamesTest(base.FunctionalTest):
         # names exactly.
         variants = {'os_GLANCE_import_task': 'x', 'os_Hash_value': 'y',
                     'os_Glance_failed_import': 'z'}
-        source = self.source_image(data=b'c' * 8192, region='REGION2',
+        source = self.source_image(data=os.urandom(8192), region='REGION2',
                                    lang='en', **variants)
         for name, value in variants.items():
             self.assertEqual(value, source[name])
@@ -127,7 +127,7 @@ class HostileRecordTest(test_faults.ProxyTestCase):
     """SLOW-REGION1 serves REGION1's records with fields changed."""
 
     def test_location_is_never_copied(self):
-        source = self.source_image(data=b'l' * 65536)
+        source = self.source_image(data=os.urandom(65536))
         target = self.target_image(region='REGION1')
         region1 = self.glance('REGION1')
         self.proxy.add(proxy.Rewrite(fields={

@@ -12,6 +12,8 @@
 
 """Imports that cannot succeed: a clear message, and nothing lost."""
 
+import os
+
 from tests.functional import base
 
 UNKNOWN_UUID = '0c1b6a8e-5f0e-4a51-9d5c-3f3b1e2a7d40'
@@ -33,7 +35,7 @@ class TaskFailureTest(base.FunctionalTest):
         """The clear failure, then a good import into the same image."""
         message = self.assert_failed_and_queued(glance, target['id'], text)
         self.retry_succeeds(glance, target,
-                            self.source_image(data=b'g' * 8192))
+                            self.source_image(data=os.urandom(8192)))
         return message
 
     def retry_succeeds(self, glance, target, source):
@@ -79,7 +81,7 @@ class TaskFailureTest(base.FunctionalTest):
             glance, target, 'was not found in region REGION1')
 
     def test_source_private_to_another_project(self):
-        private = self.source_image(data=b'p' * 4096, identity=self.alt,
+        private = self.source_image(data=os.urandom(4096), identity=self.alt,
                                     visibility='private')
         glance, target = self.start(private['id'])
         self.fails_then_recovers(
@@ -112,7 +114,7 @@ class ApiRefusalTest(base.FunctionalTest):
                             'glance_region&#x27; needs to be set')
 
     def test_method_disabled_in_config(self):
-        source = self.source_image(data=b'd' * 4096)
+        source = self.source_image(data=os.urandom(4096))
         target = self.target_image(region='REGION3')
         glance = self.glance('REGION3')
         response = glance.import_image(target['id'],
@@ -129,7 +131,7 @@ class ApiRefusalTest(base.FunctionalTest):
         self.assertIn('glance-download', result.stderr)
 
     def test_target_not_queued(self):
-        source = self.source_image(data=b'a' * 4096)
+        source = self.source_image(data=os.urandom(4096))
         region1 = self.glance('REGION1')
         response = region1.import_image(
             source['id'], base.glance_download(source['id'], 'REGION2'))

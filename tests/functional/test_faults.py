@@ -189,7 +189,7 @@ class RedirectTest(ProxyTestCase):
     """
 
     def assert_redirect_refused(self, on, path_of):
-        source = self.source_image(data=b'r' * 65536)
+        source = self.source_image(data=os.urandom(65536))
         target = self.target_image()
         with base.Listener('127.0.0.2') as elsewhere:
             self.proxy.add(proxy.Redirect(

@@ -12,6 +12,8 @@
 
 """Successful glance-download imports, through each client users have."""
 
+import os
+
 import openstack.config
 from openstack import connection
 
@@ -127,7 +129,7 @@ class HttpImportTest(base.FunctionalTest):
 class MultiStoreTest(base.FunctionalTest):
 
     def import_to(self, **body):
-        source = self.source_image(data=b'm' * 65536)
+        source = self.source_image(data=os.urandom(65536))
         target = self.target_image()
         image = self.import_succeeds(self.glance('REGION2'), target, source,
                                      **body)
@@ -142,7 +144,7 @@ class MultiStoreTest(base.FunctionalTest):
         self.assertEqual(['cheap', 'fast'], sorted(image['stores'].split(',')))
 
     def test_cli_store_option(self):
-        source = self.source_image(data=b's' * 65536)
+        source = self.source_image(data=os.urandom(65536))
         target = self.target_image()
         # --store takes several values: the image goes before it.
         self.openstack(

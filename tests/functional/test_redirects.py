@@ -41,7 +41,7 @@ class HostileRedirectTest(test_faults.ProxyTestCase):
 
     def assert_refused(self, on, location_of, reason):
         """Import with one redirect; the task message, once failed."""
-        source = self.source_image(data=b'h' * 65536)
+        source = self.source_image(data=os.urandom(65536))
         target = self.target_image()
         spare = self.env['spare_port']
         with base.Listener('127.0.0.2', spare) as elsewhere:

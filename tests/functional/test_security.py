@@ -13,6 +13,7 @@
 """What the method must never do, whatever the request or the catalog."""
 
 import contextlib
+import os
 import uuid
 
 from tests.functional import base
@@ -46,7 +47,7 @@ class CatalogFilteringTest(base.FunctionalTest):
             keystone.call('DELETE', f'/regions/{region}')
 
     def assert_refused_unreached(self, host, port):
-        source = self.source_image(data=b'f' * 4096)
+        source = self.source_image(data=os.urandom(4096))
         target = self.target_image()
         with base.Listener(host, port) as listener:
             with self.region_with_endpoint(listener.url) as region:
@@ -73,7 +74,7 @@ class ReservedAttributesTest(base.FunctionalTest):
     """REGION1 copies every os_ property; reserved ones still never."""
 
     def test_broad_prefix_never_copies_reserved_attributes(self):
-        source = self.source_image(data=b'r' * 8192, region='REGION2',
+        source = self.source_image(data=os.urandom(8192), region='REGION2',
                                    os_admin_user='root',
                                    architecture='x86_64')
         target = self.target_image(region='REGION1')
@@ -104,7 +105,7 @@ class OwnershipTest(base.FunctionalTest):
     """
 
     def test_cannot_overwrite_another_projects_image(self):
-        source = self.source_image(data=b'o' * 4096)
+        source = self.source_image(data=os.urandom(4096))
         for visibility in ('private', 'public'):
             kwargs = {'visibility': visibility}
             identity = self.admin if visibility == 'public' else self.alt
