@@ -143,6 +143,9 @@ class StagedDownload:
         if streams == autotune.AUTO:
             self.tuning = tuning or autotune.Settings()
         self.latency = latency
+        # A far source: the first streams open at once, and the source's
+        # record is read again before the last byte (tasks).
+        self.far = autotune.far(self.tuning or autotune.Settings(), latency)
         self.slots = slots
         self.min_rate = min_rate
         self.min_rate_period = min_rate_period
@@ -277,8 +280,7 @@ class StagedDownload:
             self._table, self._part, opener, self.policy, self.chunk_size,
             self.dest_path, tune.target if tune else self.streams,
             slots=self.slots, clock=self._clock,
-            eager=self._ceiling() > 1 and autotune.far(
-                self.tuning or autotune.Settings(), self.latency))
+            eager=self._ceiling() > 1 and self.far)
         return watcher.Watcher(
             crew, self.digest, self._ceiling(), started, tuning=self.tuning,
             tune=tune, progress=self.progress, min_rate=self.min_rate,

@@ -54,6 +54,7 @@ def get_flow(**kwargs):
         return takeover.in_tree_flow(**kwargs)
     takeover.claim_method(get_flow)
     takeover.take_over_metadata_step()
+    reporting.keep_closing_lines()
     sweep.ensure_started(conf)
 
     task_id = kwargs['task_id']

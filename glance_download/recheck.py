@@ -83,6 +83,14 @@ class Recheck:
         except Exception:  # read again, and raised, by finish()
             self._failed = True
 
+    def settle(self):
+        """Wait for the early look, if sent, and keep nothing of it.
+
+        For a download that failed: no look at the source outlives it.
+        """
+        if self._thread is not None:
+            self._thread.join()
+
     def finish(self):
         """Raise unless the source is still there; after the last byte.
 

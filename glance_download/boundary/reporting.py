@@ -14,9 +14,15 @@
 
 Progress goes into the task's message while the import still holds the
 image's lock; a failure's text reaches the task only through Glance's
-own exception type.
+own exception type.  The method's closing line (where the data came from,
+what was verified, whether the store step overlapped the download) stays
+in the message through Glance's store step, which writes its own.
 """
 
+import collections
+import threading
+
+from glance.async_.flows import api_image_import
 from glance.common import exception as glance_exc
 
 from glance_download.boundary import series
@@ -29,6 +35,48 @@ HostUploadException = glance_exc.UploadException
 
 class ImportFailed(HostUploadException):
     """Ends the import with a message the user reads in the task."""
+
+
+# Closing lines of recent imports, by task id.  Bounded, since a flow
+# that ends tells no one: a line outlives its import only until this
+# many newer imports concluded.
+_CLOSING_KEPT = 1024
+_closing = collections.OrderedDict()
+_closing_lock = threading.Lock()
+
+
+def closing_line(task_id):
+    with _closing_lock:
+        return _closing.get(task_id)
+
+
+def _keeping_closing_lines(callback):
+    """Glance's store-step progress, after the method's closing line.
+
+    ``_ImportToStore._status_callback`` sets the task's message to
+    "Copied N MiB" every minute and at the end of each store, so the last
+    message of a finished import would otherwise be Glance's alone.
+    """
+    def status_callback(step, *args, **kwargs):
+        result = callback(step, *args, **kwargs)
+        line = closing_line(step.task_id)
+        if line is not None:
+            task = step.task_repo.get(step.task_id)
+            if task is not None:
+                task.message = f'{line}; {task.message}'
+                series.retry_on_db_lock(lambda: step.task_repo.save(task))
+        return result
+    status_callback.glance_download_original = callback
+    return status_callback
+
+
+def keep_closing_lines():
+    """Wrap Glance's store-step progress once per process."""
+    step = api_image_import._ImportToStore
+    callback = getattr(step, '_status_callback', None)
+    if callback is not None and not hasattr(callback,
+                                            'glance_download_original'):
+        step._status_callback = _keeping_closing_lines(callback)
 
 
 def _image_deleted(action_wrapper):
@@ -86,3 +134,17 @@ class TaskReporter:
         task = self._check()
         task.message = message
         series.retry_on_db_lock(lambda: self.task_repo.save(task))
+
+    def conclude(self, message):
+        """Report the method's closing line, kept through the store step."""
+        self.report(message)
+        with _closing_lock:
+            _closing[self.task_id] = message
+            _closing.move_to_end(self.task_id)
+            while len(_closing) > _CLOSING_KEPT:
+                _closing.popitem(last=False)
+
+    def retract(self):
+        """Keep no closing line: the import failed after all."""
+        with _closing_lock:
+            _closing.pop(self.task_id, None)

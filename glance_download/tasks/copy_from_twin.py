@@ -65,7 +65,8 @@ class CopyFromTwin(base.Step):
                 return None
             base.confirm_active(self.connection.client, source_image_id,
                                 source_region)
-            self.reporter.report(twin.describe_done(result, source_region))
+            self.reporter.conclude(
+                twin.describe_done(result, source_region))
         LOG.info('Image %s staged at %s: %d bytes copied from image %s in '
                  'this region, none from image %s in region %s, %s '
                  'verified', self.action_wrapper.image_id, self.staged,
@@ -116,6 +117,7 @@ class CopyFromTwin(base.Step):
                     self.task_id, _short(exc), exc_info=not expected)
 
     def revert(self, result, **kwargs):
+        self.reporter.retract()
         if self.staged is not None:
             partfile.PartFile(self.staged).cleanup()
 

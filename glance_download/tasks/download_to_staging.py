@@ -23,7 +23,6 @@ import functools
 import logging
 import os
 
-from glance_download import autotune
 from glance_download.boundary import formats
 from glance_download.boundary import staging
 from glance_download.boundary import store_feed
@@ -84,11 +83,6 @@ class DownloadToStaging(base.Step):
                 self.action_wrapper.image_id)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             client = self.connection.client
-            # Near, the record's read costs little where it always was.
-            far = autotune.far(autotune.Settings(), client.latency)
-            self.recheck = recheck.Recheck(functools.partial(
-                base.confirm_active, client, source_image_id,
-                source_region), client.latency if far else None)
             waits = overlap.fallback_reason(
                 settings.overlap_store_writes, store_feed.import_plugins(),
                 store_feed.install(),
@@ -99,10 +93,15 @@ class DownloadToStaging(base.Step):
                     progress.Progress(self.reporter.report,
                                       settings.progress_interval,
                                       source_region)),
-                max_size=formats.image_size_cap(), latency=client.latency,
-                segment_size=overlap.segment_size(
-                    settings.segment_size, followed=waits is None,
-                    far=far))
+                max_size=formats.image_size_cap(), latency=client.latency)
+            self.download.segment_size = overlap.segment_size(
+                self.download.segment_size, followed=waits is None,
+                far=self.download.far)
+            # Near, the record's read costs little where it always was.
+            self.recheck = recheck.Recheck(functools.partial(
+                base.confirm_active, client, source_image_id,
+                source_region),
+                client.latency if self.download.far else None)
             finish = functools.partial(self._finish, source_image_id,
                                        source_region, path, waits)
             if waits is not None:
@@ -131,13 +130,18 @@ class DownloadToStaging(base.Step):
                 result = self.download.run(functools.partial(
                     client.open_file, source_image_id))
             except errors.RemoteImageError as exc:
+                self.recheck.settle()
                 if exc.status not in (403, 404):
                     raise
                 raise explain_refusal(client, source_image_id,
                                       source_region, exc) from None
+            except BaseException:
+                # No look at the source outlives the download.
+                self.recheck.settle()
+                raise
             self.recheck.finish()
             done = progress.describe_done(result, source_region)
-            self.reporter.report(
+            self.reporter.conclude(
                 done + (f'; the store step waited for it: {waits}'
                         if waits else '; stored while it arrived'))
         if waits is None:
@@ -150,6 +154,7 @@ class DownloadToStaging(base.Step):
         return result
 
     def revert(self, result, **kwargs):
+        self.reporter.retract()
         if self.background is not None:
             self.background.cancel()
             store_feed.withdraw(self.download.dest_path)

@@ -356,6 +356,7 @@ class OverlappedStoreTest(StreamsTestCase):
         self.assert_stored_while_arriving(target, ['fast'])
         image, task = self.wait_for(self.region2, target['id'])
         self.assert_verified_copy(source, image, task)
+        self.assertIn('; stored while it arrived; Copied', task['message'])
         self.assertEqual(['cheap', 'fast'],
                          sorted(image['stores'].split(',')))
         for store in ('fast', 'cheap'):
@@ -373,4 +374,49 @@ class OverlappedStoreTest(StreamsTestCase):
         self.assert_stored_while_arriving(target, ['fast'])
         self.assert_failed_and_queued(self.region2, target['id'],
                                       test_faults.DIGEST_MISMATCH)
+        self.assert_nothing_staged(target['id'])
+
+
+class OverlapFallbackTest(StreamsTestCase):
+    """REGION2 with an import plugin that reads the staged file.
+
+    Glance's image_decompression opens the staged file after the download
+    task: the store step must wait for the whole verified file, and the
+    task message says why.
+    """
+
+    exclusive = True
+
+    def setUp(self):
+        super().setUp()
+        self.addCleanup(self.cloud, 'restart', 'REGION2')
+        self.cloud('restart', 'REGION2', '--set',
+                   'image_import_opts.image_import_plugins='
+                   '[image_decompression]')
+
+    def test_a_plugin_reading_the_staged_file_gets_the_staged_path(self):
+        self.proxy.rate = 4 * MIB
+        source = self.source_image(data=os.urandom(SIZE))
+        target = self.target_image()
+        self.start_import(source, target)
+        part = os.path.join(self.env['regions']['REGION2']['staging'],
+                            target['id'] + '.part')
+        stored = os.path.join(
+            self.env['regions']['REGION2']['stores']['fast'], target['id'])
+        deadline = time.monotonic() + base.IMPORT_TIMEOUT
+        while not os.path.exists(part):
+            self.assertLess(time.monotonic(), deadline, 'no download')
+            time.sleep(0.02)
+        while os.path.exists(part):
+            self.assertFalse(os.path.exists(stored),
+                             'stored while the data still arrived')
+            self.assertLess(time.monotonic(), deadline, 'download ended')
+            time.sleep(0.02)
+        image, task = self.wait_for(self.region2, target['id'])
+        self.assert_verified_copy(source, image, task)
+        # The method's closing line, kept in front of Glance's own.
+        self.assertTrue(task['message'].startswith('Downloaded '),
+                        task['message'])
+        self.assertIn('; the store step waited for it: image_decompression '
+                      'reads the staged file; Copied', task['message'])
         self.assert_nothing_staged(target['id'])

@@ -57,6 +57,7 @@ class TwinTest(base.FunctionalTest):
         self.assertEqual(self.region, image['glance_download_source_region'])
         self.assertNotIn(target['id'], self.staged_files(region))
         self.proxy.wait_idle()
+        self.task = task
         return image
 
     def link_bytes(self):
@@ -80,6 +81,10 @@ class TwinTest(base.FunctionalTest):
         self.assertIn(f'bytes copied from image {twin["id"]} in this region, '
                       f'none from image {self.source["id"]}',
                       self.log_of(region))
+        # The task's last message still says so, after Glance's store step.
+        self.assertIn(f'found in this region as image {twin["id"]}, 0 bytes '
+                      'crossed the link', self.task['message'])
+        self.assertIn('Copied', self.task['message'])
 
     def test_twin_present_nothing_crosses_the_link(self):
         # REGION2: multiple stores, the twin in its default store.

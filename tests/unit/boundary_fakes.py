@@ -201,8 +201,9 @@ def restore_glance_after(test):
     test.addCleanup(setattr, script_utils, 'get_image_data_iter',
                     script_utils.get_image_data_iter)
     test.addCleanup(store_feed._state.clear)
-    test.addCleanup(setattr, api_image_import._ImportToStore, 'revert',
-                    api_image_import._ImportToStore.revert)
+    for method in ('revert', '_status_callback'):
+        test.addCleanup(setattr, api_image_import._ImportToStore, method,
+                        getattr(api_image_import._ImportToStore, method))
 
 
 def register_staging_store_group():

@@ -20,10 +20,12 @@ import re
 import subprocess
 import sys
 import tempfile
+import types
 import unittest
 from unittest import mock
 
 from oslo_config import cfg
+from oslo_utils import timeutils
 from stevedore import named
 
 from glance.async_.flows import api_image_import
@@ -248,6 +250,53 @@ class TaskReporterTest(unittest.TestCase):
         with self.assertRaises(errors.Aborted) as ctx:
             self.reporter.report('x')
         self.assertIn('took over', str(ctx.exception))
+
+
+class ClosingLineTest(unittest.TestCase):
+    """The method's closing line, through Glance's store-step progress."""
+
+    def setUp(self):
+        boundary_fakes.restore_glance_after(self)
+        self.objs = boundary_fakes.HostObjects()
+        self.reporter = reporting.TaskReporter(
+            self.objs.task_repo, self.objs.task_id, self.objs.action_wrapper)
+        reporting.keep_closing_lines()
+        reporting.keep_closing_lines()
+        self.addCleanup(self.reporter.retract)
+
+    def store_progress(self, copied):
+        """Glance's own callback, as its store step calls it."""
+        step = types.SimpleNamespace(task_repo=self.objs.task_repo,
+                                     task_id=self.objs.task_id,
+                                     last_status=timeutils.now())
+        api_image_import._ImportToStore._status_callback(
+            step, self.objs.action_wrapper, copied, copied)
+        return self.objs.task_repo.task.message
+
+    def test_glance_s_progress_follows_the_closing_line(self):
+        self.reporter.conclude('Downloaded 2 MiB from region R1, '
+                               'sha512 verified')
+        self.assertEqual('Downloaded 2 MiB from region R1, sha512 verified; '
+                         'Copied 2 MiB', self.store_progress(2 * 1024 ** 2))
+
+    def test_without_a_closing_line_glance_s_own(self):
+        self.reporter.report('Downloading from region R1: 1 MiB of 2 MiB')
+        self.assertEqual('Copied 1 MiB', self.store_progress(1024 ** 2))
+
+    def test_a_retracted_line_is_no_longer_kept(self):
+        self.reporter.conclude('Downloaded 1 MiB')
+        self.reporter.retract()
+        self.assertEqual('Copied 1 MiB', self.store_progress(1024 ** 2))
+
+    def test_only_recent_imports_keep_their_line(self):
+        self.reporter.conclude('Downloaded 1 MiB')
+        for n in range(reporting._CLOSING_KEPT):
+            other = types.SimpleNamespace(
+                task_id=f'other-{n}', report=lambda message: None)
+            reporting.TaskReporter.conclude(other, 'done')
+            self.addCleanup(reporting.TaskReporter.retract, other)
+        self.assertIsNone(reporting.closing_line(self.objs.task_id))
+        self.assertEqual(reporting._CLOSING_KEPT, len(reporting._closing))
 
 
 class MarkFailedTest(unittest.TestCase):

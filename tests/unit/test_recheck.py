@@ -122,6 +122,32 @@ class RecheckTest(unittest.TestCase):
         self.assertFalse([t for t in threading.enumerate()
                           if t.name == recheck.THREAD])
 
+    def test_a_failed_download_waits_for_the_early_read_and_no_more(self):
+        release = threading.Event()
+
+        def look():
+            self.looks.append(self.clock.now)
+            self.assertTrue(release.wait(5))
+            raise errors.SourceChanged('deactivated')
+        check = recheck.Recheck(look, 0.1, clock=self.clock)
+        self.clock.now = 0.95
+        check.watch(95, 100)
+        settled = threading.Thread(target=check.settle)
+        settled.start()
+        settled.join(0.2)
+        self.assertTrue(settled.is_alive(), 'settle() did not wait')
+        release.set()
+        settled.join(5)
+        self.assertFalse(settled.is_alive())
+        self.assertEqual([0.95], self.looks)
+        self.assertFalse([t for t in threading.enumerate()
+                          if t.name == recheck.THREAD])
+
+    def test_nothing_to_settle_without_an_early_read(self):
+        check = self.recheck()
+        check.settle()
+        self.assertEqual([], self.looks)
+
 
 if __name__ == '__main__':
     unittest.main()
