@@ -13,7 +13,7 @@
 """What image copy and image sync share: regions, waiting, exit status."""
 
 import concurrent.futures
-import dataclasses
+import functools
 import logging
 import sys
 import time
@@ -103,49 +103,22 @@ class RegionsCommand(command.Lister):
         """Why region, offering methods, cannot be a target, or None."""
         return plan.method_problem(region, methods)
 
-    def later_steps(self, regions, targets, source_region, source, fields,
-                    decide):
-        """[runner.Later] of targets, each decided by its own checks.
+    def surveys(self, regions, targets, source_region, probe=None,
+                source_id=None):
+        """{region: future of its (copies, problem)}, each on its own.
 
-        A region's checks (the method, its copies, whether it is the
-        source's own Glance) run one after the other, and the regions'
-        side by side: the steps of the others start as soon as their own
-        checks are done, not after those of a region that never answers.
-        decide(region, copies) is the step of a region that passed.
+        A region's checks run one after the other: the import methods its
+        Glance offers, its copies of source_region's images (of source_id
+        only, if given), and whether it is the source's own Glance, read
+        for probe, a source image. The regions run side by side, and each
+        future resolves once its own region's checks end: a region that
+        never answers holds back no other. A region that failed a check
+        has its reason as problem, and no copies.
         """
         owner = self.client().project_id
         pool = concurrent.futures.ThreadPoolExecutor(
             max(1, min(MAX_CHECKS, len(targets))))
         self.pools.append(pool)
-
-        def checked(region):
-            glance = regions[region]
-            problem = method_problem(glance, self.method_refused)
-            if problem is None:
-                try:
-                    step = decide(region, glance.copies(
-                        owner, source_region, source['id']))
-                except images.GlanceError as e:
-                    problem = str(e)
-            if problem is None and step.action != plan.FAIL:
-                problem = same_glance_problem(glance, source, source_region)
-            if problem is not None:
-                step = plan.Step(region, plan.FAIL, source['id'],
-                                 reason=problem)
-            return step, source, fields
-        return [runner.Later(region, source, pool.submit(checked, region))
-                for region in targets]
-
-    def region_copies(self, regions, targets, source_region,
-                      source_id=None):
-        """({region: copies}, {region: why nothing can be done there}).
-
-        A region whose Glance refuses the method, or whose copies cannot
-        be listed, is in the second dictionary only. Each region's method
-        and listing are read one after the other, the regions side by
-        side.
-        """
-        owner = self.client().project_id
 
         def surveyed(region):
             glance = regions[region]
@@ -153,43 +126,41 @@ class RegionsCommand(command.Lister):
             if problem is not None:
                 return None, problem
             try:
-                return glance.copies(owner, source_region, source_id), None
+                copies = glance.copies(owner, source_region, source_id)
             except images.GlanceError as e:
                 return None, str(e)
-        copies, problems = {}, {}
-        with concurrent.futures.ThreadPoolExecutor(
-                max(1, min(MAX_CHECKS, len(targets)))) as pool:
-            for region, (found, problem) in zip(
-                    targets, pool.map(surveyed, targets)):
-                if problem is None:
-                    copies[region] = found
-                else:
-                    problems[region] = problem
-        return copies, problems
+            if probe is not None:
+                problem = same_glance_problem(glance, probe, source_region)
+            return (None, problem) if problem else (copies, None)
+        return {region: pool.submit(surveyed, region) for region in targets}
 
-    @staticmethod
-    def same_glance(regions, work, source_region):
-        """{region: message} for targets that are the source's own Glance.
+    def later_steps(self, regions, targets, source_region, source, fields,
+                    decide):
+        """[runner.Later] of targets, each decided by its own checks.
 
-        One source per target is read there (in parallel). Items decided
-        later (runner.Later) check it themselves.
+        decide(region, copies) is the step of a region that passed them
+        (surveys); the steps of the others start as soon as their own
+        checks are done, not after those of a region that never answers.
         """
-        probes = {}
-        for item in work:
-            if isinstance(item, runner.Later):
-                continue
-            step, source, _ = item
-            if step.action != plan.FAIL and source.get('created_at'):
-                probes.setdefault(step.region, source)
-        if not probes:
-            return {}
-        with concurrent.futures.ThreadPoolExecutor(
-                min(MAX_CHECKS, len(probes))) as pool:
-            found = dict(zip(probes, pool.map(
-                lambda region: same_glance_problem(
-                    regions[region], probes[region], source_region),
-                probes)))
-        return {region: msg for region, msg in found.items() if msg}
+        found = self.surveys(regions, targets, source_region, source,
+                             source['id'])
+
+        def decided(region, survey):
+            copies, problem = survey
+            step = (plan.Step(region, plan.FAIL, source['id'], reason=problem)
+                    if problem is not None else decide(region, copies))
+            return step, source, fields
+        return [runner.Later(region, source, runner.then(
+            found[region], functools.partial(decided, region)))
+            for region in targets]
+
+    def later_work(self):
+        """Work decided once the first work's checks are all done."""
+        return []
+
+    def region_rows(self, rows):
+        """The rows of the table, from those of the work done."""
+        return rows
 
     def carry_out(self, parsed_args, regions, source_region, work, sources,
                   rows=()):
@@ -199,17 +170,6 @@ class RegionsCommand(command.Lister):
         rows: rows already decided, printed first. The reason of each
         failure is written to stderr too.
         """
-        if parsed_args.dry_run:
-            work = [item.future.result() if isinstance(item, runner.Later)
-                    else item for item in work]
-        shared = self.same_glance(regions, work, source_region)
-        work = [(dataclasses.replace(item[0], action=plan.FAIL,
-                                     image_id=None,
-                                     reason=shared[item[0].region]),
-                 item[1], item[2])
-                if not isinstance(item, runner.Later)
-                and item[0].region in shared else item
-                for item in work]
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
             parsed_args.max_parallel, parsed_args.max_per_region,
@@ -224,29 +184,38 @@ class RegionsCommand(command.Lister):
             display=(display.Display(sys.stderr)
                      if parsed_args.wait and not parsed_args.dry_run
                      and self.app.options.verbose_level > 0 else None))
-        if parsed_args.dry_run:
-            origins = {}
-            if parsed_args.topology == relay.TREE:
-                origins = trees.planned_origins(
-                    work, source_region, parsed_args.max_from_source,
-                    parsed_args.max_from_relay)
-            done = [report.planned_row(step, source, origins.get(index))
-                    for index, (step, source, _) in enumerate(work)]
-        else:
-            try:
-                done = work_runner.run(work)
-            except KeyboardInterrupt:
-                self.say(['Interrupted while the copies were being started: '
-                          'what was started goes on in Glance. Run the same '
-                          'command again to see it (it reuses what it '
-                          'finds), with --wait to follow it.'])
-                raise
+        done = self._done(parsed_args, work_runner, work, source_region)
+        more = self.later_work()
+        if more:
+            done += self._done(parsed_args, work_runner, more, source_region)
+        done = self.region_rows(done)
         rows = list(rows) + done
         self.exit_status = plan.exit_code(row.outcome for row in rows)
         if parsed_args.wait and not parsed_args.dry_run:
             self.wait(work_runner, rows, sources)
         self.say(report.failure_lines(rows, parsed_args.dry_run))
         return report.COLUMNS, [row.values() for row in rows]
+
+    def _done(self, parsed_args, work_runner, work, source_region):
+        """Rows of work: done, or with --dry-run as it would be."""
+        if not parsed_args.dry_run:
+            try:
+                return work_runner.run(work)
+            except KeyboardInterrupt:
+                self.say(['Interrupted while the copies were being started: '
+                          'what was started goes on in Glance. Run the same '
+                          'command again to see it (it reuses what it '
+                          'finds), with --wait to follow it.'])
+                raise
+        work = [item.future.result() if isinstance(item, runner.Later)
+                else item for item in work]
+        origins = {}
+        if parsed_args.topology == relay.TREE:
+            origins = trees.planned_origins(
+                work, source_region, parsed_args.max_from_source,
+                parsed_args.max_from_relay)
+        return [report.planned_row(step, source, origins.get(index))
+                for index, (step, source, _) in enumerate(work)]
 
     def wait(self, work_runner, rows, sources):
         """Wait for the imports until the command's deadline (--timeout).

@@ -310,6 +310,23 @@ class Later:
     future: concurrent.futures.Future
 
 
+def then(future, decide):
+    """A future of decide(future's result), resolved as soon as it is.
+
+    decide runs in the thread that resolves future; its error, or
+    future's, is the new future's.
+    """
+    decided = concurrent.futures.Future()
+
+    def resolve(done):
+        try:
+            decided.set_result(decide(done.result()))
+        except BaseException as exc:  # handed over to the future
+            decided.set_exception(exc)
+    future.add_done_callback(resolve)
+    return decided
+
+
 def source_of(item):
     """The source image of a work item, decided or not."""
     return item.source if isinstance(item, Later) else item[1]

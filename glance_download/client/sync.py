@@ -13,6 +13,7 @@
 """``openstack image sync``: keep images of one region copied to others."""
 
 import concurrent.futures
+import functools
 import sys
 
 from osc_lib import exceptions
@@ -24,6 +25,7 @@ from glance_download.client import options
 from glance_download.client import orphans
 from glance_download.client import plan
 from glance_download.client import report
+from glance_download.client import runner
 from glance_download.client import selection
 from glance_download import metadata
 
@@ -155,26 +157,89 @@ class SyncImages(base.RegionsCommand):
         source_region, targets, regions = self.connect(parsed_args)
         selected = self._select(parsed_args, regions[source_region])
         sources, rows = self._sources(parsed_args, selected, source_region)
-        copies, problems = self.region_copies(regions, targets,
-                                              source_region)
-        problems = {region: problem for region, problem in problems.items()
-                    if region not in self.skipped}
-        rows += self._skipped_rows(targets)
+        self.surveyed = self.surveys(regions, targets, source_region,
+                                     sources[0] if sources else None)
+        self.by_id = {s['id']: s for s in sources}
+        # Each region's steps start once its own checks are done; its
+        # orphans, guarded over all regions, once every region's are.
+        self.work = [runner.Later(region, source, runner.then(
+            self.surveyed[region], functools.partial(
+                self._item, region, source, source_region, parsed_args,
+                prefixes)))
+            for region in targets for source in sources]
+        self.orphan_args = (parsed_args, prefixes, regions[source_region],
+                            {s['id'] for s in selected}, sources, targets,
+                            rows)
+        return self.carry_out(parsed_args, regions, source_region, self.work,
+                              self.by_id, rows)
+
+    def _item(self, region, source, source_region, parsed_args, prefixes,
+              survey):
+        """The work item of source in region, once region was surveyed."""
+        copies, problem = survey
+        if problem is not None:
+            # Shown once for the region (region_rows).
+            step = plan.Step(region, plan.FAIL, source['id'], reason=problem)
+        else:
+            step = plan.sync_steps([source], copies, region, prefixes)[0]
+        return step, source, (
+            self._fields(source, source_region, parsed_args, prefixes)
+            if step.action in plan.IMPORTS else None)
+
+    def _problems(self):
+        """{region: why nothing can be done there}, skipped ones apart."""
+        return {region: future.result()[1]
+                for region, future in self.surveyed.items()
+                if future.result()[1] is not None
+                and region not in self.skipped}
+
+    def later_work(self):
+        return self._orphan_work(*self.orphan_args)
+
+    def _orphan_work(self, parsed_args, prefixes, glance, known, sources,
+                     targets, rows):
+        """The orphan steps of every region, then its lookups that failed.
+
+        Also says when there is nothing to do: every region's steps are
+        known by now.
+        """
+        problems = self._problems()
+        copies = {region: future.result()[0]
+                  for region, future in self.surveyed.items()
+                  if future.result()[1] is None}
         targets = [r for r in targets if r not in self.skipped]
-        candidates, found = self._orphan_candidates(
-            parsed_args, prefixes, regions[source_region],
-            {s['id'] for s in selected}, copies, problems, targets)
-        rows += self._failed_rows(targets, problems)
-        steps = self._steps(parsed_args, prefixes, sources, copies,
-                            [r for r in targets if r not in problems],
-                            candidates, found)
-        by_id = {s['id']: s for s in sources}
-        by_id.update({i: {'id': i} for i in found})
-        self._say_if_nothing_to_do(rows, steps, sources, targets)
-        return self.carry_out(
-            parsed_args, regions, source_region,
-            self._work(steps, by_id, source_region, parsed_args, prefixes),
-            by_id, rows)
+        candidates, found, failed = self._orphan_candidates(
+            parsed_args, prefixes, glance, known, copies, problems, targets)
+        self.by_id.update({i: {'id': i} for i in found})
+        steps = self._orphan_steps_of(
+            parsed_args, copies, [r for r in targets if r not in problems
+                                  and r not in failed], candidates, found)
+        decided = [item.future.result()[0] for item in self.work
+                   if item.region not in self.skipped]
+        self._say_if_nothing_to_do(
+            bool(problems or failed) or any(r.outcome != 'ok' for r in rows),
+            decided + steps, sources, targets)
+        nobody = {'id': ''}
+        return [(step, self.by_id[step.source_id], None) for step in steps] + [
+            (plan.Step(region, plan.FAIL, '', reason=failed[region]),
+             nobody, None) for region in targets if region in failed]
+
+    def region_rows(self, rows):
+        """One row for a region skipped or failed, not one per source."""
+        problems = self._problems()
+        shown, kept = set(), []
+        for row in rows:
+            region = row.region
+            if region in self.skipped or (region in problems
+                                          and row.source_id):
+                if region not in shown:
+                    shown.add(region)
+                    kept += (self._skipped_rows([region])
+                             if region in self.skipped
+                             else self._failed_rows([region], problems))
+                continue
+            kept.append(row)
+        return kept
 
     @staticmethod
     def _select(parsed_args, glance):
@@ -216,15 +281,15 @@ class SyncImages(base.RegionsCommand):
 
     def _orphan_candidates(self, parsed_args, prefixes, glance, known,
                            copies, problems, targets):
-        """({region: source ids its orphans may have}, found).
+        """({region: source ids its orphans may have}, found, failed).
 
         found: {source id: whether the caller sees it}, looked up in the
-        source region; a region whose lookup failed gets that problem.
-        known: ids of the selected sources, which exist.
+        source region; failed: {region: why its lookup failed}. known: ids
+        of the selected sources, which exist.
         """
-        candidates, found = {}, {}
+        candidates, found, failed = {}, {}, {}
         if not self._looks_for_orphans(parsed_args, prefixes):
-            return candidates, found
+            return candidates, found, failed
         for region in targets:
             if region in problems:
                 continue
@@ -235,32 +300,21 @@ class SyncImages(base.RegionsCommand):
             try:
                 self._look_up(glance, candidates[region], found)
             except images.GlanceError as e:
-                problems[region] = str(e)
-        return candidates, found
+                failed[region] = str(e)
+        return candidates, found, failed
 
-    def _steps(self, parsed_args, prefixes, sources, copies, regions,
-               candidates, found):
-        """The sync steps of regions, then their orphan steps (guarded)."""
-        steps, orphan_steps = [], []
+    def _orphan_steps_of(self, parsed_args, copies, regions, candidates,
+                         found):
+        """The orphan steps of regions, guarded by --max-delete."""
+        steps = []
         for region in regions:
-            steps += plan.sync_steps(sources, copies[region], region,
-                                     prefixes)
-            orphan_steps += self._orphan_steps(
+            steps += self._orphan_steps(
                 region, copies[region], set(candidates.get(region, ())),
                 found, parsed_args.orphans or 'report')
-        orphan_steps, refusal = orphans.guard(orphan_steps,
-                                              parsed_args.max_delete)
+        steps, refusal = orphans.guard(steps, parsed_args.max_delete)
         if refusal:
             sys.stderr.write(refusal + '\n')
-        return steps + orphan_steps
-
-    def _work(self, steps, by_id, source_region, parsed_args, prefixes):
-        """(step, source, fields) items; fields only for an import."""
-        return [(step, by_id[step.source_id],
-                 self._fields(by_id[step.source_id], source_region,
-                              parsed_args, prefixes)
-                 if step.action in plan.IMPORTS else None)
-                for step in steps]
+        return steps
 
     @staticmethod
     def _looks_for_orphans(parsed_args, prefixes):
@@ -316,10 +370,9 @@ class SyncImages(base.RegionsCommand):
             properties=metadata.properties_to_copy(source, prefixes))
 
     @staticmethod
-    def _say_if_nothing_to_do(rows, steps, sources, targets):
+    def _say_if_nothing_to_do(failed, steps, sources, targets):
         """Say so when every step is a skip and nothing failed."""
-        if any(r.outcome != 'ok' for r in rows) or any(
-                s.action != plan.SKIP for s in steps):
+        if failed or any(s.action != plan.SKIP for s in steps):
             return
         sys.stderr.write(
             f'Nothing to do: {len(sources)} image(s) already in sync in '

@@ -122,8 +122,11 @@ class SlowDeadRegionTest(test_client.ClientTest):
         self.assertIn(f"SLOW-REGION1: failed (source image {source['id']})",
                       stderr)
 
-    def test_a_dead_region_holds_back_no_other_copy(self):
-        source = self.small_source(size=64 * KIB)
+    def first_active(self, source, command):
+        """(command's result, its seconds, when REGION4's copy was active).
+
+        The last is in seconds from the command's start, None if never.
+        """
         active = []
         stop = threading.Event()
 
@@ -135,14 +138,21 @@ class SlowDeadRegionTest(test_client.ClientTest):
                 stop.wait(0.2)
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        started = time.monotonic()
         try:
-            (code, rows, stderr), took = self.timed_copy(
-                source['id'], '--to-region', 'SLOW-REGION1', '--to-region',
-                'REGION4', '--wait', '--read-timeout', str(DEAD_READ))
+            result = command()
         finally:
             stop.set()
             sampler.join(timeout=10)
-        started = time.monotonic() - took
+        took = time.monotonic() - started
+        return result, took, active[0] - started if active else None
+
+    def test_a_dead_region_holds_back_no_other_copy(self):
+        source = self.small_source(size=64 * KIB)
+        (code, rows, stderr), took, active = self.first_active(
+            source, lambda: self.copy(
+                source['id'], '--to-region', 'SLOW-REGION1', '--to-region',
+                'REGION4', '--wait', '--read-timeout', str(DEAD_READ)))
         self.assertEqual(test_client.PARTIAL, code, stderr)
         rows = self.by_region(rows)
         self.assertEqual(('created', 'active', True), (
@@ -153,8 +163,35 @@ class SlowDeadRegionTest(test_client.ClientTest):
         # The dead region's check took its read timeout; the live copy was
         # active long before, while it waited.
         self.assertGreaterEqual(took, DEAD_READ)
-        self.assertTrue(active, 'REGION4 was never seen active')
-        self.assertLess(active[0] - started, LIVE_BOUND)
+        self.assertIsNotNone(active, 'REGION4 was never seen active')
+        self.assertLess(active, LIVE_BOUND)
+
+    def test_a_dead_region_holds_back_no_other_region_s_sync(self):
+        # Two sources: one row per source in REGION4, one for the region
+        # that never answered; its orphans are looked for once it failed.
+        first = self.small_source(size=64 * KIB)
+        second = self.small_source(size=64 * KIB)
+        (code, rows, stderr), took, active = self.first_active(
+            first, lambda: self.run_cli(
+                'image', 'sync', '--image', first['id'], '--image',
+                second['id'], '--to-region', 'SLOW-REGION1', '--to-region',
+                'REGION4', '--wait', '--read-timeout', str(DEAD_READ),
+                '-f', 'json'))
+        self.assertEqual(test_client.PARTIAL, code, stderr)
+        self.assertEqual(
+            [('REGION4', 'created', 'active')] * 2,
+            [(r['Region'], r['Action'], r['Status']) for r in rows
+             if r['Region'] == 'REGION4'])
+        dead = [r for r in rows if r['Region'] == 'SLOW-REGION1']
+        self.assertEqual(1, len(dead), dead)
+        self.assertEqual(('failed', ''), (dead[0]['Action'],
+                                          dead[0]['Source Image']))
+        self.assertIn(f'did not answer within {DEAD_READ} s '
+                      '(--read-timeout)', dead[0]['Message'])
+        self.assertEqual(1, stderr.count('SLOW-REGION1: failed: '), stderr)
+        self.assertGreaterEqual(took, DEAD_READ)
+        self.assertIsNotNone(active, 'REGION4 was never seen active')
+        self.assertLess(active, LIVE_BOUND)
 
     def test_sync_too(self):
         source = self.small_source(size=64 * KIB)

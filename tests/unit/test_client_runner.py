@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import concurrent.futures
 import types
 import unittest
 
@@ -298,6 +299,31 @@ class RunnerTest(NoWaiting, unittest.TestCase):
         self.assertIn('holds that id but is not a copy', row.message)
         self.assertIn('owned by project alt', row.message)
         self.assertEqual('alt', region.images['src']['owner'])
+
+
+class ThenTest(unittest.TestCase):
+    """A region's step decided from its own checks, as soon as they end."""
+
+    def test_decided_when_the_checks_end_not_before(self):
+        checks = concurrent.futures.Future()
+        seen = []
+        decided = runner.then(checks, lambda copies: seen.append(copies)
+                              or ('step', copies))
+        self.assertFalse(decided.done())
+        self.assertEqual([], seen)
+        checks.set_result(['copy'])
+        self.assertEqual(('step', ['copy']), decided.result(timeout=0))
+        self.assertEqual([['copy']], seen)
+
+    def test_an_error_of_either_is_the_new_future_s(self):
+        checks = concurrent.futures.Future()
+        decided = runner.then(checks, lambda copies: copies)
+        checks.set_exception(images.GlanceError('unreachable'))
+        self.assertRaises(images.GlanceError, decided.result, timeout=0)
+        checks = concurrent.futures.Future()
+        decided = runner.then(checks, lambda copies: 1 / 0)
+        checks.set_result([])
+        self.assertRaises(ZeroDivisionError, decided.result, timeout=0)
 
 
 class OriginTest(NoWaiting, unittest.TestCase):
