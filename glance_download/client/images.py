@@ -211,9 +211,24 @@ class RegionImages:
         return response.json(), request_id
 
     def delete(self, image_id):
-        _, request_id = self.call('DELETE', f'/v2/images/{image_id}',
-                                  expect=(204, 404),
-                                  what=f'Deleting image {image_id}')
+        """Delete image_id, or find it gone; the request id.
+
+        Two runs may delete the same copy at once: Glance then refuses the
+        second delete while the first one is under way ("transition from
+        deleted to deleted"), and the image is gone all the same.
+        """
+        try:
+            _, request_id = self.call('DELETE', f'/v2/images/{image_id}',
+                                      expect=(204, 404),
+                                      what=f'Deleting image {image_id}')
+        except GlanceError as e:
+            if e.status not in (400, 409):
+                raise
+            seen = self.get(image_id)
+            if seen is not None and seen.get('status') not in (
+                    'deleted', 'pending_delete'):
+                raise
+            return e.request_id
         return request_id
 
     def start_import(self, image_id, source_id, source_region, interface):

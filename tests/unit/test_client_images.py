@@ -53,6 +53,24 @@ class RegionImagesTest(unittest.TestCase):
         self.assertEqual('tok', self.http.last_request.headers[
             'X-Auth-Token'])
 
+    def test_a_delete_under_way_elsewhere_is_a_delete(self):
+        # Glance refuses a second delete while the first is under way.
+        self.http.delete(R2 + '/v2/images/c1', status_code=400, json={
+            'message': 'Image status transition from deleted to deleted is '
+                       'not allowed'},
+            headers={'x-openstack-request-id': 'req-2'})
+        self.http.get(R2 + '/v2/images/c1', status_code=404)
+        self.assertEqual('req-2', self.glance.delete('c1'))
+
+    def test_a_refused_delete_of_an_image_still_there_fails(self):
+        self.http.delete(R2 + '/v2/images/c1', status_code=400, json={
+            'message': 'protected'})
+        self.http.get(R2 + '/v2/images/c1', json={'id': 'c1',
+                                                  'status': 'active'})
+        with self.assertRaises(images.GlanceError) as ctx:
+            self.glance.delete('c1')
+        self.assertEqual(400, ctx.exception.status)
+
     def test_copies_are_found_by_a_property_filter(self):
         self.http.get(R2 + '/v2/images', json={'images': [{'id': 'c1'}]})
         self.assertEqual([{'id': 'c1'}],
