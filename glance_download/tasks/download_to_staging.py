@@ -129,15 +129,13 @@ class DownloadToStaging(base.Step):
             try:
                 result = self.download.run(functools.partial(
                     client.open_file, source_image_id))
-            except errors.RemoteImageError as exc:
-                self.recheck.settle()
-                if exc.status not in (403, 404):
-                    raise
-                raise explain_refusal(client, source_image_id,
-                                      source_region, exc) from None
-            except BaseException:
+            except BaseException as exc:
                 # No look at the source outlives the download.
                 self.recheck.settle()
+                if isinstance(exc, errors.RemoteImageError) and (
+                        exc.status in (403, 404)):
+                    raise explain_refusal(client, source_image_id,
+                                          source_region, exc) from None
                 raise
             self.recheck.finish()
             done = progress.describe_done(result, source_region)
