@@ -53,6 +53,7 @@ from glance_download import crew as crew_mod
 from glance_download import errors
 from glance_download import follower as follower_mod
 from glance_download import options
+from glance_download import overlap
 from glance_download import partfile
 from glance_download import segments
 from glance_download import streams as streams_mod
@@ -111,7 +112,9 @@ class StagedDownload:
     ``min_split_size`` bytes.
     ``latency``, the seconds an earlier answer of the source took (its
     image record), lets the first streams open at once when the source is
-    far (:func:`autotune.far`).
+    far (:func:`autotune.far`).  ``followed``: Glance's store step reads
+    the data in order while it arrives, so a far source's segments are cut
+    finer (:func:`overlap.segment_size`).
     A stream slower than ``min_rate`` bytes/s over ``min_rate_period``
     seconds is broken off and resumed; ``deadline`` seconds, if set, bound
     the whole download.  An image over ``max_size`` bytes is refused before
@@ -123,7 +126,7 @@ class StagedDownload:
                  slots=None, min_rate=0, min_rate_period=60.0,
                  deadline=None, max_size=None, statvfs=os.statvfs,
                  clock=time.monotonic, min_split_size=4 * 1024 * 1024,
-                 tuning=None, latency=None):
+                 tuning=None, latency=None, followed=False):
         if not isinstance(size, int) or size < 0:
             raise ValueError('size must be a non-negative int')
         if chunk_size < 1:
@@ -137,7 +140,6 @@ class StagedDownload:
         self.policy = policy
         self.progress = progress
         self.streams = streams
-        self.segment_size = segment_size
         self.min_split_size = min_split_size
         self.tuning = None
         if streams == autotune.AUTO:
@@ -146,6 +148,10 @@ class StagedDownload:
         # A far source: the first streams open at once, and the source's
         # record is read again before the last byte (tasks).
         self.far = autotune.far(self.tuning or autotune.Settings(), latency)
+        # Glance's store step reads a followed download in order: a far
+        # source's segments are cut finer (overlap.segment_size).
+        self.segment_size = overlap.segment_size(segment_size, followed,
+                                                 self.far)
         self.slots = slots
         self.min_rate = min_rate
         self.min_rate_period = min_rate_period
@@ -159,16 +165,15 @@ class StagedDownload:
 
     @classmethod
     def from_conf(cls, conf, dest_path, size, digest, policy, progress=None,
-                  max_size=None, latency=None, segment_size=None):
+                  max_size=None, latency=None, followed=False):
         """The download of the ``[glance_download]`` options (registered).
 
-        Its streams draw from this process's stream count; a
-        ``segment_size`` given replaces the option's.
+        Its streams draw from this process's stream count.
         """
         group = conf[options.GROUP]
         return cls(dest_path, size, digest, group.chunk_size, policy,
                    progress=progress, streams=group.parallel_streams,
-                   segment_size=segment_size or group.segment_size,
+                   segment_size=group.segment_size, followed=followed,
                    min_split_size=group.min_split_size,
                    slots=streams_mod.process_slots(group.process_streams),
                    min_rate=group.min_rate,

@@ -93,10 +93,8 @@ class DownloadToStaging(base.Step):
                     progress.Progress(self.reporter.report,
                                       settings.progress_interval,
                                       source_region)),
-                max_size=formats.image_size_cap(), latency=client.latency)
-            self.download.segment_size = overlap.segment_size(
-                self.download.segment_size, followed=waits is None,
-                far=self.download.far)
+                max_size=formats.image_size_cap(), latency=client.latency,
+                followed=waits is None)
             # Near, the record's read costs little where it always was.
             self.recheck = recheck.Recheck(functools.partial(
                 base.confirm_active, client, source_image_id,

@@ -35,6 +35,7 @@ from glance_download import autotune
 from glance_download import errors
 from glance_download import fetch
 from glance_download import options
+from glance_download import overlap
 from glance_download import partfile
 from glance_download import ranges
 from glance_download import retry
@@ -283,6 +284,26 @@ class FromConfTest(unittest.TestCase):
              download.segment_size, download.min_rate,
              download.min_rate_period, download.deadline,
              download.max_size, download.slots.limit))
+
+    def test_a_followed_download_from_afar_has_finer_segments(self):
+        # Decided where the download is built, from its own far: the
+        # store step reads the prefix, which large segments would hold.
+        far = autotune.Settings().near * 2
+        cases = [(True, far, overlap.FOLLOWED_SEGMENT_SIZE),
+                 (True, None, 64 * 1024 * 1024),
+                 (False, far, 64 * 1024 * 1024)]
+        for followed, latency, expected in cases:
+            conf = cfg.ConfigOpts()
+            options.register_opts(conf)
+            conf([], project='glance-download-test')
+            conf.set_override('segment_size', 64 * 1024 * 1024,
+                              group=options.GROUP)
+            download = fetch.StagedDownload.from_conf(
+                conf, '/staging/image', 1000, None,
+                retry.RetryPolicy(2, 0, 0), latency=latency,
+                followed=followed)
+            self.assertEqual((expected, latency is not None),
+                             (download.segment_size, download.far))
 
     @staticmethod
     def default_download(**overrides):
