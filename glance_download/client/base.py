@@ -154,21 +154,15 @@ class RegionsCommand(command.Lister):
             found[region], functools.partial(decided, region)))
             for region in targets]
 
-    def later_work(self):
-        """Work decided once the first work's checks are all done."""
-        return []
-
-    def region_rows(self, rows):
-        """The rows of the table, from those of the work done."""
-        return rows
-
     def carry_out(self, parsed_args, regions, source_region, work, sources,
-                  rows=()):
+                  rows=(), later=None, shown=None):
         """Do work (or print it with --dry-run), wait if asked; the table.
 
         work: (step, source, fields) items; sources: {source id: source};
-        rows: rows already decided, printed first. The reason of each
-        failure is written to stderr too.
+        rows: rows already decided, printed first. later(): more work,
+        decided once the first work's steps all are; shown(rows): the
+        table's rows of those of the work done. The reason of each failure
+        is written to stderr too.
         """
         work_runner = runner.Runner(
             regions, source_region, parsed_args.from_interface,
@@ -185,10 +179,11 @@ class RegionsCommand(command.Lister):
                      if parsed_args.wait and not parsed_args.dry_run
                      and self.app.options.verbose_level > 0 else None))
         done = self._done(parsed_args, work_runner, work, source_region)
-        more = self.later_work()
+        more = later() if later else []
         if more:
             done += self._done(parsed_args, work_runner, more, source_region)
-        done = self.region_rows(done)
+        if shown:
+            done = shown(done)
         rows = list(rows) + done
         self.exit_status = plan.exit_code(row.outcome for row in rows)
         if parsed_args.wait and not parsed_args.dry_run:

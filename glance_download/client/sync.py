@@ -12,7 +12,9 @@
 
 """``openstack image sync``: keep images of one region copied to others."""
 
+import argparse
 import concurrent.futures
+import dataclasses
 import functools
 import sys
 
@@ -28,6 +30,38 @@ from glance_download.client import report
 from glance_download.client import runner
 from glance_download.client import selection
 from glance_download import metadata
+
+
+@dataclasses.dataclass
+class _Run:
+    """One sync's inputs, and the work its regions' checks decide."""
+
+    parsed_args: argparse.Namespace
+    prefixes: list
+    source_glance: images.RegionImages
+    # Ids of the selected sources, which exist.
+    known: set
+    sources: list
+    # The rows decided before any work: sources that cannot be synced.
+    rows: list
+    # {target region: future of its (copies, problem)}, by surveys().
+    surveyed: dict
+    work: list = dataclasses.field(default_factory=list)
+    by_id: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        self.by_id.update({s['id']: s for s in self.sources})
+
+    def surveys(self):
+        """{region: (copies, problem)}; once every region's checks ended."""
+        return {region: future.result()
+                for region, future in self.surveyed.items()}
+
+    def problems(self, skipped):
+        """{region: why nothing can be done there}, skipped ones apart."""
+        return {region: problem
+                for region, (_, problem) in self.surveys().items()
+                if problem is not None and region not in skipped}
 
 
 class SyncImages(base.RegionsCommand):
@@ -157,28 +191,28 @@ class SyncImages(base.RegionsCommand):
         source_region, targets, regions = self.connect(parsed_args)
         selected = self._select(parsed_args, regions[source_region])
         sources, rows = self._sources(parsed_args, selected, source_region)
-        self.surveyed = self.surveys(regions, targets, source_region,
-                                     sources[0] if sources else None)
-        self.by_id = {s['id']: s for s in sources}
+        run = _Run(parsed_args, prefixes, regions[source_region],
+                   {s['id'] for s in selected}, sources, rows,
+                   self.surveys(regions, targets, source_region,
+                                sources[0] if sources else None))
         # Each region's steps start once its own checks are done; its
         # orphans, guarded over all regions, once every region's are.
-        self.work = [runner.Later(region, source, runner.then(
-            self.surveyed[region], functools.partial(
+        run.work = [runner.Later(region, source, runner.then(
+            run.surveyed[region], functools.partial(
                 self._item, region, source, source_region, parsed_args,
                 prefixes)))
             for region in targets for source in sources]
-        self.orphan_args = (parsed_args, prefixes, regions[source_region],
-                            {s['id'] for s in selected}, sources, targets,
-                            rows)
-        return self.carry_out(parsed_args, regions, source_region, self.work,
-                              self.by_id, rows)
+        return self.carry_out(
+            parsed_args, regions, source_region, run.work, run.by_id, rows,
+            later=functools.partial(self._orphan_work, run),
+            shown=functools.partial(self._region_rows, run))
 
     def _item(self, region, source, source_region, parsed_args, prefixes,
               survey):
         """The work item of source in region, once region was surveyed."""
         copies, problem = survey
         if problem is not None:
-            # Shown once for the region (region_rows).
+            # Shown once for the region (_region_rows).
             step = plan.Step(region, plan.FAIL, source['id'], reason=problem)
         else:
             step = plan.sync_steps([source], copies, region, prefixes)[0]
@@ -186,47 +220,38 @@ class SyncImages(base.RegionsCommand):
             self._fields(source, source_region, parsed_args, prefixes)
             if step.action in plan.IMPORTS else None)
 
-    def _problems(self):
-        """{region: why nothing can be done there}, skipped ones apart."""
-        return {region: future.result()[1]
-                for region, future in self.surveyed.items()
-                if future.result()[1] is not None
-                and region not in self.skipped}
-
-    def later_work(self):
-        return self._orphan_work(*self.orphan_args)
-
-    def _orphan_work(self, parsed_args, prefixes, glance, known, sources,
-                     targets, rows):
+    def _orphan_work(self, run):
         """The orphan steps of every region, then its lookups that failed.
 
         Also says when there is nothing to do: every region's steps are
         known by now.
         """
-        problems = self._problems()
-        copies = {region: future.result()[0]
-                  for region, future in self.surveyed.items()
-                  if future.result()[1] is None}
-        targets = [r for r in targets if r not in self.skipped]
+        parsed_args = run.parsed_args
+        problems = run.problems(self.skipped)
+        copies = {region: found for region, (found, problem)
+                  in run.surveys().items() if problem is None}
+        targets = [r for r in run.surveyed if r not in self.skipped]
         candidates, found, failed = self._orphan_candidates(
-            parsed_args, prefixes, glance, known, copies, problems, targets)
-        self.by_id.update({i: {'id': i} for i in found})
+            parsed_args, run.prefixes, run.source_glance, run.known, copies,
+            problems, targets)
+        run.by_id.update({i: {'id': i} for i in found})
         steps = self._orphan_steps_of(
             parsed_args, copies, [r for r in targets if r not in problems
                                   and r not in failed], candidates, found)
-        decided = [item.future.result()[0] for item in self.work
+        decided = [item.future.result()[0] for item in run.work
                    if item.region not in self.skipped]
         self._say_if_nothing_to_do(
-            bool(problems or failed) or any(r.outcome != 'ok' for r in rows),
-            decided + steps, sources, targets)
+            bool(problems or failed) or any(r.outcome != 'ok'
+                                            for r in run.rows),
+            decided + steps, run.sources, targets)
         nobody = {'id': ''}
-        return [(step, self.by_id[step.source_id], None) for step in steps] + [
+        return [(step, run.by_id[step.source_id], None) for step in steps] + [
             (plan.Step(region, plan.FAIL, '', reason=failed[region]),
              nobody, None) for region in targets if region in failed]
 
-    def region_rows(self, rows):
+    def _region_rows(self, run, rows):
         """One row for a region skipped or failed, not one per source."""
-        problems = self._problems()
+        problems = run.problems(self.skipped)
         shown, kept = set(), []
         for row in rows:
             region = row.region
