@@ -293,20 +293,14 @@ class FromConfTest(unittest.TestCase):
                  (True, None, 64 * 1024 * 1024),
                  (False, far, 64 * 1024 * 1024)]
         for followed, latency, expected in cases:
-            conf = cfg.ConfigOpts()
-            options.register_opts(conf)
-            conf([], project='glance-download-test')
-            conf.set_override('segment_size', 64 * 1024 * 1024,
-                              group=options.GROUP)
-            download = fetch.StagedDownload.from_conf(
-                conf, '/staging/image', 1000, None,
-                retry.RetryPolicy(2, 0, 0), latency=latency,
-                followed=followed)
+            download = self.default_download(
+                latency=latency, followed=followed,
+                segment_size=64 * 1024 * 1024)
             self.assertEqual((expected, latency is not None),
                              (download.segment_size, download.far))
 
     @staticmethod
-    def default_download(**overrides):
+    def default_download(latency=None, followed=False, **overrides):
         """The download of the default options but ``overrides``."""
         conf = cfg.ConfigOpts()
         options.register_opts(conf)
@@ -314,7 +308,8 @@ class FromConfTest(unittest.TestCase):
         for name, value in overrides.items():
             conf.set_override(name, value, group=options.GROUP)
         return fetch.StagedDownload.from_conf(
-            conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0))
+            conf, '/staging/image', 1000, None, retry.RetryPolicy(2, 0, 0),
+            latency=latency, followed=followed)
 
     def test_streams_are_tuned_by_default(self):
         download = self.default_download()
