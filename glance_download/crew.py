@@ -63,6 +63,9 @@ class Crew:
     eager: bool = False
     """Streams may be added before an answer showed that ranges are
     served: the source is far, and waiting costs them a round trip."""
+    released: int = 0
+    """Bytes from 0 dropped from the part file once stored and hashed;
+    the sidecar does not count them."""
 
     @property
     def size(self):

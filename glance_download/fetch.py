@@ -161,6 +161,9 @@ class StagedDownload:
         self._part = partfile.PartFile(self.dest_path, statvfs=statvfs)
         self._table = None
         self._crew = None
+        self._watch = None
+        self._verified = False
+        self._release_lock = threading.Lock()
         self._started = threading.Event()
 
     @classmethod
@@ -202,13 +205,15 @@ class StagedDownload:
                 self.size, self.segment_size, self._ceiling(), kept,
                 min_split=self.min_split_size, margin=self.chunk_size)
             part.reserve(self.size)
-            watch = self._watcher(opener, started)
+            watch = self._watch = self._watcher(opener, started)
             watch.record()
             self._started.set()
             hexdigest = watch.run()
             done = self._table.written()
             verify.check(self.size, self.digest, done, hexdigest)
-            part.commit()
+            with self._release_lock:
+                part.commit()
+                self._verified = True
         except BaseException:
             part.discard()
             raise
@@ -248,6 +253,28 @@ class StagedDownload:
             return None
         return self._table.await_prefix(read, generation,
                                         self._crew.stopping, watcher.TICK)
+
+    def release(self, read):
+        """How many bytes from 0 may leave the part file: ``read`` at most.
+
+        ``read``: the bytes the store step took.  Until the data is
+        verified, only whole blocks (overlap.RELEASE_BLOCK) the digest has
+        taken too, and only once the sidecar stopped counting them, so a
+        resume never relies on bytes that are gone; once verified, every
+        byte read (no sidecar is left to count them).
+        """
+        with self._release_lock:
+            if self._verified:
+                return read
+            crew, watch = self._crew, self._watch
+            if watch is None:
+                return 0
+            block = overlap.RELEASE_BLOCK
+            bound = min(read, watch.hashed()) // block * block
+            if bound > crew.released:
+                crew.released = bound
+                watch.record()
+            return crew.released
 
     def cleanup(self):
         """Remove the partial and the final file; safe to call repeatedly.

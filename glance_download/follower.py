@@ -84,6 +84,11 @@ class HashFollower:
     def error(self):
         return self._error
 
+    @property
+    def hashed(self):
+        """Bytes from 0 hashed so far."""
+        return self._hashed
+
     def hexdigest(self):
         """The digest of every byte, once the follower has read them all."""
         self._thread.join()

@@ -18,31 +18,40 @@ order, and blocks while the next byte has not arrived.  Its end is the
 verdict: the last read returns ``b''`` only once the download finished
 and verified every byte, and raises the download's error otherwise, so
 that the store drops what it wrote and nothing unverified becomes active.
+When it is the staged data's only reader, it drops what it served from
+the file as it goes (overlap.releases).
 See doc/source/admin/overlapped-store.rst.
 
 The ``feed`` is the running download (overlap.BackgroundDownload):
 ``await_prefix(read, generation)`` is the segment table's wait for the
-contiguous written prefix, None once the download stopped, and
-``verdict()`` waits for its end and raises its error.
+contiguous written prefix, None once the download stopped,
+``verdict()`` waits for its end and raises its error, and
+``release(read)`` says how many bytes from 0 may leave the file.
 """
 
 import os
 
 from glance_download import errors
+from glance_download import overlap
+from glance_download import partfile
 
 
 class FollowingReader:
     """File-like reader of ``size`` bytes at ``path`` as ``feed`` writes them.
 
     It reads the part file through its own descriptor, which stays valid
-    when the download renames the file on completion.
+    when the download renames the file on completion.  ``release``: it
+    drops the bytes it served, a block at a time, as far as the feed
+    allows.
     """
 
-    def __init__(self, path, size, feed, chunk_size):
-        self._fd = os.open(path, os.O_RDONLY)
+    def __init__(self, path, size, feed, chunk_size, release=False):
+        self._fd = os.open(path, os.O_RDWR if release else os.O_RDONLY)
         self._size = size
         self._feed = feed
         self._chunk_size = chunk_size
+        self._release = release
+        self._released = 0
         self._offset = 0
         self._prefix = 0
         self._generation = None
@@ -65,7 +74,18 @@ class FollowingReader:
                 'The staging area returned fewer bytes than were written '
                 'to it. ' + errors.afterword())
         self._offset += count
+        if self._release and (
+                self._offset - self._released >= overlap.RELEASE_BLOCK):
+            self._drop()
         return data
+
+    def _drop(self):
+        """Drop the bytes served that the feed lets go, from the file."""
+        allowed = self._feed.release(self._offset)
+        if allowed > self._released:
+            self._release = partfile.punch(self._fd, self._released,
+                                           allowed - self._released)
+            self._released = allowed
 
     def _wait(self):
         """The written prefix, once it passed the bytes served."""

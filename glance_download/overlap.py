@@ -29,6 +29,9 @@ from glance_download import errors
 STAGED_FILE_READERS = ('image_conversion', 'image_decompression')
 # The largest segment of a download the store step follows.
 FOLLOWED_SEGMENT_SIZE = 16 * 1024 * 1024
+# The stored bytes of a followed download are dropped from staging in
+# blocks of this many bytes (see releases).
+RELEASE_BLOCK = 16 * 1024 * 1024
 # Thread name, so that tests can see none is left behind.
 DOWNLOAD_THREAD = 'glance-download-transfer'
 
@@ -55,6 +58,19 @@ def fallback_reason(enabled, import_plugins, hook, other_stores=()):
         return (f"store {', '.join(other_stores)} is not a filesystem "
                 'store')
     return None
+
+
+def releases(target_stores):
+    """Whether the bytes the store step read may leave the staged file.
+
+    With one target store, the store step that follows the download is
+    the only reader of the staged data, which Glance deletes once it is
+    stored: dropping each block once stored (and hashed) keeps staging
+    from holding the whole image in page cache and writing it to disk
+    for nothing.  A second store reads the staged file again after the
+    first, so then every byte stays.
+    """
+    return len(target_stores) == 1
 
 
 def segment_size(configured, followed, far):
@@ -114,6 +130,9 @@ class BackgroundDownload:
 
     def await_prefix(self, read, generation):
         return self._download.await_written(read, generation)
+
+    def release(self, read):
+        return self._download.release(read)
 
     def verdict(self):
         """The download's result once it ended; its error, raised."""

@@ -17,12 +17,18 @@ is verified: Glance imports from ``<dest>``, so it never sees unverified
 bytes.  Beside the part file, ``<dest>.part.json`` records which source the
 bytes come from and which ranges are written, so that an import started
 again after glance-api died can keep them instead of starting over.
+While Glance's store step follows the download, the bytes it has stored
+can be dropped from the part file (:func:`punch`); the sidecar then no
+longer counts them.
 """
 
+import ctypes
+import ctypes.util
 import errno
 import json
 import logging
 import os
+import threading
 
 from glance_download import errors
 from glance_download import progress
@@ -44,6 +50,11 @@ WRITE_SLICE = 256 * 1024
 
 # Filesystems that cannot allocate ahead answer one of these.
 _NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+
+# fallocate(2) modes: drop a range's blocks, keeping the file's length.
+_FALLOC_FL_KEEP_SIZE = 0x01
+_FALLOC_FL_PUNCH_HOLE = 0x02
+_fallocate = []
 
 
 def staging_error(path, exc):
@@ -76,15 +87,18 @@ def free_bytes(directory, statvfs=os.statvfs):
     return stats.f_bavail * stats.f_frsize
 
 
-def source_record(size, digest, segments):
+def source_record(size, digest, segments, released=0):
     """What the sidecar says of a download: its source and its ranges.
 
-    ``segments`` is ``[(start, end, written_up_to), ...]``.
+    ``segments`` is ``[(start, end, written_up_to), ...]``; the first
+    ``released`` bytes were dropped from the part file, so a segment that
+    starts below them counts as holding nothing.
     """
     algorithm, hexdigest = digest if digest else (None, None)
     return {'version': SIDECAR_VERSION, 'size': size,
             'algorithm': algorithm, 'hexdigest': hexdigest,
-            'segments': [list(s) for s in segments]}
+            'segments': [[start, end, start if start < released else written]
+                         for start, end, written in segments]}
 
 
 def resumable(record, size, digest):
@@ -129,6 +143,33 @@ def read_sidecar(dest_path):
         return None
 
 
+def punch(fd, offset, length):
+    """Drop ``length`` bytes at ``offset`` from the file, keeping its size.
+
+    Their page cache and blocks are freed at once, dirty or not, and
+    they read as zeros afterwards.  False where the system or the
+    filesystem cannot.
+    """
+    if not _fallocate:
+        library = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+        call = getattr(library, 'fallocate64', None) or getattr(
+            library, 'fallocate', None)
+        if call is not None:
+            call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                             ctypes.c_int64)
+            call.restype = ctypes.c_int
+        _fallocate.append(call)
+    call = _fallocate[0]
+    if call is None:
+        return False
+    if call(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset,
+            length) == 0:
+        return True
+    LOG.debug('Stored bytes are kept in staging: fallocate cannot punch '
+              'holes here (%s)', os.strerror(ctypes.get_errno()))
+    return False
+
+
 class PartFile:
     """``<dest>.part``, opened for writing at offsets, and its sidecar."""
 
@@ -138,6 +179,11 @@ class PartFile:
         self.sidecar_path = self.dest_path + SIDECAR_SUFFIX
         self._statvfs = statvfs
         self.fd = None
+        # Threads other than the download's record it too (a release);
+        # none may write a sidecar once the part file is committed or
+        # discarded.
+        self._record_lock = threading.Lock()
+        self._sealed = False
 
     def open(self, keep=False):
         """Open the part file, emptied unless ``keep``; the final file goes.
@@ -146,6 +192,7 @@ class PartFile:
         this download's result.
         """
         _remove(self.dest_path)
+        self._sealed = False
         flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
         if not keep:
             flags |= os.O_TRUNC
@@ -208,7 +255,15 @@ class PartFile:
             raise staging_error(self.path, exc) from exc
 
     def record(self, record):
-        """Replace the sidecar with ``record``, atomically."""
+        """Replace the sidecar with ``record``, atomically.
+
+        Nothing once the part file was committed or discarded.
+        """
+        with self._record_lock:
+            if not self._sealed:
+                self._record(record)
+
+    def _record(self, record):
         temporary = self.sidecar_path + '.new'
         try:
             fd = os.open(temporary,
@@ -224,6 +279,7 @@ class PartFile:
 
     def commit(self):
         """Close the verified part file and give it its final name."""
+        self._seal()
         fd, self.fd = self.fd, None
         try:
             os.close(fd)
@@ -243,10 +299,15 @@ class PartFile:
 
     def discard(self):
         """Close and remove the part file and its sidecar."""
+        self._seal()
         self.close()
         for path in (self.path, self.sidecar_path,
                      self.sidecar_path + '.new'):
             _remove_quietly(path)
+
+    def _seal(self):
+        with self._record_lock:
+            self._sealed = True
 
     def cleanup(self):
         """Remove everything this download may have staged, final included.

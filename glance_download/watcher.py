@@ -66,19 +66,27 @@ class Watcher:
     min_rate_period: float = 60.0
     deadline: float = None
     _workers: list = dataclasses.field(default_factory=list, init=False)
+    _follower: object = dataclasses.field(default=None, init=False)
 
     def record(self):
         """Write the sidecar: the source and how far each segment is."""
         crew = self.crew
-        crew.part.record(partfile.source_record(crew.size, self.digest,
-                                                crew.table.record()))
+        crew.part.record(partfile.source_record(
+            crew.size, self.digest, crew.table.record(), crew.released))
+
+    def hashed(self):
+        """Bytes from 0 the digest has taken; all of them without one."""
+        if not self.digest:
+            return self.crew.size
+        return self._follower.hashed if self._follower else 0
 
     def run(self):
         """Run the streams until every byte is written; the hexdigest."""
         crew = self.crew
         table = crew.table
-        follower = (follower_mod.HashFollower(crew, self.digest[0])
-                    if self.digest else None)
+        follower = self._follower = (
+            follower_mod.HashFollower(crew, self.digest[0])
+            if self.digest else None)
         recorded = crew.clock()
         try:
             self._start_stream(first=True)

@@ -112,13 +112,14 @@ def import_plugins():
         return []
 
 
-def serve(path, part_path, size, feed, chunk_size):
+def serve(path, part_path, size, feed, chunk_size, release=False):
     """Serve ``path`` from ``part_path`` as ``feed`` writes it.
 
     Until :func:`withdraw`: once the data is verified, or on revert.
+    ``release``: the reader drops what it served (overlap.releases).
     """
     with _lock:
-        _served[path] = (part_path, size, feed, chunk_size)
+        _served[path] = (part_path, size, feed, chunk_size, release)
 
 
 def withdraw(path):
@@ -134,9 +135,9 @@ def _open(uri):
         served = _served.get(uri[len('file://'):])
     if served is None:
         return None
-    part_path, size, feed, chunk_size = served
+    part_path, size, feed, chunk_size, release = served
     try:
-        reader = _Reader(part_path, size, feed, chunk_size)
+        reader = _Reader(part_path, size, feed, chunk_size, release=release)
     except FileNotFoundError:
         # The download is over and moved its data to ``path``: verified,
         # or its error is raised here.

@@ -109,7 +109,8 @@ class DownloadToStaging(base.Step):
                                                          finish)
             store_feed.serve(path, self.download.part_path,
                              source_image['size'], self.background,
-                             settings.chunk_size)
+                             settings.chunk_size,
+                             release=overlap.releases(self.target_stores))
             self.background.start()
         return file_uri
 

@@ -1276,3 +1276,80 @@ class CrashTest(FetchTestCase):
         missing = sum(e - w for s, e, w in kept)
         self.assertEqual(missing, self.glance.bytes_sent - first)
         self.assertNotIn(None, self.ranges()[-result.attempts:])
+
+
+class ReleaseTest(FetchTestCase):
+    """Bytes the store step took leave the part file; no resume counts them."""
+
+    BLOCK = 64 * 1024
+
+    def setUp(self):
+        super().setUp()
+        patch = mock.patch.object(overlap, 'RELEASE_BLOCK', self.BLOCK)
+        patch.start()
+        self.addCleanup(patch.stop)
+
+    def test_the_sidecar_does_not_count_released_bytes(self):
+        segments = [(0, 100, 100), (100, 200, 150), (200, 300, 220)]
+        record = partfile.source_record(300, ('sha512', 'ab'), segments,
+                                        released=150)
+        self.assertEqual([[0, 100, 0], [100, 200, 100], [200, 300, 220]],
+                         record['segments'])
+        self.assertEqual([(0, 100, 0), (100, 200, 100), (200, 300, 220)],
+                         partfile.resumable(record, 300, ('sha512', 'ab')))
+
+    def test_only_hashed_whole_blocks_go_until_verified_then_all(self):
+        image = self.glance.add_image(DATA)
+        # The stream stops for a while after 300_000 bytes, then resumes.
+        self.glance.faults.append(Stall(after=300_000, seconds=1.0))
+        download = fetch.StagedDownload(
+            self.dest, image['size'], verify.expected_digest(image), CHUNK,
+            self.policy)
+        background = overlap.BackgroundDownload(
+            download, lambda: download.run(self.opener(
+                self.glance.file_url(image['id']), read_timeout=2.0)))
+        background.start()
+        self.addCleanup(background.cancel)
+        # Whole blocks of what is hashed, while the stream waits.
+        hashed = 300_000 // self.BLOCK * self.BLOCK
+        seen, deadline = [0], time.monotonic() + 5
+        while seen[-1] < hashed and time.monotonic() < deadline:
+            seen.append(background.release(len(DATA)))
+            time.sleep(0.01)
+        self.assertEqual(hashed, max(seen))
+        self.assertTrue(all(n % self.BLOCK == 0 for n in seen))
+        with open(self.dest + partfile.SIDECAR_SUFFIX) as f:
+            self.assertEqual(0, json.load(f)['segments'][0][2])
+        background.verdict()
+        self.assertStaged(DATA)
+        self.assertEqual(len(DATA), background.release(len(DATA)))
+
+    def test_a_residue_whose_prefix_was_released_is_fetched_again(self):
+        image = self.glance.add_image(DATA)
+        with open(self.dest + partfile.PART_SUFFIX, 'wb') as f:
+            f.write(bytes(300_000) + DATA[300_000:600_000])
+            f.truncate(len(DATA))
+        with open(self.dest + partfile.SIDECAR_SUFFIX, 'w') as f:
+            json.dump(partfile.source_record(
+                len(DATA), verify.expected_digest(image),
+                [(0, len(DATA), 600_000)], released=300_000), f)
+        self.download(image)
+        self.assertStaged(DATA)
+        self.assertEqual(len(DATA), self.glance.bytes_sent)
+
+    def test_no_sidecar_is_written_once_the_part_file_is_committed(self):
+        part = partfile.PartFile(self.dest)
+        part.open()
+        part.record({'version': partfile.SIDECAR_VERSION})
+        part.commit()
+        part.record({'version': partfile.SIDECAR_VERSION})
+        self.assertEqual([os.path.basename(self.dest)],
+                         os.listdir(self.staging))
+
+
+class ReleasesTest(unittest.TestCase):
+
+    def test_only_a_single_store_lets_staged_bytes_go(self):
+        self.assertTrue(overlap.releases([None]))
+        self.assertTrue(overlap.releases(['fast']))
+        self.assertFalse(overlap.releases(['fast', 'cheap']))

@@ -16,10 +16,12 @@ import os
 import tempfile
 import threading
 import unittest
+from unittest import mock
 
 from glance_download import errors
 from glance_download import following
 from glance_download import overlap
+from glance_download import partfile
 from glance_download import segments
 
 SIZE = 10 * 1024
@@ -59,6 +61,19 @@ class Feed:
         if self.error is not None:
             raise self.error
         return 'verified'
+
+    # How far release() lets bytes go: the hash's place, say.
+    allowed = 0
+    asked = ()
+
+    def release(self, read):
+        self.asked += (read,)
+        return min(read, self.allowed)
+
+
+def allocated(path):
+    """Bytes of ``path`` that hold blocks."""
+    return os.stat(path).st_blocks * 512
 
 
 class FollowingReaderTest(unittest.TestCase):
@@ -127,6 +142,65 @@ class FollowingReaderTest(unittest.TestCase):
         chunks = list(self.reader(feed))
         self.assertEqual(data, b''.join(chunks))
         self.assertLessEqual(max(map(len, chunks)), 4096)
+
+
+class ReleaseTest(unittest.TestCase):
+    """The reader drops what it served, as far as the feed lets it."""
+
+    BLOCK = 64 * 1024
+    SIZE = 3 * BLOCK + 4096
+
+    def setUp(self):
+        patch = mock.patch.object(overlap, 'RELEASE_BLOCK', self.BLOCK)
+        patch.start()
+        self.addCleanup(patch.stop)
+        self.feed = Feed(self, self.SIZE)
+        self.data = os.urandom(self.SIZE)
+        self.feed.write(self.data, 0)
+
+    def read_all(self, reader):
+        served = b''
+        while len(served) < self.SIZE:
+            served += reader.read(16 * 1024)
+        return served
+
+    def test_served_blocks_leave_the_file_as_far_as_the_feed_allows(self):
+        self.feed.allowed = 2 * self.BLOCK
+        reader = following.FollowingReader(self.feed.path, self.SIZE,
+                                           self.feed, 4096, release=True)
+        self.addCleanup(reader.close)
+        self.assertEqual(self.data, self.read_all(reader))
+        # Asked at each block it passed; the file's length stays.
+        self.assertIn(self.BLOCK, self.feed.asked)
+        self.assertEqual(self.SIZE, os.path.getsize(self.feed.path))
+        with open(self.feed.path, 'rb') as f:
+            kept = f.read()
+        self.assertEqual(bytes(2 * self.BLOCK), kept[:2 * self.BLOCK])
+        self.assertEqual(self.data[2 * self.BLOCK:], kept[2 * self.BLOCK:])
+        self.assertLessEqual(allocated(self.feed.path),
+                             self.SIZE - 2 * self.BLOCK + 8192)
+
+    def test_nothing_leaves_the_file_without_release(self):
+        self.feed.allowed = self.SIZE
+        reader = following.FollowingReader(self.feed.path, self.SIZE,
+                                           self.feed, 4096)
+        self.addCleanup(reader.close)
+        self.assertEqual(self.data, self.read_all(reader))
+        self.assertEqual((), self.feed.asked)
+        with open(self.feed.path, 'rb') as f:
+            self.assertEqual(self.data, f.read())
+
+    def test_a_filesystem_that_cannot_punch_keeps_every_byte(self):
+        self.feed.allowed = self.SIZE
+        reader = following.FollowingReader(self.feed.path, self.SIZE,
+                                           self.feed, 4096, release=True)
+        self.addCleanup(reader.close)
+        with mock.patch.object(partfile, '_fallocate', [None]):
+            self.assertEqual(self.data, self.read_all(reader))
+        # Asked once: after the first refusal the reader stops trying.
+        self.assertEqual(1, len(self.feed.asked))
+        with open(self.feed.path, 'rb') as f:
+            self.assertEqual(self.data, f.read())
 
 
 class FallbackTest(unittest.TestCase):

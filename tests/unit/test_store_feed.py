@@ -50,8 +50,9 @@ class StoreFeedTest(unittest.TestCase):
         self.addCleanup(directory.cleanup)
         self.path = os.path.join(directory.name, 'image-id')
 
-    def serve(self, size, feed):
-        store_feed.serve(self.path, self.path + '.part', size, feed, 1024)
+    def serve(self, size, feed, release=False):
+        store_feed.serve(self.path, self.path + '.part', size, feed, 1024,
+                         release=release)
         self.addCleanup(store_feed.withdraw, self.path)
 
     def open(self):
@@ -79,6 +80,14 @@ class StoreFeedTest(unittest.TestCase):
         if isinstance(opened, tuple):
             # The source's size, not that of the file still growing.
             self.assertEqual(4096, opened[1])
+
+    def test_the_reader_releases_what_it_served_only_when_told(self):
+        with open(self.path + '.part', 'wb') as f:
+            f.truncate(100)
+        for release in (False, True):
+            self.serve(4096, Verdict(), release=release)
+            _opened, reader = self.open()
+            self.assertEqual(release, reader._release)
 
     def test_a_download_over_is_read_from_its_file_once_verified(self):
         with open(self.path, 'wb') as f:
