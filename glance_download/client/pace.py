@@ -20,8 +20,8 @@ image is done in a moment, a refused one fails at once), and most often
 once its task says the download is done or nearly done, or Glance is
 saving its last state; sooner too when regions wait for it to relay.
 Never more often than a region is asked to bear:
-each poll is two requests, and the polls of one region's imports share
-REGION_POLLS a second.
+the polls of one region's imports share REGION_POLLS a second, each one
+request while the import runs (its task) and two at its end.
 """
 
 from glance_download import progress

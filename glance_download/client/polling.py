@@ -13,12 +13,12 @@
 """Follow the imports that rows wait for, until each ended.
 
 A row waits for an import this run started, or one another run started
-that it attached to. Polling reads the image and its newest task; once the
-import ended, the row says how (the data compared with the source's, like
-with like: compare.compare_data), and a replacement is completed: the earlier
-copies are deleted only now that the new one is verified, and a new copy
-whose import this run started and saw fail is deleted, the earlier ones
-kept.
+that it attached to. Polling reads the image's newest task, and the image
+itself once that task ended; once the import ended, the row says how (the
+data compared with the source's, like with like: compare.compare_data),
+and a replacement is completed: the earlier copies are deleted only now
+that the new one is verified, and a new copy whose import this run started
+and saw fail is deleted, the earlier ones kept.
 """
 
 import concurrent.futures
@@ -138,7 +138,13 @@ class Follower:
         glance = self.regions[row.region]
         try:
             task = glance.newest_task(row.image_id)
-            image = glance.get(row.image_id)
+            ended = task and task.get('status') in ('success', 'failure')
+            # While its task runs, the image is importing: it is read only
+            # once the task ended, or when no task says (Glance answers
+            # 404 for the tasks of an image that is gone). Half the
+            # requests of a poll, in every region, for every import.
+            image = (glance.get(row.image_id) if ended or not task
+                     else {'status': 'importing'})
         except images.GlanceError as e:
             self._pace(row, now, '', gating, in_region)
             if display:
@@ -155,7 +161,6 @@ class Follower:
         if task:
             row.task_id = task['id']
         message = (task or {}).get('message') or ''
-        ended = task and task.get('status') in ('success', 'failure')
         # The image active before its task ended, or the reverse: Glance
         # is saving the last of it.
         self._pace(row, now, message, gating, in_region,

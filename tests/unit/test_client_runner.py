@@ -47,6 +47,7 @@ class FakeRegion:
         self.images = {}
         self.tasks = {}
         self.calls = []
+        self.reads = []
         self.used = set()
 
     def _check(self, call):
@@ -89,6 +90,10 @@ class FakeRegion:
         return 'req-import'
 
     def newest_task(self, image_id):
+        # Glance answers 404 for the tasks of an image that is gone.
+        self.reads.append(('tasks', image_id))
+        if image_id not in self.images:
+            return None
         return self.tasks.get(image_id)
 
     def update(self, image_id, operations):
@@ -98,6 +103,7 @@ class FakeRegion:
         return 'req-update'
 
     def get(self, image_id):
+        self.reads.append(('get', image_id))
         return self.images.get(image_id)
 
     def finish(self, image_id, ok, message='Downloaded 5 B, sha512 verified'):
@@ -427,14 +433,14 @@ class ImportCapTest(NoWaiting, unittest.TestCase):
             started.append((image_id, len(in_flight)))
             return start_import(image_id, *args)
         region.start_import = counted
-        get = region.get
+        newest_task = region.newest_task
 
         def ends_when_read(image_id):
             # Each import ends at the first look at it.
             if region.images.get(image_id, {}).get('status') == 'importing':
                 region.finish(image_id, True)
-            return get(image_id)
-        region.get = ends_when_read
+            return newest_task(image_id)
+        region.newest_task = ends_when_read
         work = make_runner(region, max_imports=1, deadline=None)
         rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', name),
                           SOURCE, None) for name in ('a', 'b', 'c')])
@@ -483,6 +489,39 @@ class WaitTest(NoWaiting, unittest.TestCase):
         self.assertIn('--wait', rows[2].message)
         self.assertEqual(plan.EXIT_TIMEOUT,
                          plan.exit_code(r.outcome for r in rows))
+
+    def test_a_running_import_costs_one_request_a_poll(self):
+        region = FakeRegion('R2')
+        work = make_runner(region, timeout=60, deadline=60)
+        region.images['a'] = {'id': 'a', 'status': 'queued'}
+        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
+                          SOURCE, None)])
+        polls = iter(range(3))
+        newest_task = region.newest_task
+
+        def ends_at_the_third_poll(image_id):
+            if next(polls, None) is None:
+                region.finish('a', True)
+            return newest_task(image_id)
+        region.newest_task = ends_at_the_third_poll
+        region.reads.clear()
+        work.wait(rows, {'src': SOURCE})
+        self.assertEqual('ok', rows[0].outcome)
+        # The task alone while it runs; the image once, when it ended.
+        self.assertEqual([('tasks', 'a')] * 4 + [('get', 'a')],
+                         region.reads)
+
+    def test_an_image_deleted_during_its_import_is_seen_by_its_task(self):
+        region = FakeRegion('R2')
+        work = make_runner(region)
+        region.images['a'] = {'id': 'a', 'status': 'queued'}
+        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
+                          SOURCE, None)])
+        del region.images['a']
+        work.wait(rows, {'src': SOURCE})
+        self.assertEqual(('failed', 'deleted'),
+                         (rows[0].outcome, rows[0].status))
+        self.assertIn('was deleted during its import', rows[0].message)
 
     def test_the_closing_message_of_the_method_is_kept(self):
         region = FakeRegion('R2')
