@@ -25,6 +25,7 @@ longer counts them.
 import ctypes
 import ctypes.util
 import errno
+import functools
 import json
 import logging
 import os
@@ -54,7 +55,6 @@ _NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
 # fallocate(2) modes: drop a range's blocks, keeping the file's length.
 _FALLOC_FL_KEEP_SIZE = 0x01
 _FALLOC_FL_PUNCH_HOLE = 0x02
-_fallocate = []
 
 
 def staging_error(path, exc):
@@ -143,6 +143,19 @@ def read_sidecar(dest_path):
         return None
 
 
+@functools.lru_cache(maxsize=None)
+def _fallocate():
+    """The C library's fallocate(2), which os does not offer; or None."""
+    library = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
+    call = getattr(library, 'fallocate64', None) or getattr(
+        library, 'fallocate', None)
+    if call is not None:
+        call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                         ctypes.c_int64)
+        call.restype = ctypes.c_int
+    return call
+
+
 def punch(fd, offset, length):
     """Drop ``length`` bytes at ``offset`` from the file, keeping its size.
 
@@ -150,16 +163,7 @@ def punch(fd, offset, length):
     they read as zeros afterwards.  False where the system or the
     filesystem cannot.
     """
-    if not _fallocate:
-        library = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
-        call = getattr(library, 'fallocate64', None) or getattr(
-            library, 'fallocate', None)
-        if call is not None:
-            call.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64,
-                             ctypes.c_int64)
-            call.restype = ctypes.c_int
-        _fallocate.append(call)
-    call = _fallocate[0]
+    call = _fallocate()
     if call is None:
         return False
     if call(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset,

@@ -195,7 +195,8 @@ class ReleaseTest(unittest.TestCase):
         reader = following.FollowingReader(self.feed.path, self.SIZE,
                                            self.feed, 4096, release=True)
         self.addCleanup(reader.close)
-        with mock.patch.object(partfile, '_fallocate', [None]):
+        with mock.patch.object(partfile, '_fallocate',
+                               lambda: lambda *args: -1):
             self.assertEqual(self.data, self.read_all(reader))
         # Asked once: after the first refusal the reader stops trying.
         self.assertEqual(1, len(self.feed.asked))
