@@ -132,6 +132,16 @@ def make_runner(region, **kwargs):
                          owner=OWNER, **kwargs)
 
 
+def reimport_queued(**runner):
+    """A runner that started the import of queued image 'a' in R2."""
+    region = FakeRegion('R2')
+    work = make_runner(region, **runner)
+    region.images['a'] = {'id': 'a', 'status': 'queued'}
+    rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'), SOURCE,
+                      None)])
+    return region, work, rows
+
+
 def copy_ids():
     return ids.copy_ids('R1', 'src', OWNER, 'R2')
 
@@ -491,11 +501,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
                          plan.exit_code(r.outcome for r in rows))
 
     def test_a_running_import_costs_one_request_a_poll(self):
-        region = FakeRegion('R2')
-        work = make_runner(region, timeout=60, deadline=60)
-        region.images['a'] = {'id': 'a', 'status': 'queued'}
-        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
-                          SOURCE, None)])
+        region, work, rows = reimport_queued(timeout=60, deadline=60)
         polls = iter(range(3))
         newest_task = region.newest_task
 
@@ -512,11 +518,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
                          region.reads)
 
     def test_an_image_deleted_during_its_import_is_seen_by_its_task(self):
-        region = FakeRegion('R2')
-        work = make_runner(region)
-        region.images['a'] = {'id': 'a', 'status': 'queued'}
-        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
-                          SOURCE, None)])
+        region, work, rows = reimport_queued()
         del region.images['a']
         work.wait(rows, {'src': SOURCE})
         self.assertEqual(('failed', 'deleted'),
@@ -524,11 +526,7 @@ class WaitTest(NoWaiting, unittest.TestCase):
         self.assertIn('was deleted during its import', rows[0].message)
 
     def test_the_closing_message_of_the_method_is_kept(self):
-        region = FakeRegion('R2')
-        work = make_runner(region)
-        region.images['a'] = {'id': 'a', 'status': 'queued'}
-        rows = work.run([(plan.Step('R2', plan.REIMPORT, 'src', 'a'),
-                          SOURCE, None)])
+        region, work, rows = reimport_queued()
         # One poll sees the method's closing message, the next one the
         # import over, with Glance's own last message.
         messages = iter(['Downloaded 5 B, sha512 verified'])
