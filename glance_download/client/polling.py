@@ -161,8 +161,10 @@ class Follower:
         if task:
             row.task_id = task['id']
         message = (task or {}).get('message') or ''
-        # The image active before its task ended, or the reverse: Glance
-        # is saving the last of it.
+        # Its task ended before the image is seen active, or no task was
+        # there to read and the image is active: Glance is saving the last
+        # of it. While the task runs, its message says when the end is
+        # near (pace.interval).
         self._pace(row, now, message, gating, in_region,
                    ending=bool(ended) or image['status'] == 'active')
         if display:
